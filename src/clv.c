@@ -1,0 +1,194 @@
+/*
+ * clv.c — module initialisation and the glue shared by every entry point.
+ */
+#include "clv.h"
+
+#include <limits.h>
+#include <math.h>
+
+#include <gsl/gsl_errno.h>
+
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+#include "utils/guc.h"
+#include "utils/memutils.h"
+
+PG_MODULE_MAGIC;
+
+int			clv_max_training_memory = 1024 * 1024;	/* kB = 1 GB */
+
+static void *
+pg_alloc(size_t size)
+{
+	return MemoryContextAllocHuge(CurrentMemoryContext, size);
+}
+
+static void
+pg_check_interrupts(void)
+{
+	CHECK_FOR_INTERRUPTS();
+}
+
+void		_PG_init(void);
+
+void
+_PG_init(void)
+{
+	/* GSL's default handler calls abort(): every status is checked instead */
+	gsl_set_error_handler_off();
+
+	clv_rt.alloc = pg_alloc;
+	clv_rt.release = pfree;
+	clv_rt.check_interrupts = pg_check_interrupts;
+
+	DefineCustomIntVariable("clv.max_training_memory",
+							"Largest training state one clv fit aggregate may hold.",
+							"Fits that must keep their rows (logistic regression) "
+							"stop with an error past this size.",
+							&clv_max_training_memory,
+							1024 * 1024, 64, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	MarkGUCPrefixReserved("clv");
+}
+
+void
+clv_raise(const clv_error *err)
+{
+	int			code;
+
+	switch (err->status)
+	{
+		case CLV_ERR_INVALID:
+			code = ERRCODE_INVALID_PARAMETER_VALUE;
+			break;
+		case CLV_ERR_DATA:
+		case CLV_ERR_NOCONVERGE:
+			code = ERRCODE_DATA_EXCEPTION;
+			break;
+		case CLV_ERR_SINGULAR:
+			code = ERRCODE_DATA_EXCEPTION;
+			break;
+		case CLV_ERR_CORRUPT:
+			code = ERRCODE_INVALID_BINARY_REPRESENTATION;
+			break;
+		case CLV_ERR_UNSUPPORTED:
+			code = ERRCODE_FEATURE_NOT_SUPPORTED;
+			break;
+		case CLV_ERR_LIMIT:
+			code = ERRCODE_PROGRAM_LIMIT_EXCEEDED;
+			break;
+		default:
+			code = ERRCODE_INTERNAL_ERROR;
+			break;
+	}
+	ereport(ERROR,
+			(errcode(code),
+			 errmsg_internal("%s", err->message),
+			 err->detail[0] ? errdetail_internal("%s", err->detail) : 0,
+			 err->hint[0] ? errhint("%s", err->hint) : 0));
+	pg_unreachable();
+}
+
+MemoryContext
+clv_agg_context(FunctionCallInfo fcinfo, const char *fname)
+{
+	MemoryContext cxt;
+
+	if (!AggCheckCallContext(fcinfo, &cxt))
+		elog(ERROR, "%s called in non-aggregate context", fname);
+	return cxt;
+}
+
+const double *
+clv_float8_array(ArrayType *array, const char *what, int *n, bool allow_nan)
+{
+	const double *v;
+
+	if (ARR_NDIM(array) == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must not be empty", what)));
+	if (ARR_NDIM(array) != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("%s must be a one-dimensional array", what),
+				 errdetail("The array has %d dimensions.", ARR_NDIM(array))));
+	if (ARR_HASNULL(array) && array_contains_nulls(array))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not contain NULL elements", what)));
+	Assert(ARR_ELEMTYPE(array) == FLOAT8OID);
+
+	*n = ARR_DIMS(array)[0];
+	v = (const double *) ARR_DATA_PTR(array);
+	if (!allow_nan)
+		for (int i = 0; i < *n; i++)
+			if (unlikely(!isfinite(v[i])))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("%s must not contain NaN or infinite values", what),
+						 errdetail("Element %d is %s.", i + 1,
+								   isnan(v[i]) ? "NaN" : v[i] > 0 ? "Infinity" : "-Infinity")));
+	return v;
+}
+
+double
+clv_finite_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	double		v;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what)));
+	v = PG_GETARG_FLOAT8(argno);
+	if (unlikely(!isfinite(v)))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s must be finite", what),
+				 errdetail("The value is %s.", isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity")));
+	return v;
+}
+
+/* ---- JSON text building -------------------------------------------------- */
+
+void
+clv_json_key(StringInfo buf, const char *key)
+{
+	if (buf->len > 1)
+		appendStringInfoString(buf, ", ");
+	escape_json(buf, key);
+	appendStringInfoString(buf, ": ");
+}
+
+static void
+append_number(StringInfo buf, double v)
+{
+	if (isfinite(v))
+		appendStringInfo(buf, "%.17g", v);
+	else
+		appendStringInfoString(buf, "null");
+}
+
+void
+clv_json_number(StringInfo buf, const char *key, double v)
+{
+	clv_json_key(buf, key);
+	append_number(buf, v);
+}
+
+void
+clv_json_numbers(StringInfo buf, const char *key, const double *v, int n)
+{
+	clv_json_key(buf, key);
+	appendStringInfoChar(buf, '[');
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		append_number(buf, v[i]);
+	}
+	appendStringInfoChar(buf, ']');
+}

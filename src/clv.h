@@ -1,0 +1,101 @@
+/*
+ * clv.h — shared PostgreSQL glue: runtime hooks for the core, error
+ * reporting, argument checks, jsonb options and the model bytea.
+ */
+#ifndef CLV_GLUE_H
+#define CLV_GLUE_H
+
+#include "postgres.h"
+
+#include "fmgr.h"
+#include "utils/array.h"
+#include "utils/jsonb.h"
+
+#include "clv_core.h"
+#include "model.h"
+
+/* clv.max_training_memory, in kB */
+extern int	clv_max_training_memory;
+
+static inline size_t
+clv_training_memory_bytes(void)
+{
+	return (size_t) clv_max_training_memory * 1024;
+}
+
+/* Raise a core error as a PostgreSQL ERROR with the matching SQLSTATE. */
+extern void clv_raise(const clv_error *err) pg_attribute_noreturn();
+
+static inline void
+clv_check(clv_status st, const clv_error *err)
+{
+	if (st != CLV_OK)
+		clv_raise(err);
+}
+
+/* The aggregate memory context, or an error when not called as an aggregate. */
+extern MemoryContext clv_agg_context(FunctionCallInfo fcinfo, const char *fname);
+
+/*
+ * Validate a float8[] argument: one dimension, no NULL elements, finite
+ * values unless allow_nan.  Returns its values and sets *n.
+ */
+extern const double *clv_float8_array(ArrayType *array, const char *what,
+									  int *n, bool allow_nan);
+
+/* A float8 argument that must be present and finite. */
+extern double clv_finite_arg(FunctionCallInfo fcinfo, int argno, const char *what);
+
+/* ---- options ------------------------------------------------------------ */
+
+typedef enum clv_option_type
+{
+	CLV_OPT_NUMBER,				/* double, within [min, max] */
+	CLV_OPT_INTEGER,			/* int, within [min, max] */
+	CLV_OPT_NAMES				/* array of strings → clv_names */
+} clv_option_type;
+
+typedef struct clv_names
+{
+	int			n;
+	char	  **names;
+} clv_names;
+
+typedef struct clv_option
+{
+	const char *name;
+	clv_option_type type;
+	void	   *target;			/* double *, int * or clv_names * */
+	double		min;
+	double		max;
+} clv_option;
+
+/* Parse a jsonb object; unknown keys and wrong types are errors naming them. */
+extern void clv_parse_options(Jsonb *options, const char *fname,
+							  const clv_option *spec, int n_spec);
+
+/* Check that "features" names, when given, match the feature count. */
+extern void clv_check_feature_names(const clv_names *names, int n_features);
+
+/* ---- model bytea -------------------------------------------------------- */
+
+extern bytea *clv_model_to_bytea(const clv_model *model);
+
+/* Decode a model for one-off use (not cached). */
+extern clv_model *clv_model_from_bytea(bytea *bytes);
+
+/*
+ * The decoded model for argument argno, cached in fn_extra for the duration
+ * of the query: decoded once, recognised on later calls without re-reading it.
+ */
+extern const clv_model *clv_cached_model(FunctionCallInfo fcinfo, int argno);
+
+/* ---- JSON text building for model metadata ------------------------------ */
+
+#include "lib/stringinfo.h"
+
+extern void clv_json_number(StringInfo buf, const char *key, double v);
+extern void clv_json_numbers(StringInfo buf, const char *key, const double *v, int n);
+extern void clv_json_key(StringInfo buf, const char *key);
+
+#endif							/* CLV_GLUE_H */

@@ -1,0 +1,83 @@
+/*
+ * clv_core.h — shared definitions of the numerical core.
+ *
+ * The core is plain C and GSL: it knows nothing of PostgreSQL, so it can be
+ * unit-tested, sanitised and fuzzed without a server.  The glue layer plugs
+ * in an allocator (palloc, so an ERROR frees everything) and an interrupt
+ * check through clv_runtime; errors travel back as a clv_error value.
+ */
+#ifndef CLV_CORE_H
+#define CLV_CORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdbool.h>
+
+/* What went wrong, in terms the glue maps to a SQLSTATE. */
+typedef enum clv_status
+{
+	CLV_OK = 0,
+	CLV_ERR_INVALID,			/* bad argument or option value (22023) */
+	CLV_ERR_DATA,				/* data unfit for the computation (22000) */
+	CLV_ERR_SINGULAR,			/* singular or rank-deficient design (22000) */
+	CLV_ERR_CORRUPT,			/* malformed model bytes (22P03) */
+	CLV_ERR_UNSUPPORTED,		/* newer format or unknown kind (0A000) */
+	CLV_ERR_LIMIT,				/* size limit exceeded (54000) */
+	CLV_ERR_NOCONVERGE,			/* optimiser did not converge (22000) */
+	CLV_ERR_INTERNAL			/* broken invariant (XX000) */
+} clv_status;
+
+typedef struct clv_error
+{
+	clv_status	status;
+	char		message[256];	/* primary message, PostgreSQL style */
+	char		detail[256];	/* full sentence or empty */
+	char		hint[256];		/* full sentence or empty */
+} clv_error;
+
+/* Record an error; returns the status so callers can `return clv_fail(...)`. */
+clv_status	clv_fail(clv_error *err, clv_status status, const char *fmt,...)
+			__attribute__((format(printf, 3, 4)));
+void		clv_set_detail(clv_error *err, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+void		clv_set_hint(clv_error *err, const char *fmt,...)
+			__attribute__((format(printf, 2, 3)));
+
+/*
+ * Hooks set by the host.  alloc never returns NULL (it raises instead);
+ * check_interrupts may not return (a cancelled query).  Defaults use
+ * malloc/free and do nothing, for the unit tests.
+ */
+typedef struct clv_runtime
+{
+	void	   *(*alloc) (size_t size);
+	void		(*release) (void *ptr);
+	void		(*check_interrupts) (void);
+} clv_runtime;
+
+extern clv_runtime clv_rt;
+
+static inline void *
+clv_alloc(size_t size)
+{
+	return clv_rt.alloc(size ? size : 1);
+}
+
+static inline void
+clv_release(void *ptr)
+{
+	if (ptr)
+		clv_rt.release(ptr);
+}
+
+static inline void
+clv_check_interrupts(void)
+{
+	if (clv_rt.check_interrupts)
+		clv_rt.check_interrupts();
+}
+
+/* CRC-32C (Castagnoli), as used by the model container. */
+uint32_t	clv_crc32c(uint32_t crc, const void *data, size_t len);
+
+#endif							/* CLV_CORE_H */

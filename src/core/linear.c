@@ -1,0 +1,366 @@
+/*
+ * linear.c — ordinary least squares and ridge regression from sufficient
+ * statistics, with the usual inference statistics.
+ */
+#include "linear.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <gsl/gsl_cdf.h>
+#include <gsl/gsl_eigen.h>
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+
+/* ---- double-double accumulation ---------------------------------------- */
+
+/*
+ * Each sum is kept as an unevaluated pair hi + lo (about 106 bits).  Products
+ * are made exact with Dekker's splitting, which needs no FMA instruction, and
+ * added with Knuth's two-sum.  This keeps the centred cross-products accurate
+ * when features have large means, and makes partial sums combine in any order
+ * to the same double result.
+ */
+#define SPLITTER 134217729.0	/* 2^27 + 1 */
+
+static inline void
+split(double a, double *a_hi, double *a_lo)
+{
+	double		c = SPLITTER * a;
+
+	*a_hi = c - (c - a);
+	*a_lo = a - *a_hi;
+}
+
+static inline void
+dd_add(double *hi, double *lo, double v, double v_err)
+{
+	double		s = *hi + v;
+	double		bb = s - *hi;
+	double		e = (*hi - (s - bb)) + (v - bb);
+
+	*hi = s;
+	*lo += e + v_err;
+}
+
+size_t
+clv_linreg_terms(uint32_t p)
+{
+	size_t		d = (size_t) p + 2;
+
+	return d * (d + 1) / 2;
+}
+
+void
+clv_linreg_acc_init(clv_linreg_acc *acc, uint32_t p)
+{
+	acc->p = p;
+	acc->n_terms = clv_linreg_terms(p);
+	acc->hi = clv_alloc(sizeof(double) * acc->n_terms);
+	acc->lo = clv_alloc(sizeof(double) * acc->n_terms);
+	memset(acc->hi, 0, sizeof(double) * acc->n_terms);
+	memset(acc->lo, 0, sizeof(double) * acc->n_terms);
+}
+
+void
+clv_linreg_acc_add(clv_linreg_acc *acc, double y, const double *x)
+{
+	uint32_t	d = acc->p + 2;
+	double		z[CLV_LINREG_MAX_DIM],
+				z_hi[CLV_LINREG_MAX_DIM],
+				z_lo[CLV_LINREG_MAX_DIM];
+	double	   *hi = acc->hi;
+	double	   *lo = acc->lo;
+
+	z[0] = 1.0;
+	memcpy(z + 1, x, sizeof(double) * acc->p);
+	z[d - 1] = y;
+	for (uint32_t i = 0; i < d; i++)
+		split(z[i], &z_hi[i], &z_lo[i]);
+
+	for (uint32_t i = 0; i < d; i++)
+	{
+		double		a = z[i],
+					ah = z_hi[i],
+					al = z_lo[i];
+
+		for (uint32_t j = i; j < d; j++)
+		{
+			double		prod = a * z[j];
+			double		err = ((ah * z_hi[j] - prod) + ah * z_lo[j] + al * z_hi[j]) + al * z_lo[j];
+
+			dd_add(hi, lo, prod, err);
+			hi++;
+			lo++;
+		}
+	}
+}
+
+void
+clv_linreg_acc_merge(clv_linreg_acc *acc, const clv_linreg_acc *other)
+{
+	for (size_t k = 0; k < acc->n_terms; k++)
+		dd_add(&acc->hi[k], &acc->lo[k], other->hi[k], other->lo[k]);
+}
+
+double
+clv_linreg_acc_count(const clv_linreg_acc *acc)
+{
+	return acc->hi[0] + acc->lo[0];
+}
+
+/* ---- solving ----------------------------------------------------------- */
+
+static inline size_t
+tri_index(uint32_t d, uint32_t i, uint32_t j)
+{
+	if (i > j)
+	{
+		uint32_t	t = i;
+
+		i = j;
+		j = t;
+	}
+	return (size_t) i * d - (size_t) i * (i - 1) / 2 + (j - i);
+}
+
+void
+clv_regression_fit_free(clv_regression_fit *fit)
+{
+	clv_release(fit->coef);
+	clv_release(fit->std_error);
+	clv_release(fit->statistic);
+	clv_release(fit->p_value);
+	fit->coef = fit->std_error = fit->statistic = fit->p_value = NULL;
+}
+
+void
+clv_regression_fit_alloc(clv_regression_fit *fit, uint32_t p)
+{
+	size_t		k = (size_t) p + 1;
+
+	memset(fit, 0, sizeof(*fit));
+	fit->p = p;
+	fit->coef = clv_alloc(sizeof(double) * k);
+	fit->std_error = clv_alloc(sizeof(double) * k);
+	fit->statistic = clv_alloc(sizeof(double) * k);
+	fit->p_value = clv_alloc(sizeof(double) * k);
+	for (size_t i = 0; i < k; i++)
+		fit->coef[i] = fit->std_error[i] = fit->statistic[i] = fit->p_value[i] = NAN;
+	fit->r2 = fit->adj_r2 = fit->rss = fit->sigma = fit->df_resid = NAN;
+	fit->f_statistic = fit->f_p_value = fit->condition_number = NAN;
+	fit->log_likelihood = fit->deviance = fit->null_deviance = fit->aic = NAN;
+}
+
+bool
+clv_condition_number(const double *a, uint32_t p, double *cond)
+{
+	double	   *copy = clv_alloc(sizeof(double) * p * p);
+	double	   *eval = clv_alloc(sizeof(double) * p);
+	gsl_matrix_view m = gsl_matrix_view_array(copy, p, p);
+	gsl_vector_view v = gsl_vector_view_array(eval, p);
+	gsl_eigen_symm_workspace *ws = gsl_eigen_symm_alloc(p);
+	bool		ok = false;
+
+	memcpy(copy, a, sizeof(double) * p * p);
+	if (ws != NULL && gsl_eigen_symm(&m.matrix, &v.vector, ws) == GSL_SUCCESS)
+	{
+		double		lo = INFINITY,
+					hi = 0;
+
+		for (uint32_t j = 0; j < p; j++)
+		{
+			lo = fmin(lo, eval[j]);
+			hi = fmax(hi, eval[j]);
+		}
+		*cond = lo > 0 ? sqrt(hi / lo) : INFINITY;
+		ok = true;
+	}
+	if (ws != NULL)
+		gsl_eigen_symm_free(ws);
+	clv_release(copy);
+	clv_release(eval);
+	return ok;
+}
+
+/* Largest condition number of the standardised design we still solve. */
+#define MAX_CONDITION 1e7
+
+clv_status
+clv_linreg_solve(const clv_linreg_acc *acc, double l2,
+				 clv_regression_fit *fit, clv_error *err)
+{
+	uint32_t	p = acc->p;
+	uint32_t	d = p + 2;
+	long double n = (long double) acc->hi[0] + acc->lo[0];
+	long double *sum = clv_alloc(sizeof(long double) * acc->n_terms);
+	long double *cov;			/* centred cross-products of (x, y) */
+	double	   *scale,
+			   *a,
+			   *b,
+			   *ainv;
+	long double rss,
+				syy;
+	clv_status	st = CLV_OK;
+
+#define S(i, j) sum[tri_index(d, (i), (j))]
+#define C(i, j) cov[(size_t) (i) * (p + 1) + (j)]
+
+	if (n < (long double) p + 1)
+	{
+		clv_release(sum);
+		clv_fail(err, CLV_ERR_DATA, "too few rows to fit a linear regression");
+		clv_set_detail(err, "%.0Lf rows were given; %u features need at least %u.",
+					   n, p, p + 1);
+		return CLV_ERR_DATA;
+	}
+	for (size_t k = 0; k < acc->n_terms; k++)
+		sum[k] = (long double) acc->hi[k] + acc->lo[k];
+
+	/* centre: C = Σ z zᵀ − n z̄ z̄ᵀ, over indices 1..p+1 of z = (1, x, y) */
+	cov = clv_alloc(sizeof(long double) * (p + 1) * (p + 1));
+	for (uint32_t i = 0; i <= p; i++)
+		for (uint32_t j = 0; j <= p; j++)
+			C(i, j) = S(i + 1, j + 1) - S(0, i + 1) * S(0, j + 1) / n;
+
+	scale = clv_alloc(sizeof(double) * p);
+	a = clv_alloc(sizeof(double) * p * p);
+	b = clv_alloc(sizeof(double) * p);
+	ainv = clv_alloc(sizeof(double) * p * p);
+	clv_regression_fit_alloc(fit, p);
+	fit->n = (double) n;
+
+	for (uint32_t j = 0; j < p; j++)
+	{
+		double		var = (double) C(j, j);
+
+		if (var > 0)
+			scale[j] = sqrt(var);
+		else if (l2 > 0)
+			scale[j] = 1.0;
+		else
+		{
+			st = clv_fail(err, CLV_ERR_SINGULAR,
+						  "design matrix is singular: feature %u is constant", j + 1);
+			clv_set_hint(err, "Remove the feature, or set a positive \"l2\" option for ridge regression.");
+			goto done;
+		}
+	}
+	for (uint32_t j = 0; j < p; j++)
+	{
+		for (uint32_t k = 0; k < p; k++)
+			a[j * p + k] = (double) (C(j, k) / ((long double) scale[j] * scale[k]));
+		a[j * p + j] += l2 / (scale[j] * scale[j]);
+		b[j] = (double) (C(j, p) / scale[j]);
+	}
+
+	if (!clv_condition_number(a, p, &fit->condition_number))
+	{
+		st = clv_fail(err, CLV_ERR_INTERNAL, "could not compute the eigenvalues of the design");
+		goto done;
+	}
+	if (l2 == 0 && !(fit->condition_number < MAX_CONDITION))
+	{
+		st = clv_fail(err, CLV_ERR_SINGULAR, "design matrix is singular or nearly singular");
+		clv_set_detail(err, "The condition number of the standardised design is %g.",
+					   fit->condition_number);
+		clv_set_hint(err, "Remove collinear features, or set a positive \"l2\" option for ridge regression.");
+		goto done;
+	}
+
+	{
+		gsl_matrix_view av = gsl_matrix_view_array(a, p, p);
+		gsl_matrix_view iv = gsl_matrix_view_array(ainv, p, p);
+		gsl_vector_view bv = gsl_vector_view_array(b, p);
+		double	   *gamma = clv_alloc(sizeof(double) * p);
+		gsl_vector_view gv = gsl_vector_view_array(gamma, p);
+
+		if (gsl_linalg_cholesky_decomp1(&av.matrix) != GSL_SUCCESS ||
+			gsl_linalg_cholesky_solve(&av.matrix, &bv.vector, &gv.vector) != GSL_SUCCESS ||
+			gsl_linalg_cholesky_invert(&av.matrix) != GSL_SUCCESS)
+		{
+			clv_release(gamma);
+			st = clv_fail(err, CLV_ERR_SINGULAR, "design matrix is singular");
+			clv_set_hint(err, "Remove collinear features, or set a positive \"l2\" option for ridge regression.");
+			goto done;
+		}
+		gsl_matrix_memcpy(&iv.matrix, &av.matrix);
+		for (uint32_t j = 0; j < p; j++)
+			fit->coef[j + 1] = gamma[j] / scale[j];
+		clv_release(gamma);
+	}
+
+	/* intercept from the means, then the residual sum of squares */
+	{
+		long double b0 = S(0, p + 1) / n;
+		long double fitted = 0,
+					quad = 0;
+
+		for (uint32_t j = 0; j < p; j++)
+		{
+			b0 -= fit->coef[j + 1] * (S(0, j + 1) / n);
+			fitted += fit->coef[j + 1] * C(j, p);
+			for (uint32_t k = 0; k < p; k++)
+				quad += fit->coef[j + 1] * C(j, k) * fit->coef[k + 1];
+		}
+		fit->coef[0] = (double) b0;
+		syy = C(p, p);
+		rss = syy - 2 * fitted + quad;
+		if (rss < 0)
+			rss = 0;
+	}
+
+	fit->rss = (double) rss;
+	fit->df_resid = (double) (n - p - 1);
+	if (syy > 0)
+	{
+		fit->r2 = (double) (1 - rss / syy);
+		if (fit->df_resid > 0)
+			fit->adj_r2 = 1 - (1 - fit->r2) * ((double) n - 1) / fit->df_resid;
+	}
+
+	/* classical inference is defined for OLS with residual degrees of freedom */
+	if (l2 == 0 && fit->df_resid > 0)
+	{
+		double		sigma2 = fit->rss / fit->df_resid;
+		double		var0 = sigma2 / (double) n;
+
+		fit->sigma = sqrt(sigma2);
+		for (uint32_t j = 0; j < p; j++)
+		{
+			double		mj = (double) (S(0, j + 1) / n);
+
+			for (uint32_t k = 0; k < p; k++)
+			{
+				double		mk = (double) (S(0, k + 1) / n);
+
+				var0 += mj * mk * sigma2 * ainv[j * p + k] / (scale[j] * scale[k]);
+			}
+			fit->std_error[j + 1] = sqrt(sigma2 * ainv[j * p + j]) / scale[j];
+		}
+		fit->std_error[0] = sqrt(var0);
+		for (uint32_t j = 0; j <= p; j++)
+		{
+			fit->statistic[j] = fit->coef[j] / fit->std_error[j];
+			fit->p_value[j] = 2 * gsl_cdf_tdist_Q(fabs(fit->statistic[j]), fit->df_resid);
+		}
+		if (fit->rss > 0 && syy > 0)
+		{
+			fit->f_statistic = ((double) syy - fit->rss) / p / sigma2;
+			fit->f_p_value = gsl_cdf_fdist_Q(fit->f_statistic, p, fit->df_resid);
+		}
+	}
+
+done:
+	clv_release(sum);
+	clv_release(cov);
+	clv_release(scale);
+	clv_release(a);
+	clv_release(b);
+	clv_release(ainv);
+	if (st != CLV_OK)
+		clv_regression_fit_free(fit);
+	return st;
+#undef S
+#undef C
+}

@@ -1,0 +1,91 @@
+/*
+ * rows.c — growable, memory-bounded storage of training rows.
+ */
+#include "rows.h"
+
+#include <string.h>
+
+void
+clv_rows_init(clv_rows *rows, uint32_t p, size_t max_bytes)
+{
+	memset(rows, 0, sizeof(*rows));
+	rows->p = p;
+	rows->max_bytes = max_bytes;
+}
+
+/* Make room for at least `need` rows, doubling, within the memory limit. */
+static clv_status
+rows_reserve(clv_rows *rows, size_t need, clv_error *err)
+{
+	size_t		row_bytes = sizeof(double) * ((size_t) rows->p + 1);
+	size_t		cap;
+	double	   *x,
+			   *y;
+
+	if (need <= rows->cap)
+		return CLV_OK;
+	if (rows->max_bytes && need > rows->max_bytes / row_bytes)
+	{
+		clv_fail(err, CLV_ERR_LIMIT, "training data exceeds the memory limit of %zu kB",
+				 rows->max_bytes / 1024);
+		clv_set_detail(err, "%zu rows of %u features need %zu kB.",
+					   need, rows->p, need / 1024 * row_bytes);
+		return CLV_ERR_LIMIT;
+	}
+	cap = rows->cap ? rows->cap * 2 : 1024;
+	while (cap < need)
+		cap *= 2;
+	if (rows->max_bytes && cap > rows->max_bytes / row_bytes)
+		cap = rows->max_bytes / row_bytes;
+
+	x = clv_alloc(cap * sizeof(double) * rows->p);
+	y = clv_alloc(cap * sizeof(double));
+	if (rows->n)
+	{
+		memcpy(x, rows->x, rows->n * sizeof(double) * rows->p);
+		memcpy(y, rows->y, rows->n * sizeof(double));
+	}
+	clv_release(rows->x);
+	clv_release(rows->y);
+	rows->x = x;
+	rows->y = y;
+	rows->cap = cap;
+	return CLV_OK;
+}
+
+clv_status
+clv_rows_append(clv_rows *rows, double y, const double *x, clv_error *err)
+{
+	clv_status	st;
+
+	if (rows->n == rows->cap && (st = rows_reserve(rows, rows->n + 1, err)) != CLV_OK)
+		return st;
+	memcpy(rows->x + rows->n * rows->p, x, sizeof(double) * rows->p);
+	rows->y[rows->n] = y;
+	rows->n++;
+	return CLV_OK;
+}
+
+clv_status
+clv_rows_merge(clv_rows *rows, const clv_rows *other, clv_error *err)
+{
+	clv_status	st;
+
+	if (other->n == 0)
+		return CLV_OK;
+	if ((st = rows_reserve(rows, rows->n + other->n, err)) != CLV_OK)
+		return st;
+	memcpy(rows->x + rows->n * rows->p, other->x, other->n * sizeof(double) * rows->p);
+	memcpy(rows->y + rows->n, other->y, other->n * sizeof(double));
+	rows->n += other->n;
+	return CLV_OK;
+}
+
+void
+clv_rows_free(clv_rows *rows)
+{
+	clv_release(rows->x);
+	clv_release(rows->y);
+	rows->x = rows->y = NULL;
+	rows->n = rows->cap = 0;
+}

@@ -1,0 +1,26 @@
+/*
+ * rows.h — a growable buffer of training rows for models that revisit their
+ * data (logistic regression now, trees later), bounded by a memory limit.
+ */
+#ifndef CLV_ROWS_H
+#define CLV_ROWS_H
+
+#include "clv_core.h"
+
+typedef struct clv_rows
+{
+	uint32_t	p;
+	size_t		n;
+	size_t		cap;
+	size_t		max_bytes;		/* limit on x and y together; 0 = none */
+	double	   *x;				/* n × p, row-major */
+	double	   *y;
+} clv_rows;
+
+void		clv_rows_init(clv_rows *rows, uint32_t p, size_t max_bytes);
+clv_status	clv_rows_append(clv_rows *rows, double y, const double *x,
+							clv_error *err);
+clv_status	clv_rows_merge(clv_rows *rows, const clv_rows *other, clv_error *err);
+void		clv_rows_free(clv_rows *rows);
+
+#endif							/* CLV_ROWS_H */

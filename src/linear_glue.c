@@ -1,0 +1,507 @@
+/*
+ * linear_glue.c — clv_linreg_fit and clv_logreg_fit aggregates.
+ *
+ * clv_linreg_fit keeps sufficient statistics (combined exactly); the logistic
+ * fit keeps its rows, since Newton's method revisits them.  Both take their
+ * options from the first row and store a copy so the final function sees them.
+ */
+#include "clv.h"
+
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+#include "linear.h"
+
+typedef struct linreg_state
+{
+	clv_linreg_acc acc;
+	Jsonb	   *options;		/* NULL when none were given */
+} linreg_state;
+
+typedef struct logreg_state
+{
+	clv_rows	rows;
+	Jsonb	   *options;
+} logreg_state;
+
+typedef struct linear_options
+{
+	double		l2;
+	int			max_iter;
+	double		tol;
+	clv_names	features;
+} linear_options;
+
+static void
+parse_linear_options(Jsonb *options, bool logistic, linear_options *out)
+{
+	const clv_option linreg_spec[] = {
+		{"l2", CLV_OPT_NUMBER, &out->l2, 0, 1e300},
+		{"features", CLV_OPT_NAMES, &out->features, 0, 0},
+	};
+	const clv_option logreg_spec[] = {
+		{"l2", CLV_OPT_NUMBER, &out->l2, 0, 1e300},
+		{"max_iter", CLV_OPT_INTEGER, &out->max_iter, 1, 10000},
+		{"tol", CLV_OPT_NUMBER, &out->tol, 1e-300, 1},
+		{"features", CLV_OPT_NAMES, &out->features, 0, 0},
+	};
+
+	memset(out, 0, sizeof(*out));
+	out->max_iter = 100;
+	out->tol = 1e-10;
+	if (logistic)
+		clv_parse_options(options, "clv_logreg_fit", logreg_spec, lengthof(logreg_spec));
+	else
+		clv_parse_options(options, "clv_linreg_fit", linreg_spec, lengthof(linreg_spec));
+}
+
+static void *
+copy_bytes(MemoryContext cxt, const void *src, Size n)
+{
+	void	   *p = MemoryContextAlloc(cxt, n);
+
+	memcpy(p, src, n);
+	return p;
+}
+
+/* Copy of the options argument (argno) in the aggregate context, or NULL. */
+static Jsonb *
+copy_options(FunctionCallInfo fcinfo, int argno, MemoryContext cxt)
+{
+	Jsonb	   *options;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	options = PG_GETARG_JSONB_P(argno);
+	return (Jsonb *) copy_bytes(cxt, options, VARSIZE(options));
+}
+
+/* The features of one training row, checked against the expected count. */
+static const double *
+row_features(FunctionCallInfo fcinfo, int argno, int expected, int *n)
+{
+	const double *x;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("x must not be NULL")));
+	x = clv_float8_array(PG_GETARG_ARRAYTYPE_P(argno), "x", n, false);
+	if (expected >= 0 && *n != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("x has %d elements, but earlier rows had %d", *n, expected)));
+	if (*n > CLV_LINREG_MAX_FEATURES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("x has %d elements, more than the %d a linear model supports",
+						*n, CLV_LINREG_MAX_FEATURES)));
+	return x;
+}
+
+/* Metadata shared by both kinds: size, options, coefficient table. */
+static void
+json_regression(StringInfo buf, const clv_regression_fit *fit, const char *stat_name,
+				const linear_options *opt, Jsonb *options)
+{
+	int			k = fit->p + 1;
+
+	clv_json_number(buf, "n", fit->n);
+	clv_json_number(buf, "l2", opt->l2);
+	clv_json_key(buf, "options");
+	appendStringInfoString(buf, options ? JsonbToCString(NULL, &options->root, VARSIZE(options)) : "{}");
+	clv_json_key(buf, "terms");
+	appendStringInfoString(buf, "[\"(intercept)\"");
+	for (int j = 1; j < k; j++)
+	{
+		appendStringInfoString(buf, ", ");
+		if (opt->features.n > 0)
+			escape_json(buf, opt->features.names[j - 1]);
+		else
+			appendStringInfo(buf, "\"x%d\"", j);
+	}
+	appendStringInfoChar(buf, ']');
+	clv_json_numbers(buf, "coefficients", fit->coef, k);
+	clv_json_numbers(buf, "std_errors", fit->std_error, k);
+	clv_json_numbers(buf, stat_name, fit->statistic, k);
+	clv_json_numbers(buf, "p_values", fit->p_value, k);
+	clv_json_number(buf, "condition_number", fit->condition_number);
+}
+
+static bytea *
+regression_model(clv_model_kind kind, const clv_regression_fit *fit,
+				 const linear_options *opt, StringInfo meta)
+{
+	clv_model	model = {0};
+
+	model.kind = kind;
+	model.n_features = fit->p;
+	model.feature_names = opt->features.n > 0 ? opt->features.names : NULL;
+	model.meta = meta->data;
+	model.coef = fit->coef;
+	return clv_model_to_bytea(&model);
+}
+
+/* ---- clv_linreg_fit ------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(clv_linreg_fit_trans);
+Datum
+clv_linreg_fit_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_linreg_fit_trans");
+	linreg_state *state = PG_ARGISNULL(0) ? NULL : (linreg_state *) PG_GETARG_POINTER(0);
+	double		y = clv_finite_arg(fcinfo, 1, "y");
+	int			n;
+	const double *x = row_features(fcinfo, 2, state ? (int) state->acc.p : -1, &n);
+
+	if (state == NULL)
+	{
+		MemoryContext old = MemoryContextSwitchTo(cxt);
+		linear_options opt;
+
+		state = palloc0(sizeof(linreg_state));
+		state->options = copy_options(fcinfo, 3, cxt);
+		parse_linear_options(state->options, false, &opt);	/* fail early */
+		clv_check_feature_names(&opt.features, n);
+		clv_linreg_acc_init(&state->acc, n);
+		MemoryContextSwitchTo(old);
+	}
+	clv_linreg_acc_add(&state->acc, y, x);
+	PG_RETURN_POINTER(state);
+}
+
+static linreg_state *
+linreg_copy(const linreg_state *src)
+{
+	linreg_state *dst = palloc0(sizeof(linreg_state));
+
+	clv_linreg_acc_init(&dst->acc, src->acc.p);
+	clv_linreg_acc_merge(&dst->acc, &src->acc);
+	if (src->options)
+		dst->options = copy_bytes(CurrentMemoryContext, src->options,
+												   VARSIZE(src->options));
+	return dst;
+}
+
+PG_FUNCTION_INFO_V1(clv_linreg_fit_combine);
+Datum
+clv_linreg_fit_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_linreg_fit_combine");
+	linreg_state *a = PG_ARGISNULL(0) ? NULL : (linreg_state *) PG_GETARG_POINTER(0);
+	linreg_state *b = PG_ARGISNULL(1) ? NULL : (linreg_state *) PG_GETARG_POINTER(1);
+	MemoryContext old;
+
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	if (a == NULL)
+	{
+		old = MemoryContextSwitchTo(cxt);
+		a = linreg_copy(b);
+		MemoryContextSwitchTo(old);
+		PG_RETURN_POINTER(a);
+	}
+	if (a->acc.p != b->acc.p)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("x has %u elements in some rows and %u in others", a->acc.p, b->acc.p)));
+	clv_linreg_acc_merge(&a->acc, &b->acc);
+	PG_RETURN_POINTER(a);
+}
+
+static void
+send_options(StringInfo buf, Jsonb *options)
+{
+	pq_sendint32(buf, options ? VARSIZE(options) : 0);
+	if (options)
+		pq_sendbytes(buf, (const char *) options, VARSIZE(options));
+}
+
+static Jsonb *
+receive_options(StringInfo buf)
+{
+	int32		len = pq_getmsgint(buf, 4);
+	Jsonb	   *options;
+
+	if (len == 0)
+		return NULL;
+	if (len < (int32) VARHDRSZ || len > buf->len - buf->cursor)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid clv aggregate state: bad options length")));
+	options = palloc(len);
+	pq_copymsgbytes(buf, (char *) options, len);
+	if (VARSIZE(options) != (Size) len)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid clv aggregate state: bad options length")));
+	return options;
+}
+
+PG_FUNCTION_INFO_V1(clv_linreg_fit_serialize);
+Datum
+clv_linreg_fit_serialize(PG_FUNCTION_ARGS)
+{
+	linreg_state *state = (linreg_state *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	clv_agg_context(fcinfo, "clv_linreg_fit_serialize");
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, state->acc.p);
+	send_options(&buf, state->options);
+	for (size_t k = 0; k < state->acc.n_terms; k++)
+	{
+		pq_sendfloat8(&buf, state->acc.hi[k]);
+		pq_sendfloat8(&buf, state->acc.lo[k]);
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* A StringInfo reading a bytea in place. */
+static void
+bytea_reader(bytea *bytes, StringInfo buf)
+{
+	buf->data = VARDATA_ANY(bytes);
+	buf->len = VARSIZE_ANY_EXHDR(bytes);
+	buf->maxlen = buf->len;
+	buf->cursor = 0;
+}
+
+PG_FUNCTION_INFO_V1(clv_linreg_fit_deserialize);
+Datum
+clv_linreg_fit_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_linreg_fit_deserialize");
+	StringInfoData buf;
+	linreg_state *state;
+	uint32		p;
+	MemoryContext old;
+
+	bytea_reader(PG_GETARG_BYTEA_PP(0), &buf);
+	p = pq_getmsgint(&buf, 4);
+	if (p < 1 || p > CLV_LINREG_MAX_FEATURES)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid clv aggregate state: bad feature count %u", p)));
+	old = MemoryContextSwitchTo(cxt);
+	state = palloc0(sizeof(linreg_state));
+	state->options = receive_options(&buf);
+	clv_linreg_acc_init(&state->acc, p);
+	for (size_t k = 0; k < state->acc.n_terms; k++)
+	{
+		state->acc.hi[k] = pq_getmsgfloat8(&buf);
+		state->acc.lo[k] = pq_getmsgfloat8(&buf);
+	}
+	pq_getmsgend(&buf);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(state);
+}
+
+pg_attribute_noreturn()
+static void
+no_rows(const char *fname)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("%s cannot fit a model on zero rows", fname)));
+}
+
+PG_FUNCTION_INFO_V1(clv_linreg_fit_final);
+Datum
+clv_linreg_fit_final(PG_FUNCTION_ARGS)
+{
+	linreg_state *state = PG_ARGISNULL(0) ? NULL : (linreg_state *) PG_GETARG_POINTER(0);
+	linear_options opt;
+	clv_regression_fit fit;
+	clv_error	err;
+	StringInfoData meta;
+
+	clv_agg_context(fcinfo, "clv_linreg_fit_final");
+	if (state == NULL)
+		no_rows("clv_linreg_fit");
+	parse_linear_options(state->options, false, &opt);
+	clv_check(clv_linreg_solve(&state->acc, opt.l2, &fit, &err), &err);
+
+	initStringInfo(&meta);
+	appendStringInfoChar(&meta, '{');
+	json_regression(&meta, &fit, "t_values", &opt, state->options);
+	clv_json_number(&meta, "r2", fit.r2);
+	clv_json_number(&meta, "adj_r2", fit.adj_r2);
+	clv_json_number(&meta, "rss", fit.rss);
+	clv_json_number(&meta, "sigma", fit.sigma);
+	clv_json_number(&meta, "df_resid", fit.df_resid);
+	clv_json_number(&meta, "f_statistic", fit.f_statistic);
+	clv_json_number(&meta, "f_p_value", fit.f_p_value);
+	appendStringInfoChar(&meta, '}');
+	PG_RETURN_BYTEA_P(regression_model(CLV_KIND_LINREG, &fit, &opt, &meta));
+}
+
+/* ---- clv_logreg_fit ------------------------------------------------------- */
+
+PG_FUNCTION_INFO_V1(clv_logreg_fit_trans);
+Datum
+clv_logreg_fit_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_logreg_fit_trans");
+	logreg_state *state = PG_ARGISNULL(0) ? NULL : (logreg_state *) PG_GETARG_POINTER(0);
+	int			n;
+	const double *x;
+	bool		y;
+	clv_error	err;
+	clv_status	st;
+	MemoryContext old;
+
+	if (PG_ARGISNULL(1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("y must not be NULL")));
+	y = PG_GETARG_BOOL(1);
+	x = row_features(fcinfo, 2, state ? (int) state->rows.p : -1, &n);
+
+	old = MemoryContextSwitchTo(cxt);
+	if (state == NULL)
+	{
+		linear_options opt;
+
+		state = palloc0(sizeof(logreg_state));
+		state->options = copy_options(fcinfo, 3, cxt);
+		parse_linear_options(state->options, true, &opt);
+		clv_check_feature_names(&opt.features, n);
+		clv_rows_init(&state->rows, n, clv_training_memory_bytes());
+	}
+	st = clv_rows_append(&state->rows, y ? 1.0 : 0.0, x, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+	{
+		clv_set_hint(&err, "Raise clv.max_training_memory, or fit on a sample.");
+		clv_raise(&err);
+	}
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(clv_logreg_fit_combine);
+Datum
+clv_logreg_fit_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_logreg_fit_combine");
+	logreg_state *a = PG_ARGISNULL(0) ? NULL : (logreg_state *) PG_GETARG_POINTER(0);
+	logreg_state *b = PG_ARGISNULL(1) ? NULL : (logreg_state *) PG_GETARG_POINTER(1);
+	MemoryContext old;
+	clv_error	err;
+	clv_status	st;
+
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	old = MemoryContextSwitchTo(cxt);
+	if (a == NULL)
+	{
+		a = palloc0(sizeof(logreg_state));
+		clv_rows_init(&a->rows, b->rows.p, clv_training_memory_bytes());
+		if (b->options)
+			a->options = copy_bytes(cxt, b->options, VARSIZE(b->options));
+	}
+	else if (a->rows.p != b->rows.p)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("x has %u elements in some rows and %u in others", a->rows.p, b->rows.p)));
+	st = clv_rows_merge(&a->rows, &b->rows, &err);
+	MemoryContextSwitchTo(old);
+	clv_check(st, &err);
+	PG_RETURN_POINTER(a);
+}
+
+PG_FUNCTION_INFO_V1(clv_logreg_fit_serialize);
+Datum
+clv_logreg_fit_serialize(PG_FUNCTION_ARGS)
+{
+	logreg_state *state = (logreg_state *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+	size_t		xbytes = state->rows.n * state->rows.p * sizeof(double);
+
+	clv_agg_context(fcinfo, "clv_logreg_fit_serialize");
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, state->rows.p);
+	pq_sendint64(&buf, state->rows.n);
+	send_options(&buf, state->options);
+	/* same server, same byte order: the rows go across as they are */
+	pq_sendbytes(&buf, (const char *) state->rows.y, state->rows.n * sizeof(double));
+	pq_sendbytes(&buf, (const char *) state->rows.x, xbytes);
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(clv_logreg_fit_deserialize);
+Datum
+clv_logreg_fit_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_logreg_fit_deserialize");
+	StringInfoData buf;
+	logreg_state *state;
+	uint32		p;
+	uint64		n;
+	MemoryContext old;
+	clv_error	err;
+
+	bytea_reader(PG_GETARG_BYTEA_PP(0), &buf);
+	p = pq_getmsgint(&buf, 4);
+	n = pq_getmsgint64(&buf);
+	if (p < 1 || p > CLV_LINREG_MAX_FEATURES || n > (uint64) buf.len)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid clv aggregate state: bad dimensions")));
+	old = MemoryContextSwitchTo(cxt);
+	state = palloc0(sizeof(logreg_state));
+	state->options = receive_options(&buf);
+	clv_rows_init(&state->rows, p, clv_training_memory_bytes());
+	if (n > 0)
+	{
+		clv_rows	view = state->rows;
+
+		if ((uint64) (buf.len - buf.cursor) != n * (p + 1) * sizeof(double))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_CORRUPTED),
+					 errmsg("invalid clv aggregate state: bad length")));
+		view.n = n;
+		view.y = (double *) (buf.data + buf.cursor);
+		view.x = view.y + n;
+		clv_check(clv_rows_merge(&state->rows, &view, &err), &err);
+		buf.cursor = buf.len;
+	}
+	pq_getmsgend(&buf);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(clv_logreg_fit_final);
+Datum
+clv_logreg_fit_final(PG_FUNCTION_ARGS)
+{
+	logreg_state *state = PG_ARGISNULL(0) ? NULL : (logreg_state *) PG_GETARG_POINTER(0);
+	linear_options opt;
+	clv_logreg_options lopt;
+	clv_regression_fit fit;
+	clv_error	err;
+	StringInfoData meta;
+
+	clv_agg_context(fcinfo, "clv_logreg_fit_final");
+	if (state == NULL)
+		no_rows("clv_logreg_fit");
+	parse_linear_options(state->options, true, &opt);
+	lopt.l2 = opt.l2;
+	lopt.max_iter = opt.max_iter;
+	lopt.tol = opt.tol;
+	clv_check(clv_logreg_solve(&state->rows, &lopt, &fit, &err), &err);
+
+	initStringInfo(&meta);
+	appendStringInfoChar(&meta, '{');
+	json_regression(&meta, &fit, "z_values", &opt, state->options);
+	clv_json_number(&meta, "log_likelihood", fit.log_likelihood);
+	clv_json_number(&meta, "deviance", fit.deviance);
+	clv_json_number(&meta, "null_deviance", fit.null_deviance);
+	clv_json_number(&meta, "aic", fit.aic);
+	clv_json_number(&meta, "iterations", fit.iterations);
+	clv_json_key(&meta, "converged");
+	appendStringInfoString(&meta, fit.converged ? "true" : "false");
+	appendStringInfoChar(&meta, '}');
+	PG_RETURN_BYTEA_P(regression_model(CLV_KIND_LOGREG, &fit, &opt, &meta));
+}

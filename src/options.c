@@ -1,0 +1,163 @@
+/*
+ * options.c — the jsonb options object every fit aggregate takes.
+ */
+#include "clv.h"
+
+#include <math.h>
+
+#include "utils/builtins.h"
+#include "utils/numeric.h"
+
+static const char *
+jsonb_type_name(enum jbvType type)
+{
+	switch (type)
+	{
+		case jbvNull:
+			return "null";
+		case jbvString:
+			return "a string";
+		case jbvNumeric:
+			return "a number";
+		case jbvBool:
+			return "a boolean";
+		case jbvArray:
+			return "an array";
+		case jbvObject:
+		case jbvBinary:
+			return "an array or object";
+		default:
+			return "a scalar";
+	}
+}
+
+pg_attribute_noreturn()
+static void
+wrong_type(const char *fname, const char *key, const char *expected, enum jbvType got)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("option \"%s\" of %s must be %s", key, fname, expected),
+			 errdetail("The value given is %s.", jsonb_type_name(got))));
+}
+
+static double
+number_value(const char *fname, const clv_option *opt, JsonbValue *v)
+{
+	double		d;
+
+	if (v->type != jbvNumeric)
+		wrong_type(fname, opt->name, opt->type == CLV_OPT_INTEGER ? "an integer" : "a number",
+				   v->type);
+	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+										   NumericGetDatum(v->val.numeric)));
+	if (opt->type == CLV_OPT_INTEGER && d != floor(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" of %s must be an integer", opt->name, fname)));
+	if (!(d >= opt->min && d <= opt->max))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"%s\" of %s is out of range", opt->name, fname),
+				 errdetail("The value must be between %g and %g.", opt->min, opt->max)));
+	return d;
+}
+
+static void
+names_value(const char *fname, const clv_option *opt, JsonbValue *value,
+			clv_names *out)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			cap = 8;
+
+	if (value->type != jbvBinary || !JsonContainerIsArray(value->val.binary.data))
+		wrong_type(fname, opt->name, "an array of strings", value->type);
+	out->n = 0;
+	out->names = palloc(sizeof(char *) * cap);
+	it = JsonbIteratorInit(value->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;			/* the array's begin and end */
+		if (v.type != jbvString)
+			wrong_type(fname, opt->name, "an array of strings", v.type);
+		if (v.val.string.len == 0 || v.val.string.len > CLV_MAX_NAME_LEN)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"%s\" of %s has an empty or too long name", opt->name, fname)));
+		if (out->n == cap)
+		{
+			cap *= 2;
+			out->names = repalloc(out->names, sizeof(char *) * cap);
+		}
+		out->names[out->n++] = pnstrdup(v.val.string.val, v.val.string.len);
+	}
+}
+
+void
+clv_parse_options(Jsonb *options, const char *fname, const clv_option *spec, int n_spec)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+
+	if (options == NULL)
+		return;
+	if (!JB_ROOT_IS_OBJECT(options))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("options of %s must be a jsonb object", fname)));
+
+	it = JsonbIteratorInit(&options->root);
+	tok = JsonbIteratorNext(&it, &v, true);		/* WJB_BEGIN_OBJECT */
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		char	   *key;
+		const clv_option *opt = NULL;
+
+		if (tok != WJB_KEY)
+			continue;			/* WJB_END_OBJECT */
+		key = pnstrdup(v.val.string.val, v.val.string.len);
+		for (int i = 0; i < n_spec; i++)
+			if (strcmp(spec[i].name, key) == 0)
+				opt = &spec[i];
+		if (opt == NULL)
+		{
+			StringInfoData known;
+
+			initStringInfo(&known);
+			for (int i = 0; i < n_spec; i++)
+				appendStringInfo(&known, "%s\"%s\"", i ? ", " : "", spec[i].name);
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("unknown option \"%s\" for %s", key, fname),
+					 errhint("Known options are %s.", known.data)));
+		}
+
+		tok = JsonbIteratorNext(&it, &v, true);
+		switch (opt->type)
+		{
+			case CLV_OPT_NUMBER:
+				*(double *) opt->target = number_value(fname, opt, &v);
+				break;
+			case CLV_OPT_INTEGER:
+				*(int *) opt->target = (int) number_value(fname, opt, &v);
+				break;
+			case CLV_OPT_NAMES:
+				names_value(fname, opt, &v, (clv_names *) opt->target);
+				break;
+		}
+	}
+}
+
+void
+clv_check_feature_names(const clv_names *names, int n_features)
+{
+	if (names->n > 0 && names->n != n_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"features\" names %d features, but x has %d elements",
+						names->n, n_features)));
+}
