@@ -5,7 +5,116 @@
 --------------------------------------------------------------------------------
 -- Customer summaries
 --------------------------------------------------------------------------------
--- (section: summary)
+CREATE TYPE clv_customer_summary AS (
+    frequency       integer,            -- purchase periods - 1 (repeat purchases)
+    recency         float8,             -- first -> last purchase period, in units
+    t               float8,             -- first purchase period -> as_of period, in units
+    monetary        float8,             -- mean revenue of the repeat periods (0 if none)
+    orders          bigint,             -- order rows counted
+    revenue         float8,             -- their total amount
+    first_purchase  timestamptz,
+    last_purchase   timestamptz,
+    days_since_last float8              -- as_of period -> last purchase period, in days
+);
+COMMENT ON TYPE clv_customer_summary IS 'per-customer RFM summary returned by clv_summary';
+
+CREATE TYPE clv_holdout_summary AS (
+    frequency           integer,
+    recency             float8,
+    t                   float8,
+    monetary            float8,
+    orders              bigint,
+    revenue             float8,
+    first_purchase      timestamptz,
+    last_purchase       timestamptz,
+    days_since_last     float8,
+    frequency_holdout   integer,        -- distinct purchase periods in the holdout
+    monetary_holdout    float8,         -- mean revenue per holdout purchase period
+    orders_holdout      bigint,
+    revenue_holdout     float8,
+    duration_holdout    float8          -- calibration end -> observation end, in units
+);
+COMMENT ON TYPE clv_holdout_summary IS 'calibration and holdout summary returned by clv_summary_holdout';
+
+CREATE FUNCTION clv_summary_trans(internal, timestamptz, float8, timestamptz)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_trans(internal, timestamptz, float8, timestamptz, interval)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_trans(internal, timestamptz, float8, timestamptz, interval, interval)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz, interval)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz, interval, interval)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_final(internal)
+RETURNS clv_customer_summary AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_holdout_final(internal)
+RETURNS clv_holdout_summary AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+-- Periods follow the session time zone (like date_trunc), hence STABLE.
+CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz) (
+    SFUNC = clv_summary_trans, STYPE = internal, FINALFUNC = clv_summary_final,
+    COMBINEFUNC = clv_summary_combine,
+    SERIALFUNC = clv_summary_serialize, DESERIALFUNC = clv_summary_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz,
+                             period interval) (
+    SFUNC = clv_summary_trans, STYPE = internal, FINALFUNC = clv_summary_final,
+    COMBINEFUNC = clv_summary_combine,
+    SERIALFUNC = clv_summary_serialize, DESERIALFUNC = clv_summary_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz,
+                             period interval, unit interval) (
+    SFUNC = clv_summary_trans, STYPE = internal, FINALFUNC = clv_summary_final,
+    COMBINEFUNC = clv_summary_combine,
+    SERIALFUNC = clv_summary_serialize, DESERIALFUNC = clv_summary_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
+                                     calibration_end timestamptz, observation_end timestamptz) (
+    SFUNC = clv_summary_holdout_trans, STYPE = internal, FINALFUNC = clv_summary_holdout_final,
+    COMBINEFUNC = clv_summary_combine,
+    SERIALFUNC = clv_summary_serialize, DESERIALFUNC = clv_summary_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
+                                     calibration_end timestamptz, observation_end timestamptz,
+                                     period interval) (
+    SFUNC = clv_summary_holdout_trans, STYPE = internal, FINALFUNC = clv_summary_holdout_final,
+    COMBINEFUNC = clv_summary_combine,
+    SERIALFUNC = clv_summary_serialize, DESERIALFUNC = clv_summary_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
+                                     calibration_end timestamptz, observation_end timestamptz,
+                                     period interval, unit interval) (
+    SFUNC = clv_summary_holdout_trans, STYPE = internal, FINALFUNC = clv_summary_holdout_final,
+    COMBINEFUNC = clv_summary_combine,
+    SERIALFUNC = clv_summary_serialize, DESERIALFUNC = clv_summary_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz) IS
+    'per-customer frequency, recency, T and monetary value as of a date; one-day periods';
+COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval) IS
+    'per-customer frequency, recency, T and monetary value, merging purchases per period';
+COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, interval) IS
+    'per-customer frequency, recency, T and monetary value; recency and T measured in unit';
+COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz) IS
+    'calibration summary plus holdout frequency, monetary value and duration; one-day periods';
+COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval) IS
+    'calibration summary plus holdout frequency, monetary value and duration, per period';
+COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval, interval) IS
+    'calibration summary plus holdout frequency, monetary value and duration; times in unit';
 
 --------------------------------------------------------------------------------
 -- Linear regression
