@@ -77,6 +77,20 @@ clv_check_interrupts(void)
 		clv_rt.check_interrupts();
 }
 
+/*
+ * Knuth's two-sum: returns a + b rounded and stores the rounding error, so
+ * running sums can be kept as unevaluated hi + lo pairs (double-double).
+ */
+static inline double
+clv_two_sum(double a, double b, double *err)
+{
+	double		s = a + b;
+	double		bb = s - a;
+
+	*err = (a - (s - bb)) + (b - bb);
+	return s;
+}
+
 /* CRC-32C (Castagnoli), as used by the model container. */
 uint32_t	clv_crc32c(uint32_t crc, const void *data, size_t len);
 

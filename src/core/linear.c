@@ -35,11 +35,9 @@ split(double a, double *a_hi, double *a_lo)
 static inline void
 dd_add(double *hi, double *lo, double v, double v_err)
 {
-	double		s = *hi + v;
-	double		bb = s - *hi;
-	double		e = (*hi - (s - bb)) + (v - bb);
+	double		e;
 
-	*hi = s;
+	*hi = clv_two_sum(*hi, v, &e);
 	*lo += e + v_err;
 }
 

@@ -6,15 +6,13 @@
 #include <stdlib.h>
 #include <string.h>
 
-/* Knuth's two-sum keeps the rounding error of every addition. */
 void
 clv_sum_add(clv_sum *s, double v)
 {
-	double		t = s->hi + v;
-	double		bb = t - s->hi;
+	double		e;
 
-	s->lo += (s->hi - (t - bb)) + (v - bb);
-	s->hi = t;
+	s->hi = clv_two_sum(s->hi, v, &e);
+	s->lo += e;
 }
 
 double
