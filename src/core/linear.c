@@ -36,9 +36,66 @@ static inline void
 dd_add(double *hi, double *lo, double v, double v_err)
 {
 	double		e;
+	double		s = clv_two_sum(*hi, v, &e);
+	double		t = *lo + (e + v_err);
 
-	*hi = clv_two_sum(*hi, v, &e);
-	*lo += e + v_err;
+	/* renormalise so |lo| stays below an ulp of hi: lo's own rounding stays O(u²) */
+	*hi = clv_two_sum(s, t, lo);
+}
+
+/* Double-double values for the centring, which cancels most of the sums' digits. */
+typedef struct dd
+{
+	double		hi,
+				lo;
+} dd;
+
+static inline dd
+dd_norm(double a, double b)
+{
+	dd			r;
+
+	r.hi = clv_two_sum(a, b, &r.lo);
+	return r;
+}
+
+static inline dd
+dd_prod(double a, double b)
+{
+	double		ah,
+				al,
+				bh,
+				bl,
+				p = a * b;
+
+	split(a, &ah, &al);
+	split(b, &bh, &bl);
+	return (dd) {p, ((ah * bh - p) + ah * bl + al * bh) + al * bl};
+}
+
+static inline dd
+dd_sub(dd a, dd b)
+{
+	dd			s = dd_norm(a.hi, -b.hi);
+
+	return dd_norm(s.hi, s.lo + (a.lo - b.lo));
+}
+
+static inline dd
+dd_mul(dd a, dd b)
+{
+	dd			p = dd_prod(a.hi, b.hi);
+
+	return dd_norm(p.hi, p.lo + (a.hi * b.lo + a.lo * b.hi));
+}
+
+static inline dd
+dd_div(dd a, double b)
+{
+	double		q1 = a.hi / b;
+	dd			r = dd_sub(a, dd_prod(q1, b));
+
+	return dd_norm(q1, r.hi / b);
 }
 
 size_t
@@ -172,7 +229,7 @@ clv_condition_number(const double *a, uint32_t p, double *cond)
 			hi = fmax(hi, eval[j]);
 		}
 		*cond = lo > 0 ? sqrt(hi / lo) : INFINITY;
-		ok = true;
+		ok = !isnan(lo) && !isnan(hi);
 	}
 	if (ws != NULL)
 		gsl_eigen_symm_free(ws);
@@ -213,13 +270,36 @@ clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 		return CLV_ERR_DATA;
 	}
 	for (size_t k = 0; k < acc->n_terms; k++)
+	{
+		if (!isfinite(acc->hi[k]) || !isfinite(acc->lo[k]))
+		{
+			clv_release(sum);
+			clv_fail(err, CLV_ERR_DATA, "values are too large to fit a linear regression");
+			clv_set_detail(err, "A sum of squares or cross-products overflowed.");
+			return CLV_ERR_DATA;
+		}
 		sum[k] = (long double) acc->hi[k] + acc->lo[k];
+	}
 
-	/* centre: C = Σ z zᵀ − n z̄ z̄ᵀ, over indices 1..p+1 of z = (1, x, y) */
+	/*
+	 * centre: C = Σ z zᵀ − n z̄ z̄ᵀ, over indices 1..p+1 of z = (1, x, y), in
+	 * double-double: with a large mean the difference keeps only the low
+	 * digits of the sums, which long double would already have rounded off.
+	 */
 	cov = clv_alloc(sizeof(long double) * (p + 1) * (p + 1));
 	for (uint32_t i = 0; i <= p; i++)
 		for (uint32_t j = 0; j <= p; j++)
-			C(i, j) = S(i + 1, j + 1) - S(0, i + 1) * S(0, j + 1) / n;
+		{
+			size_t		kij = tri_index(d, i + 1, j + 1),
+						ki = tri_index(d, 0, i + 1),
+						kj = tri_index(d, 0, j + 1);
+			dd			sij = dd_norm(acc->hi[kij], acc->lo[kij]);
+			dd			si = dd_norm(acc->hi[ki], acc->lo[ki]);
+			dd			sj = dd_norm(acc->hi[kj], acc->lo[kj]);
+			dd			c = dd_sub(sij, dd_mul(si, dd_div(sj, (double) n)));
+
+			C(i, j) = (long double) c.hi + c.lo;
+		}
 
 	scale = clv_alloc(sizeof(double) * p);
 	a = clv_alloc(sizeof(double) * p * p);
@@ -232,6 +312,9 @@ clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 	{
 		double		var = (double) C(j, j);
 
+		/* below the sums' rounding error, a centred square is no variance */
+		if (var <= (double) n * 0x1p-100 * (double) S(j + 1, j + 1))
+			var = 0;
 		if (var > 0)
 			scale[j] = sqrt(var);
 		else if (l2 > 0)

@@ -272,7 +272,7 @@ clv_logreg_solve(const clv_rows *rows, const clv_logreg_options *opt,
 		ybar /= rows->n;
 		memset(theta, 0, sizeof(double) * k);
 		theta[0] = log(ybar / (1 - ybar));
-		fit->null_deviance = -2 * rows->n * (ybar * log(ybar) + (1 - ybar) * log(1 - ybar));
+		fit->null_deviance = -2.0 * (double) rows->n * (ybar * log(ybar) + (1 - ybar) * log(1 - ybar));
 	}
 
 	ll = evaluate(&pb, theta, grad, hess, z);

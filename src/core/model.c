@@ -4,7 +4,7 @@
  * Header (24 bytes, little-endian whatever the host):
  *   0  magic "CLVM"        4  u16 format version   6  u16 model kind
  *   8  u32 flags (0)      12  u32 feature count    16  u32 body length
- *  20  u32 CRC-32C of the body
+ *  20  u32 CRC-32C of header bytes 0..19 and the body
  * Body: feature names, metadata JSON, kind-specific payload; each a length
  * followed by bytes.  See doc/model-format.md.
  *
@@ -72,6 +72,8 @@ buf_reserve(clv_buf *buf, size_t extra)
 void
 clv_buf_put(clv_buf *buf, const void *src, size_t n)
 {
+	if (n == 0)
+		return;					/* src may be NULL, and memcpy forbids that */
 	buf_reserve(buf, n);
 	memcpy(buf->data + buf->len, src, n);
 	buf->len += n;
@@ -154,6 +156,13 @@ kind_is_known(uint32_t kind)
 
 /* ---- encoder ----------------------------------------------------------- */
 
+/* CRC-32C of the header up to the checksum field, then of the body. */
+static uint32_t
+model_checksum(const unsigned char *header, const unsigned char *body, size_t body_len)
+{
+	return clv_crc32c(clv_crc32c(0, header, 20), body, body_len);
+}
+
 static void
 encode_payload(const clv_model *model, clv_buf *buf)
 {
@@ -205,7 +214,7 @@ clv_model_encode(const clv_model *model, clv_buf *out)
 	store_u32(header + 8, 0);
 	store_u32(header + 12, model->n_features);
 	store_u32(header + 16, (uint32_t) body.len);
-	store_u32(header + 20, clv_crc32c(0, body.data, body.len));
+	store_u32(header + 20, model_checksum(header, body.data, body.len));
 
 	clv_buf_init(out, CLV_MODEL_HEADER_SIZE + body.len);
 	clv_buf_put(out, header, CLV_MODEL_HEADER_SIZE);
@@ -340,8 +349,8 @@ clv_model_decode(const unsigned char *data, size_t len, clv_model **out,
 	*out = NULL;
 	if ((st = clv_model_check_header(data, len, err)) != CLV_OK)
 		return st;
-	if (load_u32(data + 20) != clv_crc32c(0, data + CLV_MODEL_HEADER_SIZE,
-										  len - CLV_MODEL_HEADER_SIZE))
+	if (load_u32(data + 20) != model_checksum(data, data + CLV_MODEL_HEADER_SIZE,
+											  len - CLV_MODEL_HEADER_SIZE))
 		return corrupt(err, "The model checksum does not match; the value is corrupted.");
 
 	m = clv_alloc(sizeof(clv_model));

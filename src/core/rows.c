@@ -29,7 +29,7 @@ rows_reserve(clv_rows *rows, size_t need, clv_error *err)
 		clv_fail(err, CLV_ERR_LIMIT, "training data exceeds the memory limit of %zu kB",
 				 rows->max_bytes / 1024);
 		clv_set_detail(err, "%zu rows of %u features need %zu kB.",
-					   need, rows->p, need / 1024 * row_bytes);
+					   need, rows->p, (need * row_bytes + 1023) / 1024);
 		return CLV_ERR_LIMIT;
 	}
 	cap = rows->cap ? rows->cap * 2 : 1024;

@@ -1,0 +1,95 @@
+/*
+ * fuzz_model.c — libFuzzer target for the model container decoder.
+ *
+ * A bytea given to clv_predict or clv_model_info can come from any user, and
+ * a crash restarts the whole server, so the decoder must survive any bytes.
+ * Beyond "no crash", a successful decode must mean a usable model: it scores
+ * a zero vector to a finite value and re-encodes to exactly the input (the
+ * format has one encoding per model, so anything else is a decoder that
+ * accepted bytes it does not understand).
+ *
+ * Random mutations almost never carry a valid CRC-32C, which would confine
+ * the fuzzer to the header checks; so each input is decoded twice: as given,
+ * and with its body length and checksum fields made consistent, which lets
+ * mutations reach the structural checks behind the checksum.
+ *
+ * Build and run: make fuzz FUZZ_SECONDS=60 PG_CONFIG=...
+ * Seeds: test/fuzz/corpus, written by test/fuzz/make_corpus.c.
+ */
+#include "model.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void
+decode_and_check(const uint8_t *data, size_t size)
+{
+	clv_model  *m = NULL;
+	clv_error	err;
+	clv_status	st;
+	clv_buf		enc;
+	double	   *x;
+	double		y;
+
+	memset(&err, 0, sizeof(err));
+	st = clv_model_decode(data, size, &m, &err);
+	if (st != CLV_OK)
+	{
+		/* every failure must be reported, never silent */
+		if (err.status != st || err.message[0] == '\0')
+			abort();
+		clv_model_free(m);		/* a failed decode may leave a partial model */
+		return;
+	}
+	if (m == NULL || m->coef == NULL || m->meta == NULL ||
+		clv_model_check_header(data, size, &err) != CLV_OK)
+		abort();
+
+	clv_model_encode(m, &enc);
+	if (enc.len != size || memcmp(enc.data, data, size) != 0)
+		abort();				/* a valid decode must round-trip */
+	clv_release(enc.data);
+
+	x = calloc(m->n_features, sizeof(double));
+	if (x == NULL)
+		abort();
+	y = clv_model_predict(m, x);
+	if (!isfinite(y) ||
+		(m->kind == CLV_KIND_LINREG && y != m->coef[0]) ||
+		(m->kind == CLV_KIND_LOGREG && !(y >= 0 && y <= 1)))
+		abort();
+	free(x);
+	clv_model_free(m);
+}
+
+static void
+store_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t) v;
+	p[1] = (uint8_t) (v >> 8);
+	p[2] = (uint8_t) (v >> 16);
+	p[3] = (uint8_t) (v >> 24);
+}
+
+int
+LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	decode_and_check(data, size);
+
+	/* the same bytes with a consistent length and checksum */
+	if (size >= CLV_MODEL_HEADER_SIZE)
+	{
+		uint8_t    *copy = malloc(size);
+
+		if (copy == NULL)
+			abort();
+		memcpy(copy, data, size);
+		store_u32(copy + 16, (uint32_t) (size - CLV_MODEL_HEADER_SIZE));
+		store_u32(copy + 20, clv_crc32c(clv_crc32c(0, copy, 20), copy + CLV_MODEL_HEADER_SIZE,
+										size - CLV_MODEL_HEADER_SIZE));
+		decode_and_check(copy, size);
+		free(copy);
+	}
+	return 0;
+}

@@ -1,0 +1,176 @@
+#!/usr/bin/env bash
+# Run the tests: all stages in this order, or only those named as arguments
+#     unit unit-san regress reference fuzz bench crash-check
+# e.g. `bash test/run.sh` or `bash test/run.sh unit regress`.
+# Ends with the line "N passed, M failed" and exits 0 only if M is 0.
+# Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329),
+# CLV_FUZZ_SECONDS (default 60).
+# No `set -e`: a failing step is counted and the run goes on.
+set -uo pipefail
+exec </dev/null
+# shellcheck source=test/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+cd "$CLV_ROOT" || exit 1
+
+ALL_STAGES=(unit unit-san regress reference fuzz bench crash-check)
+SERVER_STAGES=" regress reference bench crash-check "
+MAKE=(make PG_CONFIG="$PG_CONFIG")
+PYTHON=/usr/bin/python3   # Debian's, which has numpy/scipy/sklearn
+PASSED=0 FAILED=0
+
+pass() { PASSED=$((PASSED + 1)); echo "ok - $*"; }
+fail() { FAILED=$((FAILED + 1)); echo "not ok - $*"; }
+
+# count_tap NAME RC LOG: each TAP "ok"/"not ok" line in LOG is one test.
+# A non-zero exit with no failing line (crash, build error) is one more
+# failure, and so is a run that printed no test at all.
+count_tap() {
+    local name=$1 rc=$2 log=$3 p f
+    p=$(grep -cE '^ok( |$)' "$log")
+    f=$(grep -cE '^not ok( |$)' "$log")
+    PASSED=$((PASSED + p)) FAILED=$((FAILED + f))
+    if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then fail "$name exited with status $rc"
+    elif [ $((p + f)) -eq 0 ]; then fail "$name printed no test results"
+    fi
+}
+
+# run_logged LOG CMD...: show the output and keep a copy; returns CMD's status.
+run_logged() { local log=$1; shift; "$@" 2>&1 | tee "$log"; return "${PIPESTATUS[0]}"; }
+
+stage_unit()     { run_logged "$LOGS/unit.log" "${MAKE[@]}" unit; count_tap unit $? "$LOGS/unit.log"; }
+stage_unit-san() { run_logged "$LOGS/unit-san.log" "${MAKE[@]}" unit-san; count_tap unit-san $? "$LOGS/unit-san.log"; }
+
+stage_regress() {
+    local out=$CLV_TMP/regress log=$LOGS/regress.log rc p f
+    # pg_regress writes results/ and regression.diffs here, not in the tree.
+    mkdir -p "$out" && chmod 777 "$out"
+    CLV_REGRESS_OUT=$out run_logged "$log" "${MAKE[@]}" installcheck
+    rc=$?
+    # PG15 format: "test summary                 ... ok           12 ms"
+    # (parallel groups indent the name instead of writing "test").
+    p=$(grep -cE '^(test +| +)[^ ]+ +\.\.\. ok( |$)' "$log")
+    f=$(grep -cE '^(test +| +)[^ ]+ +\.\.\. (FAILED|failed)' "$log")
+    PASSED=$((PASSED + p)) FAILED=$((FAILED + f))
+    # A non-zero exit without a failed test, or before pg_regress printed its
+    # summary (it stops at a missing test file), is one more failure.
+    if [ "$rc" -ne 0 ] && { [ "$f" -eq 0 ] ||
+            ! grep -qE '^ *(All [0-9]+ tests|[0-9]+ of [0-9]+ tests)' "$log"; }; then
+        fail "pg_regress did not finish cleanly (exit $rc)"
+    fi
+    if [ -s "$out/regression.diffs" ]; then
+        echo "---- $out/regression.diffs (first 300 lines)"
+        head -n 300 "$out/regression.diffs"
+    fi
+}
+
+stage_reference() {
+    local s log found=0
+    for s in test/reference/*.py; do
+        [ -e "$s" ] || continue
+        found=1 log=$LOGS/reference-$(basename "$s" .py).log
+        run_logged "$log" "$PYTHON" "$s"
+        count_tap "$s" $? "$log"
+    done
+    [ "$found" -eq 1 ] || echo "-- reference: no test/reference/*.py found"
+}
+
+stage_fuzz() {
+    local secs=${CLV_FUZZ_SECONDS:-60} dir=$CLV_TMP/fuzz log=$LOGS/fuzz.log
+    local seeds=() rc a
+    if ! run_logged "$LOGS/fuzz-build.log" "${MAKE[@]}" test/fuzz/fuzz_model; then
+        fail "fuzz: build test/fuzz/fuzz_model"; return
+    fi
+    # New inputs go to the first (scratch) corpus dir; the tracked corpus is
+    # only read, and crash artifacts land in the scratch dir too.
+    mkdir -p "$dir/corpus"
+    [ -d test/fuzz/corpus ] && seeds=(test/fuzz/corpus)
+    echo "fuzzing for ${secs}s (log: $log)"
+    timeout $((secs + 300)) test/fuzz/fuzz_model -max_total_time="$secs" \
+        -max_len=4096 -timeout=20 -artifact_prefix="$dir/" \
+        "$dir/corpus" "${seeds[@]}" >"$log" 2>&1
+    rc=$?
+    if [ "$rc" -eq 0 ]; then
+        pass "fuzz: $(grep -E '^Done [0-9]+ runs' "$log" | tail -n 1)"
+    else
+        tail -n 40 "$log"
+        for a in "$dir"/{crash,leak,timeout,oom,slow-unit}-*; do
+            [ -e "$a" ] && echo "artifact: $a"
+        done
+        fail "fuzz exited with status $rc"
+    fi
+}
+
+stage_bench() {
+    local s log found=0
+    for s in test/bench/*.sh; do
+        [ -e "$s" ] || continue
+        found=1 log=$LOGS/bench-$(basename "$s" .sh).log
+        if run_logged "$log" bash "$s" --smoke; then pass "bench $s --smoke"
+        else fail "bench $s --smoke"; fi
+    done
+    [ "$found" -eq 1 ] || echo "-- bench: no test/bench/*.sh found"
+}
+
+# The postmaster must be the one we started, and the log must show no
+# backend killed by a signal (a crash makes the postmaster reinitialise).
+postmaster_id() {
+    echo "$(head -n 1 "$CLV_PGDATA/postmaster.pid" 2>/dev/null)" \
+         "$(psql -X -A -t -c 'SELECT pg_postmaster_start_time()' 2>/dev/null)"
+}
+stage_crash-check() {
+    local now crashes
+    now=$(postmaster_id)
+    crashes=$(grep -E 'terminated by signal|server process \(PID|was terminated|all server processes terminated' "$CLV_PGLOG")
+    if [ "$now" = "$BASE_ID" ] && [ -z "$crashes" ]; then
+        pass "server did not crash"
+    else
+        echo "postmaster before: $BASE_ID"
+        echo "postmaster after:  $now"
+        [ -n "$crashes" ] && printf '%s\n' "$crashes"
+        fail "server did not crash"
+    fi
+}
+
+# ---- choose stages ---------------------------------------------------------
+STAGES=("$@")
+[ ${#STAGES[@]} -gt 0 ] || STAGES=("${ALL_STAGES[@]}")
+for s in "${STAGES[@]}"; do
+    case " ${ALL_STAGES[*]} " in *" $s "*) ;; *)
+        echo "unknown stage '$s'; stages: ${ALL_STAGES[*]}" >&2; exit 2 ;;
+    esac
+done
+need_server=0
+for s in "${STAGES[@]}"; do
+    [[ $SERVER_STAGES == *" $s "* ]] && need_server=1
+done
+
+# ---- set up ----------------------------------------------------------------
+trap 'cluster_stop' EXIT
+trap 'exit 130' INT TERM   # so that the EXIT trap stops the cluster
+install_packages || fail "install Debian packages"
+if [ "$need_server" -eq 1 ]; then
+    if build_install; then pass "build and install"; else fail "build and install"; fi
+    cluster_start || { fail "start the test cluster"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+    BASE_ID=$(postmaster_id)
+    if psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS clv'; then
+        pass "CREATE EXTENSION clv"
+    else
+        fail "CREATE EXTENSION clv"
+    fi
+else
+    scratch_reset || { fail "create scratch dir $CLV_TMP"; echo "$PASSED passed, $FAILED failed"; exit 1; }
+fi
+LOGS=$CLV_TMP/logs
+mkdir -p "$LOGS"
+
+# ---- run -------------------------------------------------------------------
+for s in "${STAGES[@]}"; do
+    say "stage $s"
+    p0=$PASSED f0=$FAILED t0=$SECONDS
+    "stage_$s"
+    echo "-- stage $s: $((PASSED - p0)) passed, $((FAILED - f0)) failed, $((SECONDS - t0))s"
+done
+
+echo
+echo "$PASSED passed, $FAILED failed"
+[ "$FAILED" -eq 0 ]

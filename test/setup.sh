@@ -1,0 +1,14 @@
+#!/usr/bin/env bash
+# Prepare a machine and start a throwaway PostgreSQL 15 cluster with clv
+# installed: Debian packages, build, install, fresh cluster, database.
+# Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329).
+set -euo pipefail
+exec </dev/null
+# shellcheck source=test/lib.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+
+install_packages
+build_install
+cluster_start
+psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS clv'
+connect_help
