@@ -18,7 +18,7 @@ REGRESS_OPTS = --inputdir=. --outputdir=$(or $(CLV_REGRESS_OUT),.)
 GSL_CFLAGS := $(shell gsl-config --cflags)
 GSL_LIBS   := $(shell gsl-config --libs)
 PG_CPPFLAGS = -Isrc/core $(GSL_CFLAGS)
-PG_CFLAGS   = -std=gnu11
+PG_CFLAGS   = -std=gnu11 -ffp-contract=off
 SHLIB_LINK  = $(GSL_LIBS)
 
 PG_CONFIG ?= pg_config
@@ -26,7 +26,7 @@ PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # ---- tests of the numerical core, without a server -------------------------
-UNIT_CFLAGS = -std=gnu11 -O1 -g -Wall -Wextra -Werror -Isrc/core $(GSL_CFLAGS)
+UNIT_CFLAGS = -std=gnu11 -ffp-contract=off -O1 -g -Wall -Wextra -Werror -Isrc/core $(GSL_CFLAGS)
 
 test/unit/test_core: $(CORE_SRCS) test/unit/test_core.c $(wildcard src/core/*.h)
 	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(GSL_LIBS) -lm
@@ -36,7 +36,7 @@ test/unit/test_core_san: $(CORE_SRCS) test/unit/test_core.c $(wildcard src/core/
 		-fno-omit-frame-pointer -o $@ test/unit/test_core.c $(CORE_SRCS) $(GSL_LIBS) -lm
 
 test/fuzz/fuzz_model: $(CORE_SRCS) test/fuzz/fuzz_model.c $(wildcard src/core/*.h)
-	clang -std=gnu11 -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/core $(GSL_CFLAGS) \
+	clang -std=gnu11 -ffp-contract=off -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/core $(GSL_CFLAGS) \
 		-o $@ test/fuzz/fuzz_model.c $(CORE_SRCS) $(GSL_LIBS) -lm
 
 .PHONY: unit unit-san fuzz

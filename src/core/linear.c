@@ -117,38 +117,101 @@ clv_linreg_acc_init(clv_linreg_acc *acc, uint32_t p)
 	memset(acc->lo, 0, sizeof(double) * acc->n_terms);
 }
 
-void
-clv_linreg_acc_add(clv_linreg_acc *acc, double y, const double *x)
+/*
+ * Add one row z = (1, x, y) to the packed upper triangle of Σ z zᵀ.  This is
+ * the hot loop of clv_linreg_fit, so it comes in two builds: with FMA the
+ * exact product takes two instructions and the loop vectorises; without it,
+ * Dekker's split does the same.  Both compute the same exact products and the
+ * same sums, so the result is bitwise identical on every CPU.
+ */
+static inline __attribute__((always_inline)) void
+accumulate_row(const double *z, uint32_t d, double *restrict hi,
+			   double *restrict lo, bool use_fma)
 {
-	uint32_t	d = acc->p + 2;
-	double		z[CLV_LINREG_MAX_DIM],
-				z_hi[CLV_LINREG_MAX_DIM],
+	double		z_hi[CLV_LINREG_MAX_DIM],
 				z_lo[CLV_LINREG_MAX_DIM];
-	double	   *hi = acc->hi;
-	double	   *lo = acc->lo;
 
-	z[0] = 1.0;
-	memcpy(z + 1, x, sizeof(double) * acc->p);
-	z[d - 1] = y;
-	for (uint32_t i = 0; i < d; i++)
-		split(z[i], &z_hi[i], &z_lo[i]);
+	if (!use_fma)
+		for (uint32_t i = 0; i < d; i++)
+			split(z[i], &z_hi[i], &z_lo[i]);
 
 	for (uint32_t i = 0; i < d; i++)
 	{
-		double		a = z[i],
-					ah = z_hi[i],
-					al = z_lo[i];
+		double		a = z[i];
 
 		for (uint32_t j = i; j < d; j++)
 		{
 			double		prod = a * z[j];
-			double		err = ((ah * z_hi[j] - prod) + ah * z_lo[j] + al * z_hi[j]) + al * z_lo[j];
+			double		err;
+			double		s,
+						bb;
 
-			dd_add(hi, lo, prod, err);
-			hi++;
-			lo++;
+			if (use_fma)
+				err = __builtin_fma(a, z[j], -prod);
+			else
+				err = ((z_hi[i] * z_hi[j] - prod) + z_hi[i] * z_lo[j] + z_lo[i] * z_hi[j])
+					+ z_lo[i] * z_lo[j];
+			/* two-sum, written out so the loop vectorises */
+			s = hi[j - i] + prod;
+			bb = s - hi[j - i];
+			lo[j - i] += ((hi[j - i] - (s - bb)) + (prod - bb)) + err;
+			hi[j - i] = s;
 		}
+		hi += d - i;
+		lo += d - i;
 	}
+}
+
+static void
+accumulate_portable(const double *z, uint32_t d, double *hi, double *lo)
+{
+	accumulate_row(z, d, hi, lo, false);
+}
+
+#if defined(__x86_64__) && defined(__GNUC__)
+#define HAVE_FMA_CLONE 1
+#ifdef __clang__
+#define FMA_CLONE __attribute__((target("avx2,fma")))
+#else
+/* gcc vectorises at -O2 only loops it deems trivially profitable */
+#define FMA_CLONE __attribute__((target("avx2,fma"), optimize("tree-vectorize")))
+#endif
+FMA_CLONE
+static void
+accumulate_fma(const double *z, uint32_t d, double *hi, double *lo)
+{
+	accumulate_row(z, d, hi, lo, true);
+}
+#endif
+
+bool		clv_linreg_portable_only = false;
+
+void
+clv_linreg_acc_add(clv_linreg_acc *acc, double y, const double *x)
+{
+	uint32_t	d = acc->p + 2;
+	double		z[CLV_LINREG_MAX_DIM];
+
+#ifdef HAVE_FMA_CLONE
+	static int	cpu_has_fma = -1;
+
+	if (cpu_has_fma < 0)
+	{
+		__builtin_cpu_init();
+		cpu_has_fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2");
+	}
+#endif
+	z[0] = 1.0;
+	memcpy(z + 1, x, sizeof(double) * acc->p);
+	z[d - 1] = y;
+#ifdef HAVE_FMA_CLONE
+	if (cpu_has_fma && !clv_linreg_portable_only)
+	{
+		accumulate_fma(z, d, acc->hi, acc->lo);
+		return;
+	}
+#endif
+	accumulate_portable(z, d, acc->hi, acc->lo);
 }
 
 void

@@ -30,6 +30,9 @@ typedef struct clv_linreg_acc
 size_t		clv_linreg_terms(uint32_t p);
 void		clv_linreg_acc_init(clv_linreg_acc *acc, uint32_t p);
 void		clv_linreg_acc_add(clv_linreg_acc *acc, double y, const double *x);
+
+/* Tests set this to check that the FMA and portable builds agree bitwise. */
+extern bool clv_linreg_portable_only;
 void		clv_linreg_acc_merge(clv_linreg_acc *acc, const clv_linreg_acc *other);
 double		clv_linreg_acc_count(const clv_linreg_acc *acc);
 

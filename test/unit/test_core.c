@@ -1123,6 +1123,20 @@ test_linreg_merge(void)
 	clv_linreg_acc_init(&whole, P);
 	acc_rows(&whole, x, y, 0, N);
 	check(clv_linreg_acc_count(&whole) == N, "accumulator counts %d rows", N);
+
+	/* the FMA build (where the CPU has it) and the portable build agree */
+	{
+		clv_linreg_acc portable;
+
+		clv_linreg_portable_only = true;
+		clv_linreg_acc_init(&portable, P);
+		acc_rows(&portable, x, y, 0, N);
+		clv_linreg_portable_only = false;
+		check(memcmp(portable.hi, whole.hi, sizeof(double) * whole.n_terms) == 0 &&
+			  memcmp(portable.lo, whole.lo, sizeof(double) * whole.n_terms) == 0,
+			  "portable and FMA accumulation give bitwise identical sums");
+		acc_free(&portable);
+	}
 	if (!check_status(clv_linreg_solve(&whole, 0, &fit_whole, &err), CLV_OK, &err,
 					  "single-pass accumulator solves"))
 	{
