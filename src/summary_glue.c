@@ -302,9 +302,11 @@ get_sum(StringInfo buf)
 static void
 send_periods(StringInfo buf, const clv_period_set *set)
 {
+	const int64 *v = clv_period_set_values(set);
+
 	pq_sendint32(buf, set->n);
 	for (uint32 i = 0; i < set->n; i++)
-		pq_sendint64(buf, set->v[i]);
+		pq_sendint64(buf, v[i]);
 }
 
 static void

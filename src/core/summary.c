@@ -41,59 +41,60 @@ compare_period(const void *a, const void *b)
 static void
 period_set_compact(clv_period_set *set)
 {
+	int64_t    *v = set->heap ? set->heap : set->local;
 	uint32_t	k = 0;
 
-	qsort(set->v, set->n, sizeof(int64_t), compare_period);
+	qsort(v, set->n, sizeof(int64_t), compare_period);
 	for (uint32_t i = 0; i < set->n; i++)
-		if (k == 0 || set->v[k - 1] != set->v[i])
-			set->v[k++] = set->v[i];
+		if (k == 0 || v[k - 1] != v[i])
+			v[k++] = v[i];
 	set->n = k;
 }
 
 void
 clv_period_set_add(clv_period_set *set, int64_t period)
 {
+	int64_t    *v = set->heap ? set->heap : set->local;
+	uint32_t	cap = set->cap ? set->cap : CLV_PERIODS_LOCAL;
+
 	/* orders usually arrive grouped by period: skip the obvious repeat */
-	if (set->n > 0 && set->v[set->n - 1] == period)
+	if (set->n > 0 && v[set->n - 1] == period)
 		return;
-	if (set->n == set->cap)
+	if (set->n == cap)
 	{
-		int64_t    *v;
+		int64_t    *grown;
 
 		/* compact before growing, so memory follows distinct periods */
-		if (set->n > 0)
+		period_set_compact(set);
+		if (set->n <= cap / 2)
 		{
-			period_set_compact(set);
-			if (set->n < set->cap / 2)
-			{
-				set->v[set->n++] = period;
-				return;
-			}
+			v[set->n++] = period;
+			return;
 		}
-		set->cap = set->cap ? set->cap * 2 : 4;
-		v = clv_alloc(sizeof(int64_t) * set->cap);
-		if (set->n)
-			memcpy(v, set->v, sizeof(int64_t) * set->n);
-		clv_release(set->v);
-		set->v = v;
+		cap *= 2;
+		grown = clv_alloc(sizeof(int64_t) * cap);
+		memcpy(grown, v, sizeof(int64_t) * set->n);
+		clv_release(set->heap);
+		set->heap = v = grown;
+		set->cap = cap;
 	}
-	set->v[set->n++] = period;
+	v[set->n++] = period;
 }
 
 uint32_t
 clv_period_set_count(const clv_period_set *set)
 {
-	clv_period_set copy = {NULL, 0, 0};
+	clv_period_set copy = {0};
 	uint32_t	n;
 
 	if (set->n <= 1)
 		return set->n;
-	copy.v = clv_alloc(sizeof(int64_t) * set->n);
-	memcpy(copy.v, set->v, sizeof(int64_t) * set->n);
-	copy.n = set->n;
+	copy.heap = clv_alloc(sizeof(int64_t) * set->n);
+	memcpy(copy.heap, clv_period_set_values(set), sizeof(int64_t) * set->n);
+	copy.n = copy.cap = set->n;
 	period_set_compact(&copy);
 	n = copy.n;
-	clv_release(copy.v);
+	clv_release(copy.heap);
 	return n;
 }
 
@@ -133,8 +134,10 @@ clv_summary_add_holdout(clv_summary_acc *acc, int64_t period, double amount)
 static void
 period_set_merge(clv_period_set *set, const clv_period_set *other)
 {
+	const int64_t *v = clv_period_set_values(other);
+
 	for (uint32_t i = 0; i < other->n; i++)
-		clv_period_set_add(set, other->v[i]);
+		clv_period_set_add(set, v[i]);
 }
 
 void
@@ -165,11 +168,12 @@ clv_summary_merge(clv_summary_acc *acc, const clv_summary_acc *other)
 static int64_t
 max_period(const clv_period_set *set)
 {
-	int64_t		m = set->v[0];
+	const int64_t *v = clv_period_set_values(set);
+	int64_t		m = v[0];
 
 	for (uint32_t i = 1; i < set->n; i++)
-		if (set->v[i] > m)
-			m = set->v[i];
+		if (v[i] > m)
+			m = v[i];
 	return m;
 }
 

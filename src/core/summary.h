@@ -12,13 +12,26 @@
 
 #include "clv_core.h"
 
-/* A multiset of period numbers, deduplicated lazily. */
+/*
+ * A multiset of period numbers, deduplicated lazily.  Most customers buy in a
+ * handful of periods: those fit in the set itself, which saves an allocation
+ * and a cache miss per order; more spill to an allocated array.
+ */
+#define CLV_PERIODS_LOCAL 4
+
 typedef struct clv_period_set
 {
-	int64_t    *v;
+	int64_t    *heap;			/* NULL while the periods fit in local */
 	uint32_t	n;
-	uint32_t	cap;
+	uint32_t	cap;			/* 0 means CLV_PERIODS_LOCAL */
+	int64_t		local[CLV_PERIODS_LOCAL];
 } clv_period_set;
+
+static inline const int64_t *
+clv_period_set_values(const clv_period_set *set)
+{
+	return set->heap ? set->heap : set->local;
+}
 
 /* Double-double running sum: exact enough that merge order never shows. */
 typedef struct clv_sum

@@ -39,7 +39,7 @@ for arg in "$@"; do
 	case "$arg" in
 		--smoke) MODE=smoke ;;
 		--full) MODE=full ;;
-		-h|--help) sed -n '2,31p' "$0"; exit 0 ;;
+		-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { print }' "$0"; exit 0 ;;
 		*) echo "bench_core.sh: unknown argument: $arg" >&2; exit 2 ;;
 	esac
 done
@@ -65,6 +65,10 @@ for v in ORDERS CUSTOMERS ROWS REPS PAR_WORKERS; do
 		''|*[!0-9]*) echo "bench_core.sh: $v must be a non-negative integer" >&2; exit 2 ;;
 	esac
 done
+case "$JIT" in
+	on|off) ;;
+	*) echo "bench_core.sh: BENCH_JIT must be on or off" >&2; exit 2 ;;
+esac
 case "$SCHEMA" in
 	''|*[!a-z0-9_]*) echo "bench_core.sh: BENCH_SCHEMA must be a plain lower-case identifier" >&2; exit 2 ;;
 esac
