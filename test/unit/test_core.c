@@ -16,6 +16,7 @@
 #include "linear.h"
 #include "model.h"
 #include "rows.h"
+#include "summary.h"
 
 #include <float.h>
 #include <math.h>
@@ -1785,6 +1786,102 @@ test_rows(void)
 	}
 }
 
+/* ---- customer summaries --------------------------------------------------- */
+
+static void
+summary_free(clv_summary_acc *acc)
+{
+	clv_release(acc->periods.heap);
+	clv_release(acc->holdout_periods.heap);
+}
+
+/*
+ * One customer: 40 orders over 25 distinct periods (more than fit in the
+ * state itself), in a scrambled order, with a first period that is only
+ * reached late and holds two orders.  Every split merged gives the result of
+ * the single pass, which is checked against values worked out by hand.
+ */
+static void
+test_summary(void)
+{
+	enum {N = 40};
+	int64_t		period[N];
+	double		amount[N];
+	double		first_period_total = 0,
+				total = 0;
+	clv_summary_acc whole;
+	clv_summary_result r;
+	bool		splits_ok = true;
+
+	for (int i = 0; i < N; i++)
+	{
+		period[i] = 100 + (i * 7) % 25;		/* periods 100..124, revisited */
+		amount[i] = 1.25 + i;
+		total += amount[i];
+		if (period[i] == 100)
+			first_period_total += amount[i];
+	}
+
+	clv_summary_init(&whole);
+	check(!clv_summary_result_of(&whole, &r), "summary: no orders, no result");
+	for (int i = 0; i < N; i++)
+		clv_summary_add(&whole, period[i], 1000 + i, amount[i]);
+	clv_summary_add_holdout(&whole, 130, 5.0);
+	clv_summary_add_holdout(&whole, 130, 7.0);
+	clv_summary_add_holdout(&whole, 131, 3.0);
+
+	check(clv_summary_result_of(&whole, &r), "summary: a customer with orders has a result");
+	check(r.frequency == 24, "summary: 25 distinct periods give frequency 24 (got %lld)",
+		  (long long) r.frequency);
+	check(r.first_period == 100 && r.last_period == 124 && r.recency_periods == 24,
+		  "summary: first, last period and recency");
+	check(r.orders == N && fabs(r.revenue - total) < 1e-12,
+		  "summary: orders and revenue");
+	check(fabs(r.monetary - (total - first_period_total) / 24) < 1e-12,
+		  "summary: monetary = (revenue - first period) / frequency (%.15g)", r.monetary);
+	check(r.first_time == 1000 && r.last_time == 1000 + N - 1,
+		  "summary: first and last order times");
+	check(r.holdout_frequency == 2 && r.holdout_orders == 3 &&
+		  fabs(r.holdout_monetary - 7.5) < 1e-15 && fabs(r.holdout_revenue - 15) < 1e-15,
+		  "summary: holdout periods merge (2 periods, 3 orders, mean 7.5)");
+
+	for (int s = 0; s <= N; s++)
+	{
+		clv_summary_acc a,
+					b;
+		clv_summary_result ra;
+
+		clv_summary_init(&a);
+		clv_summary_init(&b);
+		for (int i = 0; i < N; i++)
+			clv_summary_add(i < s ? &a : &b, period[i], 1000 + i, amount[i]);
+		clv_summary_add_holdout(&b, 130, 5.0);
+		clv_summary_add_holdout(&a, 130, 7.0);
+		clv_summary_add_holdout(&b, 131, 3.0);
+		clv_summary_merge(s % 2 ? &a : &b, s % 2 ? &b : &a);
+		clv_summary_result_of(s % 2 ? &a : &b, &ra);
+		if (memcmp(&ra, &r, sizeof(r)) != 0)
+			splits_ok = false;
+		summary_free(&a);
+		summary_free(&b);
+	}
+	check(splits_ok, "summary: every split, merged either way, equals the single pass");
+
+	{
+		clv_summary_acc one;
+
+		clv_summary_init(&one);
+		clv_summary_add(&one, 7, 70, 9.5);
+		clv_summary_add(&one, 7, 71, 0.5);
+		clv_summary_result_of(&one, &r);
+		check(r.frequency == 0 && r.monetary == 0 && r.recency_periods == 0 &&
+			  r.revenue == 10 && r.holdout_frequency == 0 && r.holdout_monetary == 0,
+			  "summary: one purchase period has frequency 0 and monetary 0");
+		summary_free(&one);
+	}
+	summary_free(&whole);
+}
+
 int
 main(void)
 {
@@ -1805,6 +1902,7 @@ main(void)
 	test_logreg_reference();
 	test_logreg_errors();
 	test_rows();
+	test_summary();
 
 	printf("1..%d\n", tests_run);
 	if (tests_failed)
