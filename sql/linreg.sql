@@ -1,7 +1,9 @@
 -- clv_linreg_fit: exact recovery, ridge against closed forms, inference
 -- statistics against PostgreSQL's own regr_* aggregates, one model per
 -- group, and every error a user can cause.
+SET client_min_messages = warning;   -- quiet whichever test creates the extension first
 CREATE EXTENSION IF NOT EXISTS clv;
+RESET client_min_messages;
 
 -- a jsonb array of numbers (clv_model_info's statistics) as float8[]
 CREATE FUNCTION pg_temp.f8s(j jsonb) RETURNS float8[]
@@ -108,6 +110,23 @@ SELECT round((j ->> 'r2')::numeric, 8) AS r2, round((j ->> 'adj_r2')::numeric, 8
        round((j ->> 'rss')::numeric, 8) AS rss, j ->> 'df_resid' AS df_resid,
        round((j ->> 'f_statistic')::numeric, 8) AS f, round((j ->> 'f_p_value')::numeric, 8) AS f_p_value
 FROM (SELECT clv_model_info(clv_linreg_fit(y, x)) AS j FROM linreg_three) q;
+
+-- a large mean: the centring keeps the digits the slope depends on.  The
+-- data are exact in binary, so numeric arithmetic gives the exact answer.
+CREATE TABLE linreg_offset AS
+SELECT i, 1e8 + i / 8.0 AS xn, (i % 17) / 16.0 + 0.25 * i / 8.0 AS yn
+FROM generate_series(1, 1000) i;
+WITH exact AS (
+    SELECT (count(*) * sum(xn * yn) - sum(xn) * sum(yn)) / (count(*) * sum(xn * xn) - sum(xn) ^ 2) AS slope,
+           avg(yn) AS ybar, avg(xn) AS xbar
+    FROM linreg_offset
+)
+SELECT round(slope, 12) AS exact_slope,
+       abs(c[2]::numeric - slope) / slope < 1e-12 AS slope_exact,
+       abs(c[1]::numeric - (ybar - slope * xbar)) / abs(ybar - slope * xbar) < 1e-12 AS intercept_exact
+FROM exact,
+     (SELECT pg_temp.f8s(clv_model_info(clv_linreg_fit(yn::float8, ARRAY[xn::float8])) -> 'coefficients') AS c
+      FROM linreg_offset) f;
 
 -- exactly determined (n = p + 1): a fit, but no residual degrees of freedom
 SELECT round(c[1]::numeric, 8) AS intercept, round(c[2]::numeric, 8) AS slope,
@@ -221,6 +240,10 @@ SELECT clv_linreg_fit(1, array_fill(1.0::float8, ARRAY[1001]));
 SELECT clv_linreg_fit(y, x) FROM linreg_exact WHERE false;
 SELECT clv_linreg_fit(y, x) FROM linreg_exact WHERE i <= 4;
 SELECT clv_linreg_fit(y, '{1}') FROM (VALUES (1.0::float8)) v(y);
+-- sums of squares that overflow
+SELECT clv_linreg_fit(1, ARRAY[x]) FROM (VALUES (1e200::float8), (2e200), (4e200)) v(x);
+SELECT clv_linreg_fit(1, ARRAY[x], '{"l2": 1}') FROM (VALUES (1e200::float8), (2e200), (4e200)) v(x);
+SELECT clv_linreg_fit(y, ARRAY[x]) FROM (VALUES (1e200::float8, 1::float8), (2e200, 2), (4e200, 3)) v(y, x);
 -- singular designs: a constant feature, collinear features (the detail
 -- gives a condition number that rounding may change, so it is left out)
 SELECT clv_linreg_fit(y, ARRAY[x[1], 2, x[2]]) FROM linreg_exact;

@@ -44,8 +44,9 @@ _PG_init(void)
 
 	DefineCustomIntVariable("clv.max_training_memory",
 							"Largest training state one clv fit aggregate may hold.",
-							"Fits that must keep their rows (logistic regression) "
-							"stop with an error past this size.",
+							"Aggregates that must keep their rows (clv_logreg_fit, "
+							"clv_auc, clv_gini) stop with an error past this size; "
+							"the limit applies to each aggregate state.",
 							&clv_max_training_memory,
 							1024 * 1024, 64, INT_MAX,
 							PGC_USERSET, GUC_UNIT_KB,

@@ -91,7 +91,9 @@ row_features(FunctionCallInfo fcinfo, int argno, int expected, int *n)
 	if (expected >= 0 && *n != expected)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("x has %d elements, but earlier rows had %d", *n, expected)));
+				 errmsg_plural("x has %d element, but earlier rows had %d",
+							   "x has %d elements, but earlier rows had %d",
+							   *n, *n, expected)));
 	if (*n > CLV_LINREG_MAX_FEATURES)
 		ereport(ERROR,
 				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),

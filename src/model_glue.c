@@ -5,6 +5,8 @@
 #include "clv.h"
 
 #include "access/detoast.h"
+#include "common/jsonapi.h"
+#include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
@@ -23,6 +25,37 @@ clv_model_to_bytea(const clv_model *model)
 	return out;
 }
 
+pg_attribute_noreturn()
+static void
+invalid_text(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid clv model"),
+			 errdetail("%s", detail)));
+}
+
+/*
+ * The core checks structure; text is the glue's to check: feature names and
+ * metadata are text in the database encoding, and the metadata is JSON.
+ */
+static void
+check_model_text(const clv_model *model)
+{
+	JsonLexContext *lex;
+
+	if (model->feature_names)
+		for (uint32 i = 0; i < model->n_features; i++)
+			if (!pg_verifymbstr(model->feature_names[i], strlen(model->feature_names[i]), true))
+				invalid_text("A feature name is not valid in the database encoding.");
+	if (!pg_verifymbstr(model->meta, strlen(model->meta), true))
+		invalid_text("The model metadata is not valid in the database encoding.");
+	lex = makeJsonLexContextCstringLen(model->meta, strlen(model->meta),
+									   GetDatabaseEncoding(), false);
+	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS || model->meta[0] != '{')
+		invalid_text("The model metadata is not a JSON object.");
+}
+
 clv_model *
 clv_model_from_bytea(bytea *bytes)
 {
@@ -31,6 +64,7 @@ clv_model_from_bytea(bytea *bytes)
 
 	clv_check(clv_model_decode((const unsigned char *) VARDATA_ANY(bytes),
 							   VARSIZE_ANY_EXHDR(bytes), &model, &err), &err);
+	check_model_text(model);
 	return model;
 }
 
@@ -38,20 +72,21 @@ clv_model_from_bytea(bytea *bytes)
 
 /*
  * A query that scores rows calls clv_predict once per row, usually with the
- * same model.  Decoding (and checking the CRC of) a large model per row would
- * dominate, so decoded models are kept in fn_extra, keyed by something cheap:
- * the TOAST pointer of a model stored out of line, else the 24-byte header,
- * which carries the body's length and CRC-32C.  A few entries serve queries
- * that score with several models (one per segment, say).
+ * same model.  Decoding (and checking the CRC of) the model per row would
+ * dominate, so decoded models are kept in fn_extra with a key that is cheap to
+ * compare: a model stored out of line is known by its TOAST pointer; any other
+ * by its bytes as they are (compressed or not), compared in full as PostGIS
+ * does, so a changed byte is never mistaken for the cached model.  A few
+ * entries serve queries that score with several models (one per segment).
  */
 #define CACHE_ENTRIES 4
-#define KEY_SIZE Max(CLV_MODEL_HEADER_SIZE, sizeof(varatt_external))
 
 typedef struct cache_entry
 {
 	bool		valid;
-	bool		toasted;		/* key is a TOAST pointer, not a header */
-	unsigned char key[KEY_SIZE];
+	bool		toasted;		/* key is a TOAST pointer, not the value */
+	Size		key_len;
+	char	   *key;			/* in cxt */
 	MemoryContext cxt;
 	clv_model  *model;
 } cache_entry;
@@ -62,40 +97,26 @@ typedef struct model_cache
 	cache_entry entries[CACHE_ENTRIES];
 } model_cache;
 
-/* Fill key with the cache key of a model datum; returns whether it is TOASTed. */
+/*
+ * Point *key at the cache key of a model datum and set *len; returns whether
+ * it is a TOAST pointer.  Values that are neither on disk nor in line (rare
+ * expanded or indirect ones) are detoasted and keyed by their bytes.
+ */
 static bool
-model_key(Datum datum, unsigned char *key)
+model_key(Datum datum, const char **key, Size *len)
 {
 	struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
-	clv_error	err;
 
-	memset(key, 0, KEY_SIZE);
 	if (VARATT_IS_EXTERNAL_ONDISK(raw))
 	{
-		VARATT_EXTERNAL_GET_POINTER(*(varatt_external *) key, raw);
+		*key = VARDATA_EXTERNAL(raw);
+		*len = VARSIZE_EXTERNAL(raw) - VARHDRSZ_EXTERNAL;
 		return true;
 	}
-	if (!VARATT_IS_EXTENDED(raw) || VARATT_IS_SHORT(raw))
-	{
-		/* plain in-line value: read the header where it lies */
-		clv_check(clv_model_check_header((unsigned char *) VARDATA_ANY(raw),
-										 VARSIZE_ANY_EXHDR(raw), &err), &err);
-		memcpy(key, VARDATA_ANY(raw), CLV_MODEL_HEADER_SIZE);
-	}
-	else
-	{
-		/* compressed or expanded: decompress just the header */
-		struct varlena *head = detoast_attr_slice(raw, 0, CLV_MODEL_HEADER_SIZE);
-
-		if (VARSIZE_ANY_EXHDR(head) < CLV_MODEL_HEADER_SIZE)
-		{
-			clv_fail(&err, CLV_ERR_CORRUPT, "invalid clv model");
-			clv_set_detail(&err, "The value is shorter than a model header.");
-			clv_raise(&err);
-		}
-		memcpy(key, VARDATA_ANY(head), CLV_MODEL_HEADER_SIZE);
-		pfree(head);
-	}
+	if (VARATT_IS_EXTERNAL(raw))
+		raw = detoast_attr(raw);
+	*key = (const char *) raw;
+	*len = VARSIZE_ANY(raw);
 	return false;
 }
 
@@ -104,8 +125,9 @@ clv_cached_model(FunctionCallInfo fcinfo, int argno)
 {
 	model_cache *cache = fcinfo->flinfo->fn_extra;
 	Datum		datum = PG_GETARG_DATUM(argno);
-	unsigned char key[KEY_SIZE];
-	bool		toasted = model_key(datum, key);
+	const char *key;
+	Size		key_len;
+	bool		toasted = model_key(datum, &key, &key_len);
 	cache_entry *e;
 	MemoryContext old;
 
@@ -116,7 +138,8 @@ clv_cached_model(FunctionCallInfo fcinfo, int argno)
 	for (int i = 0; i < CACHE_ENTRIES; i++)
 	{
 		e = &cache->entries[i];
-		if (e->valid && e->toasted == toasted && memcmp(e->key, key, KEY_SIZE) == 0)
+		if (e->valid && e->toasted == toasted && e->key_len == key_len &&
+			memcmp(e->key, key, key_len) == 0)
 			return e->model;
 	}
 
@@ -131,8 +154,10 @@ clv_cached_model(FunctionCallInfo fcinfo, int argno)
 
 	old = MemoryContextSwitchTo(e->cxt);
 	e->model = clv_model_from_bytea(DatumGetByteaPP(datum));
+	e->key = palloc(key_len);
+	memcpy(e->key, key, key_len);
 	MemoryContextSwitchTo(old);
-	memcpy(e->key, key, KEY_SIZE);
+	e->key_len = key_len;
 	e->toasted = toasted;
 	e->valid = true;
 	return e->model;
@@ -152,8 +177,9 @@ clv_predict(PG_FUNCTION_ARGS)
 	if ((uint32) n != model->n_features)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("x has %d elements, but the model has %u features", n,
-						model->n_features)));
+				 errmsg_plural("x has %d element, but the model has %u features",
+							   "x has %d elements, but the model has %u features",
+							   n, n, model->n_features)));
 	PG_RETURN_FLOAT8(clv_model_predict(model, x));
 }
 
@@ -177,7 +203,7 @@ clv_model_info(PG_FUNCTION_ARGS)
 	appendStringInfoChar(&buf, '{');
 	clv_json_key(&buf, "kind");
 	escape_json(&buf, clv_model_kind_name(model->kind));
-	clv_json_number(&buf, "format_version", CLV_MODEL_FORMAT_VERSION);
+	clv_json_number(&buf, "format_version", model->format_version);
 	clv_json_number(&buf, "n_features", model->n_features);
 	clv_json_key(&buf, "features");
 	if (model->feature_names)

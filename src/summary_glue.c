@@ -199,6 +199,27 @@ new_state(FunctionCallInfo fcinfo, bool holdout, tz_cache *cache)
 
 /* ---- transition ------------------------------------------------------------ */
 
+/* The arguments after ordered_at and amount must not change within a group. */
+static void
+check_same_arguments(FunctionCallInfo fcinfo, const summary_state *s)
+{
+	int			next = s->holdout ? 5 : 4;
+	const char *what = NULL;
+
+	if (timestamp_arg(fcinfo, 3, s->holdout ? "calibration_end" : "as_of") != s->as_of)
+		what = s->holdout ? "calibration_end" : "as_of";
+	else if (s->holdout && timestamp_arg(fcinfo, 4, "observation_end") != s->observation_end)
+		what = "observation_end";
+	else if (interval_arg(fcinfo, next, "period", USECS_PER_DAY) != s->period_us)
+		what = "period";
+	else if (interval_arg(fcinfo, next + 1, "unit", s->period_us) != s->unit_us)
+		what = "unit";
+	if (what)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must be the same for every row of a group", what)));
+}
+
 static Datum
 summary_trans(FunctionCallInfo fcinfo, bool holdout)
 {
@@ -216,11 +237,8 @@ summary_trans(FunctionCallInfo fcinfo, bool holdout)
 	old = MemoryContextSwitchTo(cxt);
 	if (state == NULL)
 		state = new_state(fcinfo, holdout, cache);
-	else if (timestamp_arg(fcinfo, 3, "as_of") != state->as_of)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must be the same for every row of a group",
-						holdout ? "calibration_end" : "as_of")));
+	else
+		check_same_arguments(fcinfo, state);
 
 	period = period_of(cache, ts, state->period_us);
 	if (period <= state->as_of_period)
@@ -276,7 +294,7 @@ clv_summary_combine(PG_FUNCTION_ARGS)
 	else if (!same_arguments(a, b))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("as_of, period and unit must be the same for every row of a group")));
+				 errmsg("as_of, observation_end, period and unit must be the same for every row of a group")));
 	clv_summary_merge(&a->acc, &b->acc);
 	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(a);
@@ -400,6 +418,13 @@ clv_summary_deserialize(PG_FUNCTION_ARGS)
 
 /* ---- final ----------------------------------------------------------------- */
 
+/* A number of periods in units: one division, so whole units come out exact. */
+static double
+in_units(const summary_state *s, int64 periods)
+{
+	return (double) (periods * s->period_us) / (double) s->unit_us;
+}
+
 static Datum
 summary_final(FunctionCallInfo fcinfo, int natts)
 {
@@ -408,7 +433,6 @@ summary_final(FunctionCallInfo fcinfo, int natts)
 	clv_summary_result r;
 	Datum		values[14];
 	bool		nulls[14] = {0};
-	double		per_unit;
 
 	clv_agg_context(fcinfo, "clv_summary_final");
 	if (s == NULL || !clv_summary_result_of(&s->acc, &r))
@@ -428,10 +452,9 @@ summary_final(FunctionCallInfo fcinfo, int natts)
 	if (desc->natts != natts)
 		elog(ERROR, "clv_summary result type has %d columns, expected %d", desc->natts, natts);
 
-	per_unit = (double) s->period_us / (double) s->unit_us;
 	values[0] = Int32GetDatum((int32) Min(r.frequency, PG_INT32_MAX));
-	values[1] = Float8GetDatum(r.recency_periods * per_unit);
-	values[2] = Float8GetDatum((s->as_of_period - r.first_period) * per_unit);
+	values[1] = Float8GetDatum(in_units(s, r.recency_periods));
+	values[2] = Float8GetDatum(in_units(s, s->as_of_period - r.first_period));
 	values[3] = Float8GetDatum(r.monetary);
 	values[4] = Int64GetDatum(r.orders);
 	values[5] = Float8GetDatum(r.revenue);
@@ -445,7 +468,7 @@ summary_final(FunctionCallInfo fcinfo, int natts)
 		values[10] = Float8GetDatum(r.holdout_monetary);
 		values[11] = Int64GetDatum(r.holdout_orders);
 		values[12] = Float8GetDatum(r.holdout_revenue);
-		values[13] = Float8GetDatum((s->observation_period - s->as_of_period) * per_unit);
+		values[13] = Float8GetDatum(in_units(s, s->observation_period - s->as_of_period));
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }

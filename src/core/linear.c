@@ -394,15 +394,17 @@ clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 	{
 		for (uint32_t k = 0; k < p; k++)
 			a[j * p + k] = (double) (C(j, k) / ((long double) scale[j] * scale[k]));
-		a[j * p + j] += l2 / (scale[j] * scale[j]);
 		b[j] = (double) (C(j, p) / scale[j]);
 	}
 
+	/* the design's own conditioning, before any penalty */
 	if (!clv_condition_number(a, p, &fit->condition_number))
 	{
 		st = clv_fail(err, CLV_ERR_INTERNAL, "could not compute the eigenvalues of the design");
 		goto done;
 	}
+	for (uint32_t j = 0; j < p; j++)
+		a[j * p + j] += l2 / (scale[j] * scale[j]);
 	if (l2 == 0 && !(fit->condition_number < MAX_CONDITION))
 	{
 		st = clv_fail(err, CLV_ERR_SINGULAR, "design matrix is singular or nearly singular");

@@ -155,6 +155,13 @@ standardise(problem *pb, double l2, clv_regression_fit *fit, double *z,
 	{
 		double		sd = sqrt(corr[j * p + j] / rows->n);
 
+		if (!isfinite(sd) || !isfinite(pb->mean[j]))
+		{
+			st = clv_fail(err, CLV_ERR_DATA, "values are too large to fit a logistic regression");
+			clv_set_detail(err, "The mean or spread of feature %u overflows.", j + 1);
+			clv_set_hint(err, "Rescale the feature.");
+			goto done;
+		}
 		if (sd > 0)
 			pb->scale[j] = sd;
 		else if (l2 == 0)
@@ -193,6 +200,16 @@ separation_error(clv_error *err)
 	clv_set_detail(err, "Maximum likelihood estimates do not exist: the coefficients grow without bound.");
 	clv_set_hint(err, "Set a positive \"l2\" option, or remove the separating features.");
 	return CLV_ERR_DATA;
+}
+
+/* Coefficients this large mean the likelihood has no maximum. */
+static bool
+separating(const double *theta, uint32_t k)
+{
+	for (uint32_t j = 1; j < k; j++)
+		if (fabs(theta[j]) > SEPARATION_LIMIT)
+			return true;
+	return false;
 }
 
 /* Wald statistics on the original scale from the inverse Hessian. */
@@ -290,8 +307,9 @@ clv_logreg_solve(const clv_rows *rows, const clv_logreg_options *opt,
 		if (gsl_linalg_cholesky_decomp1(&hv.matrix) != GSL_SUCCESS ||
 			gsl_linalg_cholesky_solve(&hv.matrix, &gv.vector, &sv.vector) != GSL_SUCCESS)
 		{
-			st = opt->l2 == 0 ? separation_error(err)
-				: clv_fail(err, CLV_ERR_NOCONVERGE, "logistic regression Hessian is singular");
+			/* weights vanish when fitted probabilities reach 0 or 1 */
+			st = opt->l2 == 0 && separating(theta, k) ? separation_error(err)
+				: clv_fail(err, CLV_ERR_SINGULAR, "logistic regression Hessian is singular");
 			goto done;
 		}
 		/* step halving keeps every iterate an improvement */
@@ -311,12 +329,11 @@ clv_logreg_solve(const clv_rows *rows, const clv_logreg_options *opt,
 		memcpy(theta, trial, sizeof(double) * k);
 		ll = evaluate(&pb, theta, grad, hess, z);
 
-		for (uint32_t j = 1; j < k && opt->l2 == 0; j++)
-			if (fabs(theta[j]) > SEPARATION_LIMIT)
-			{
-				st = separation_error(err);
-				goto done;
-			}
+		if (opt->l2 == 0 && separating(theta, k))
+		{
+			st = separation_error(err);
+			goto done;
+		}
 		if (size <= opt->tol * (1 + norm))
 		{
 			fit->converged = true;
@@ -339,7 +356,8 @@ clv_logreg_solve(const clv_rows *rows, const clv_logreg_options *opt,
 		fit->coef[j] = theta[j] / pb.scale[j - 1];
 		fit->coef[0] -= fit->coef[j] * pb.mean[j - 1];
 	}
-	fit->log_likelihood = ll;	/* penalised when l2 > 0 */
+	/* report the likelihood itself: take the penalty back out */
+	fit->log_likelihood = ll;
 	for (uint32_t j = 0; j < k; j++)
 		fit->log_likelihood += 0.5 * pb.penalty[j] * theta[j] * theta[j];
 	fit->deviance = -2 * fit->log_likelihood;

@@ -357,6 +357,7 @@ clv_model_decode(const unsigned char *data, size_t len, clv_model **out,
 	memset(m, 0, sizeof(clv_model));
 	*out = m;
 	m->kind = (clv_model_kind) load_u16(data + 6);
+	m->format_version = load_u16(data + 4);
 	m->n_features = load_u32(data + 12);
 	if (m->n_features == 0)
 		return corrupt(err, "The model has no features.");

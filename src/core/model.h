@@ -24,6 +24,7 @@ typedef enum clv_model_kind
 typedef struct clv_model
 {
 	clv_model_kind kind;
+	uint16_t	format_version;	/* as read; encoding always writes the current one */
 	uint32_t	n_features;
 	char	  **feature_names;	/* n_features names, or NULL */
 	char	   *meta;			/* NUL-terminated JSON object text */
