@@ -206,3 +206,103 @@ COMMENT ON FUNCTION clv_model_info(bytea) IS
 -- Evaluation metrics
 --------------------------------------------------------------------------------
 -- (section: metrics)
+
+-- Every metric skips rows where either argument is NULL, as avg() does, and
+-- returns NULL for no rows.  Values that are summed (y, prediction, actual)
+-- must be finite; values that are only ranked (AUC's score, Gini's
+-- predicted) may be infinite but not NaN.
+
+-- Regression errors: one float8[] state of double-double sums (n, squared
+-- and absolute errors, mean and centred sum of squares of y) shared by the
+-- four metrics, combined exactly enough that parallel and serial plans agree.
+CREATE FUNCTION clv_residuals_trans(float8[], float8, float8)
+RETURNS float8[] AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_residuals_combine(float8[], float8[])
+RETURNS float8[] AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_mse_final(float8[])
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_rmse_final(float8[])
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_mae_final(float8[])
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_r2_final(float8[])
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_mse(y float8, prediction float8) (
+    SFUNC = clv_residuals_trans, STYPE = float8[], INITCOND = '{0,0,0,0,0,0,0,0,0}',
+    FINALFUNC = clv_mse_final, COMBINEFUNC = clv_residuals_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_rmse(y float8, prediction float8) (
+    SFUNC = clv_residuals_trans, STYPE = float8[], INITCOND = '{0,0,0,0,0,0,0,0,0}',
+    FINALFUNC = clv_rmse_final, COMBINEFUNC = clv_residuals_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_mae(y float8, prediction float8) (
+    SFUNC = clv_residuals_trans, STYPE = float8[], INITCOND = '{0,0,0,0,0,0,0,0,0}',
+    FINALFUNC = clv_mae_final, COMBINEFUNC = clv_residuals_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_r2(y float8, prediction float8) (
+    SFUNC = clv_residuals_trans, STYPE = float8[], INITCOND = '{0,0,0,0,0,0,0,0,0}',
+    FINALFUNC = clv_r2_final, COMBINEFUNC = clv_residuals_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_mse(float8, float8) IS
+    'mean squared error of prediction against y; rows with a NULL are skipped';
+COMMENT ON AGGREGATE clv_rmse(float8, float8) IS
+    'root mean squared error of prediction against y; rows with a NULL are skipped';
+COMMENT ON AGGREGATE clv_mae(float8, float8) IS
+    'mean absolute error of prediction against y; rows with a NULL are skipped';
+COMMENT ON AGGREGATE clv_r2(float8, float8) IS
+    'coefficient of determination 1 - SSE/SST of prediction against y; NULL when all y are equal';
+
+-- Log loss: float8[] state (n, double-double sum of the losses).
+CREATE FUNCTION clv_logloss_trans(float8[], boolean, float8)
+RETURNS float8[] AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_logloss_combine(float8[], float8[])
+RETURNS float8[] AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_logloss_final(float8[])
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_logloss(label boolean, probability float8) (
+    SFUNC = clv_logloss_trans, STYPE = float8[], INITCOND = '{0,0,0}',
+    FINALFUNC = clv_logloss_final, COMBINEFUNC = clv_logloss_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_logloss(boolean, float8) IS
+    'mean negative log-likelihood of the labels; probability of true in [0, 1], clipped to [1e-15, 1 - 1e-15]';
+
+-- AUC and Gini sort all their rows: an internal state of (key, value) pairs,
+-- bounded by clv.max_training_memory, shared by both metrics.
+CREATE FUNCTION clv_auc_trans(internal, boolean, float8)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gini_trans(internal, float8, float8)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_ranking_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_ranking_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_ranking_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_auc_final(internal)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gini_final(internal)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_auc(label boolean, score float8) (
+    SFUNC = clv_auc_trans, STYPE = internal, FINALFUNC = clv_auc_final,
+    COMBINEFUNC = clv_ranking_combine,
+    SERIALFUNC = clv_ranking_serialize, DESERIALFUNC = clv_ranking_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_gini(actual float8, predicted float8) (
+    SFUNC = clv_gini_trans, STYPE = internal, FINALFUNC = clv_gini_final,
+    COMBINEFUNC = clv_ranking_combine,
+    SERIALFUNC = clv_ranking_serialize, DESERIALFUNC = clv_ranking_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_auc(boolean, float8) IS
+    'area under the ROC curve of score for label (Mann-Whitney U, tied scores count one half); NULL when only one class is present';
+COMMENT ON AGGREGATE clv_gini(float8, float8) IS
+    'normalised Gini of the ranking of actual by predicted (1 = perfect, ties share their mean actual); NULL when all actual are equal';

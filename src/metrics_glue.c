@@ -1,0 +1,489 @@
+/*
+ * metrics_glue.c — evaluation metric aggregates: clv_mse, clv_rmse, clv_mae,
+ * clv_r2, clv_logloss, clv_auc and clv_gini.
+ *
+ * The error metrics and the log loss keep a few sums in a float8[] state,
+ * like avg(float8): no serialization, and the four error metrics of one query
+ * share a single state.  AUC and Gini must sort every row, so they keep the
+ * (key, value) pairs in an internal state bounded by clv.max_training_memory.
+ *
+ * Rows with a NULL in either argument are skipped, as avg() skips them; no
+ * rows give NULL.  Values that are summed must be finite; values that are
+ * only ranked (AUC's score, Gini's predicted) may be infinite but not NaN.
+ */
+#include "clv.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "utils/float.h"
+#include "utils/memutils.h"
+
+#include "metrics.h"
+
+/* ---- float8[] states -------------------------------------------------------- */
+
+typedef bool (*state_check) (const double *s);
+
+/*
+ * The values of a float8[] state.  The support functions are callable from
+ * SQL, so the array may come from a user rather than from the aggregate.
+ */
+static double *
+state_values(ArrayType *state, int len, state_check valid)
+{
+	double	   *v;
+
+	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] != len ||
+		ARR_ELEMTYPE(state) != FLOAT8OID ||
+		(ARR_HASNULL(state) && array_contains_nulls(state)))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid clv aggregate state"),
+				 errdetail("The state must be a float8 array of %d elements without NULLs.",
+						   len)));
+	v = (double *) ARR_DATA_PTR(state);
+	if (!valid(v))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("invalid clv aggregate state"),
+				 errdetail("The state holds values that no rows can produce.")));
+	return v;
+}
+
+/*
+ * The state argument, ready to be updated.  Inside an aggregate the state
+ * belongs to the aggregate and is updated in place, as float8_accum does;
+ * called directly, the caller's array must not change, so it is copied.
+ */
+static ArrayType *
+writable_state(FunctionCallInfo fcinfo, int argno)
+{
+	if (AggCheckCallContext(fcinfo, NULL))
+		return PG_GETARG_ARRAYTYPE_P(argno);
+	return PG_GETARG_ARRAYTYPE_P_COPY(argno);
+}
+
+/* what: the sums that overflowed, as the subject of a sentence */
+pg_attribute_noreturn()
+static void
+overflow_error(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("value out of range: overflow"),
+			 errdetail("%s exceed the range of double precision.", what)));
+}
+
+#define RESIDUAL_SUMS "The squared errors or the squared deviations of y"
+
+/* ---- clv_mse, clv_rmse, clv_mae, clv_r2 ------------------------------------- */
+
+PG_FUNCTION_INFO_V1(clv_residuals_trans);
+Datum
+clv_residuals_trans(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = writable_state(fcinfo, 0);
+	double	   *s = state_values(state, CLV_RESID_LEN, clv_residuals_valid);
+	double		y = clv_finite_arg(fcinfo, 1, "y");
+	double		prediction = clv_finite_arg(fcinfo, 2, "prediction");
+
+	if (!clv_residuals_add(s, y, prediction))
+		overflow_error(RESIDUAL_SUMS);
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+PG_FUNCTION_INFO_V1(clv_residuals_combine);
+Datum
+clv_residuals_combine(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = writable_state(fcinfo, 0);
+	double	   *a = state_values(state, CLV_RESID_LEN, clv_residuals_valid);
+	const double *b = state_values(PG_GETARG_ARRAYTYPE_P(1), CLV_RESID_LEN,
+								   clv_residuals_valid);
+
+	if (!clv_residuals_merge(a, b))
+		overflow_error(RESIDUAL_SUMS);
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+/* The residual state of a final function, or NULL when no rows were seen. */
+static const double *
+residuals_final_state(FunctionCallInfo fcinfo)
+{
+	const double *s = state_values(PG_GETARG_ARRAYTYPE_P(0), CLV_RESID_LEN,
+								   clv_residuals_valid);
+
+	return s[CLV_RESID_N] > 0 ? s : NULL;
+}
+
+PG_FUNCTION_INFO_V1(clv_mse_final);
+Datum
+clv_mse_final(PG_FUNCTION_ARGS)
+{
+	const double *s = residuals_final_state(fcinfo);
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(clv_residuals_mse(s));
+}
+
+PG_FUNCTION_INFO_V1(clv_rmse_final);
+Datum
+clv_rmse_final(PG_FUNCTION_ARGS)
+{
+	const double *s = residuals_final_state(fcinfo);
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(sqrt(clv_residuals_mse(s)));
+}
+
+PG_FUNCTION_INFO_V1(clv_mae_final);
+Datum
+clv_mae_final(PG_FUNCTION_ARGS)
+{
+	const double *s = residuals_final_state(fcinfo);
+
+	if (s == NULL)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(clv_residuals_mae(s));
+}
+
+PG_FUNCTION_INFO_V1(clv_r2_final);
+Datum
+clv_r2_final(PG_FUNCTION_ARGS)
+{
+	const double *s = residuals_final_state(fcinfo);
+	double		r2;
+
+	/* SST = 0: every model explains a constant equally well, or not at all */
+	if (s == NULL || !clv_residuals_r2(s, &r2))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(r2);
+}
+
+/* ---- clv_logloss ------------------------------------------------------------ */
+
+PG_FUNCTION_INFO_V1(clv_logloss_trans);
+Datum
+clv_logloss_trans(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = writable_state(fcinfo, 0);
+	double	   *s = state_values(state, CLV_LOGLOSS_STATE_LEN, clv_logloss_state_valid);
+	bool		label = PG_GETARG_BOOL(1);
+	double		probability = PG_GETARG_FLOAT8(2);
+
+	/* written so that NaN fails too */
+	if (!(probability >= 0 && probability <= 1))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("probability must be between 0 and 1"),
+				 errdetail("The value is %s.", float8out_internal(probability))));
+	clv_logloss_state_add(s, label, probability);
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+PG_FUNCTION_INFO_V1(clv_logloss_combine);
+Datum
+clv_logloss_combine(PG_FUNCTION_ARGS)
+{
+	ArrayType  *state = writable_state(fcinfo, 0);
+	double	   *a = state_values(state, CLV_LOGLOSS_STATE_LEN, clv_logloss_state_valid);
+	const double *b = state_values(PG_GETARG_ARRAYTYPE_P(1), CLV_LOGLOSS_STATE_LEN,
+								   clv_logloss_state_valid);
+
+	clv_logloss_state_merge(a, b);
+	PG_RETURN_ARRAYTYPE_P(state);
+}
+
+PG_FUNCTION_INFO_V1(clv_logloss_final);
+Datum
+clv_logloss_final(PG_FUNCTION_ARGS)
+{
+	const double *s = state_values(PG_GETARG_ARRAYTYPE_P(0), CLV_LOGLOSS_STATE_LEN,
+								   clv_logloss_state_valid);
+
+	if (s[CLV_LOGLOSS_STATE_N] == 0)
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(clv_logloss_state_mean(s));
+}
+
+/* ---- clv_auc and clv_gini: internal state of pairs -------------------------- */
+
+/* Which metric a state belongs to; also written in the serialized form. */
+typedef enum ranking_kind
+{
+	RANKING_AUC = 1,			/* (score, label as 0 or 1) */
+	RANKING_GINI = 2			/* (predicted, actual) */
+} ranking_kind;
+
+typedef struct ranking_state
+{
+	ranking_kind kind;
+	clv_pairs	pairs;
+} ranking_state;
+
+/* Serialized: int32 kind, int64 count, then count × (float8 key, float8 value). */
+#define RANKING_HEADER_BYTES (4 + 8)
+#define RANKING_PAIR_BYTES (8 + 8)
+
+/* A new, empty state in the current memory context. */
+static ranking_state *
+ranking_state_new(ranking_kind kind)
+{
+	ranking_state *state = palloc0(sizeof(ranking_state));
+
+	state->kind = kind;
+	clv_pairs_init(&state->pairs, clv_training_memory_bytes());
+	return state;
+}
+
+pg_attribute_noreturn()
+static void
+raise_limit(clv_error *err)
+{
+	clv_set_hint(err, "Raise clv.max_training_memory, or evaluate on a sample.");
+	clv_raise(err);
+}
+
+/* Append one pair to the state, creating it on the first row. */
+static ranking_state *
+ranking_append(FunctionCallInfo fcinfo, const char *fname, ranking_kind kind,
+			   double key, double value)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, fname);
+	ranking_state *state = PG_ARGISNULL(0) ? NULL : (ranking_state *) PG_GETARG_POINTER(0);
+	MemoryContext old;
+	clv_error	err;
+	clv_status	st;
+
+	old = MemoryContextSwitchTo(cxt);
+	if (state == NULL)
+		state = ranking_state_new(kind);
+	st = clv_pairs_append(&state->pairs, key, value, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+		raise_limit(&err);
+	return state;
+}
+
+/* The state argument when skipping a row: NULL stays NULL. */
+#define RETURN_STATE_UNCHANGED() \
+	do { \
+		if (PG_ARGISNULL(0)) \
+			PG_RETURN_NULL(); \
+		PG_RETURN_POINTER(PG_GETARG_POINTER(0)); \
+	} while (0)
+
+PG_FUNCTION_INFO_V1(clv_auc_trans);
+Datum
+clv_auc_trans(PG_FUNCTION_ARGS)
+{
+	bool		label;
+	double		score;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		RETURN_STATE_UNCHANGED();
+	label = PG_GETARG_BOOL(1);
+	score = PG_GETARG_FLOAT8(2);
+	if (isnan(score))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("score must not be NaN")));
+	PG_RETURN_POINTER(ranking_append(fcinfo, "clv_auc_trans", RANKING_AUC,
+									 score, label ? 1.0 : 0.0));
+}
+
+PG_FUNCTION_INFO_V1(clv_gini_trans);
+Datum
+clv_gini_trans(PG_FUNCTION_ARGS)
+{
+	double		actual;
+	double		predicted;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		RETURN_STATE_UNCHANGED();
+	actual = clv_finite_arg(fcinfo, 1, "actual");
+	predicted = PG_GETARG_FLOAT8(2);
+	if (isnan(predicted))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("predicted must not be NaN")));
+	PG_RETURN_POINTER(ranking_append(fcinfo, "clv_gini_trans", RANKING_GINI,
+									 predicted, actual));
+}
+
+static void
+check_kind(const ranking_state *state, ranking_kind kind, const char *fname)
+{
+	if (state->kind != kind)
+		elog(ERROR, "%s received the state of another metric (kind %d)",
+			 fname, (int) state->kind);
+}
+
+PG_FUNCTION_INFO_V1(clv_ranking_combine);
+Datum
+clv_ranking_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_ranking_combine");
+	ranking_state *a = PG_ARGISNULL(0) ? NULL : (ranking_state *) PG_GETARG_POINTER(0);
+	ranking_state *b = PG_ARGISNULL(1) ? NULL : (ranking_state *) PG_GETARG_POINTER(1);
+	MemoryContext old;
+	clv_error	err;
+	clv_status	st;
+
+	if (b == NULL)
+	{
+		if (a == NULL)
+			PG_RETURN_NULL();
+		PG_RETURN_POINTER(a);
+	}
+	if (a != NULL)
+		check_kind(b, a->kind, "clv_ranking_combine");
+
+	/* b may live in a shorter-lived context: its pairs are copied, never kept */
+	old = MemoryContextSwitchTo(cxt);
+	if (a == NULL)
+		a = ranking_state_new(b->kind);
+	st = clv_pairs_merge(&a->pairs, &b->pairs, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+		raise_limit(&err);
+	PG_RETURN_POINTER(a);
+}
+
+PG_FUNCTION_INFO_V1(clv_ranking_serialize);
+Datum
+clv_ranking_serialize(PG_FUNCTION_ARGS)
+{
+	ranking_state *state = (ranking_state *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	clv_agg_context(fcinfo, "clv_ranking_serialize");
+
+	/* a bytea, like any palloc'd string buffer, stops short of 1 GB */
+	if (state->pairs.n >
+		(MaxAllocSize - VARHDRSZ - RANKING_HEADER_BYTES) / RANKING_PAIR_BYTES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("too many rows to pass between parallel workers"),
+				 errdetail("A partial state of %zu rows exceeds the 1 GB limit of a bytea.",
+						   state->pairs.n),
+				 errhint("Disable parallel query for this statement with SET max_parallel_workers_per_gather = 0.")));
+
+	pq_begintypsend(&buf);
+	enlargeStringInfo(&buf, (int) (RANKING_HEADER_BYTES +
+								   state->pairs.n * RANKING_PAIR_BYTES));
+	pq_sendint32(&buf, (int32) state->kind);
+	pq_sendint64(&buf, (int64) state->pairs.n);
+	for (size_t i = 0; i < state->pairs.n; i++)
+	{
+		pq_sendfloat8(&buf, state->pairs.v[i].key);
+		pq_sendfloat8(&buf, state->pairs.v[i].value);
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+pg_attribute_noreturn()
+static void
+corrupt_state(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("invalid clv aggregate state: %s", what)));
+}
+
+PG_FUNCTION_INFO_V1(clv_ranking_deserialize);
+Datum
+clv_ranking_deserialize(PG_FUNCTION_ARGS)
+{
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	ranking_state *state;
+	int32		kind;
+	int64		n;
+	clv_error	err;
+
+	clv_agg_context(fcinfo, "clv_ranking_deserialize");
+
+	/* read in place: the reader only ever advances its cursor */
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+
+	kind = (int32) pq_getmsgint(&buf, 4);
+	if (kind != RANKING_AUC && kind != RANKING_GINI)
+		corrupt_state("unknown metric");
+	n = (int64) pq_getmsgint64(&buf);
+	if (n < 0 || (uint64) n != (uint64) (buf.len - buf.cursor) / RANKING_PAIR_BYTES ||
+		(buf.len - buf.cursor) % RANKING_PAIR_BYTES != 0)
+		corrupt_state("row count does not match its length");
+
+	/*
+	 * The result goes straight to the combine function, which copies it: the
+	 * per-call context, not the aggregate's, is the right home for it.
+	 */
+	state = ranking_state_new((ranking_kind) kind);
+	if (clv_pairs_reserve(&state->pairs, (size_t) n, &err) != CLV_OK)
+		raise_limit(&err);
+
+	for (int64 i = 0; i < n; i++)
+	{
+		double		key = pq_getmsgfloat8(&buf);
+		double		value = pq_getmsgfloat8(&buf);
+
+		if (isnan(key))
+			corrupt_state("NaN key");
+		if (kind == RANKING_AUC ? (value != 0 && value != 1) : !isfinite(value))
+			corrupt_state("bad value");
+		state->pairs.v[i].key = key;
+		state->pairs.v[i].value = value;
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	state->pairs.n = (size_t) n;
+	pq_getmsgend(&buf);
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(clv_auc_final);
+Datum
+clv_auc_final(PG_FUNCTION_ARGS)
+{
+	ranking_state *state = PG_ARGISNULL(0) ? NULL : (ranking_state *) PG_GETARG_POINTER(0);
+	double		auc;
+
+	clv_agg_context(fcinfo, "clv_auc_final");
+	if (state == NULL)
+		PG_RETURN_NULL();
+	check_kind(state, RANKING_AUC, "clv_auc_final");
+	/* one class only: no pair to rank, so no AUC */
+	if (!clv_auc(&state->pairs, &auc))
+		PG_RETURN_NULL();
+	PG_RETURN_FLOAT8(auc);
+}
+
+PG_FUNCTION_INFO_V1(clv_gini_final);
+Datum
+clv_gini_final(PG_FUNCTION_ARGS)
+{
+	ranking_state *state = PG_ARGISNULL(0) ? NULL : (ranking_state *) PG_GETARG_POINTER(0);
+	double		gini;
+
+	clv_agg_context(fcinfo, "clv_gini_final");
+	if (state == NULL)
+		PG_RETURN_NULL();
+	check_kind(state, RANKING_GINI, "clv_gini_final");
+	/* all actual values equal: no ranking is better than another */
+	if (!clv_gini(&state->pairs, &gini))
+		PG_RETURN_NULL();
+	if (!isfinite(gini))
+		overflow_error("The rank-weighted sums of actual");
+	PG_RETURN_FLOAT8(gini);
+}
