@@ -165,3 +165,13 @@ SELECT pg_temp.sqlstate_of('SELECT clv_logreg_fit(y, x) FROM logreg_big') AS err
 SELECT clv_model_info(clv_logreg_fit(y, x)) -> 'converged' AS converged FROM logreg_big WHERE i <= 1000;
 RESET clv.max_training_memory;
 SELECT (clv_model_info(clv_logreg_fit(y, x)) ->> 'n')::int AS n FROM logreg_big;
+
+-- a long fit stops at statement_timeout: the scan and Newton's iterations
+-- both check for interrupts
+CREATE TABLE logreg_long AS
+SELECT ARRAY(SELECT sin(i::float8 * k) FROM generate_series(1, 20) k)::float8[] AS x,
+       sin(3.3 * i) + 0.5 * sin(i::float8 * i) > 0 AS y
+FROM generate_series(1, 400000) i;
+SET statement_timeout = '100ms';
+SELECT clv_logreg_fit(y, x) FROM logreg_long;
+RESET statement_timeout;
