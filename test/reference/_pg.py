@@ -2,8 +2,8 @@
 
 The checks talk to the server through psql only (no driver to install),
 with the connection taken from PGHOST, PGPORT, PGUSER and PGDATABASE as the
-test runner sets them.  Unset, they default to a developer's throwaway
-cluster (socket dir /tmp/linear-dev, port 54420, user and database postgres).
+test runner sets them.  Unset, they default to the cluster that
+test/setup.sh starts (see test/lib.sh), so a check can be rerun by hand.
 """
 
 import json
@@ -14,10 +14,11 @@ import subprocess
 import sys
 
 DEFAULTS = {
-    "PGHOST": "/tmp/linear-dev",
-    "PGPORT": "54420",
+    "PGHOST": os.environ.get("CLV_TMPDIR")
+    or os.path.join(os.environ.get("TMPDIR", "/tmp"), "clv-test"),
+    "PGPORT": os.environ.get("CLV_PGPORT", "54329"),
     "PGUSER": "postgres",
-    "PGDATABASE": "postgres",
+    "PGDATABASE": "clv",
 }
 
 
