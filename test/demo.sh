@@ -6,10 +6,7 @@ exec </dev/null
 # shellcheck source=test/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-install_packages
-build_install
-cluster_start
-psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION clv'
+prepare
 say "running test/demo.sql"
 # demo.sql reads test/data/... relative to the repository root.
 cd "$CLV_ROOT"

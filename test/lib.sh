@@ -114,3 +114,12 @@ Stop it with:
     $pg_ctl -D $CLV_PGDATA stop
 EOF
 }
+
+# Everything test/setup.sh does: packages, build, install, a fresh cluster
+# and a database with the extension.
+prepare() {
+    install_packages
+    build_install
+    cluster_start
+    psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS clv'
+}

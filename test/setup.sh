@@ -7,8 +7,5 @@ exec </dev/null
 # shellcheck source=test/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 
-install_packages
-build_install
-cluster_start
-psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS clv'
+prepare
 connect_help
