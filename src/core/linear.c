@@ -16,10 +16,10 @@
 
 /*
  * Each sum is kept as an unevaluated pair hi + lo (about 106 bits).  Products
- * are made exact with Dekker's splitting, which needs no FMA instruction, and
- * added with Knuth's two-sum.  This keeps the centred cross-products accurate
- * when features have large means, and makes partial sums combine in any order
- * to the same double result.
+ * are made exact (with an FMA instruction where the CPU has one, else with
+ * Dekker's splitting) and added with Knuth's two-sum.  This keeps the centred
+ * cross-products accurate when features have large means, and makes partial
+ * sums combine in any order to the same double result.
  */
 #define SPLITTER 134217729.0	/* 2^27 + 1 */
 
