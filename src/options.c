@@ -158,6 +158,7 @@ clv_check_feature_names(const clv_names *names, int n_features)
 	if (names->n > 0 && names->n != n_features)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"features\" names %d features, but x has %d elements",
-						names->n, n_features)));
+				 errmsg_plural("option \"features\" names %d features, but x has %d element",
+							   "option \"features\" names %d features, but x has %d elements",
+							   n_features, names->n, n_features)));
 }

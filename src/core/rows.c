@@ -28,8 +28,8 @@ rows_reserve(clv_rows *rows, size_t need, clv_error *err)
 	{
 		clv_fail(err, CLV_ERR_LIMIT, "training data exceeds the memory limit of %zu kB",
 				 rows->max_bytes / 1024);
-		clv_set_detail(err, "%zu rows with %u features each need %zu kB.",
-					   need, rows->p, (need * row_bytes + 1023) / 1024);
+		clv_set_detail(err, "%zu rows need %zu kB, at %zu bytes a row.",
+					   need, (need * row_bytes + 1023) / 1024, row_bytes);
 		return CLV_ERR_LIMIT;
 	}
 	cap = rows->cap ? rows->cap * 2 : 1024;
