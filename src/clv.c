@@ -30,6 +30,12 @@ pg_check_interrupts(void)
 	CHECK_FOR_INTERRUPTS();
 }
 
+static bool
+pg_interrupt_pending(void)
+{
+	return InterruptPending;
+}
+
 void		_PG_init(void);
 
 void
@@ -41,6 +47,7 @@ _PG_init(void)
 	clv_rt.alloc = pg_alloc;
 	clv_rt.release = pfree;
 	clv_rt.check_interrupts = pg_check_interrupts;
+	clv_rt.interrupt_pending = pg_interrupt_pending;
 
 	DefineCustomIntVariable("clv.max_training_memory",
 							"Largest training state one clv fit aggregate may hold.",
@@ -192,4 +199,21 @@ clv_json_numbers(StringInfo buf, const char *key, const double *v, int n)
 		append_number(buf, v[i]);
 	}
 	appendStringInfoChar(buf, ']');
+}
+
+void
+clv_json_named_numbers(StringInfo buf, const char *key, const char *const *names,
+					   const double *v, int n)
+{
+	clv_json_key(buf, key);
+	appendStringInfoChar(buf, '{');
+	for (int i = 0; i < n; i++)
+	{
+		if (i > 0)
+			appendStringInfoString(buf, ", ");
+		escape_json(buf, names[i]);
+		appendStringInfoString(buf, ": ");
+		append_number(buf, v[i]);
+	}
+	appendStringInfoChar(buf, '}');
 }

@@ -52,8 +52,15 @@ typedef enum clv_option_type
 {
 	CLV_OPT_NUMBER,				/* double, within [min, max] */
 	CLV_OPT_INTEGER,			/* int, within [min, max] */
-	CLV_OPT_NAMES				/* array of strings → clv_names */
+	CLV_OPT_NAMES,				/* array of strings → clv_names */
+	CLV_OPT_NUMBERS				/* array of numbers within [min, max] → clv_numbers */
 } clv_option_type;
+
+typedef struct clv_numbers
+{
+	int			n;
+	double	   *v;
+} clv_numbers;
 
 typedef struct clv_names
 {
@@ -97,5 +104,8 @@ extern const clv_model *clv_cached_model(FunctionCallInfo fcinfo, int argno);
 extern void clv_json_number(StringInfo buf, const char *key, double v);
 extern void clv_json_numbers(StringInfo buf, const char *key, const double *v, int n);
 extern void clv_json_key(StringInfo buf, const char *key);
+/* "key": {"names[0]": v[0], ...} */
+extern void clv_json_named_numbers(StringInfo buf, const char *key,
+								   const char *const *names, const double *v, int n);
 
 #endif							/* CLV_GLUE_H */

@@ -172,7 +172,14 @@ clv_predict(PG_FUNCTION_ARGS)
 	const clv_model *model = clv_cached_model(fcinfo, 0);
 	ArrayType  *xa = PG_GETARG_ARRAYTYPE_P(1);
 	int			n;
-	const double *x = clv_float8_array(xa, "x", &n, false);
+	const double *x;
+
+	if (!clv_kind_is_linear(model->kind))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clv_predict cannot use a %s model", clv_model_kind_name(model->kind)),
+				 errhint("Use clv_expected_purchases, clv_palive or clv_expected_spend.")));
+	x = clv_float8_array(xa, "x", &n, false);
 
 	if ((uint32) n != model->n_features)
 		ereport(ERROR,

@@ -96,6 +96,35 @@ names_value(const char *fname, const clv_option *opt, JsonbValue *value,
 	}
 }
 
+static void
+numbers_value(const char *fname, const clv_option *opt, JsonbValue *value,
+			  clv_numbers *out)
+{
+	JsonbIterator *it;
+	JsonbValue	v;
+	JsonbIteratorToken tok;
+	int			cap = 8;
+	clv_option	element = *opt;
+
+	if (value->type != jbvBinary || !JsonContainerIsArray(value->val.binary.data))
+		wrong_type(fname, opt->name, "an array of numbers", value->type);
+	element.type = CLV_OPT_NUMBER;
+	out->n = 0;
+	out->v = palloc(sizeof(double) * cap);
+	it = JsonbIteratorInit(value->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;			/* the array's begin and end */
+		if (out->n == cap)
+		{
+			cap *= 2;
+			out->v = repalloc(out->v, sizeof(double) * cap);
+		}
+		out->v[out->n++] = number_value(fname, &element, &v);
+	}
+}
+
 void
 clv_parse_options(Jsonb *options, const char *fname, const clv_option *spec, int n_spec)
 {
@@ -147,6 +176,9 @@ clv_parse_options(Jsonb *options, const char *fname, const clv_option *spec, int
 				break;
 			case CLV_OPT_NAMES:
 				names_value(fname, opt, &v, (clv_names *) opt->target);
+				break;
+			case CLV_OPT_NUMBERS:
+				numbers_value(fname, opt, &v, (clv_numbers *) opt->target);
 				break;
 		}
 	}

@@ -53,6 +53,8 @@ typedef struct clv_runtime
 	void	   *(*alloc) (size_t size);
 	void		(*release) (void *ptr);
 	void		(*check_interrupts) (void);
+	/* whether check_interrupts would not return: for loops holding malloc'd memory */
+	bool		(*interrupt_pending) (void);
 } clv_runtime;
 
 extern clv_runtime clv_rt;
@@ -68,6 +70,12 @@ clv_release(void *ptr)
 {
 	if (ptr)
 		clv_rt.release(ptr);
+}
+
+static inline bool
+clv_interrupt_pending(void)
+{
+	return clv_rt.interrupt_pending && clv_rt.interrupt_pending();
 }
 
 static inline void

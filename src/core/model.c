@@ -144,14 +144,35 @@ clv_model_kind_name(clv_model_kind kind)
 			return "linreg";
 		case CLV_KIND_LOGREG:
 			return "logreg";
+		case CLV_KIND_BGNBD:
+			return "bgnbd";
+		case CLV_KIND_MBGNBD:
+			return "mbgnbd";
+		case CLV_KIND_GAMMAGAMMA:
+			return "gammagamma";
 	}
 	return "unknown";
+}
+
+uint32_t
+clv_model_kind_params(clv_model_kind kind)
+{
+	switch (kind)
+	{
+		case CLV_KIND_BGNBD:
+		case CLV_KIND_MBGNBD:
+			return 4;
+		case CLV_KIND_GAMMAGAMMA:
+			return 3;
+		default:
+			return 0;
+	}
 }
 
 static bool
 kind_is_known(uint32_t kind)
 {
-	return kind == CLV_KIND_LINREG || kind == CLV_KIND_LOGREG;
+	return clv_kind_is_linear(kind) || clv_model_kind_params(kind) > 0;
 }
 
 /* ---- encoder ----------------------------------------------------------- */
@@ -166,14 +187,17 @@ model_checksum(const unsigned char *header, const unsigned char *body, size_t bo
 static void
 encode_payload(const clv_model *model, clv_buf *buf)
 {
-	switch (model->kind)
+	if (clv_kind_is_linear(model->kind))
 	{
-		case CLV_KIND_LINREG:
-		case CLV_KIND_LOGREG:
-			clv_buf_put_u32(buf, model->n_features + 1);
-			for (uint32_t i = 0; i <= model->n_features; i++)
-				clv_buf_put_f64(buf, model->coef[i]);
-			break;
+		clv_buf_put_u32(buf, model->n_features + 1);
+		for (uint32_t i = 0; i <= model->n_features; i++)
+			clv_buf_put_f64(buf, model->coef[i]);
+	}
+	else
+	{
+		clv_buf_put_u32(buf, model->n_params);
+		for (uint32_t i = 0; i < model->n_params; i++)
+			clv_buf_put_f64(buf, model->params[i]);
 	}
 }
 
@@ -335,6 +359,27 @@ decode_coefficients(clv_reader *r, clv_model *m, clv_error *err)
 	return CLV_OK;
 }
 
+static clv_status
+decode_parameters(clv_reader *r, clv_model *m, clv_error *err)
+{
+	uint32_t	n;
+
+	if (!clv_read_u32(r, &n))
+		return corrupt(err, "The parameter count is missing.");
+	if (n != clv_model_kind_params(m->kind))
+		return corrupt(err, "The parameter count does not match the model kind.");
+	m->n_params = n;
+	m->params = clv_alloc(sizeof(double) * n);
+	for (uint32_t i = 0; i < n; i++)
+	{
+		if (!clv_read_f64(r, &m->params[i]))
+			return corrupt(err, "The parameters are truncated.");
+		if (!(isfinite(m->params[i]) && m->params[i] > 0))
+			return corrupt(err, "A parameter is not positive and finite.");
+	}
+	return CLV_OK;
+}
+
 clv_status
 clv_model_decode(const unsigned char *data, size_t len, clv_model **out,
 				 clv_error *err)
@@ -372,13 +417,8 @@ clv_model_decode(const unsigned char *data, size_t len, clv_model **out,
 		return corrupt(err, "The model has trailing bytes after its payload.");
 
 	payload = (clv_reader) {p, payload_len, 0};
-	switch (m->kind)
-	{
-		case CLV_KIND_LINREG:
-		case CLV_KIND_LOGREG:
-			st = decode_coefficients(&payload, m, err);
-			break;
-	}
+	st = clv_kind_is_linear(m->kind) ? decode_coefficients(&payload, m, err)
+		: decode_parameters(&payload, m, err);
 	if (st != CLV_OK)
 		return st;
 	if (payload.pos != payload.len)
@@ -397,6 +437,7 @@ clv_model_free(clv_model *model)
 	clv_release(model->feature_names);
 	clv_release(model->meta);
 	clv_release(model->coef);
+	clv_release(model->params);
 	clv_release(model);
 }
 
@@ -405,8 +446,11 @@ clv_model_free(clv_model *model)
 double
 clv_model_predict(const clv_model *model, const double *x)
 {
-	double		eta = model->coef[0];
+	double		eta;
 
+	if (!clv_kind_is_linear(model->kind))
+		return NAN;
+	eta = model->coef[0];
 	for (uint32_t j = 0; j < model->n_features; j++)
 		eta += model->coef[j + 1] * x[j];
 	if (model->kind == CLV_KIND_LOGREG)

@@ -17,8 +17,19 @@
 typedef enum clv_model_kind
 {
 	CLV_KIND_LINREG = 1,
-	CLV_KIND_LOGREG = 2
+	CLV_KIND_LOGREG = 2,
+	CLV_KIND_BGNBD = 3,
+	CLV_KIND_MBGNBD = 4,
+	/* 5 is kept for Pareto/NBD */
+	CLV_KIND_GAMMAGAMMA = 6
 } clv_model_kind;
+
+/* Kinds whose payload is a linear predictor's coefficients. */
+static inline bool
+clv_kind_is_linear(clv_model_kind kind)
+{
+	return kind == CLV_KIND_LINREG || kind == CLV_KIND_LOGREG;
+}
 
 /* A decoded model.  Everything hangs off one clv_alloc'd block per field. */
 typedef struct clv_model
@@ -30,6 +41,9 @@ typedef struct clv_model
 	char	   *meta;			/* NUL-terminated JSON object text */
 	/* payload of the linear kinds: intercept, then one per feature */
 	double	   *coef;
+	/* payload of the probabilistic kinds: positive parameters */
+	uint32_t	n_params;
+	double	   *params;
 } clv_model;
 
 /* Growable output buffer for encoders. */
@@ -78,7 +92,13 @@ void		clv_model_free(clv_model *model);
 clv_status	clv_model_check_header(const unsigned char *data, size_t len,
 								   clv_error *err);
 
-/* Score one feature vector (length n_features, finite values). */
+/* Parameters a probabilistic kind has, or 0 for the linear kinds. */
+uint32_t	clv_model_kind_params(clv_model_kind kind);
+
+/*
+ * Score one feature vector (length n_features, finite values) with a linear
+ * kind; NaN for the others, which have their own prediction functions.
+ */
 double		clv_model_predict(const clv_model *model, const double *x);
 
 #endif							/* CLV_MODEL_H */

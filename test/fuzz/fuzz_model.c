@@ -42,7 +42,7 @@ decode_and_check(const uint8_t *data, size_t size)
 		clv_model_free(m);		/* a failed decode may leave a partial model */
 		return;
 	}
-	if (m == NULL || m->coef == NULL || m->meta == NULL ||
+	if (m == NULL || (m->coef == NULL && m->params == NULL) || m->meta == NULL ||
 		clv_model_check_header(data, size, &err) != CLV_OK)
 		abort();
 
@@ -55,7 +55,14 @@ decode_and_check(const uint8_t *data, size_t size)
 	if (x == NULL)
 		abort();
 	y = clv_model_predict(m, x);
-	if (!isfinite(y) ||
+	if (!clv_kind_is_linear(m->kind))
+	{
+		/* the probabilistic kinds have positive, finite parameters */
+		for (uint32_t i = 0; i < m->n_params; i++)
+			if (!(m->params[i] > 0 && isfinite(m->params[i])))
+				abort();
+	}
+	else if (!isfinite(y) ||
 		(m->kind == CLV_KIND_LINREG && y != m->coef[0]) ||
 		(m->kind == CLV_KIND_LOGREG && !(y >= 0 && y <= 1)))
 		abort();

@@ -1,0 +1,424 @@
+/*
+ * btyd_glue.c — fit aggregates and per-customer predictions of the "buy till
+ * you die" models: clv_bgnbd_fit, clv_mbgnbd_fit, clv_gammagamma_fit,
+ * clv_expected_purchases, clv_palive, clv_expected_spend.
+ *
+ * The aggregate state is the set of distinct customer patterns with counts
+ * (see btyd.h), so partial states combine exactly.
+ */
+#include "clv.h"
+
+#include <math.h>
+
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+#include "btyd.h"
+
+typedef struct btyd_state
+{
+	clv_btyd_model model;
+	clv_patterns patterns;
+	Jsonb	   *options;		/* NULL when none were given */
+} btyd_state;
+
+typedef struct btyd_options
+{
+	double		l2;
+	int			max_iter;
+	clv_numbers start;
+} btyd_options;
+
+static const char *
+fit_name(clv_btyd_model model)
+{
+	switch (model)
+	{
+		case CLV_BTYD_BGNBD:
+			return "clv_bgnbd_fit";
+		case CLV_BTYD_MBGNBD:
+			return "clv_mbgnbd_fit";
+		case CLV_BTYD_GAMMAGAMMA:
+			return "clv_gammagamma_fit";
+	}
+	return "?";
+}
+
+static void
+parse_btyd_options(clv_btyd_model model, Jsonb *options, btyd_options *out)
+{
+	const clv_option spec[] = {
+		{"l2", CLV_OPT_NUMBER, &out->l2, 0, 1e300},
+		{"max_iter", CLV_OPT_INTEGER, &out->max_iter, 1, 100000},
+		{"start", CLV_OPT_NUMBERS, &out->start, 1e-300, 1e300},
+	};
+
+	memset(out, 0, sizeof(*out));
+	out->max_iter = 500;
+	clv_parse_options(options, fit_name(model), spec, lengthof(spec));
+	if (out->start.n > 0 && out->start.n != clv_btyd_n_params(model))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"start\" of %s must have %d values", fit_name(model),
+						clv_btyd_n_params(model))));
+}
+
+/* ---- transition ------------------------------------------------------------ */
+
+static Datum
+btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, fit_name(model));
+	btyd_state *state = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
+	bool		gg = model == CLV_BTYD_GAMMAGAMMA;
+	int			options_arg = gg ? 3 : 4;
+	double		x = clv_finite_arg(fcinfo, 1, "frequency");
+	double		tx = clv_finite_arg(fcinfo, 2, gg ? "monetary" : "recency");
+	double		T = gg ? 0 : clv_finite_arg(fcinfo, 3, "t");
+	clv_error	err;
+	clv_status	st;
+	MemoryContext old;
+
+	clv_check(clv_btyd_check_customer(model, x, tx, T, &err), &err);
+	if (gg && x == 0)
+		tx = 0;					/* one-time buyers' spend carries no information */
+
+	old = MemoryContextSwitchTo(cxt);
+	if (state == NULL)
+	{
+		btyd_options opt;
+		Jsonb	   *options = NULL;
+
+		if (PG_NARGS() > options_arg && !PG_ARGISNULL(options_arg))
+		{
+			Jsonb	   *arg = PG_GETARG_JSONB_P(options_arg);
+
+			options = palloc(VARSIZE(arg));
+			memcpy(options, arg, VARSIZE(arg));
+		}
+		parse_btyd_options(model, options, &opt);	/* fail early */
+		state = palloc0(sizeof(btyd_state));
+		state->model = model;
+		state->options = options;
+		clv_patterns_init(&state->patterns, clv_training_memory_bytes());
+	}
+	st = clv_patterns_add(&state->patterns, x, tx, T, 1, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+	{
+		clv_set_hint(&err, "Raise clv.max_training_memory, or round recency and t to fewer distinct values.");
+		clv_raise(&err);
+	}
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(clv_bgnbd_fit_trans);
+Datum
+clv_bgnbd_fit_trans(PG_FUNCTION_ARGS)
+{
+	return btyd_trans(fcinfo, CLV_BTYD_BGNBD);
+}
+
+PG_FUNCTION_INFO_V1(clv_mbgnbd_fit_trans);
+Datum
+clv_mbgnbd_fit_trans(PG_FUNCTION_ARGS)
+{
+	return btyd_trans(fcinfo, CLV_BTYD_MBGNBD);
+}
+
+PG_FUNCTION_INFO_V1(clv_gammagamma_fit_trans);
+Datum
+clv_gammagamma_fit_trans(PG_FUNCTION_ARGS)
+{
+	return btyd_trans(fcinfo, CLV_BTYD_GAMMAGAMMA);
+}
+
+/* ---- combine, serialize, deserialize -------------------------------------- */
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_combine);
+Datum
+clv_btyd_fit_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_btyd_fit_combine");
+	btyd_state *a = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
+	btyd_state *b = PG_ARGISNULL(1) ? NULL : (btyd_state *) PG_GETARG_POINTER(1);
+	MemoryContext old;
+	clv_error	err;
+	clv_status	st;
+
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	old = MemoryContextSwitchTo(cxt);
+	if (a == NULL)
+	{
+		a = palloc0(sizeof(btyd_state));
+		a->model = b->model;
+		if (b->options)
+		{
+			a->options = palloc(VARSIZE(b->options));
+			memcpy(a->options, b->options, VARSIZE(b->options));
+		}
+		clv_patterns_init(&a->patterns, clv_training_memory_bytes());
+	}
+	st = clv_patterns_merge(&a->patterns, &b->patterns, &err);
+	MemoryContextSwitchTo(old);
+	clv_check(st, &err);
+	PG_RETURN_POINTER(a);
+}
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_serialize);
+Datum
+clv_btyd_fit_serialize(PG_FUNCTION_ARGS)
+{
+	btyd_state *s = (btyd_state *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	clv_agg_context(fcinfo, "clv_btyd_fit_serialize");
+	clv_patterns_compact(&s->patterns);
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, s->model);
+	pq_sendint32(&buf, s->options ? VARSIZE(s->options) : 0);
+	if (s->options)
+		pq_sendbytes(&buf, (const char *) s->options, VARSIZE(s->options));
+	pq_sendint64(&buf, s->patterns.n);
+	for (size_t i = 0; i < s->patterns.n; i++)
+	{
+		pq_sendfloat8(&buf, s->patterns.v[i].x);
+		pq_sendfloat8(&buf, s->patterns.v[i].tx);
+		pq_sendfloat8(&buf, s->patterns.v[i].T);
+		pq_sendfloat8(&buf, s->patterns.v[i].count);
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+pg_attribute_noreturn()
+static void
+bad_state(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("invalid clv model fit state: %s", what)));
+}
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_deserialize);
+Datum
+clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_btyd_fit_deserialize");
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	btyd_state *s;
+	int32		model,
+				options_len;
+	int64		n;
+	clv_error	err;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = buf.maxlen = VARSIZE_ANY_EXHDR(bytes);
+	buf.cursor = 0;
+
+	model = pq_getmsgint(&buf, 4);
+	if (model < CLV_BTYD_BGNBD || model > CLV_BTYD_GAMMAGAMMA)
+		bad_state("unknown model");
+	s = palloc0(sizeof(btyd_state));
+	s->model = (clv_btyd_model) model;
+	options_len = pq_getmsgint(&buf, 4);
+	if (options_len < 0 || options_len > buf.len - buf.cursor ||
+		(options_len > 0 && options_len < (int32) VARHDRSZ))
+		bad_state("bad options length");
+	if (options_len > 0)
+	{
+		s->options = palloc(options_len);
+		pq_copymsgbytes(&buf, (char *) s->options, options_len);
+		if (VARSIZE(s->options) != (Size) options_len)
+			bad_state("bad options length");
+	}
+	n = pq_getmsgint64(&buf);
+	if (n < 0 || n > (buf.len - buf.cursor) / 32)
+		bad_state("bad pattern count");
+	clv_patterns_init(&s->patterns, clv_training_memory_bytes());
+	for (int64 i = 0; i < n; i++)
+	{
+		double		x = pq_getmsgfloat8(&buf);
+		double		tx = pq_getmsgfloat8(&buf);
+		double		T = pq_getmsgfloat8(&buf);
+		double		count = pq_getmsgfloat8(&buf);
+
+		if (!(count >= 1 && isfinite(count)) ||
+			clv_btyd_check_customer(s->model, x, tx, T, &err) != CLV_OK)
+			bad_state("bad pattern");
+		clv_check(clv_patterns_add(&s->patterns, x, tx, T, count, &err), &err);
+	}
+	pq_getmsgend(&buf);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(s);
+}
+
+/* ---- final ----------------------------------------------------------------- */
+
+static void
+json_params(StringInfo buf, const char *key, clv_btyd_model model, const double *v)
+{
+	const char *names[CLV_BTYD_MAX_PARAMS];
+
+	for (int i = 0; i < clv_btyd_n_params(model); i++)
+		names[i] = clv_btyd_param_name(model, i);
+	clv_json_named_numbers(buf, key, names, v, clv_btyd_n_params(model));
+}
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_final);
+Datum
+clv_btyd_fit_final(PG_FUNCTION_ARGS)
+{
+	btyd_state *s = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
+	static char *const bg_names[] = {"frequency", "recency", "t"};
+	static char *const gg_names[] = {"frequency", "monetary"};
+	btyd_options opt;
+	clv_btyd_options copt;
+	clv_btyd_fit fit;
+	clv_error	err;
+	clv_patterns sorted;
+	StringInfoData meta;
+	clv_model	model = {0};
+	bool		gg;
+
+	clv_agg_context(fcinfo, "clv_btyd_fit_final");
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("cannot fit a model on zero rows")));
+	gg = s->model == CLV_BTYD_GAMMAGAMMA;
+	parse_btyd_options(s->model, s->options, &opt);
+	copt.l2 = opt.l2;
+	copt.max_iter = opt.max_iter;
+	copt.start = opt.start.n > 0 ? opt.start.v : NULL;
+
+	/* a sorted copy: the final function leaves the state as it was */
+	clv_patterns_init(&sorted, 0);
+	clv_check(clv_patterns_merge(&sorted, &s->patterns, &err), &err);
+	clv_patterns_compact(&sorted);
+	clv_check(clv_btyd_solve(s->model, &sorted, &copt, &fit, &err), &err);
+
+	initStringInfo(&meta);
+	appendStringInfoChar(&meta, '{');
+	clv_json_number(&meta, "n_customers", fit.n_customers);
+	clv_json_number(&meta, "n_patterns", (double) fit.n_patterns);
+	json_params(&meta, "params", s->model, fit.params);
+	json_params(&meta, "std_errors", s->model, fit.std_error);
+	clv_json_number(&meta, "log_likelihood", fit.log_likelihood);
+	clv_json_number(&meta, "iterations", fit.iterations);
+	clv_json_key(&meta, "converged");
+	appendStringInfoString(&meta, fit.converged ? "true" : "false");
+	clv_json_number(&meta, "l2", opt.l2);
+	clv_json_key(&meta, "options");
+	appendStringInfoString(&meta, s->options ?
+						   JsonbToCString(NULL, &s->options->root, VARSIZE(s->options)) : "{}");
+	appendStringInfoChar(&meta, '}');
+
+	model.kind = s->model == CLV_BTYD_BGNBD ? CLV_KIND_BGNBD
+		: s->model == CLV_BTYD_MBGNBD ? CLV_KIND_MBGNBD : CLV_KIND_GAMMAGAMMA;
+	model.n_features = gg ? 2 : 3;
+	model.feature_names = gg ? (char **) gg_names : (char **) bg_names;
+	model.meta = meta.data;
+	model.n_params = fit.n_params;
+	model.params = fit.params;
+	PG_RETURN_BYTEA_P(clv_model_to_bytea(&model));
+}
+
+/* ---- predictions ----------------------------------------------------------- */
+
+/* The cached model of argument 0, which must be of one of the two kinds. */
+static const clv_model *
+model_of_kind(FunctionCallInfo fcinfo, const char *fname, clv_model_kind k1,
+			  clv_model_kind k2)
+{
+	const clv_model *m = clv_cached_model(fcinfo, 0);
+
+	if (m->kind != k1 && m->kind != k2)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(m->kind)),
+				 errhint("%s takes a model fitted by %s.", fname,
+						 k1 == CLV_KIND_GAMMAGAMMA ? "clv_gammagamma_fit"
+						 : "clv_bgnbd_fit or clv_mbgnbd_fit")));
+	return m;
+}
+
+static clv_btyd_model
+purchase_model(const clv_model *m)
+{
+	return m->kind == CLV_KIND_MBGNBD ? CLV_BTYD_MBGNBD : CLV_BTYD_BGNBD;
+}
+
+/* frequency, recency, t from arguments first..first+2, checked. */
+static void
+customer_args(FunctionCallInfo fcinfo, int first, clv_btyd_model model,
+			  double *x, double *tx, double *T)
+{
+	clv_error	err;
+
+	*x = clv_finite_arg(fcinfo, first, "frequency");
+	*tx = clv_finite_arg(fcinfo, first + 1, model == CLV_BTYD_GAMMAGAMMA ? "monetary" : "recency");
+	*T = model == CLV_BTYD_GAMMAGAMMA ? 0 : clv_finite_arg(fcinfo, first + 2, "t");
+	clv_check(clv_btyd_check_customer(model, *x, *tx, *T, &err), &err);
+}
+
+PG_FUNCTION_INFO_V1(clv_palive);
+Datum
+clv_palive(PG_FUNCTION_ARGS)
+{
+	const clv_model *m = model_of_kind(fcinfo, "clv_palive", CLV_KIND_BGNBD, CLV_KIND_MBGNBD);
+	double		x,
+				tx,
+				T;
+
+	customer_args(fcinfo, 1, purchase_model(m), &x, &tx, &T);
+	PG_RETURN_FLOAT8(clv_bgnbd_palive(purchase_model(m), m->params, x, tx, T));
+}
+
+PG_FUNCTION_INFO_V1(clv_expected_purchases);
+Datum
+clv_expected_purchases(PG_FUNCTION_ARGS)
+{
+	const clv_model *m = model_of_kind(fcinfo, "clv_expected_purchases",
+									   CLV_KIND_BGNBD, CLV_KIND_MBGNBD);
+	double		horizon = clv_finite_arg(fcinfo, 1, "horizon");
+	double		x,
+				tx,
+				T,
+				e;
+
+	if (horizon < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must not be negative")));
+	customer_args(fcinfo, 2, purchase_model(m), &x, &tx, &T);
+	if (!clv_bgnbd_expected_purchases(purchase_model(m), m->params, horizon, x, tx, T, &e))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("expected purchases cannot be computed for this horizon"),
+				 errdetail("The Gauss hypergeometric function did not converge.")));
+	PG_RETURN_FLOAT8(e);
+}
+
+PG_FUNCTION_INFO_V1(clv_expected_spend);
+Datum
+clv_expected_spend(PG_FUNCTION_ARGS)
+{
+	const clv_model *m = model_of_kind(fcinfo, "clv_expected_spend",
+									   CLV_KIND_GAMMAGAMMA, CLV_KIND_GAMMAGAMMA);
+	double		x,
+				mon,
+				T;
+
+	customer_args(fcinfo, 1, CLV_BTYD_GAMMAGAMMA, &x, &mon, &T);
+	if (m->params[1] <= 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected spend is not defined for this model"),
+				 errdetail("Its parameter q is %g; the mean spend exists only for q > 1.",
+						   m->params[1])));
+	PG_RETURN_FLOAT8(clv_gammagamma_expected_spend(m->params, x, x > 0 ? mon : 0));
+}

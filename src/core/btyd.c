@@ -1,0 +1,629 @@
+/*
+ * btyd.c — BG/NBD, MBG/NBD and Gamma-Gamma: likelihoods with analytic
+ * gradients, maximum likelihood on log-parameters with GSL's BFGS, standard
+ * errors from the Hessian, and per-customer predictions.
+ */
+#include "btyd.h"
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_linalg.h>
+#include <gsl/gsl_multimin.h>
+#include <gsl/gsl_sf_gamma.h>
+#include <gsl/gsl_sf_hyperg.h>
+#include <gsl/gsl_sf_psi.h>
+
+/* ---- patterns ------------------------------------------------------------ */
+
+void
+clv_patterns_init(clv_patterns *p, size_t max_bytes)
+{
+	memset(p, 0, sizeof(*p));
+	p->max_bytes = max_bytes;
+}
+
+static int
+compare_pattern(const void *a, const void *b)
+{
+	const clv_pattern *x = a;
+	const clv_pattern *y = b;
+
+	if (x->x != y->x)
+		return x->x < y->x ? -1 : 1;
+	if (x->tx != y->tx)
+		return x->tx < y->tx ? -1 : 1;
+	if (x->T != y->T)
+		return x->T < y->T ? -1 : 1;
+	return 0;
+}
+
+void
+clv_patterns_compact(clv_patterns *p)
+{
+	size_t		k = 0;
+
+	if (p->n == 0)
+		return;
+	qsort(p->v, p->n, sizeof(clv_pattern), compare_pattern);
+	for (size_t i = 1; i < p->n; i++)
+	{
+		if (compare_pattern(&p->v[k], &p->v[i]) == 0)
+			p->v[k].count += p->v[i].count;
+		else
+			p->v[++k] = p->v[i];
+	}
+	p->n = k + 1;
+}
+
+/* Room for one more pattern: compact first, grow only if that did not help. */
+static clv_status
+patterns_reserve(clv_patterns *p, size_t need, clv_error *err)
+{
+	size_t		cap;
+	clv_pattern *v;
+
+	if (need <= p->cap)
+		return CLV_OK;
+	if (p->n > 0)
+	{
+		clv_patterns_compact(p);
+		if (p->n + (need - p->n) <= p->cap / 2)
+			return CLV_OK;
+		need = p->n + (need - p->n);
+		if (need <= p->cap / 2)
+			return CLV_OK;
+	}
+	cap = p->cap ? p->cap * 2 : 256;
+	while (cap < need)
+		cap *= 2;
+	if (p->max_bytes && cap > p->max_bytes / sizeof(clv_pattern))
+	{
+		cap = p->max_bytes / sizeof(clv_pattern);
+		if (cap < need)
+		{
+			clv_fail(err, CLV_ERR_LIMIT,
+					 "distinct customer patterns exceed the memory limit of %zu kB",
+					 p->max_bytes / 1024);
+			clv_set_detail(err, "%zu distinct patterns need %zu kB.", need,
+						   (need * sizeof(clv_pattern) + 1023) / 1024);
+			return CLV_ERR_LIMIT;
+		}
+	}
+	v = clv_alloc(cap * sizeof(clv_pattern));
+	if (p->n)
+		memcpy(v, p->v, p->n * sizeof(clv_pattern));
+	clv_release(p->v);
+	p->v = v;
+	p->cap = cap;
+	return CLV_OK;
+}
+
+clv_status
+clv_patterns_add(clv_patterns *p, double x, double tx, double T, double count,
+				 clv_error *err)
+{
+	clv_status	st;
+
+	/* sorted input repeats the last pattern: count it in place */
+	if (p->n > 0 && p->v[p->n - 1].x == x && p->v[p->n - 1].tx == tx &&
+		p->v[p->n - 1].T == T)
+	{
+		p->v[p->n - 1].count += count;
+		return CLV_OK;
+	}
+	if (p->n == p->cap && (st = patterns_reserve(p, p->n + 1, err)) != CLV_OK)
+		return st;
+	p->v[p->n++] = (clv_pattern) {x, tx, T, count};
+	return CLV_OK;
+}
+
+clv_status
+clv_patterns_merge(clv_patterns *p, const clv_patterns *other, clv_error *err)
+{
+	for (size_t i = 0; i < other->n; i++)
+	{
+		const clv_pattern *o = &other->v[i];
+		clv_status	st = clv_patterns_add(p, o->x, o->tx, o->T, o->count, err);
+
+		if (st != CLV_OK)
+			return st;
+	}
+	return CLV_OK;
+}
+
+void
+clv_patterns_free(clv_patterns *p)
+{
+	clv_release(p->v);
+	p->v = NULL;
+	p->n = p->cap = 0;
+}
+
+/* ---- models -------------------------------------------------------------- */
+
+int
+clv_btyd_n_params(clv_btyd_model model)
+{
+	return model == CLV_BTYD_GAMMAGAMMA ? 3 : 4;
+}
+
+const char *
+clv_btyd_param_name(clv_btyd_model model, int i)
+{
+	static const char *const bg[] = {"r", "alpha", "a", "b"};
+	static const char *const gg[] = {"p", "q", "gamma"};
+
+	return model == CLV_BTYD_GAMMAGAMMA ? gg[i] : bg[i];
+}
+
+clv_status
+clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
+						clv_error *err)
+{
+	if (!(x >= 0) || x != floor(x) || !isfinite(x))
+		return clv_fail(err, CLV_ERR_DATA,
+						"frequency must be a non-negative whole number");
+	if (model == CLV_BTYD_GAMMAGAMMA)
+	{
+		if (x > 0 && !(tx > 0 && isfinite(tx)))
+			return clv_fail(err, CLV_ERR_DATA,
+							"monetary must be positive and finite when frequency is positive");
+		return CLV_OK;
+	}
+	if (!(tx >= 0 && isfinite(tx)) || !(T >= 0 && isfinite(T)))
+		return clv_fail(err, CLV_ERR_DATA, "recency and t must be non-negative and finite");
+	if (tx > T)
+		return clv_fail(err, CLV_ERR_DATA, "recency must not exceed t");
+	if (x > 0 && tx == 0)
+		return clv_fail(err, CLV_ERR_DATA, "recency must be positive when frequency is positive");
+	return CLV_OK;
+}
+
+/*
+ * Log-likelihood of the patterns and, when grad is given, its gradient with
+ * respect to the natural parameters.  Patterns are sorted by x, so the terms
+ * that depend on x alone (the gamma and digamma functions) are computed once
+ * per distinct frequency, not once per customer.
+ */
+static double
+bgnbd_ll(bool modified, const clv_patterns *p, const double *theta, double *grad)
+{
+	double		r = theta[0],
+				alpha = theta[1],
+				a = theta[2],
+				b = theta[3];
+	double		ll = 0;
+	double		g[4] = {0, 0, 0, 0};
+	double		last_x = -1;
+	double		ax = 0,
+				dr_x = 0,
+				da_x = 0,
+				db_x = 0;
+	double		lgr = gsl_sf_lngamma(r),
+				lgb = gsl_sf_lngamma(b),
+				lgab = gsl_sf_lngamma(a + b);
+	double		psr = gsl_sf_psi(r),
+				psb = gsl_sf_psi(b),
+				psab = gsl_sf_psi(a + b);
+
+	for (size_t i = 0; i < p->n; i++)
+	{
+		const clv_pattern *c = &p->v[i];
+		double		x = c->x;
+		/* MBG/NBD: death is possible right after the first purchase too */
+		double		k = modified ? 1 : 0;
+		double		l3,
+					l4,
+					w4,
+					term;
+		bool		has4 = modified || x > 0;
+
+		if (x != last_x)
+		{
+			/* A1 + A2, the part that depends on x alone, and its derivatives */
+			ax = gsl_sf_lngamma(r + x) - lgr + r * log(alpha)
+				+ lgab + gsl_sf_lngamma(b + x + k) - lgb - gsl_sf_lngamma(a + b + x + k);
+			dr_x = gsl_sf_psi(r + x) - psr + log(alpha);
+			da_x = psab - gsl_sf_psi(a + b + x + k);
+			db_x = psab + gsl_sf_psi(b + x + k) - psb - gsl_sf_psi(a + b + x + k);
+			last_x = x;
+		}
+		l3 = -(r + x) * log(alpha + c->T);
+		if (has4)
+		{
+			l4 = log(a) - log(b + x - 1 + k) - (r + x) * log(alpha + c->tx);
+			term = l3 > l4 ? l3 + log1p(exp(l4 - l3)) : l4 + log1p(exp(l3 - l4));
+			w4 = exp(l4 - term);
+		}
+		else
+		{
+			l4 = -INFINITY;
+			term = l3;
+			w4 = 0;
+		}
+		ll += c->count * (ax + term);
+		if (grad)
+		{
+			double		w3 = 1 - w4;
+
+			g[0] += c->count * (dr_x - w3 * log(alpha + c->T) - w4 * log(alpha + c->tx));
+			g[1] += c->count * (r / alpha - w3 * (r + x) / (alpha + c->T)
+								- w4 * (r + x) / (alpha + c->tx));
+			g[2] += c->count * (da_x + w4 / a);
+			g[3] += c->count * (db_x - w4 / (b + x - 1 + k));
+		}
+	}
+	if (grad)
+		memcpy(grad, g, sizeof(g));
+	return ll;
+}
+
+static double
+gammagamma_ll(const clv_patterns *pt, const double *theta, double *grad)
+{
+	double		p = theta[0],
+				q = theta[1],
+				gamma = theta[2];
+	double		ll = 0;
+	double		g[3] = {0, 0, 0};
+	double		lgq = gsl_sf_lngamma(q),
+				psq = gsl_sf_psi(q);
+	double		last_x = -1,
+				lx = 0,
+				dp_x = 0,
+				dq_x = 0;
+
+	for (size_t i = 0; i < pt->n; i++)
+	{
+		const clv_pattern *c = &pt->v[i];
+		double		x = c->x,
+					m = c->tx;
+		double		lgm;
+
+		if (x == 0)
+			continue;			/* no repeat spend: nothing to learn from */
+		if (x != last_x)
+		{
+			lx = gsl_sf_lngamma(p * x + q) - gsl_sf_lngamma(p * x) - lgq + p * x * log(x);
+			dp_x = x * gsl_sf_psi(p * x + q) - x * gsl_sf_psi(p * x) + x * log(x);
+			dq_x = gsl_sf_psi(p * x + q) - psq;
+			last_x = x;
+		}
+		lgm = log(gamma + m * x);
+		ll += c->count * (lx + q * log(gamma) + (p * x - 1) * log(m) - (p * x + q) * lgm);
+		if (grad)
+		{
+			g[0] += c->count * (dp_x + x * log(m) - x * lgm);
+			g[1] += c->count * (dq_x + log(gamma) - lgm);
+			g[2] += c->count * (q / gamma - (p * x + q) / (gamma + m * x));
+		}
+	}
+	if (grad)
+		memcpy(grad, g, sizeof(g));
+	return ll;
+}
+
+static double
+model_ll(clv_btyd_model model, const clv_patterns *p, const double *theta, double *grad)
+{
+	switch (model)
+	{
+		case CLV_BTYD_BGNBD:
+			return bgnbd_ll(false, p, theta, grad);
+		case CLV_BTYD_MBGNBD:
+			return bgnbd_ll(true, p, theta, grad);
+		case CLV_BTYD_GAMMAGAMMA:
+			return gammagamma_ll(p, theta, grad);
+	}
+	return NAN;
+}
+
+double
+clv_btyd_log_likelihood(clv_btyd_model model, const clv_patterns *p, const double *params,
+						double *grad)
+{
+	return model_ll(model, p, params, grad);
+}
+
+/* ---- optimisation --------------------------------------------------------- */
+
+/*
+ * The optimiser works on log-parameters (all parameters are positive) and
+ * minimises the penalised negative log-likelihood per customer, so its
+ * tolerances do not depend on the number of customers.
+ */
+typedef struct objective
+{
+	clv_btyd_model model;
+	const clv_patterns *p;
+	double		n;				/* customers */
+	double		l2;
+	int			k;
+} objective;
+
+static double
+objective_fdf(const gsl_vector *v, objective *o, gsl_vector *df)
+{
+	double		theta[CLV_BTYD_MAX_PARAMS],
+				grad[CLV_BTYD_MAX_PARAMS];
+	double		f;
+
+	for (int i = 0; i < o->k; i++)
+	{
+		theta[i] = exp(gsl_vector_get(v, i));
+		if (!isfinite(theta[i]) || theta[i] <= 0)
+			return GSL_POSINF;
+	}
+	f = -model_ll(o->model, o->p, theta, df ? grad : NULL);
+	for (int i = 0; i < o->k; i++)
+		f += o->l2 * theta[i] * theta[i];
+	f /= o->n;
+	if (df)
+		for (int i = 0; i < o->k; i++)
+			gsl_vector_set(df, i, theta[i] * (-grad[i] + 2 * o->l2 * theta[i]) / o->n);
+	return isfinite(f) ? f : GSL_POSINF;
+}
+
+static double
+gsl_f(const gsl_vector *v, void *arg)
+{
+	return objective_fdf(v, arg, NULL);
+}
+
+static void
+gsl_df(const gsl_vector *v, void *arg, gsl_vector *df)
+{
+	objective_fdf(v, arg, df);
+}
+
+static void
+gsl_fdf(const gsl_vector *v, void *arg, double *f, gsl_vector *df)
+{
+	*f = objective_fdf(v, arg, df);
+}
+
+/* One BFGS run from start (natural parameters); false when it failed. */
+static bool
+minimise(objective *o, const double *start, int max_iter, double *best_log,
+		 double *best_f, int *iterations, bool *converged)
+{
+	gsl_multimin_function_fdf fn = {gsl_f, gsl_df, gsl_fdf, (size_t) o->k, o};
+	gsl_multimin_fdfminimizer *m;
+	gsl_vector *x0 = gsl_vector_alloc(o->k);
+	int			it = 0,
+				status = GSL_CONTINUE;
+	bool		ok = false;
+
+	if (x0 == NULL)
+		return false;
+	for (int i = 0; i < o->k; i++)
+		gsl_vector_set(x0, i, log(start[i]));
+	m = gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, o->k);
+	if (m != NULL && gsl_multimin_fdfminimizer_set(m, &fn, x0, 0.1, 0.1) == GSL_SUCCESS &&
+		isfinite(m->f))
+	{
+		/* GSL's memory is malloc'd: stop, free it, and let the caller raise */
+		while (status == GSL_CONTINUE && it < max_iter && !clv_interrupt_pending())
+		{
+			it++;
+			if (gsl_multimin_fdfminimizer_iterate(m) != GSL_SUCCESS)
+				break;			/* no further progress along the line */
+			status = gsl_multimin_test_gradient(m->gradient, 1e-9);
+		}
+		if (isfinite(m->f) && m->f < *best_f)
+		{
+			*best_f = m->f;
+			for (int i = 0; i < o->k; i++)
+				best_log[i] = gsl_vector_get(m->x, i);
+			*iterations = it;
+			*converged = gsl_multimin_test_gradient(m->gradient, 1e-6) == GSL_SUCCESS;
+		}
+		ok = true;
+	}
+	if (m != NULL)
+		gsl_multimin_fdfminimizer_free(m);
+	gsl_vector_free(x0);
+	clv_check_interrupts();
+	return ok;
+}
+
+/*
+ * Standard errors from the observed information: the Hessian of the
+ * log-likelihood in log-parameters, by central differences of the analytic
+ * gradient, then the delta method (se θ = θ · se log θ).
+ */
+static void
+standard_errors(clv_btyd_model model, const clv_patterns *p, clv_btyd_fit *fit)
+{
+	int			k = fit->n_params;
+	double		h[CLV_BTYD_MAX_PARAMS * CLV_BTYD_MAX_PARAMS];
+	double		theta[CLV_BTYD_MAX_PARAMS],
+				gp[CLV_BTYD_MAX_PARAMS],
+				gm[CLV_BTYD_MAX_PARAMS];
+	const double step = 1e-5;
+	gsl_matrix_view hv = gsl_matrix_view_array(h, k, k);
+
+	for (int j = 0; j < k; j++)
+	{
+		for (int i = 0; i < k; i++)
+			theta[i] = fit->params[i];
+		theta[j] = fit->params[j] * exp(step);
+		model_ll(model, p, theta, gp);
+		theta[j] = fit->params[j] * exp(-step);
+		model_ll(model, p, theta, gm);
+		/* d/dlog θj of (θi · ∂ll/∂θi) */
+		for (int i = 0; i < k; i++)
+		{
+			double		up = (i == j ? fit->params[i] * exp(step) : fit->params[i]) * gp[i];
+			double		down = (i == j ? fit->params[i] * exp(-step) : fit->params[i]) * gm[i];
+
+			h[i * k + j] = -(up - down) / (2 * step);
+		}
+	}
+	for (int i = 0; i < k; i++)
+		for (int j = 0; j < i; j++)
+			h[i * k + j] = h[j * k + i] = (h[i * k + j] + h[j * k + i]) / 2;
+
+	for (int i = 0; i < k; i++)
+		fit->std_error[i] = NAN;
+	if (gsl_linalg_cholesky_decomp1(&hv.matrix) == GSL_SUCCESS &&
+		gsl_linalg_cholesky_invert(&hv.matrix) == GSL_SUCCESS)
+		for (int i = 0; i < k; i++)
+			fit->std_error[i] = fit->params[i] * sqrt(h[i * k + i]);
+}
+
+clv_status
+clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
+			   const clv_btyd_options *opt, clv_btyd_fit *fit, clv_error *err)
+{
+	objective	o = {model, p, 0, opt->l2, clv_btyd_n_params(model)};
+	double		best_log[CLV_BTYD_MAX_PARAMS];
+	double		best_f = INFINITY;
+	double		mean_T = 0,
+				informative = 0;
+	bool		ran = false;
+
+	memset(fit, 0, sizeof(*fit));
+	fit->n_params = o.k;
+	for (size_t i = 0; i < p->n; i++)
+	{
+		o.n += p->v[i].count;
+		mean_T += p->v[i].count * p->v[i].T;
+		if (p->v[i].x > 0)
+			informative += p->v[i].count;
+	}
+	fit->n_customers = o.n;
+	fit->n_patterns = p->n;
+	if (model == CLV_BTYD_GAMMAGAMMA ? informative < 2 : o.n < o.k)
+	{
+		clv_fail(err, CLV_ERR_DATA, "too few customers to fit the model");
+		if (model == CLV_BTYD_GAMMAGAMMA)
+			clv_set_detail(err, "Gamma-Gamma needs at least two customers with repeat purchases; %.0f were given.",
+						   informative);
+		else
+			clv_set_detail(err, "%.0f customers were given.", o.n);
+		return CLV_ERR_DATA;
+	}
+	if (model != CLV_BTYD_GAMMAGAMMA && informative == 0)
+	{
+		clv_fail(err, CLV_ERR_DATA, "no customer made a repeat purchase");
+		clv_set_detail(err, "The purchase rate cannot be estimated without repeat purchases.");
+		return CLV_ERR_DATA;
+	}
+	mean_T /= o.n;
+	if (model == CLV_BTYD_GAMMAGAMMA)
+		o.n = informative;
+
+	if (opt->start)
+		ran = minimise(&o, opt->start, opt->max_iter, best_log, &best_f,
+					   &fit->iterations, &fit->converged);
+	else
+	{
+		/*
+		 * Several starts guard against a flat region: the scale parameter
+		 * (alpha, gamma) starts near the data's own time or money scale.
+		 */
+		double		starts[3][CLV_BTYD_MAX_PARAMS];
+		int			n_starts = 0;
+
+		if (model == CLV_BTYD_GAMMAGAMMA)
+		{
+			double		mean_m = 0;
+
+			for (size_t i = 0; i < p->n; i++)
+				if (p->v[i].x > 0)
+					mean_m += p->v[i].count * p->v[i].tx;
+			mean_m /= informative;
+			starts[n_starts][0] = 1, starts[n_starts][1] = 2, starts[n_starts][2] = mean_m, n_starts++;
+			starts[n_starts][0] = 5, starts[n_starts][1] = 5, starts[n_starts][2] = mean_m, n_starts++;
+			starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1, n_starts++;
+		}
+		else
+		{
+			double		scale = mean_T > 0 ? mean_T : 1;
+
+			starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
+				starts[n_starts][3] = 1, n_starts++;
+			starts[n_starts][0] = 0.5, starts[n_starts][1] = scale, starts[n_starts][2] = 0.5,
+				starts[n_starts][3] = 2, n_starts++;
+			starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1,
+				starts[n_starts][3] = 1, n_starts++;
+		}
+		for (int s = 0; s < n_starts; s++)
+		{
+			ran |= minimise(&o, starts[s], opt->max_iter, best_log, &best_f,
+							&fit->iterations, &fit->converged);
+		}
+	}
+	if (!ran || !isfinite(best_f))
+	{
+		clv_fail(err, CLV_ERR_NOCONVERGE, "the likelihood could not be maximised");
+		clv_set_hint(err, "Check the units of recency and t, or give starting values with the \"start\" option.");
+		return CLV_ERR_NOCONVERGE;
+	}
+	for (int i = 0; i < o.k; i++)
+		fit->params[i] = exp(best_log[i]);
+	fit->log_likelihood = model_ll(model, p, fit->params, NULL);
+	standard_errors(model, p, fit);
+	return CLV_OK;
+}
+
+/* ---- predictions ----------------------------------------------------------- */
+
+double
+clv_bgnbd_palive(clv_btyd_model model, const double *params, double x, double tx, double T)
+{
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+	double		k = model == CLV_BTYD_MBGNBD ? 1 : 0;
+
+	if (model == CLV_BTYD_BGNBD && x == 0)
+		return 1.0;
+	/* 1 / (1 + a/(b+x−1+k) · ((α+T)/(α+t_x))^(r+x)), in logs */
+	return 1.0 / (1.0 + exp(log(a) - log(b + x - 1 + k)
+							+ (r + x) * (log(alpha + T) - log(alpha + tx))));
+}
+
+bool
+clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double t,
+							 double x, double tx, double T, double *out)
+{
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+	double		k = model == CLV_BTYD_MBGNBD ? 1 : 0;
+	double		z = t / (alpha + T + t);
+	gsl_sf_result hyp;
+	double		head,
+				num;
+
+	if (t == 0)
+	{
+		*out = 0;
+		return true;
+	}
+	if (gsl_sf_hyperg_2F1_e(r + x, b + x + k, a + b + x - 1 + k, z, &hyp) != GSL_SUCCESS ||
+		!isfinite(hyp.val))
+		return false;
+	head = (a + b + x - 1 + k) / (a - 1);
+	num = 1 - exp((r + x) * (log(alpha + T) - log(alpha + T + t))) * hyp.val;
+	*out = head * num * clv_bgnbd_palive(model, params, x, tx, T);
+	return isfinite(*out);
+}
+
+double
+clv_gammagamma_expected_spend(const double *params, double x, double m)
+{
+	double		p = params[0],
+				q = params[1],
+				gamma = params[2];
+
+	/* a weighted mean of the population mean pγ/(q−1) and the customer's own */
+	return (gamma + m * x) * p / (p * x + q - 1);
+}

@@ -1,0 +1,107 @@
+/*
+ * btyd.h — "buy till you die" models for non-contractual customers:
+ * BG/NBD (Fader, Hardie & Lee 2005), MBG/NBD (Batislam et al. 2007) and the
+ * Gamma-Gamma spend model (Fader & Hardie 2013).
+ *
+ * Fits see each customer only through (frequency x, recency t_x, age T), or
+ * (x, mean spend m) for Gamma-Gamma, so the data are held as distinct
+ * patterns with counts: combining partial states is exact, and a fit over
+ * millions of customers costs what its distinct patterns cost.
+ */
+#ifndef CLV_BTYD_H
+#define CLV_BTYD_H
+
+#include "clv_core.h"
+
+/* ---- distinct patterns with counts ------------------------------------- */
+
+typedef struct clv_pattern
+{
+	double		x;				/* frequency (repeat purchases) */
+	double		tx;				/* recency; for Gamma-Gamma the mean spend */
+	double		T;				/* age; 0 for Gamma-Gamma */
+	double		count;			/* customers with this pattern */
+} clv_pattern;
+
+typedef struct clv_patterns
+{
+	clv_pattern *v;
+	size_t		n;
+	size_t		cap;
+	size_t		max_bytes;		/* 0 = no limit */
+} clv_patterns;
+
+void		clv_patterns_init(clv_patterns *p, size_t max_bytes);
+clv_status	clv_patterns_add(clv_patterns *p, double x, double tx, double T,
+							 double count, clv_error *err);
+clv_status	clv_patterns_merge(clv_patterns *p, const clv_patterns *other, clv_error *err);
+/* Sort and merge equal patterns: a canonical form, whatever the input order. */
+void		clv_patterns_compact(clv_patterns *p);
+void		clv_patterns_free(clv_patterns *p);
+
+/* ---- fitting ------------------------------------------------------------ */
+
+typedef enum clv_btyd_model
+{
+	CLV_BTYD_BGNBD,				/* params r, alpha, a, b */
+	CLV_BTYD_MBGNBD,			/* params r, alpha, a, b */
+	CLV_BTYD_GAMMAGAMMA			/* params p, q, gamma */
+} clv_btyd_model;
+
+#define CLV_BTYD_MAX_PARAMS 4
+
+typedef struct clv_btyd_options
+{
+	double		l2;				/* penalty l2 · Σ θ², as lifetimes' penalizer */
+	const double *start;		/* starting parameters, or NULL for the default starts */
+	int			max_iter;
+} clv_btyd_options;
+
+typedef struct clv_btyd_fit
+{
+	int			n_params;
+	double		params[CLV_BTYD_MAX_PARAMS];
+	double		std_error[CLV_BTYD_MAX_PARAMS];	/* NaN when the Hessian is not definite */
+	double		log_likelihood;	/* unpenalised */
+	double		n_customers;
+	size_t		n_patterns;
+	int			iterations;
+	bool		converged;
+} clv_btyd_fit;
+
+int			clv_btyd_n_params(clv_btyd_model model);
+const char *clv_btyd_param_name(clv_btyd_model model, int i);
+
+/* Check one customer's data for a model; a message in err when unfit. */
+clv_status	clv_btyd_check_customer(clv_btyd_model model, double x, double tx,
+									double T, clv_error *err);
+
+/*
+ * Log-likelihood of all patterns at params (no penalty) and, when grad is
+ * not NULL, its gradient with respect to the parameters.
+ */
+double		clv_btyd_log_likelihood(clv_btyd_model model, const clv_patterns *p,
+									const double *params, double *grad);
+
+clv_status	clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
+						   const clv_btyd_options *opt, clv_btyd_fit *fit,
+						   clv_error *err);
+
+/* ---- predictions -------------------------------------------------------- */
+
+/* P(alive | x, t_x, T) for BG/NBD and MBG/NBD. */
+double		clv_bgnbd_palive(clv_btyd_model model, const double *params,
+							 double x, double tx, double T);
+
+/*
+ * E[purchases in (T, T + t] | x, t_x, T).  Returns false when the Gauss
+ * hypergeometric function cannot be evaluated to full precision.
+ */
+bool		clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params,
+										 double t, double x, double tx, double T,
+										 double *out);
+
+/* Gamma-Gamma: E[mean spend | x, m]; for x = 0 the population mean. */
+double		clv_gammagamma_expected_spend(const double *params, double x, double m);
+
+#endif							/* CLV_BTYD_H */
