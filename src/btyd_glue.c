@@ -88,15 +88,8 @@ btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
 	if (state == NULL)
 	{
 		btyd_options opt;
-		Jsonb	   *options = NULL;
+		Jsonb	   *options = clv_options_arg(fcinfo, options_arg, cxt);
 
-		if (PG_NARGS() > options_arg && !PG_ARGISNULL(options_arg))
-		{
-			Jsonb	   *arg = PG_GETARG_JSONB_P(options_arg);
-
-			options = palloc(VARSIZE(arg));
-			memcpy(options, arg, VARSIZE(arg));
-		}
 		parse_btyd_options(model, options, &opt);	/* fail early */
 		state = palloc0(sizeof(btyd_state));
 		state->model = model;
@@ -154,11 +147,7 @@ clv_btyd_fit_combine(PG_FUNCTION_ARGS)
 	{
 		a = palloc0(sizeof(btyd_state));
 		a->model = b->model;
-		if (b->options)
-		{
-			a->options = palloc(VARSIZE(b->options));
-			memcpy(a->options, b->options, VARSIZE(b->options));
-		}
+		a->options = clv_copy_jsonb(cxt, b->options);
 		clv_patterns_init(&a->patterns, clv_training_memory_bytes());
 	}
 	st = clv_patterns_merge(&a->patterns, &b->patterns, &err);
@@ -178,9 +167,7 @@ clv_btyd_fit_serialize(PG_FUNCTION_ARGS)
 	clv_patterns_compact(&s->patterns);
 	pq_begintypsend(&buf);
 	pq_sendint32(&buf, s->model);
-	pq_sendint32(&buf, s->options ? VARSIZE(s->options) : 0);
-	if (s->options)
-		pq_sendbytes(&buf, (const char *) s->options, VARSIZE(s->options));
+	clv_send_jsonb(&buf, s->options);
 	pq_sendint64(&buf, s->patterns.n);
 	for (size_t i = 0; i < s->patterns.n; i++)
 	{
@@ -209,8 +196,7 @@ clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
 	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	btyd_state *s;
-	int32		model,
-				options_len;
+	int32		model;
 	int64		n;
 	clv_error	err;
 	MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -224,17 +210,7 @@ clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
 		bad_state("unknown model");
 	s = palloc0(sizeof(btyd_state));
 	s->model = (clv_btyd_model) model;
-	options_len = pq_getmsgint(&buf, 4);
-	if (options_len < 0 || options_len > buf.len - buf.cursor ||
-		(options_len > 0 && options_len < (int32) VARHDRSZ))
-		bad_state("bad options length");
-	if (options_len > 0)
-	{
-		s->options = palloc(options_len);
-		pq_copymsgbytes(&buf, (char *) s->options, options_len);
-		if (VARSIZE(s->options) != (Size) options_len)
-			bad_state("bad options length");
-	}
+	s->options = clv_receive_jsonb(&buf);
 	n = pq_getmsgint64(&buf);
 	if (n < 0 || n > (buf.len - buf.cursor) / 32)
 		bad_state("bad pattern count");

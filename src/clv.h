@@ -9,6 +9,7 @@
 
 #include "fmgr.h"
 #include "utils/array.h"
+#include "lib/stringinfo.h"
 #include "utils/jsonb.h"
 
 #include "clv_core.h"
@@ -47,6 +48,17 @@ extern const double *clv_float8_array(ArrayType *array, const char *what,
 extern double clv_finite_arg(FunctionCallInfo fcinfo, int argno, const char *what);
 
 /* ---- options ------------------------------------------------------------ */
+
+/*
+ * Fit aggregates keep their options argument in the state, so the final
+ * function (which sees only the state) can read them.
+ */
+extern Jsonb *clv_copy_jsonb(MemoryContext cxt, const Jsonb *j);	/* NULL stays NULL */
+/* A copy of jsonb argument argno in cxt, or NULL when absent or NULL. */
+extern Jsonb *clv_options_arg(FunctionCallInfo fcinfo, int argno, MemoryContext cxt);
+/* Options inside serialized aggregate states: a length, then the bytes. */
+extern void clv_send_jsonb(StringInfo buf, const Jsonb *j);
+extern Jsonb *clv_receive_jsonb(StringInfo buf);
 
 typedef enum clv_option_type
 {

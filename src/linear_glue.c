@@ -56,27 +56,6 @@ parse_linear_options(Jsonb *options, bool logistic, linear_options *out)
 		clv_parse_options(options, "clv_linreg_fit", linreg_spec, lengthof(linreg_spec));
 }
 
-static void *
-copy_bytes(MemoryContext cxt, const void *src, Size n)
-{
-	void	   *p = MemoryContextAlloc(cxt, n);
-
-	memcpy(p, src, n);
-	return p;
-}
-
-/* Copy of the options argument (argno) in the aggregate context, or NULL. */
-static Jsonb *
-copy_options(FunctionCallInfo fcinfo, int argno, MemoryContext cxt)
-{
-	Jsonb	   *options;
-
-	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
-		return NULL;
-	options = PG_GETARG_JSONB_P(argno);
-	return (Jsonb *) copy_bytes(cxt, options, VARSIZE(options));
-}
-
 /* The features of one training row, checked against the expected count. */
 static const double *
 row_features(FunctionCallInfo fcinfo, int argno, int expected, int *n)
@@ -163,7 +142,7 @@ clv_linreg_fit_trans(PG_FUNCTION_ARGS)
 		linear_options opt;
 
 		state = palloc0(sizeof(linreg_state));
-		state->options = copy_options(fcinfo, 3, cxt);
+		state->options = clv_options_arg(fcinfo, 3, cxt);
 		parse_linear_options(state->options, false, &opt);	/* fail early */
 		clv_check_feature_names(&opt.features, n);
 		clv_linreg_acc_init(&state->acc, n);
@@ -181,8 +160,7 @@ linreg_copy(const linreg_state *src)
 	clv_linreg_acc_init(&dst->acc, src->acc.p);
 	clv_linreg_acc_merge(&dst->acc, &src->acc);
 	if (src->options)
-		dst->options = copy_bytes(CurrentMemoryContext, src->options,
-												   VARSIZE(src->options));
+		dst->options = clv_copy_jsonb(CurrentMemoryContext, src->options);
 	return dst;
 }
 
@@ -212,35 +190,6 @@ clv_linreg_fit_combine(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(a);
 }
 
-static void
-send_options(StringInfo buf, Jsonb *options)
-{
-	pq_sendint32(buf, options ? VARSIZE(options) : 0);
-	if (options)
-		pq_sendbytes(buf, (const char *) options, VARSIZE(options));
-}
-
-static Jsonb *
-receive_options(StringInfo buf)
-{
-	int32		len = pq_getmsgint(buf, 4);
-	Jsonb	   *options;
-
-	if (len == 0)
-		return NULL;
-	if (len < (int32) VARHDRSZ || len > buf->len - buf->cursor)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clv aggregate state: bad options length")));
-	options = palloc(len);
-	pq_copymsgbytes(buf, (char *) options, len);
-	if (VARSIZE(options) != (Size) len)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clv aggregate state: bad options length")));
-	return options;
-}
-
 PG_FUNCTION_INFO_V1(clv_linreg_fit_serialize);
 Datum
 clv_linreg_fit_serialize(PG_FUNCTION_ARGS)
@@ -251,7 +200,7 @@ clv_linreg_fit_serialize(PG_FUNCTION_ARGS)
 	clv_agg_context(fcinfo, "clv_linreg_fit_serialize");
 	pq_begintypsend(&buf);
 	pq_sendint32(&buf, state->acc.p);
-	send_options(&buf, state->options);
+	clv_send_jsonb(&buf, state->options);
 	for (size_t k = 0; k < state->acc.n_terms; k++)
 	{
 		pq_sendfloat8(&buf, state->acc.hi[k]);
@@ -288,7 +237,7 @@ clv_linreg_fit_deserialize(PG_FUNCTION_ARGS)
 				 errmsg("invalid clv aggregate state: bad feature count %u", p)));
 	old = MemoryContextSwitchTo(cxt);
 	state = palloc0(sizeof(linreg_state));
-	state->options = receive_options(&buf);
+	state->options = clv_receive_jsonb(&buf);
 	clv_linreg_acc_init(&state->acc, p);
 	for (size_t k = 0; k < state->acc.n_terms; k++)
 	{
@@ -367,7 +316,7 @@ clv_logreg_fit_trans(PG_FUNCTION_ARGS)
 		linear_options opt;
 
 		state = palloc0(sizeof(logreg_state));
-		state->options = copy_options(fcinfo, 3, cxt);
+		state->options = clv_options_arg(fcinfo, 3, cxt);
 		parse_linear_options(state->options, true, &opt);
 		clv_check_feature_names(&opt.features, n);
 		clv_rows_init(&state->rows, n, clv_training_memory_bytes());
@@ -401,7 +350,7 @@ clv_logreg_fit_combine(PG_FUNCTION_ARGS)
 		a = palloc0(sizeof(logreg_state));
 		clv_rows_init(&a->rows, b->rows.p, clv_training_memory_bytes());
 		if (b->options)
-			a->options = copy_bytes(cxt, b->options, VARSIZE(b->options));
+			a->options = clv_copy_jsonb(cxt, b->options);
 	}
 	else if (a->rows.p != b->rows.p)
 		ereport(ERROR,
@@ -425,7 +374,7 @@ clv_logreg_fit_serialize(PG_FUNCTION_ARGS)
 	pq_begintypsend(&buf);
 	pq_sendint32(&buf, state->rows.p);
 	pq_sendint64(&buf, state->rows.n);
-	send_options(&buf, state->options);
+	clv_send_jsonb(&buf, state->options);
 	/* same server, same byte order: the rows go across as they are */
 	pq_sendbytes(&buf, (const char *) state->rows.y, state->rows.n * sizeof(double));
 	pq_sendbytes(&buf, (const char *) state->rows.x, xbytes);
@@ -453,7 +402,7 @@ clv_logreg_fit_deserialize(PG_FUNCTION_ARGS)
 				 errmsg("invalid clv aggregate state: bad dimensions")));
 	old = MemoryContextSwitchTo(cxt);
 	state = palloc0(sizeof(logreg_state));
-	state->options = receive_options(&buf);
+	state->options = clv_receive_jsonb(&buf);
 	clv_rows_init(&state->rows, p, clv_training_memory_bytes());
 	if (n > 0)
 	{

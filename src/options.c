@@ -5,6 +5,7 @@
 
 #include <math.h>
 
+#include "libpq/pqformat.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 
@@ -193,4 +194,53 @@ clv_check_feature_names(const clv_names *names, int n_features)
 				 errmsg_plural("option \"features\" names %d features, but x has %d element",
 							   "option \"features\" names %d features, but x has %d elements",
 							   n_features, names->n, n_features)));
+}
+
+Jsonb *
+clv_copy_jsonb(MemoryContext cxt, const Jsonb *j)
+{
+	Jsonb	   *copy;
+
+	if (j == NULL)
+		return NULL;
+	copy = MemoryContextAlloc(cxt, VARSIZE(j));
+	memcpy(copy, j, VARSIZE(j));
+	return copy;
+}
+
+Jsonb *
+clv_options_arg(FunctionCallInfo fcinfo, int argno, MemoryContext cxt)
+{
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+		return NULL;
+	return clv_copy_jsonb(cxt, PG_GETARG_JSONB_P(argno));
+}
+
+void
+clv_send_jsonb(StringInfo buf, const Jsonb *j)
+{
+	pq_sendint32(buf, j ? VARSIZE(j) : 0);
+	if (j)
+		pq_sendbytes(buf, (const char *) j, VARSIZE(j));
+}
+
+Jsonb *
+clv_receive_jsonb(StringInfo buf)
+{
+	int32		len = pq_getmsgint(buf, 4);
+	Jsonb	   *j;
+
+	if (len == 0)
+		return NULL;
+	if (len < (int32) VARHDRSZ || len > buf->len - buf->cursor)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid clv aggregate state: bad options length")));
+	j = palloc(len);
+	pq_copymsgbytes(buf, (char *) j, len);
+	if (VARSIZE(j) != (Size) len)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_CORRUPTED),
+				 errmsg("invalid clv aggregate state: bad options length")));
+	return j;
 }
