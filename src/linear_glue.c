@@ -358,7 +358,11 @@ clv_logreg_fit_combine(PG_FUNCTION_ARGS)
 				 errmsg("x has %u elements in some rows and %u in others", a->rows.p, b->rows.p)));
 	st = clv_rows_merge(&a->rows, &b->rows, &err);
 	MemoryContextSwitchTo(old);
-	clv_check(st, &err);
+	if (st != CLV_OK)
+	{
+		clv_set_hint(&err, "Raise clv.max_training_memory, or fit on a sample.");
+		clv_raise(&err);
+	}
 	PG_RETURN_POINTER(a);
 }
 

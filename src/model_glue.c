@@ -52,7 +52,8 @@ check_model_text(const clv_model *model)
 		invalid_text("The model metadata is not valid in the database encoding.");
 	lex = makeJsonLexContextCstringLen(model->meta, strlen(model->meta),
 									   GetDatabaseEncoding(), false);
-	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS || model->meta[0] != '{')
+	if (pg_parse_json(lex, &nullSemAction) != JSON_SUCCESS ||
+		model->meta[strspn(model->meta, " \t\n\r")] != '{')
 		invalid_text("The model metadata is not a JSON object.");
 }
 

@@ -162,7 +162,8 @@ standardise(problem *pb, double l2, clv_regression_fit *fit, double *z,
 			clv_set_hint(err, "Rescale the feature.");
 			goto done;
 		}
-		if (sd > 0)
+		/* below rounding of the mean, a spread is no variation */
+		if (sd > 1e-12 * fabs(pb->mean[j]))
 			pb->scale[j] = sd;
 		else if (l2 == 0)
 		{
