@@ -12,7 +12,7 @@ ifneq ($(DOC_FILES),)
 DOCS = $(DOC_FILES)
 endif
 
-REGRESS = summary model linreg logreg predict metrics parallel
+REGRESS = summary model linreg logreg predict metrics parallel paretonbd
 REGRESS_OPTS = --inputdir=. --outputdir=$(or $(CLV_REGRESS_OUT),.)
 
 GSL_CFLAGS := $(shell gsl-config --cflags)

@@ -189,7 +189,7 @@ COMMENT ON AGGREGATE clv_logreg_fit(boolean, float8[]) IS
     'fit a logistic regression by Newton''s method and return it as a clv model';
 
 --------------------------------------------------------------------------------
--- Probabilistic models: BG/NBD, MBG/NBD, Gamma-Gamma
+-- Probabilistic models: BG/NBD, MBG/NBD, Pareto/NBD, Gamma-Gamma
 --------------------------------------------------------------------------------
 
 CREATE FUNCTION clv_bgnbd_fit_trans(internal, float8, float8, float8, jsonb)
@@ -199,6 +199,10 @@ RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE 
 CREATE FUNCTION clv_mbgnbd_fit_trans(internal, float8, float8, float8, jsonb)
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION clv_mbgnbd_fit_trans(internal, float8, float8, float8)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_paretonbd_fit_trans(internal, float8, float8, float8, jsonb)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_paretonbd_fit_trans(internal, float8, float8, float8)
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION clv_gammagamma_fit_trans(internal, float8, float8, jsonb)
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
@@ -237,6 +241,18 @@ CREATE AGGREGATE clv_mbgnbd_fit(frequency float8, recency float8, t float8) (
     SERIALFUNC = clv_btyd_fit_serialize, DESERIALFUNC = clv_btyd_fit_deserialize,
     PARALLEL = SAFE
 );
+CREATE AGGREGATE clv_paretonbd_fit(frequency float8, recency float8, t float8, options jsonb) (
+    SFUNC = clv_paretonbd_fit_trans, STYPE = internal, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_btyd_fit_combine,
+    SERIALFUNC = clv_btyd_fit_serialize, DESERIALFUNC = clv_btyd_fit_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_paretonbd_fit(frequency float8, recency float8, t float8) (
+    SFUNC = clv_paretonbd_fit_trans, STYPE = internal, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_btyd_fit_combine,
+    SERIALFUNC = clv_btyd_fit_serialize, DESERIALFUNC = clv_btyd_fit_deserialize,
+    PARALLEL = SAFE
+);
 CREATE AGGREGATE clv_gammagamma_fit(frequency float8, monetary float8, options jsonb) (
     SFUNC = clv_gammagamma_fit_trans, STYPE = internal, FINALFUNC = clv_btyd_fit_final,
     COMBINEFUNC = clv_btyd_fit_combine,
@@ -257,6 +273,10 @@ COMMENT ON AGGREGATE clv_mbgnbd_fit(float8, float8, float8, jsonb) IS
     'fit the MBG/NBD purchase model by maximum likelihood (options "l2", "start", "max_iter")';
 COMMENT ON AGGREGATE clv_mbgnbd_fit(float8, float8, float8) IS
     'fit the MBG/NBD purchase model (Batislam et al. 2007) by maximum likelihood';
+COMMENT ON AGGREGATE clv_paretonbd_fit(float8, float8, float8, jsonb) IS
+    'fit the Pareto/NBD purchase model by maximum likelihood (options "l2", "start", "max_iter")';
+COMMENT ON AGGREGATE clv_paretonbd_fit(float8, float8, float8) IS
+    'fit the Pareto/NBD purchase model (Schmittlein, Morrison & Colombo 1987) by maximum likelihood';
 COMMENT ON AGGREGATE clv_gammagamma_fit(float8, float8, jsonb) IS
     'fit the Gamma-Gamma spend model by maximum likelihood (options "l2", "start", "max_iter")';
 COMMENT ON AGGREGATE clv_gammagamma_fit(float8, float8) IS
@@ -266,11 +286,11 @@ CREATE FUNCTION clv_expected_purchases(model bytea, horizon float8, frequency fl
                                        recency float8, t float8) RETURNS float8
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_expected_purchases(bytea, float8, float8, float8, float8) IS
-    'BG/NBD or MBG/NBD: expected purchases in the next horizon (in the units of recency and t)';
+    'BG/NBD, MBG/NBD or Pareto/NBD: expected purchases in the next horizon (in the units of recency and t)';
 CREATE FUNCTION clv_palive(model bytea, frequency float8, recency float8, t float8) RETURNS float8
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_palive(bytea, float8, float8, float8) IS
-    'BG/NBD or MBG/NBD: probability that the customer is still active';
+    'BG/NBD, MBG/NBD or Pareto/NBD: probability that the customer is still active';
 CREATE FUNCTION clv_expected_spend(model bytea, frequency float8, monetary float8) RETURNS float8
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_expected_spend(bytea, float8, float8) IS

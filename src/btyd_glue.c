@@ -41,6 +41,8 @@ fit_name(clv_btyd_model model)
 			return "clv_mbgnbd_fit";
 		case CLV_BTYD_GAMMAGAMMA:
 			return "clv_gammagamma_fit";
+		case CLV_BTYD_PARETONBD:
+			return "clv_paretonbd_fit";
 	}
 	return "?";
 }
@@ -118,6 +120,13 @@ Datum
 clv_mbgnbd_fit_trans(PG_FUNCTION_ARGS)
 {
 	return btyd_trans(fcinfo, CLV_BTYD_MBGNBD);
+}
+
+PG_FUNCTION_INFO_V1(clv_paretonbd_fit_trans);
+Datum
+clv_paretonbd_fit_trans(PG_FUNCTION_ARGS)
+{
+	return btyd_trans(fcinfo, CLV_BTYD_PARETONBD);
 }
 
 PG_FUNCTION_INFO_V1(clv_gammagamma_fit_trans);
@@ -206,7 +215,7 @@ clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
 	buf.cursor = 0;
 
 	model = pq_getmsgint(&buf, 4);
-	if (model < CLV_BTYD_BGNBD || model > CLV_BTYD_GAMMAGAMMA)
+	if (model < CLV_BTYD_BGNBD || model > CLV_BTYD_PARETONBD)
 		bad_state("unknown model");
 	s = palloc0(sizeof(btyd_state));
 	s->model = (clv_btyd_model) model;
@@ -233,6 +242,23 @@ clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
 }
 
 /* ---- final ----------------------------------------------------------------- */
+
+static clv_model_kind
+kind_of_model(clv_btyd_model model)
+{
+	switch (model)
+	{
+		case CLV_BTYD_BGNBD:
+			return CLV_KIND_BGNBD;
+		case CLV_BTYD_MBGNBD:
+			return CLV_KIND_MBGNBD;
+		case CLV_BTYD_PARETONBD:
+			return CLV_KIND_PARETONBD;
+		case CLV_BTYD_GAMMAGAMMA:
+			break;
+	}
+	return CLV_KIND_GAMMAGAMMA;
+}
 
 static void
 json_params(StringInfo buf, const char *key, clv_btyd_model model, const double *v)
@@ -293,8 +319,7 @@ clv_btyd_fit_final(PG_FUNCTION_ARGS)
 						   JsonbToCString(NULL, &s->options->root, VARSIZE(s->options)) : "{}");
 	appendStringInfoChar(&meta, '}');
 
-	model.kind = s->model == CLV_BTYD_BGNBD ? CLV_KIND_BGNBD
-		: s->model == CLV_BTYD_MBGNBD ? CLV_KIND_MBGNBD : CLV_KIND_GAMMAGAMMA;
+	model.kind = kind_of_model(s->model);
 	model.n_features = gg ? 2 : 3;
 	model.feature_names = gg ? (char **) gg_names : (char **) bg_names;
 	model.meta = meta.data;
@@ -305,27 +330,31 @@ clv_btyd_fit_final(PG_FUNCTION_ARGS)
 
 /* ---- predictions ----------------------------------------------------------- */
 
-/* The cached model of argument 0, which must be of one of the two kinds. */
+/*
+ * The cached model of argument 0 as a purchase model (BG/NBD, MBG/NBD,
+ * Pareto/NBD) or, when spend is set, a Gamma-Gamma model.
+ */
 static const clv_model *
-model_of_kind(FunctionCallInfo fcinfo, const char *fname, clv_model_kind k1,
-			  clv_model_kind k2)
+btyd_model_arg(FunctionCallInfo fcinfo, const char *fname, bool spend,
+			   clv_btyd_model *model)
 {
 	const clv_model *m = clv_cached_model(fcinfo, 0);
+	bool		ok = false;
 
-	if (m->kind != k1 && m->kind != k2)
+	for (int k = CLV_BTYD_BGNBD; k <= CLV_BTYD_PARETONBD; k++)
+		if (kind_of_model(k) == m->kind && (k == CLV_BTYD_GAMMAGAMMA) == spend)
+		{
+			*model = (clv_btyd_model) k;
+			ok = true;
+		}
+	if (!ok)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(m->kind)),
 				 errhint("%s takes a model fitted by %s.", fname,
-						 k1 == CLV_KIND_GAMMAGAMMA ? "clv_gammagamma_fit"
-						 : "clv_bgnbd_fit or clv_mbgnbd_fit")));
+						 spend ? "clv_gammagamma_fit"
+						 : "clv_bgnbd_fit, clv_mbgnbd_fit or clv_paretonbd_fit")));
 	return m;
-}
-
-static clv_btyd_model
-purchase_model(const clv_model *m)
-{
-	return m->kind == CLV_KIND_MBGNBD ? CLV_BTYD_MBGNBD : CLV_BTYD_BGNBD;
 }
 
 /* frequency, recency, t from arguments first..first+2, checked. */
@@ -341,25 +370,40 @@ customer_args(FunctionCallInfo fcinfo, int first, clv_btyd_model model,
 	clv_check(clv_btyd_check_customer(model, *x, *tx, *T, &err), &err);
 }
 
+pg_attribute_noreturn()
+static void
+hypergeometric_error(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+			 errmsg("the model's prediction cannot be computed for this customer"),
+			 errdetail("The Gauss hypergeometric function did not converge.")));
+}
+
 PG_FUNCTION_INFO_V1(clv_palive);
 Datum
 clv_palive(PG_FUNCTION_ARGS)
 {
-	const clv_model *m = model_of_kind(fcinfo, "clv_palive", CLV_KIND_BGNBD, CLV_KIND_MBGNBD);
+	clv_btyd_model model;
+	const clv_model *m = btyd_model_arg(fcinfo, "clv_palive", false, &model);
 	double		x,
 				tx,
-				T;
+				T,
+				p;
 
-	customer_args(fcinfo, 1, purchase_model(m), &x, &tx, &T);
-	PG_RETURN_FLOAT8(clv_bgnbd_palive(purchase_model(m), m->params, x, tx, T));
+	customer_args(fcinfo, 1, model, &x, &tx, &T);
+	p = clv_bgnbd_palive(model, m->params, x, tx, T);
+	if (isnan(p))
+		hypergeometric_error();
+	PG_RETURN_FLOAT8(p);
 }
 
 PG_FUNCTION_INFO_V1(clv_expected_purchases);
 Datum
 clv_expected_purchases(PG_FUNCTION_ARGS)
 {
-	const clv_model *m = model_of_kind(fcinfo, "clv_expected_purchases",
-									   CLV_KIND_BGNBD, CLV_KIND_MBGNBD);
+	clv_btyd_model model;
+	const clv_model *m = btyd_model_arg(fcinfo, "clv_expected_purchases", false, &model);
 	double		horizon = clv_finite_arg(fcinfo, 1, "horizon");
 	double		x,
 				tx,
@@ -370,12 +414,9 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must not be negative")));
-	customer_args(fcinfo, 2, purchase_model(m), &x, &tx, &T);
-	if (!clv_bgnbd_expected_purchases(purchase_model(m), m->params, horizon, x, tx, T, &e))
-		ereport(ERROR,
-				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
-				 errmsg("expected purchases cannot be computed for this horizon"),
-				 errdetail("The Gauss hypergeometric function did not converge.")));
+	customer_args(fcinfo, 2, model, &x, &tx, &T);
+	if (!clv_bgnbd_expected_purchases(model, m->params, horizon, x, tx, T, &e))
+		hypergeometric_error();
 	PG_RETURN_FLOAT8(e);
 }
 
@@ -383,8 +424,8 @@ PG_FUNCTION_INFO_V1(clv_expected_spend);
 Datum
 clv_expected_spend(PG_FUNCTION_ARGS)
 {
-	const clv_model *m = model_of_kind(fcinfo, "clv_expected_spend",
-									   CLV_KIND_GAMMAGAMMA, CLV_KIND_GAMMAGAMMA);
+	clv_btyd_model model;
+	const clv_model *m = btyd_model_arg(fcinfo, "clv_expected_spend", true, &model);
 	double		x,
 				mon,
 				T;

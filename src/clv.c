@@ -30,10 +30,14 @@ pg_check_interrupts(void)
 	CHECK_FOR_INTERRUPTS();
 }
 
+/*
+ * Only a cancel or a termination makes CHECK_FOR_INTERRUPTS raise: other
+ * interrupts (a parallel worker's message, say) are served and it returns.
+ */
 static bool
 pg_interrupt_pending(void)
 {
-	return InterruptPending;
+	return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
 
 void		_PG_init(void);

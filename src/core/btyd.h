@@ -1,7 +1,8 @@
 /*
  * btyd.h — "buy till you die" models for non-contractual customers:
- * BG/NBD (Fader, Hardie & Lee 2005), MBG/NBD (Batislam et al. 2007) and the
- * Gamma-Gamma spend model (Fader & Hardie 2013).
+ * BG/NBD (Fader, Hardie & Lee 2005), MBG/NBD (Batislam et al. 2007),
+ * Pareto/NBD (Schmittlein, Morrison & Colombo 1987; Fader & Hardie 2005) and
+ * the Gamma-Gamma spend model (Fader & Hardie 2013).
  *
  * Fits see each customer only through (frequency x, recency t_x, age T), or
  * (x, mean spend m) for Gamma-Gamma, so the data are held as distinct
@@ -45,7 +46,8 @@ typedef enum clv_btyd_model
 {
 	CLV_BTYD_BGNBD,				/* params r, alpha, a, b */
 	CLV_BTYD_MBGNBD,			/* params r, alpha, a, b */
-	CLV_BTYD_GAMMAGAMMA			/* params p, q, gamma */
+	CLV_BTYD_GAMMAGAMMA,		/* params p, q, gamma */
+	CLV_BTYD_PARETONBD			/* params r, alpha, s, beta */
 } clv_btyd_model;
 
 #define CLV_BTYD_MAX_PARAMS 4
@@ -89,7 +91,7 @@ clv_status	clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 
 /* ---- predictions -------------------------------------------------------- */
 
-/* P(alive | x, t_x, T) for BG/NBD and MBG/NBD. */
+/* P(alive | x, t_x, T) for BG/NBD, MBG/NBD and Pareto/NBD. */
 double		clv_bgnbd_palive(clv_btyd_model model, const double *params,
 							 double x, double tx, double T);
 

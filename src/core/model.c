@@ -148,6 +148,8 @@ clv_model_kind_name(clv_model_kind kind)
 			return "bgnbd";
 		case CLV_KIND_MBGNBD:
 			return "mbgnbd";
+		case CLV_KIND_PARETONBD:
+			return "paretonbd";
 		case CLV_KIND_GAMMAGAMMA:
 			return "gammagamma";
 	}
@@ -161,6 +163,7 @@ clv_model_kind_params(clv_model_kind kind)
 	{
 		case CLV_KIND_BGNBD:
 		case CLV_KIND_MBGNBD:
+		case CLV_KIND_PARETONBD:
 			return 4;
 		case CLV_KIND_GAMMAGAMMA:
 			return 3;

@@ -20,7 +20,7 @@ typedef enum clv_model_kind
 	CLV_KIND_LOGREG = 2,
 	CLV_KIND_BGNBD = 3,
 	CLV_KIND_MBGNBD = 4,
-	/* 5 is kept for Pareto/NBD */
+	CLV_KIND_PARETONBD = 5,
 	CLV_KIND_GAMMAGAMMA = 6
 } clv_model_kind;
 
