@@ -291,6 +291,14 @@ CREATE FUNCTION clv_palive(model bytea, frequency float8, recency float8, t floa
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_palive(bytea, float8, float8, float8) IS
     'BG/NBD, MBG/NBD or Pareto/NBD: probability that the customer is still active';
+CREATE FUNCTION clv_lifetime_value(purchase_model bytea, spend_model bytea,
+                                   frequency float8, recency float8, t float8, monetary float8,
+                                   horizon interval, unit interval,
+                                   annual_discount_rate float8,
+                                   discounting text DEFAULT 'discrete') RETURNS float8
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_lifetime_value(bytea, bytea, float8, float8, float8, float8, interval, interval, float8, text) IS
+    'discounted expected revenue over horizon; unit is the length of one unit of recency and t in the fit';
 CREATE FUNCTION clv_expected_spend(model bytea, frequency float8, monetary float8) RETURNS float8
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_expected_spend(bytea, float8, float8) IS

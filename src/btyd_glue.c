@@ -13,6 +13,7 @@
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
+#include "utils/timestamp.h"
 
 #include "btyd.h"
 
@@ -438,4 +439,101 @@ clv_expected_spend(PG_FUNCTION_ARGS)
 				 errdetail("Its parameter q is %g; the mean spend exists only for q > 1.",
 						   m->params[1])));
 	PG_RETURN_FLOAT8(clv_gammagamma_expected_spend(m->params, x, x > 0 ? mon : 0));
+}
+
+/*
+ * clv_lifetime_value: discounted expected revenue over a horizon.  Horizon and
+ * unit are intervals so the time unit is stated at every call: unit is what one
+ * unit of recency and t meant when the purchase model was fitted (with the
+ * CDNOW convention, '7 days').  The discount rate is annual.
+ */
+static double
+interval_days(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	Interval   *iv;
+	double		days;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("%s must not be NULL", what)));
+	iv = PG_GETARG_INTERVAL_P(argno);
+	/* a month is an average Gregorian month, so '1 year' is 365.25 days */
+	days = iv->month * (DAYS_PER_YEAR / MONTHS_PER_YEAR) + iv->day +
+		(double) iv->time / USECS_PER_DAY;
+	if (!(days >= 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", what)));
+	return days;
+}
+
+PG_FUNCTION_INFO_V1(clv_lifetime_value);
+Datum
+clv_lifetime_value(PG_FUNCTION_ARGS)
+{
+	clv_btyd_model purchase;
+	const clv_model *pm = btyd_model_arg(fcinfo, "clv_lifetime_value", false, &purchase);
+	const clv_model *sm = clv_cached_model(fcinfo, 1);
+	double		x,
+				tx,
+				T,
+				mon,
+				horizon_days,
+				unit_days,
+				annual,
+				spend,
+				purchases;
+	text	   *method;
+	bool		continuous;
+	clv_error	err;
+
+	if (sm->kind != CLV_KIND_GAMMAGAMMA)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clv_lifetime_value cannot use a %s model as its spend model",
+						clv_model_kind_name(sm->kind)),
+				 errhint("The second argument takes a model fitted by clv_gammagamma_fit.")));
+	customer_args(fcinfo, 2, purchase, &x, &tx, &T);
+	mon = clv_finite_arg(fcinfo, 5, "monetary");
+	clv_check(clv_btyd_check_customer(CLV_BTYD_GAMMAGAMMA, x, mon, 0, &err), &err);
+	horizon_days = interval_days(fcinfo, 6, "horizon");
+	unit_days = interval_days(fcinfo, 7, "unit");
+	if (unit_days <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unit must be positive")));
+	annual = clv_finite_arg(fcinfo, 8, "annual_discount_rate");
+	if (annual <= -1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("annual_discount_rate must be greater than -1")));
+	method = PG_GETARG_TEXT_PP(9);
+	if (strcmp(text_to_cstring(method), "continuous") == 0)
+		continuous = true;
+	else if (strcmp(text_to_cstring(method), "discrete") == 0)
+		continuous = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown discounting \"%s\"", text_to_cstring(method)),
+				 errhint("Use \"discrete\" (cash flows at the end of each unit) or \"continuous\".")));
+	if (sm->params[1] <= 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("expected spend is not defined for this model"),
+				 errdetail("Its parameter q is %g; the mean spend exists only for q > 1.",
+						   sm->params[1])));
+
+	if (horizon_days / unit_days > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("horizon is more than 100000 units")));
+	spend = clv_gammagamma_expected_spend(sm->params, x, x > 0 ? mon : 0);
+	/* cash flows at the end of each unit, or continuous; ρ per unit */
+	if (!clv_btyd_discounted_purchases(purchase, pm->params, x, tx, T,
+									   horizon_days / unit_days, continuous ? 0 : 1,
+									   log1p(annual) * unit_days / DAYS_PER_YEAR, &purchases))
+		hypergeometric_error();
+	PG_RETURN_FLOAT8(spend * purchases);
 }

@@ -95,6 +95,8 @@ typedef struct cache_entry
 typedef struct model_cache
 {
 	int			next;			/* round-robin victim */
+	int			last;			/* entry returned last: never the next victim, so a
+								 * function taking two models keeps the first */
 	cache_entry entries[CACHE_ENTRIES];
 } model_cache;
 
@@ -141,9 +143,15 @@ clv_cached_model(FunctionCallInfo fcinfo, int argno)
 		e = &cache->entries[i];
 		if (e->valid && e->toasted == toasted && e->key_len == key_len &&
 			memcmp(e->key, key, key_len) == 0)
+		{
+			cache->last = i;
 			return e->model;
+		}
 	}
 
+	if (cache->next == cache->last)
+		cache->next = (cache->next + 1) % CACHE_ENTRIES;
+	cache->last = cache->next;
 	e = &cache->entries[cache->next];
 	cache->next = (cache->next + 1) % CACHE_ENTRIES;
 	if (e->cxt == NULL)

@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <gsl/gsl_errno.h>
+#include <gsl/gsl_integration.h>
 #include <gsl/gsl_linalg.h>
 #include <gsl/gsl_multimin.h>
 #include <gsl/gsl_sf_gamma.h>
@@ -754,6 +755,66 @@ clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double 
 	num = 1 - exp((r + x) * (log(alpha + T) - log(alpha + T + t))) * hyp.val;
 	*out = head * num * clv_bgnbd_palive(model, params, x, tx, T);
 	return isfinite(*out);
+}
+
+bool
+clv_btyd_discounted_purchases(clv_btyd_model model, const double *params, double x,
+							  double tx, double T, double horizon, double step,
+							  double rate, double *out)
+{
+	double		total = 0;
+
+	if (step > 0)
+	{
+		double		before = 0;
+
+		for (double end = 0; end < horizon;)
+		{
+			double		upto;
+
+			/* a period ending within rounding of the horizon ends at it */
+			end = end + step < horizon * (1 - 1e-12) ? end + step : horizon;
+			clv_check_interrupts();
+			if (!clv_bgnbd_expected_purchases(model, params, end, x, tx, T, &upto))
+				return false;
+			total += (upto - before) * exp(-rate * end);
+			before = upto;
+		}
+	}
+	else
+	{
+		/*
+		 * ∫ e^(−ρτ) dE(τ) = e^(−ρH) E(H) + ρ ∫ e^(−ρτ) E(τ) dτ, by parts;
+		 * E is smooth and concave, so fixed Gauss-Legendre nodes suffice.
+		 */
+		static gsl_integration_glfixed_table *nodes = NULL;
+		double		end;
+
+		if (nodes == NULL && (nodes = gsl_integration_glfixed_table_alloc(48)) == NULL)
+			return false;
+		if (!clv_bgnbd_expected_purchases(model, params, horizon, x, tx, T, &end))
+			return false;
+		total = exp(-rate * horizon) * end;
+		if (rate > 0)
+		{
+			double		integral = 0;
+
+			for (size_t i = 0; i < nodes->n; i++)
+			{
+				double		tau,
+							w,
+							e;
+
+				gsl_integration_glfixed_point(0, horizon, i, &tau, &w, nodes);
+				if (!clv_bgnbd_expected_purchases(model, params, tau, x, tx, T, &e))
+					return false;
+				integral += w * exp(-rate * tau) * e;
+			}
+			total += rate * integral;
+		}
+	}
+	*out = total;
+	return isfinite(total);
 }
 
 double

@@ -103,6 +103,18 @@ bool		clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params,
 										 double t, double x, double tx, double T,
 										 double *out);
 
+/*
+ * Discounted expected purchases in (T, T + horizon]: each purchase at time τ
+ * after T is worth exp(−rate·τ).  With step > 0, purchases are counted per
+ * period of that length (the last one ending at the horizon) and discounted at
+ * the period's end, the usual discrete cash-flow convention; with step = 0,
+ * continuously.  Times are in the model's units; rate is per unit.  False when
+ * the model's expectation cannot be evaluated.
+ */
+bool		clv_btyd_discounted_purchases(clv_btyd_model model, const double *params,
+										  double x, double tx, double T, double horizon,
+										  double step, double rate, double *out);
+
 /* Gamma-Gamma: E[mean spend | x, m]; for x = 0 the population mean. */
 double		clv_gammagamma_expected_spend(const double *params, double x, double m);
 

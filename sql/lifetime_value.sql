@@ -1,0 +1,73 @@
+-- clv_lifetime_value: discounted expected revenue, checked against its
+-- definition written out in SQL with the per-customer functions.
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS clv;
+
+CREATE TABLE ltv_cbs (cust int, x int, t_x float8, t_cal float8, x_star int, m_x float8);
+\copy ltv_cbs FROM '../shared/data/btyd_cdnowSummary_cbs.csv' WITH (FORMAT csv, HEADER)
+CREATE TABLE ltv_models AS
+SELECT clv_bgnbd_fit(x, t_x, t_cal) AS bg, clv_paretonbd_fit(x, t_x, t_cal) AS pn,
+       clv_gammagamma_fit(x, m_x) AS gg
+FROM ltv_cbs;
+-- customers: a regular, a lapsed one, a one-time buyer, a heavy buyer
+CREATE TABLE ltv_customers (x float8, tx float8, t float8, m float8);
+INSERT INTO ltv_customers VALUES (2, 30.43, 38.86, 22.345), (2, 5, 38.86, 40),
+                                 (0, 0, 38.86, 0), (25, 38, 38.86, 15.5);
+
+-- without discounting, value = expected purchases × expected spend, whether
+-- counted per week or continuously
+SELECT bool_and(abs(clv_lifetime_value(pm, gg, x, tx, t, m, '52 weeks', '7 days', 0)
+                    / (clv_expected_purchases(pm, 52, x, tx, t) * clv_expected_spend(gg, x, m)) - 1) < 1e-12
+                AND abs(clv_lifetime_value(pm, gg, x, tx, t, m, '52 weeks', '7 days', 0, 'continuous')
+                    / (clv_expected_purchases(pm, 52, x, tx, t) * clv_expected_spend(gg, x, m)) - 1) < 1e-12)
+       AS undiscounted_is_expected_revenue
+FROM ltv_customers, ltv_models, LATERAL (VALUES (bg), (pn)) p(pm);
+
+-- discrete: purchases of week i discounted at the end of week i, for an
+-- annual rate of 10% (one week = 7/365.25 years); the last period of
+-- '1 year' is the remaining 1.25 days
+SELECT bool_and(abs(clv_lifetime_value(pm, gg, x, tx, t, m, '1 year', '7 days', 0.1) / manual - 1) < 1e-12)
+       AS discrete_matches_definition
+FROM ltv_customers, ltv_models, LATERAL (VALUES (bg), (pn)) p(pm),
+     LATERAL (SELECT clv_expected_spend(gg, x, m) *
+                     sum((clv_expected_purchases(pm, least(i, 365.25 / 7), x, tx, t)
+                          - clv_expected_purchases(pm, i - 1, x, tx, t))
+                         * power(1.1, -least(i * 7, 365.25) / 365.25)) AS manual
+              FROM generate_series(1, 53) i) d;
+
+-- continuous: against a fine Riemann-Stieltjes sum (4,000 steps over a year)
+SELECT bool_and(abs(clv_lifetime_value(pm, gg, x, tx, t, m, '1 year', '7 days', 0.1, 'continuous')
+                    / fine - 1) < 1e-6) AS continuous_matches_fine_sum
+FROM ltv_customers, ltv_models, LATERAL (VALUES (bg), (pn)) p(pm),
+     LATERAL (SELECT clv_expected_spend(gg, x, m) *
+                     sum((clv_expected_purchases(pm, h * i / 4000, x, tx, t)
+                          - clv_expected_purchases(pm, h * (i - 1) / 4000, x, tx, t))
+                         * exp(-ln(1.1) * (h * (i - 0.5) / 4000) * 7 / 365.25)) AS fine
+              FROM (SELECT 365.25 / 7 AS h) hh, generate_series(1, 4000) i) d;
+
+-- the value of a customer: discounting lowers it, and a lapsed customer is
+-- worth less than a regular one with the same history length
+SELECT x, tx, round(clv_lifetime_value(bg, gg, x, tx, t, m, '1 year', '7 days', 0.1)::numeric, 4) AS bgnbd_discrete,
+       round(clv_lifetime_value(bg, gg, x, tx, t, m, '1 year', '7 days', 0.1, 'continuous')::numeric, 4) AS bgnbd_continuous,
+       round(clv_lifetime_value(pn, gg, x, tx, t, m, '1 year', '7 days', 0.1)::numeric, 4) AS paretonbd_discrete
+FROM ltv_customers, ltv_models ORDER BY x, tx;
+
+-- the unit is explicit: a model fitted in weeks but read as if its unit were
+-- a day counts a year as 365 model units and overstates the value, the
+-- mistake lifetimes' quickstart makes
+SELECT round(clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 22.345, '1 year', '7 days', 0.1)::numeric, 2) AS in_weeks,
+       round(clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 22.345, '1 year', '1 day', 0.1)::numeric, 2) AS misread_as_days
+FROM ltv_models;
+
+-- NULL in, NULL out; errors
+SELECT clv_lifetime_value(bg, gg, 2, 30.43, 38.86, NULL, '1 year', '7 days', 0.1) IS NULL AS strict
+FROM ltv_models;
+SELECT clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 22.3, '1 year', '0 days', 0.1) FROM ltv_models;
+SELECT clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 22.3, '-1 year', '7 days', 0.1) FROM ltv_models;
+SELECT clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 22.3, '1 year', '7 days', -1) FROM ltv_models;
+SELECT clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 22.3, '1 year', '7 days', 0.1, 'yearly') FROM ltv_models;
+SELECT clv_lifetime_value(gg, gg, 2, 30.43, 38.86, 22.3, '1 year', '7 days', 0.1) FROM ltv_models;
+SELECT clv_lifetime_value(bg, bg, 2, 30.43, 38.86, 22.3, '1 year', '7 days', 0.1) FROM ltv_models;
+SELECT clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 0, '1 year', '7 days', 0.1) FROM ltv_models;
+SELECT clv_lifetime_value(bg, gg, 2, 40, 38.86, 22.3, '1 year', '7 days', 0.1) FROM ltv_models;
+SELECT clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 22.3, '10000 years', '1 hour', 0.1) FROM ltv_models;
