@@ -1922,6 +1922,130 @@ simulate_bgnbd(gsl_rng *rng, const double *truth, int n, clv_patterns *out)
 	}
 }
 
+/* MBG/NBD: as BG/NBD, but a customer may also drop out right after the first purchase. */
+static void
+simulate_mbgnbd(gsl_rng *rng, const double *truth, int n, clv_patterns *out)
+{
+	clv_error	err;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		lambda = gsl_ran_gamma(rng, truth[0], 1 / truth[1]);
+		double		p = gsl_ran_beta(rng, truth[2], truth[3]);
+		double		T = round((20 + 20 * gsl_rng_uniform(rng)) * 7) / 7;
+		double		t = 0,
+					tx = 0;
+		int			x = 0;
+
+		if (gsl_rng_uniform(rng) >= p)
+			for (;;)
+			{
+				t += gsl_ran_exponential(rng, 1 / lambda);
+				if (t > T)
+					break;
+				x++;
+				tx = t;
+				if (gsl_rng_uniform(rng) < p)
+					break;
+			}
+		clv_patterns_add(out, x, round(tx * 7) / 7, T, 1, &err);
+	}
+}
+
+/* Pareto/NBD: Poisson purchases at rate λ ~ Gamma(r, 1/α) until an exponential lifetime with rate μ ~ Gamma(s, 1/β). */
+static void
+simulate_paretonbd(gsl_rng *rng, const double *truth, int n, clv_patterns *out)
+{
+	clv_error	err;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		lambda = gsl_ran_gamma(rng, truth[0], 1 / truth[1]);
+		double		mu = gsl_ran_gamma(rng, truth[2], 1 / truth[3]);
+		double		T = round(20 + 20 * gsl_rng_uniform(rng));
+		double		end = fmin(T, gsl_ran_exponential(rng, 1 / mu));
+		double		t = 0,
+					tx = 0;
+		int			x = 0;
+
+		for (;;)
+		{
+			t += gsl_ran_exponential(rng, 1 / lambda);
+			if (t > end)
+				break;
+			x++;
+			tx = t;
+		}
+		/* whole weeks keep the distinct patterns, and the fit, small */
+		clv_patterns_add(out, x, x > 0 ? fmax(1, round(tx)) : 0, T, 1, &err);
+	}
+}
+
+/* Gamma-Gamma: values z ~ Gamma(p, 1/ν) with ν ~ Gamma(q, 1/γ); the pattern keeps the mean. */
+static void
+simulate_gammagamma(gsl_rng *rng, const double *truth, int n, clv_patterns *out)
+{
+	clv_error	err;
+
+	for (int i = 0; i < n; i++)
+	{
+		double		nu = gsl_ran_gamma(rng, truth[1], 1 / truth[2]);
+		int			x = 1 + (int) gsl_ran_poisson(rng, 2.0);
+		double		sum = 0;
+
+		for (int k = 0; k < x; k++)
+			sum += gsl_ran_gamma(rng, truth[0], 1 / nu);
+		clv_patterns_add(out, x, sum / x, 0, 1, &err);
+	}
+}
+
+/* Fit simulated data and check every true parameter lies within z_max standard errors. */
+static void
+check_recovery(clv_btyd_model model, const char *name, clv_patterns *pats,
+			   const double *truth)
+{
+	clv_btyd_fit fit;
+	clv_btyd_options opt = {0, NULL, 500};
+	clv_error	err;
+	double		worst = 0;
+
+	clv_patterns_compact(pats);
+	if (!check(clv_btyd_solve(model, pats, &opt, &fit, &err) == CLV_OK && fit.converged,
+			   "btyd: %s fits simulated customers", name))
+		return;
+	for (int i = 0; i < fit.n_params; i++)
+		worst = fmax(worst, fabs(fit.params[i] - truth[i]) / fit.std_error[i]);
+	check(worst < 3.5, "btyd: true %s parameters within 3.5 standard errors (worst %.2f)",
+		  name, worst);
+}
+
+static void
+test_btyd_recovery(void)
+{
+	const double bg[4] = {0.25, 4.0, 0.8, 2.5};
+	const double pareto[4] = {0.55, 10.0, 0.6, 12.0};
+	const double gg[3] = {6.0, 4.0, 15.0};
+	gsl_rng    *rng = gsl_rng_alloc(gsl_rng_mt19937);
+	clv_patterns p;
+
+	gsl_rng_set(rng, 7);
+	clv_patterns_init(&p, 0);
+	simulate_mbgnbd(rng, bg, 20000, &p);
+	check_recovery(CLV_BTYD_MBGNBD, "MBG/NBD", &p, bg);
+	clv_patterns_free(&p);
+
+	clv_patterns_init(&p, 0);
+	simulate_paretonbd(rng, pareto, 20000, &p);
+	check_recovery(CLV_BTYD_PARETONBD, "Pareto/NBD", &p, pareto);
+	clv_patterns_free(&p);
+
+	clv_patterns_init(&p, 0);
+	simulate_gammagamma(rng, gg, 20000, &p);
+	check_recovery(CLV_BTYD_GAMMAGAMMA, "Gamma-Gamma", &p, gg);
+	clv_patterns_free(&p);
+	gsl_rng_free(rng);
+}
+
 static void
 test_btyd(void)
 {
@@ -2005,8 +2129,12 @@ test_btyd(void)
 		  "btyd: patterns compact to the same canonical form in any order");
 	clv_patterns_free(&shuffled);
 
-	check(clv_btyd_solve(CLV_BTYD_BGNBD, &pats, &opt, &fit, &err) == CLV_OK && fit.converged,
-		  "btyd: BG/NBD fits 20,000 simulated customers");
+	/* recovery on 100,000 customers */
+	simulate_bgnbd(rng, truth, 80000, &pats);
+	clv_patterns_compact(&pats);
+	check(clv_btyd_solve(CLV_BTYD_BGNBD, &pats, &opt, &fit, &err) == CLV_OK && fit.converged &&
+		  fit.n_customers == 100000,
+		  "btyd: BG/NBD fits 100,000 simulated customers");
 	for (int i = 0; i < 4; i++)
 	{
 		double		z = fabs(fit.params[i] - truth[i]) / fit.std_error[i];
@@ -2064,6 +2192,7 @@ main(void)
 	test_rows();
 	test_summary();
 	test_btyd();
+	test_btyd_recovery();
 
 	printf("1..%d\n", tests_run);
 	if (tests_failed)
