@@ -299,6 +299,10 @@ CREATE FUNCTION clv_lifetime_value(purchase_model bytea, spend_model bytea,
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_lifetime_value(bytea, bytea, float8, float8, float8, float8, interval, interval, float8, text) IS
     'discounted expected revenue over horizon; unit is the length of one unit of recency and t in the fit';
+CREATE FUNCTION clv_probability_of_purchases(model bytea, horizon float8, purchases integer)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_probability_of_purchases(bytea, float8, integer) IS
+    'BG/NBD or MBG/NBD: probability that a new customer makes exactly this many repeat purchases within horizon';
 CREATE FUNCTION clv_expected_spend(model bytea, frequency float8, monetary float8) RETURNS float8
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_expected_spend(bytea, float8, float8) IS

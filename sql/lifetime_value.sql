@@ -71,3 +71,18 @@ SELECT clv_lifetime_value(bg, bg, 2, 30.43, 38.86, 22.3, '1 year', '7 days', 0.1
 SELECT clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 0, '1 year', '7 days', 0.1) FROM ltv_models;
 SELECT clv_lifetime_value(bg, gg, 2, 40, 38.86, 22.3, '1 year', '7 days', 0.1) FROM ltv_models;
 SELECT clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 22.3, '10000 years', '1 hour', 0.1) FROM ltv_models;
+
+-- P(X(t) = n) for a new customer: a distribution over n whose mean is the
+-- expected purchases of a new customer (a separate closed form, with 2F1)
+CREATE TABLE ltv_mbg AS SELECT clv_mbgnbd_fit(x, t_x, t_cal) AS mbg FROM ltv_cbs;
+SELECT kind, h AS horizon,
+       abs(sum(clv_probability_of_purchases(pm, h, n)) - 1) < 1e-10 AS sums_to_one,
+       abs(sum(n * clv_probability_of_purchases(pm, h, n)) / min(clv_expected_purchases(pm, h, 0, 0, 0)) - 1) < 1e-10
+           AS mean_is_expected_purchases
+FROM ltv_models, ltv_mbg, LATERAL (VALUES ('bgnbd', bg), ('mbgnbd', mbg)) p(kind, pm),
+     generate_series(0, 600) n, (VALUES (1.0), (39.0), (52.0)) v(h)
+GROUP BY kind, h ORDER BY kind, h;
+SELECT n, round(clv_probability_of_purchases(bg, 39, n)::numeric, 4) AS p_bgnbd
+FROM ltv_models, generate_series(0, 4) n ORDER BY n;
+SELECT clv_probability_of_purchases(pn, 39, 1) FROM ltv_models;
+SELECT clv_probability_of_purchases(bg, 39, -1) FROM ltv_models;

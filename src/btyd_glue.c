@@ -421,6 +421,27 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(e);
 }
 
+PG_FUNCTION_INFO_V1(clv_probability_of_purchases);
+Datum
+clv_probability_of_purchases(PG_FUNCTION_ARGS)
+{
+	clv_btyd_model model;
+	const clv_model *m = btyd_model_arg(fcinfo, "clv_probability_of_purchases", false, &model);
+	double		t = clv_finite_arg(fcinfo, 1, "horizon");
+	int32		n = PG_GETARG_INT32(2);
+
+	if (model == CLV_BTYD_PARETONBD)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("clv_probability_of_purchases is not available for paretonbd models"),
+				 errhint("Use a BG/NBD or MBG/NBD model.")));
+	if (t < 0 || n < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon and purchases must not be negative")));
+	PG_RETURN_FLOAT8(clv_bgnbd_probability_of_purchases(model, m->params, t, n));
+}
+
 PG_FUNCTION_INFO_V1(clv_expected_spend);
 Datum
 clv_expected_spend(PG_FUNCTION_ARGS)

@@ -757,6 +757,40 @@ clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double 
 	return isfinite(*out);
 }
 
+double
+clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *params,
+								   double t, int n)
+{
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+	double		k = model == CLV_BTYD_MBGNBD ? 1 : 0;
+	double		lp = log(alpha / (alpha + t)),
+				lq = t > 0 ? log(t / (alpha + t)) : -INFINITY;
+	double		lbab = gsl_sf_lnbeta(a, b);
+	double		first,
+				second = 0;
+
+	if (model != CLV_BTYD_BGNBD && model != CLV_BTYD_MBGNBD)
+		return NAN;
+	/* alive throughout, with n purchases from the NBD */
+	first = exp(gsl_sf_lnbeta(a, b + n + k) - lbab + gsl_sf_lngamma(r + n)
+				- gsl_sf_lngamma(r) - gsl_sf_lngamma(n + 1.0) + r * lp
+				+ (n > 0 ? n * lq : 0));
+	/* dropped out after the n-th purchase, which came before t */
+	if (n > 0 || k > 0)
+	{
+		double		fewer = 0;
+
+		for (int j = 0; j < n; j++)
+			fewer += exp(gsl_sf_lngamma(r + j) - gsl_sf_lngamma(r) - gsl_sf_lngamma(j + 1.0)
+						 + r * lp + (j > 0 ? j * lq : 0));
+		second = exp(gsl_sf_lnbeta(a + 1, b + n - 1 + k) - lbab) * (1 - fewer);
+	}
+	return first + second;
+}
+
 bool
 clv_btyd_discounted_purchases(clv_btyd_model model, const double *params, double x,
 							  double tx, double T, double horizon, double step,

@@ -104,6 +104,14 @@ bool		clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params,
 										 double *out);
 
 /*
+ * P(X(t) = n): the probability that a new customer makes exactly n repeat
+ * purchases in a period of length t (FHL 2005 eq. 8; Batislam et al. for
+ * MBG/NBD).  BG/NBD and MBG/NBD only: NaN for other models.
+ */
+double		clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *params,
+											   double t, int n);
+
+/*
  * Discounted expected purchases in (T, T + horizon]: each purchase at time τ
  * after T is worth exp(−rate·τ).  With step > 0, purchases are counted per
  * period of that length (the last one ending at the horizon) and discounted at
