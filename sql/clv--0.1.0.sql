@@ -299,6 +299,11 @@ CREATE FUNCTION clv_lifetime_value(purchase_model bytea, spend_model bytea,
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_lifetime_value(bytea, bytea, float8, float8, float8, float8, interval, interval, float8, text) IS
     'discounted expected revenue over horizon; unit is the length of one unit of recency and t in the fit';
+CREATE FUNCTION clv_dert(model bytea, frequency float8, recency float8, t float8,
+                         unit interval, annual_discount_rate float8) RETURNS float8
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_dert(bytea, float8, float8, float8, interval, float8) IS
+    'Pareto/NBD: discounted expected residual transactions over an unlimited horizon (continuous discounting)';
 CREATE FUNCTION clv_probability_of_purchases(model bytea, horizon float8, purchases integer)
 RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_probability_of_purchases(bytea, float8, integer) IS

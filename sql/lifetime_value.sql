@@ -86,3 +86,15 @@ SELECT n, round(clv_probability_of_purchases(bg, 39, n)::numeric, 4) AS p_bgnbd
 FROM ltv_models, generate_series(0, 4) n ORDER BY n;
 SELECT clv_probability_of_purchases(pn, 39, 1) FROM ltv_models;
 SELECT clv_probability_of_purchases(bg, 39, -1) FROM ltv_models;
+
+-- Pareto/NBD's closed-form discounted expected residual transactions (with
+-- Tricomi's confluent hypergeometric function) against the continuous
+-- numerical value over 300 years, which is unlimited at 15% a year
+SELECT x, tx,
+       round(clv_dert(pn, x, tx, t, '7 days', 0.15)::numeric, 4) AS dert,
+       abs(clv_dert(pn, x, tx, t, '7 days', 0.15)
+           / (clv_lifetime_value(pn, gg, x, tx, t, m, '300 years', '7 days', 0.15, 'continuous')
+              / clv_expected_spend(gg, x, m)) - 1) < 1e-5 AS matches_long_horizon
+FROM ltv_customers, ltv_models ORDER BY x, tx;
+SELECT clv_dert(bg, 2, 30.43, 38.86, '7 days', 0.15) FROM ltv_models;
+SELECT clv_dert(pn, 2, 30.43, 38.86, '7 days', 0) FROM ltv_models;

@@ -558,3 +558,37 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 		hypergeometric_error();
 	PG_RETURN_FLOAT8(spend * purchases);
 }
+
+/* clv_dert: Pareto/NBD discounted expected residual transactions, unlimited horizon. */
+PG_FUNCTION_INFO_V1(clv_dert);
+Datum
+clv_dert(PG_FUNCTION_ARGS)
+{
+	clv_btyd_model model;
+	const clv_model *m = btyd_model_arg(fcinfo, "clv_dert", false, &model);
+	double		x,
+				tx,
+				T,
+				unit_days,
+				annual,
+				dert;
+
+	if (model != CLV_BTYD_PARETONBD)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("clv_dert needs a paretonbd model"),
+				 errdetail("Only the Pareto/NBD model has a closed form for an unlimited horizon."),
+				 errhint("Use clv_lifetime_value with a long horizon for a %s model.",
+						 clv_model_kind_name(m->kind))));
+	customer_args(fcinfo, 1, model, &x, &tx, &T);
+	unit_days = interval_days(fcinfo, 4, "unit");
+	annual = clv_finite_arg(fcinfo, 5, "annual_discount_rate");
+	if (unit_days <= 0 || annual <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unit and annual_discount_rate must be positive"),
+				 errdetail("Without discounting, expected residual purchases are unbounded.")));
+	if (!clv_paretonbd_dert(m->params, x, tx, T, log1p(annual) * unit_days / DAYS_PER_YEAR, &dert))
+		hypergeometric_error();
+	PG_RETURN_FLOAT8(dert);
+}

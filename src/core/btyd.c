@@ -757,6 +757,29 @@ clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double 
 	return isfinite(*out);
 }
 
+bool
+clv_paretonbd_dert(const double *params, double x, double tx, double T, double delta,
+				   double *out)
+{
+	double		r = params[0],
+				alpha = params[1],
+				s = params[2],
+				beta = params[3];
+	clv_pattern one = {x, tx, T, 1};
+	clv_patterns single = {&one, 1, 1, 0};
+	double		ll = paretonbd_ll_value(&single, params);
+	gsl_sf_result_e10 u;
+
+	if (!(delta > 0) || !isfinite(ll) ||
+		gsl_sf_hyperg_U_e10_e(s, s, delta * (beta + T), &u) != GSL_SUCCESS || !(u.val > 0))
+		return false;
+	/* α^r β^s δ^(s−1) Γ(r+x+1) U(s, s; δ(β+T)) / (Γ(r) (α+T)^(r+x+1) L), in logs */
+	*out = exp(r * log(alpha) + s * log(beta) + (s - 1) * log(delta)
+			   + gsl_sf_lngamma(r + x + 1) + log(u.val) + u.e10 * M_LN10
+			   - gsl_sf_lngamma(r) - (r + x + 1) * log(alpha + T) - ll);
+	return isfinite(*out);
+}
+
 double
 clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *params,
 								   double t, int n)

@@ -104,6 +104,14 @@ bool		clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params,
 										 double *out);
 
 /*
+ * Pareto/NBD discounted expected residual transactions (Fader, Hardie & Lee
+ * 2005, "RFM and CLV"): the expected purchases after T, each discounted by
+ * exp(−delta·τ), over an unlimited horizon; delta per model unit.
+ */
+bool		clv_paretonbd_dert(const double *params, double x, double tx, double T,
+							   double delta, double *out);
+
+/*
  * P(X(t) = n): the probability that a new customer makes exactly n repeat
  * purchases in a period of length t (FHL 2005 eq. 8; Batislam et al. for
  * MBG/NBD).  BG/NBD and MBG/NBD only: NaN for other models.
