@@ -654,17 +654,22 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 		{
 			double		scale = mean_T > 0 ? mean_T : 1;
 
-			starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
-				starts[n_starts][3] = 1, n_starts++;
 			starts[n_starts][0] = 0.5, starts[n_starts][1] = scale, starts[n_starts][2] = 0.5,
 				starts[n_starts][3] = 2, n_starts++;
 			starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1,
 				starts[n_starts][3] = 1, n_starts++;
+			starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
+				starts[n_starts][3] = 1, n_starts++;
 		}
 		for (int s = 0; s < n_starts; s++)
 		{
+			double		before = best_f;
+
 			ran |= minimise(&o, starts[s], opt->max_iter, best_log, &best_f,
 							&fit->iterations, &fit->converged);
+			/* a second start that finds no better maximum confirms the first */
+			if (s > 0 && fit->converged && !(best_f < before - 1e-8 * fabs(before)))
+				break;
 		}
 	}
 	if (!ran || !isfinite(best_f))
