@@ -12,6 +12,8 @@
 
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
+#include "nodes/primnodes.h"
+#include "utils/lsyscache.h"
 #include "utils/json.h"
 #include "utils/timestamp.h"
 
@@ -69,6 +71,16 @@ parse_btyd_options(clv_btyd_model model, Jsonb *options, btyd_options *out)
 
 /* ---- transition ------------------------------------------------------------ */
 
+pg_attribute_noreturn()
+static void
+raise_pattern_limit(clv_error *err, clv_btyd_model model)
+{
+	clv_set_hint(err, model == CLV_BTYD_GAMMAGAMMA
+				 ? "Raise clv.max_training_memory, or round monetary to fewer distinct values."
+				 : "Raise clv.max_training_memory, or round recency and t to fewer distinct values.");
+	clv_raise(err);
+}
+
 static Datum
 btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
 {
@@ -102,10 +114,7 @@ btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
 	st = clv_patterns_add(&state->patterns, x, tx, T, 1, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
-	{
-		clv_set_hint(&err, "Raise clv.max_training_memory, or round recency and t to fewer distinct values.");
-		clv_raise(&err);
-	}
+		raise_pattern_limit(&err, model);
 	PG_RETURN_POINTER(state);
 }
 
@@ -162,7 +171,8 @@ clv_btyd_fit_combine(PG_FUNCTION_ARGS)
 	}
 	st = clv_patterns_merge(&a->patterns, &b->patterns, &err);
 	MemoryContextSwitchTo(old);
-	clv_check(st, &err);
+	if (st != CLV_OK)
+		raise_pattern_limit(&err, a->model);
 	PG_RETURN_POINTER(a);
 }
 
@@ -291,7 +301,8 @@ clv_btyd_fit_final(PG_FUNCTION_ARGS)
 	if (s == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("cannot fit a model on zero rows")));
+				 errmsg("%s cannot fit a model on zero rows",
+						get_func_name(AggGetAggref(fcinfo)->aggfnoid))));
 	gg = s->model == CLV_BTYD_GAMMAGAMMA;
 	parse_btyd_options(s->model, s->options, &opt);
 	copt.l2 = opt.l2;

@@ -183,6 +183,8 @@ clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
 		return clv_fail(err, CLV_ERR_DATA, "recency must not exceed t");
 	if (x > 0 && tx == 0)
 		return clv_fail(err, CLV_ERR_DATA, "recency must be positive when frequency is positive");
+	if (x == 0 && tx != 0)
+		return clv_fail(err, CLV_ERR_DATA, "recency must be 0 when frequency is 0");
 	return CLV_OK;
 }
 
@@ -600,7 +602,7 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 	{
 		clv_fail(err, CLV_ERR_DATA, "too few customers to fit the model");
 		if (model == CLV_BTYD_GAMMAGAMMA)
-			clv_set_detail(err, "Gamma-Gamma needs at least two customers with repeat purchases; %.0f were given.",
+			clv_set_detail(err, "Gamma-Gamma needs at least two customers with repeat purchases; the data have %.0f.",
 						   informative);
 		else
 			clv_set_detail(err, "%.0f customers were given.", o.n);
@@ -752,6 +754,20 @@ clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double 
 
 		*out = rate * span * paretonbd_palive(params, x, tx, T);
 		return isfinite(*out);
+	}
+	if (fabs(a - 1) < 1e-7)
+	{
+		/* the closed form divides by a − 1; it is continuous in a, so average its sides */
+		double		lo[4] = {r, alpha, 1 - 1e-7, b},
+					hi[4] = {r, alpha, 1 + 1e-7, b},
+					e_lo,
+					e_hi;
+
+		if (!clv_bgnbd_expected_purchases(model, lo, t, x, tx, T, &e_lo) ||
+			!clv_bgnbd_expected_purchases(model, hi, t, x, tx, T, &e_hi))
+			return false;
+		*out = (e_lo + e_hi) / 2;
+		return true;
 	}
 	if (gsl_sf_hyperg_2F1_e(r + x, b + x + k, a + b + x - 1 + k, z, &hyp) != GSL_SUCCESS ||
 		!isfinite(hyp.val))

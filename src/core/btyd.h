@@ -54,7 +54,7 @@ typedef enum clv_btyd_model
 
 typedef struct clv_btyd_options
 {
-	double		l2;				/* penalty l2 · Σ θ², as lifetimes' penalizer */
+	double		l2;				/* penalty l2 · Σ θ² on the total log-likelihood */
 	const double *start;		/* starting parameters, or NULL for the default starts */
 	int			max_iter;
 } clv_btyd_options;
