@@ -873,7 +873,7 @@ clv_btyd_discounted_purchases(clv_btyd_model model, const double *params, double
 		if (!clv_bgnbd_expected_purchases(model, params, horizon, x, tx, T, &end))
 			return false;
 		total = exp(-rate * horizon) * end;
-		if (rate > 0)
+		if (rate != 0)
 		{
 			double		integral = 0;
 
