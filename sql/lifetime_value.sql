@@ -98,3 +98,13 @@ SELECT x, tx,
 FROM ltv_customers, ltv_models ORDER BY x, tx;
 SELECT clv_dert(bg, 2, 30.43, 38.86, '7 days', 0.15) FROM ltv_models;
 SELECT clv_dert(pn, 2, 30.43, 38.86, '7 days', 0) FROM ltv_models;
+
+-- a negative rate (growth) is continuous too: against the fine sum at -50% a year
+SELECT abs(clv_lifetime_value(bg, gg, 2, 30.43, 38.86, 22.345, '1 year', '7 days', -0.5, 'continuous')
+           / (clv_expected_spend(gg, 2, 22.345) *
+              (SELECT sum((clv_expected_purchases(bg, h * i / 4000, 2, 30.43, 38.86)
+                           - clv_expected_purchases(bg, h * (i - 1) / 4000, 2, 30.43, 38.86))
+                          * exp(-ln(0.5) * (h * (i - 0.5) / 4000) * 7 / 365.25))
+               FROM (SELECT 365.25 / 7 AS h) hh, generate_series(1, 4000) i)) - 1) < 1e-6
+       AS growth_matches_fine_sum
+FROM ltv_models;
