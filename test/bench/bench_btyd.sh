@@ -1,0 +1,259 @@
+#!/usr/bin/env bash
+# bench_btyd.sh — timings of clv's "buy till you die" models, side by side with the plain
+# SQL that scans the same rows:
+#
+#   1. clv_bgnbd_fit and clv_gammagamma_fit on the CDNOW calibration summary (2,357
+#      customers, ../shared/data/btyd_cdnowSummary_cbs.csv from the repository root):
+#      absolute target, < 50 ms each
+#   2. clv_bgnbd_fit(frequency, recency, t) on simulated customers  vs  the GROUP BY of
+#      the same (frequency, recency, t) patterns with count(*)
+#   3. sum(clv_expected_purchases(m, 52, ...) + clv_palive(m, ...)) over the simulated
+#      customers  vs  sum(exp(ln(frequency + 1)))
+#
+# Usage:
+#   test/bench/bench_btyd.sh            full run (1M simulated customers, 5 repetitions)
+#   test/bench/bench_btyd.sh --smoke    20,000 customers, 1 repetition: checks that everything runs
+#
+# Connection: the usual libpq variables (PGHOST, PGPORT, PGUSER, PGDATABASE, ...).
+# The script creates the extension if missing, works in its own schema (BENCH_SCHEMA,
+# default clv_bench_btyd) and drops it at the end.
+#
+# Optional environment:
+#   BENCH_REPS=N         repetitions per query (median is reported; default 5, smoke 1)
+#   BENCH_CUSTOMERS=N    simulated customers      (default 1000000, smoke 20000)
+#   BENCH_CBS=FILE       the CDNOW summary CSV    (default ../shared/data/btyd_cdnowSummary_cbs.csv
+#                        next to the repository)
+#   BENCH_JIT=on|off     the session's jit setting (default off)
+#   BENCH_KEEP=1         keep the schema and its tables after the run
+#
+# Simulated customers (deterministic, from hashes of the row number), in days, then in
+# weeks rounded to days like a summary made with clv_summary(..., '1 day', '7 days'):
+#   T  (age)       uniform in 7..279 days (t = 1 to 40 weeks)
+#   lifetime       Lomax(shape 1, scale 140 days): exponential with a Gamma(1) death rate
+#   frequency      purchases in min(lifetime, T): geometric, the Poisson count with a
+#                  Gamma(shape 1, rate 70 days) purchase rate (Pareto/NBD data, r = s = 1)
+#   recency        last of `frequency` uniform times in min(lifetime, T), rounded up to
+#                  whole days (at least 1); 0 without repeat purchases
+#
+# Timing: each measurement is one fresh psql session: settings, one untimed LIMIT 0 pass
+# of the query (loads the library and catalogs), then EXPLAIN (ANALYZE, TIMING OFF,
+# SUMMARY ON) of the query; the reported time is its server-side "Execution Time" (no
+# parse, plan or client round trip).  Baseline and clv queries alternate; the table
+# reports medians.  max_parallel_workers_per_gather = 0.  A MISS is reported, not fatal:
+# the script fails only when a query fails.
+set -euo pipefail
+
+export PSQLRC=/dev/null
+
+MODE=full
+for arg in "$@"; do
+	case "$arg" in
+		--smoke) MODE=smoke ;;
+		--full) MODE=full ;;
+		-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { print }' "$0"; exit 0 ;;
+		*) echo "bench_btyd.sh: unknown argument: $arg" >&2; exit 2 ;;
+	esac
+done
+
+if [ "$MODE" = smoke ]; then
+	CUSTOMERS=${BENCH_CUSTOMERS:-20000}
+	REPS=${BENCH_REPS:-1}
+else
+	CUSTOMERS=${BENCH_CUSTOMERS:-1000000}
+	REPS=${BENCH_REPS:-5}
+fi
+JIT=${BENCH_JIT:-off}
+SCHEMA=${BENCH_SCHEMA:-clv_bench_btyd}
+ROOT=$(cd "$(dirname "$0")/../.." && pwd)
+CBS=${BENCH_CBS:-$ROOT/../shared/data/btyd_cdnowSummary_cbs.csv}
+
+for v in CUSTOMERS REPS; do
+	case "${!v}" in
+		''|*[!0-9]*) echo "bench_btyd.sh: $v must be a non-negative integer" >&2; exit 2 ;;
+	esac
+done
+case "$JIT" in
+	on|off) ;;
+	*) echo "bench_btyd.sh: BENCH_JIT must be on or off" >&2; exit 2 ;;
+esac
+case "$SCHEMA" in
+	''|*[!a-z0-9_]*) echo "bench_btyd.sh: BENCH_SCHEMA must be a plain lower-case identifier" >&2; exit 2 ;;
+esac
+if [ ! -r "$CBS" ]; then
+	echo "bench_btyd.sh: cannot read the CDNOW summary $CBS (set BENCH_CBS)" >&2
+	exit 1
+fi
+[ "$REPS" -ge 1 ] || REPS=1
+
+PSQL=(psql -X -q -v ON_ERROR_STOP=1 --no-psqlrc)
+
+psql_do() {
+	"${PSQL[@]}" -o /dev/null <<<"$*"
+}
+psql_val() {
+	"${PSQL[@]}" -A -t -c "$1"
+}
+
+session_settings() {
+	cat <<EOF
+SET search_path = $SCHEMA, public;
+SET jit = $JIT;
+SET max_parallel_workers_per_gather = 0;
+EOF
+}
+
+# time_query SQL : server execution time (ms) of one execution in a fresh session.
+time_query() {
+	local sql=$1 out ms
+	out=$("${PSQL[@]}" -A -t <<EOF
+$(session_settings)
+SELECT * FROM ($sql) bench_prelude LIMIT 0;
+EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) $sql;
+EOF
+) || { echo "bench_btyd.sh: query failed: $sql" >&2; return 1; }
+	ms=$(awk '/Execution Time: /{v=$3} END{print v}' <<<"$out")
+	if [ -z "$ms" ]; then
+		echo "bench_btyd.sh: no execution time in EXPLAIN output for: $sql" >&2
+		return 1
+	fi
+	echo "$ms"
+}
+
+median() {
+	tr ' ' '\n' <<<"$*" | grep . | sort -g | awk '{a[NR]=$1} END{
+		if (NR == 0) { print "nan"; exit }
+		if (NR % 2) printf "%.1f\n", a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2 }'
+}
+
+RESULTS=()
+# measure NAME TARGET BASELINE_SQL CLV_SQL
+#   TARGET is a maximum ratio clv/baseline, or "<N ms": a maximum clv time.
+measure() {
+	local name=$1 target=$2 base_sql=$3 clv_sql=$4
+	local b=() c=() i bm cm ratio verdict
+	time_query "$base_sql" >/dev/null
+	time_query "$clv_sql" >/dev/null
+	for ((i = 1; i <= REPS; i++)); do
+		if ((i % 2)); then
+			b+=("$(time_query "$base_sql")")
+			c+=("$(time_query "$clv_sql")")
+		else
+			c+=("$(time_query "$clv_sql")")
+			b+=("$(time_query "$base_sql")")
+		fi
+	done
+	bm=$(median "${b[@]}")
+	cm=$(median "${c[@]}")
+	ratio=$(awk -v b="$bm" -v c="$cm" 'BEGIN{ if (b > 0) printf "%.2f", c / b; else print "nan" }')
+	case "$target" in
+		"<"*) verdict=$(awk -v c="$cm" -v t="${target#<}" 'BEGIN{ print (c != "nan" && c + 0 < t + 0) ? "PASS" : "MISS" }') ;;
+		*) verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN{ print (r != "nan" && r + 0 <= t + 0) ? "PASS" : "MISS" }') ;;
+	esac
+	RESULTS+=("$(printf '%-44s %12s %12s %7s %7s  %s' "$name" "$bm" "$cm" "$ratio" "$target" "$verdict")")
+	printf '  %-42s baseline %s ms  clv %s ms  (runs: base %s | clv %s)\n' \
+		"$name" "$bm" "$cm" "${b[*]}" "${c[*]}"
+}
+
+cleanup() {
+	local rc=$?
+	if [ "${BENCH_KEEP:-0}" != 1 ]; then
+		psql_do "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $SCHEMA CASCADE;" \
+			>/dev/null 2>&1 || true
+	fi
+	exit "$rc"
+}
+
+# ---- header ----------------------------------------------------------------
+echo "clv BTYD benchmark ($MODE mode)"
+echo "  server:  $(psql_val "SELECT version()")"
+echo "  cores:   $(nproc 2>/dev/null || echo '?') (client machine)"
+echo "  sizes:   CDNOW calibration summary; $CUSTOMERS simulated customers"
+echo "  method:  median of $REPS run(s) per side, alternating, one psql session per run;"
+echo "           EXPLAIN (ANALYZE, TIMING OFF) execution time after an untimed LIMIT 0 pass;"
+echo "           max_parallel_workers_per_gather = 0, jit = $JIT"
+
+# ---- set-up --------------------------------------------------------------
+trap cleanup EXIT
+T0=$(date +%s)
+psql_do "
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS clv;
+DROP SCHEMA IF EXISTS $SCHEMA CASCADE;
+CREATE SCHEMA $SCHEMA;
+SET search_path = $SCHEMA, public;
+SET max_parallel_workers_per_gather = 0;
+
+CREATE TABLE cbs (cust int, x float8, t_x float8, t_cal float8, x_star float8, m_x float8);
+\\copy cbs FROM '$CBS' WITH (FORMAT csv, HEADER true)
+
+CREATE FUNCTION u(i bigint, s bigint) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS \$\$ SELECT ((hashint8extended(i, s) >> 11) & 9007199254740991)::float8 / 9007199254740992.0 \$\$;
+
+CREATE TABLE sim AS
+SELECT frequency,
+       CASE WHEN frequency = 0 THEN 0
+            ELSE least(t_days, greatest(1, ceil(w * u(i, 4) ^ (1 / frequency)))) / 7 END AS recency,
+       t_days / 7 AS t
+FROM (SELECT i, t_days, w, floor(ln(1 - u(i, 3)) / ln(w / (70 + w))) AS frequency
+      FROM (SELECT i, t_days, least(t_days, greatest(1e-6, 140 * v / (1 - v))) AS w
+            FROM (SELECT i, 7 + floor(273 * u(i, 1)) AS t_days, u(i, 2) AS v
+                  FROM generate_series(1, $CUSTOMERS::bigint) AS i) a) b) c;
+
+CREATE TABLE model AS SELECT clv_bgnbd_fit(frequency, recency, t) AS m FROM sim;
+
+VACUUM (FREEZE, ANALYZE) cbs, sim, model;
+"
+PREWARM=$("${PSQL[@]}" -A -t 2>/dev/null <<EOF || true
+SET client_min_messages = warning;
+CREATE EXTENSION IF NOT EXISTS pg_prewarm SCHEMA $SCHEMA;
+SET search_path = $SCHEMA, public;
+SELECT sum(pg_prewarm(c::regclass))
+FROM unnest(ARRAY['$SCHEMA.cbs', '$SCHEMA.sim', '$SCHEMA.model']) c;
+EOF
+)
+PREWARM=$(tail -n1 <<<"$PREWARM")
+[ -n "$PREWARM" ] && echo "  prewarm: $PREWARM blocks loaded with pg_prewarm" \
+	|| echo "  prewarm: pg_prewarm not available; relying on warm-up runs"
+echo "  tables:  sim $(psql_val "SELECT pg_size_pretty(pg_table_size('$SCHEMA.sim'))") (generated and fitted in $(( $(date +%s) - T0 )) s)"
+psql_val "
+SET search_path = $SCHEMA, public;
+SELECT format('  sim:     %s customers, %s patterns, %s%% without repeat purchases; BG/NBD fit r %s, alpha %s, a %s, b %s, converged %s',
+              i ->> 'n_customers', i ->> 'n_patterns',
+              (SELECT round(100.0 * avg((frequency = 0)::int), 1) FROM sim),
+              round((i #>> '{params,r}')::numeric, 3), round((i #>> '{params,alpha}')::numeric, 3),
+              round((i #>> '{params,a}')::numeric, 3), round((i #>> '{params,b}')::numeric, 3),
+              i ->> 'converged')
+FROM (SELECT clv_model_info(m) AS i FROM model) q" | tail -n1
+
+# ---- queries ---------------------------------------------------------------
+CDNOW_BASE="SELECT count(*) FROM (SELECT x, t_x, t_cal, count(*) FROM cbs GROUP BY 1, 2, 3) q"
+CDNOW_BGNBD="SELECT clv_bgnbd_fit(x, t_x, t_cal) FROM cbs"
+CDNOW_GG_BASE="SELECT count(*) FROM (SELECT x, m_x, count(*) FROM cbs GROUP BY 1, 2) q"
+CDNOW_GG="SELECT clv_gammagamma_fit(x, m_x) FROM cbs"
+
+FIT_BASE="SELECT count(*) FROM (SELECT frequency, recency, t, count(*) FROM sim GROUP BY 1, 2, 3) q"
+FIT_CLV="SELECT length(clv_bgnbd_fit(frequency, recency, t)) FROM sim"
+
+SCORE_BASE="SELECT sum(exp(ln(frequency + 1))) FROM sim"
+SCORE_CLV="SELECT sum(clv_expected_purchases(m, 52, frequency, recency, t) + clv_palive(m, frequency, recency, t))
+FROM sim, model"
+
+# ---- measurements ----------------------------------------------------------
+echo
+echo "runs (ms):"
+measure "CDNOW bgnbd_fit vs GROUP BY x, t_x, T" "<50" "$CDNOW_BASE" "$CDNOW_BGNBD"
+measure "CDNOW gammagamma_fit vs GROUP BY x, m_x" "<50" "$CDNOW_GG_BASE" "$CDNOW_GG"
+measure "bgnbd_fit on sim vs GROUP BY patterns" 2 "$FIT_BASE" "$FIT_CLV"
+measure "expected_purchases + palive vs exp(ln(f+1))" 2 "$SCORE_BASE" "$SCORE_CLV"
+
+echo
+printf '%-44s %12s %12s %7s %7s  %s\n' "name" "baseline ms" "clv ms" "ratio" "target" "result"
+printf '%s\n' "-------------------------------------------------------------------------------------------"
+printf '%s\n' "${RESULTS[@]}"
+echo
+echo "targets: \"<50\" is the clv time in ms (the baseline is for scale), others the ratio clv/baseline."
+echo "MISS is reported, not fatal."
+if [ "$MODE" = smoke ]; then
+	echo "smoke mode: small tables, one run each; the ratios above are not meaningful."
+fi
