@@ -258,8 +258,9 @@ bgnbd_ll(bool modified, const clv_patterns *p, const double *theta, double *grad
 			g[0] += c->count * (dr_x - w3 * log(alpha + c->T) - w4 * log(alpha + c->tx));
 			g[1] += c->count * (r / alpha - w3 * (r + x) / (alpha + c->T)
 								- w4 * (r + x) / (alpha + c->tx));
-			g[2] += c->count * (da_x + w4 / a);
-			g[3] += c->count * (db_x - w4 / (b + x - 1 + k));
+			/* without the dropout term (BG/NBD at x = 0) b + x − 1 may be 0 */
+			g[2] += c->count * (da_x + (has4 ? w4 / a : 0));
+			g[3] += c->count * (db_x - (has4 ? w4 / (b + x - 1 + k) : 0));
 		}
 	}
 	if (grad)
@@ -532,6 +533,73 @@ minimise(objective *o, const double *start, int max_iter, double *best_log,
 }
 
 /*
+ * BFGS stops when its line search makes no more progress, with the gradient
+ * small but not negligible along the flat directions of these likelihoods.
+ * A few Newton steps (Hessian by central differences of the analytic
+ * gradient) finish the job; a step is kept only if it shrinks the gradient.
+ */
+static void
+polish(objective *o, double *best_log, double *best_f)
+{
+	int			k = o->k;
+	double		g[CLV_BTYD_MAX_PARAMS],
+				gp[CLV_BTYD_MAX_PARAMS],
+				gm[CLV_BTYD_MAX_PARAMS],
+				h[CLV_BTYD_MAX_PARAMS * CLV_BTYD_MAX_PARAMS],
+				step[CLV_BTYD_MAX_PARAMS],
+				trial[CLV_BTYD_MAX_PARAMS];
+	gsl_vector_view xv,
+				gv = gsl_vector_view_array(g, k);
+	const double eps = 1e-6;
+
+	for (int iter = 0; iter < 5; iter++)
+	{
+		double		norm = 0,
+					trial_norm = 0,
+					f;
+		gsl_matrix_view hv = gsl_matrix_view_array(h, k, k);
+		gsl_vector_view sv = gsl_vector_view_array(step, k);
+
+		xv = gsl_vector_view_array(best_log, k);
+		objective_fdf(&xv.vector, o, &gv.vector);
+		for (int j = 0; j < k; j++)
+		{
+			gsl_vector_view pv = gsl_vector_view_array(gp, k),
+						mv = gsl_vector_view_array(gm, k);
+
+			memcpy(trial, best_log, sizeof(double) * k);
+			trial[j] += eps;
+			xv = gsl_vector_view_array(trial, k);
+			objective_fdf(&xv.vector, o, &pv.vector);
+			trial[j] -= 2 * eps;
+			objective_fdf(&xv.vector, o, &mv.vector);
+			for (int i = 0; i < k; i++)
+				h[i * k + j] = (gp[i] - gm[i]) / (2 * eps);
+		}
+		for (int i = 0; i < k; i++)
+		{
+			norm += g[i] * g[i];
+			for (int j = 0; j < i; j++)
+				h[i * k + j] = h[j * k + i] = (h[i * k + j] + h[j * k + i]) / 2;
+		}
+		if (norm < 1e-28 ||
+			gsl_linalg_cholesky_decomp1(&hv.matrix) != GSL_SUCCESS ||
+			gsl_linalg_cholesky_solve(&hv.matrix, &gv.vector, &sv.vector) != GSL_SUCCESS)
+			return;
+		for (int i = 0; i < k; i++)
+			trial[i] = best_log[i] - step[i];
+		xv = gsl_vector_view_array(trial, k);
+		f = objective_fdf(&xv.vector, o, &gv.vector);
+		for (int i = 0; i < k; i++)
+			trial_norm += g[i] * g[i];
+		if (!(trial_norm < norm) || !(f <= *best_f + 1e-12 * fabs(*best_f)))
+			return;
+		memcpy(best_log, trial, sizeof(double) * k);
+		*best_f = f;
+	}
+}
+
+/*
  * Standard errors from the observed information: the Hessian of the
  * log-likelihood in log-parameters, by central differences of the analytic
  * gradient, then the delta method (se θ = θ · se log θ).
@@ -680,6 +748,8 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 		clv_set_hint(err, "Check the units of recency and t, or give starting values with the \"start\" option.");
 		return CLV_ERR_NOCONVERGE;
 	}
+	if (model != CLV_BTYD_PARETONBD)	/* its gradient is itself numerical */
+		polish(&o, best_log, &best_f);
 	for (int i = 0; i < o.k; i++)
 		fit->params[i] = exp(best_log[i]);
 	fit->log_likelihood = model_ll(model, p, fit->params, NULL);
