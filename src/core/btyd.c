@@ -794,18 +794,15 @@ clv_bgnbd_palive(clv_btyd_model model, const double *params, double x, double tx
 }
 
 bool
-clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double t,
-							 double x, double tx, double T, double *out)
+clv_btyd_purchase_factor(clv_btyd_model model, const double *params, double t,
+						 double x, double T, double *out)
 {
 	double		r = params[0],
 				alpha = params[1],
 				a = params[2],
 				b = params[3];
 	double		k = model == CLV_BTYD_MBGNBD ? 1 : 0;
-	double		z = t / (alpha + T + t);
 	gsl_sf_result hyp;
-	double		head,
-				num;
 
 	if (t == 0)
 	{
@@ -814,15 +811,13 @@ clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double 
 	}
 	if (model == CLV_BTYD_PARETONBD)
 	{
-		/* (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)] · P(alive) */
+		/* (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)] */
 		double		s = params[2],
 					beta = params[3];
-		double		rate = (r + x) * (beta + T) / (alpha + T);
 		double		lratio = log(beta + T) - log(beta + T + t);
-		double		span = fabs(s - 1) < 1e-10 ? -lratio
-			: -expm1((s - 1) * lratio) / (s - 1);
 
-		*out = rate * span * paretonbd_palive(params, x, tx, T);
+		*out = (r + x) * (beta + T) / (alpha + T)
+			* (fabs(s - 1) < 1e-10 ? -lratio : -expm1((s - 1) * lratio) / (s - 1));
 		return isfinite(*out);
 	}
 	if (fabs(a - 1) < 1e-7)
@@ -830,21 +825,35 @@ clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double 
 		/* the closed form divides by a − 1; it is continuous in a, so average its sides */
 		double		lo[4] = {r, alpha, 1 - 1e-7, b},
 					hi[4] = {r, alpha, 1 + 1e-7, b},
-					e_lo,
-					e_hi;
+					f_lo,
+					f_hi;
 
-		if (!clv_bgnbd_expected_purchases(model, lo, t, x, tx, T, &e_lo) ||
-			!clv_bgnbd_expected_purchases(model, hi, t, x, tx, T, &e_hi))
+		if (!clv_btyd_purchase_factor(model, lo, t, x, T, &f_lo) ||
+			!clv_btyd_purchase_factor(model, hi, t, x, T, &f_hi))
 			return false;
-		*out = (e_lo + e_hi) / 2;
+		*out = (f_lo + f_hi) / 2;
 		return true;
 	}
-	if (gsl_sf_hyperg_2F1_e(r + x, b + x + k, a + b + x - 1 + k, z, &hyp) != GSL_SUCCESS ||
-		!isfinite(hyp.val))
+	/* (a+b+x−1+k)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x+k; a+b+x−1+k; z)] */
+	if (gsl_sf_hyperg_2F1_e(r + x, b + x + k, a + b + x - 1 + k, t / (alpha + T + t),
+							&hyp) != GSL_SUCCESS || !isfinite(hyp.val))
 		return false;
-	head = (a + b + x - 1 + k) / (a - 1);
-	num = 1 - exp((r + x) * (log(alpha + T) - log(alpha + T + t))) * hyp.val;
-	*out = head * num * clv_bgnbd_palive(model, params, x, tx, T);
+	*out = (a + b + x - 1 + k) / (a - 1)
+		* (1 - exp((r + x) * (log(alpha + T) - log(alpha + T + t))) * hyp.val);
+	return isfinite(*out);
+}
+
+bool
+clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double t,
+							 double x, double tx, double T, double *out)
+{
+	double		factor,
+				palive;
+
+	if (!clv_btyd_purchase_factor(model, params, t, x, T, &factor))
+		return false;
+	palive = t == 0 ? 0 : clv_bgnbd_palive(model, params, x, tx, T);
+	*out = factor * palive;
 	return isfinite(*out);
 }
 

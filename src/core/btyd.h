@@ -96,9 +96,13 @@ double		clv_bgnbd_palive(clv_btyd_model model, const double *params,
 							 double x, double tx, double T);
 
 /*
- * E[purchases in (T, T + t] | x, t_x, T).  Returns false when the Gauss
- * hypergeometric function cannot be evaluated to full precision.
+ * E[purchases in (T, T + t] | x, t_x, T) = factor(t, x, T) · P(alive): the
+ * factor, the expectation for a customer known to be alive, does not depend
+ * on t_x, so scoring can reuse it across customers.  Both return false when
+ * the Gauss hypergeometric function cannot be evaluated to full precision.
  */
+bool		clv_btyd_purchase_factor(clv_btyd_model model, const double *params,
+									 double t, double x, double T, double *out);
 bool		clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params,
 										 double t, double x, double tx, double T,
 										 double *out);
