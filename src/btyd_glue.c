@@ -410,6 +410,61 @@ clv_palive(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(p);
 }
 
+/*
+ * Scoring a table calls clv_expected_purchases once per customer, and its
+ * Gauss hypergeometric term dominates; but that term, the factor, depends only
+ * on (frequency, t, horizon), which repeat across customers.  A direct-mapped
+ * table of recent factors, keyed also by the model's parameters, skips it.
+ */
+#define FACTOR_SLOTS 16384
+
+typedef struct factor_slot
+{
+	bool		used;
+	double		x,
+				T,
+				horizon;
+	double		params[4];
+	double		value;
+} factor_slot;
+
+static bool
+cached_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
+			  double horizon, double x, double T, double *out)
+{
+	void	  **extra = clv_call_site_extra(fcinfo);
+	factor_slot *slots = *extra,
+			   *s;
+	uint64		h = 0,
+				bits[3];
+
+	if (slots == NULL)
+		slots = *extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
+												sizeof(factor_slot) * FACTOR_SLOTS);
+	memcpy(&bits[0], &x, 8);
+	memcpy(&bits[1], &T, 8);
+	memcpy(&bits[2], &horizon, 8);
+	/* whole numbers leave a double's low bits zero: mix every bit in */
+	for (int i = 0; i < 3; i++)
+	{
+		h ^= bits[i] + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
+		h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
+		h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
+		h ^= h >> 31;
+	}
+	s = &slots[h % FACTOR_SLOTS];
+	if (s->used && s->x == x && s->T == T && s->horizon == horizon &&
+		memcmp(s->params, params, sizeof(s->params)) == 0)
+	{
+		*out = s->value;
+		return true;
+	}
+	if (!clv_btyd_purchase_factor(model, params, horizon, x, T, out))
+		return false;
+	*s = (factor_slot) {true, x, T, horizon, {params[0], params[1], params[2], params[3]}, *out};
+	return true;
+}
+
 PG_FUNCTION_INFO_V1(clv_expected_purchases);
 Datum
 clv_expected_purchases(PG_FUNCTION_ARGS)
@@ -427,7 +482,11 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must not be negative")));
 	customer_args(fcinfo, 2, model, &x, &tx, &T);
-	if (!clv_bgnbd_expected_purchases(model, m->params, horizon, x, tx, T, &e))
+	if (!cached_factor(fcinfo, model, m->params, horizon, x, T, &e))
+		hypergeometric_error();
+	if (horizon > 0)
+		e *= clv_bgnbd_palive(model, m->params, x, tx, T);
+	if (!isfinite(e))
 		hypergeometric_error();
 	PG_RETURN_FLOAT8(e);
 }

@@ -109,6 +109,12 @@ extern clv_model *clv_model_from_bytea(bytea *bytes);
  */
 extern const clv_model *clv_cached_model(FunctionCallInfo fcinfo, int argno);
 
+/*
+ * A slot for a function's own per-query state, beside the model cache in
+ * fn_extra (allocate it in fn_mcxt).
+ */
+extern void **clv_call_site_extra(FunctionCallInfo fcinfo);
+
 /* ---- JSON text building for model metadata ------------------------------ */
 
 #include "lib/stringinfo.h"

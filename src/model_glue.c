@@ -97,8 +97,24 @@ typedef struct model_cache
 	int			next;			/* round-robin victim */
 	int			last;			/* entry returned last: never the next victim, so a
 								 * function taking two models keeps the first */
+	void	   *extra;			/* the calling function's own per-query state */
 	cache_entry entries[CACHE_ENTRIES];
 } model_cache;
+
+static model_cache *
+call_site_cache(FunctionCallInfo fcinfo)
+{
+	if (fcinfo->flinfo->fn_extra == NULL)
+		fcinfo->flinfo->fn_extra =
+			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(model_cache));
+	return fcinfo->flinfo->fn_extra;
+}
+
+void	  **
+clv_call_site_extra(FunctionCallInfo fcinfo)
+{
+	return &call_site_cache(fcinfo)->extra;
+}
 
 /*
  * Point *key at the cache key of a model datum and set *len; returns whether
@@ -126,17 +142,13 @@ model_key(Datum datum, const char **key, Size *len)
 const clv_model *
 clv_cached_model(FunctionCallInfo fcinfo, int argno)
 {
-	model_cache *cache = fcinfo->flinfo->fn_extra;
+	model_cache *cache = call_site_cache(fcinfo);
 	Datum		datum = PG_GETARG_DATUM(argno);
 	const char *key;
 	Size		key_len;
 	bool		toasted = model_key(datum, &key, &key_len);
 	cache_entry *e;
 	MemoryContext old;
-
-	if (cache == NULL)
-		cache = fcinfo->flinfo->fn_extra =
-			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(model_cache));
 
 	for (int i = 0; i < CACHE_ENTRIES; i++)
 	{
