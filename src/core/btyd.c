@@ -837,10 +837,67 @@ clv_btyd_purchase_factor(clv_btyd_model model, const double *params, double t,
 	/* (a+b+x−1+k)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x+k; a+b+x−1+k; z)] */
 	if (gsl_sf_hyperg_2F1_e(r + x, b + x + k, a + b + x - 1 + k, t / (alpha + T + t),
 							&hyp) != GSL_SUCCESS || !isfinite(hyp.val))
-		return false;
+		return clv_bgnbd_purchase_factor_integral(model, params, t, x, T, out);
 	*out = (a + b + x - 1 + k) / (a - 1)
 		* (1 - exp((r + x) * (log(alpha + T) - log(alpha + T + t))) * hyp.val);
 	return isfinite(*out);
+}
+
+/* (1 − (1 + p·c)^−(r+x)) / p: smooth on [0, 1], (r+x)·c at 0 */
+typedef struct factor_integrand
+{
+	double		c;
+	double		rx;
+} factor_integrand;
+
+static double
+factor_integrand_fn(double p, void *arg)
+{
+	const factor_integrand *f = arg;
+
+	if (p < 1e-300)
+		return f->rx * f->c;
+	return -expm1(-f->rx * log1p(p * f->c)) / p;
+}
+
+/*
+ * The same factor as an integral over the dropout probability p, for where
+ * GSL's 2F1 gives up (heavy buyers over long horizons):
+ * ∫ p^(a−1) (1−p)^(b+x+k−1) · (1 − (1 + p t/(α+T))^−(r+x)) / p dp / B(a, b+x+k).
+ * QAWS handles the algebraic end-point behaviour exactly.
+ */
+bool
+clv_bgnbd_purchase_factor_integral(clv_btyd_model model, const double *params, double t,
+								   double x, double T, double *out)
+{
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+	double		k = model == CLV_BTYD_MBGNBD ? 1 : 0;
+	factor_integrand arg = {t / (alpha + T), r + x};
+	gsl_function fn = {factor_integrand_fn, &arg};
+	gsl_integration_qaws_table *table;
+	gsl_integration_workspace *ws;
+	double		value = NAN,
+				abserr;
+	bool		ok = false;
+
+	if (model == CLV_BTYD_PARETONBD)
+		return false;
+	table = gsl_integration_qaws_table_alloc(a - 1, b + x + k - 1, 0, 0);
+	ws = gsl_integration_workspace_alloc(200);
+	if (table != NULL && ws != NULL &&
+		gsl_integration_qaws(&fn, 0, 1, table, 0, 1e-12, 200, ws, &value, &abserr) == GSL_SUCCESS)
+	{
+		*out = exp(log(value) - gsl_sf_lnbeta(a, b + x + k));
+		ok = isfinite(*out);
+	}
+	if (table != NULL)
+		gsl_integration_qaws_table_free(table);
+	if (ws != NULL)
+		gsl_integration_workspace_free(ws);
+	return ok;
 }
 
 bool

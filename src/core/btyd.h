@@ -103,6 +103,9 @@ double		clv_bgnbd_palive(clv_btyd_model model, const double *params,
  */
 bool		clv_btyd_purchase_factor(clv_btyd_model model, const double *params,
 									 double t, double x, double T, double *out);
+/* The BG/NBD and MBG/NBD factor by quadrature, the closed form's fallback. */
+bool		clv_bgnbd_purchase_factor_integral(clv_btyd_model model, const double *params,
+											   double t, double x, double T, double *out);
 bool		clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params,
 										 double t, double x, double tx, double T,
 										 double *out);

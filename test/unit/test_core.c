@@ -2160,6 +2160,30 @@ test_btyd(void)
 			  isfinite(e1) && e1 > 0,
 			  "btyd: expected purchases at horizon 0, and finite for 300 purchases");
 	}
+	{
+		/* the quadrature fallback agrees with the closed form where both work */
+		const double cdnow[4] = {0.2426, 4.4136, 0.7929, 2.4259};
+		double		worst = 0,
+					closed,
+					quad,
+					heavy;
+		bool		ok;
+
+		for (int model = CLV_BTYD_BGNBD; model <= CLV_BTYD_MBGNBD; model++)
+			for (int x = 0; x <= 40; x += 8)
+				for (double h = 1; h <= 200; h *= 3)
+				{
+					clv_btyd_purchase_factor(model, cdnow, h, x, 38.86, &closed);
+					clv_bgnbd_purchase_factor_integral(model, cdnow, h, x, 38.86, &quad);
+					worst = fmax(worst, fabs(quad / closed - 1));
+				}
+		check(worst < 1e-9, "btyd: expected-purchase factor by quadrature matches the closed form (%.2g)",
+			  worst);
+		heavy = NAN;
+		ok = clv_btyd_purchase_factor(CLV_BTYD_BGNBD, cdnow, 5000, 300, 50, &heavy);
+		check(ok && isfinite(heavy) && heavy > 0,
+			  "btyd: 300 purchases over a 5000-week horizon has a finite expectation (%.4g)", heavy);
+	}
 	check(clv_btyd_check_customer(CLV_BTYD_BGNBD, 2, 10, 5, &err) == CLV_ERR_DATA &&
 		  clv_btyd_check_customer(CLV_BTYD_BGNBD, 1.5, 1, 5, &err) == CLV_ERR_DATA &&
 		  clv_btyd_check_customer(CLV_BTYD_GAMMAGAMMA, 2, 0, 0, &err) == CLV_ERR_DATA &&
