@@ -43,17 +43,9 @@
 # the script fails only when a query fails.
 set -euo pipefail
 
-export PSQLRC=/dev/null
-
-MODE=full
-for arg in "$@"; do
-	case "$arg" in
-		--smoke) MODE=smoke ;;
-		--full) MODE=full ;;
-		-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { print }' "$0"; exit 0 ;;
-		*) echo "bench_btyd.sh: unknown argument: $arg" >&2; exit 2 ;;
-	esac
-done
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+bench_parse_args "$@"
 
 if [ "$MODE" = smoke ]; then
 	CUSTOMERS=${BENCH_CUSTOMERS:-20000}
@@ -67,110 +59,15 @@ SCHEMA=${BENCH_SCHEMA:-clv_bench_btyd}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 CBS=${BENCH_CBS:-$ROOT/../shared/data/btyd_cdnowSummary_cbs.csv}
 
-for v in CUSTOMERS REPS; do
-	case "${!v}" in
-		''|*[!0-9]*) echo "bench_btyd.sh: $v must be a non-negative integer" >&2; exit 2 ;;
-	esac
-done
-case "$JIT" in
-	on|off) ;;
-	*) echo "bench_btyd.sh: BENCH_JIT must be on or off" >&2; exit 2 ;;
-esac
-case "$SCHEMA" in
-	''|*[!a-z0-9_]*) echo "bench_btyd.sh: BENCH_SCHEMA must be a plain lower-case identifier" >&2; exit 2 ;;
-esac
-if [ ! -r "$CBS" ]; then
-	echo "bench_btyd.sh: cannot read the CDNOW summary $CBS (set BENCH_CBS)" >&2
-	exit 1
-fi
-[ "$REPS" -ge 1 ] || REPS=1
-
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 --no-psqlrc)
-
-psql_do() {
-	"${PSQL[@]}" -o /dev/null <<<"$*"
-}
-psql_val() {
-	"${PSQL[@]}" -A -t -c "$1"
-}
-
-session_settings() {
-	cat <<EOF
-SET search_path = $SCHEMA, public;
-SET jit = $JIT;
-SET max_parallel_workers_per_gather = 0;
-EOF
-}
-
-# time_query SQL : server execution time (ms) of one execution in a fresh session.
-time_query() {
-	local sql=$1 out ms
-	out=$("${PSQL[@]}" -A -t <<EOF
-$(session_settings)
-SELECT * FROM ($sql) bench_prelude LIMIT 0;
-EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) $sql;
-EOF
-) || { echo "bench_btyd.sh: query failed: $sql" >&2; return 1; }
-	ms=$(awk '/Execution Time: /{v=$3} END{print v}' <<<"$out")
-	if [ -z "$ms" ]; then
-		echo "bench_btyd.sh: no execution time in EXPLAIN output for: $sql" >&2
-		return 1
-	fi
-	echo "$ms"
-}
-
-median() {
-	tr ' ' '\n' <<<"$*" | grep . | sort -g | awk '{a[NR]=$1} END{
-		if (NR == 0) { print "nan"; exit }
-		if (NR % 2) printf "%.1f\n", a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2 }'
-}
-
-RESULTS=()
-# measure NAME TARGET BASELINE_SQL CLV_SQL
-#   TARGET is a maximum ratio clv/baseline, or "<N ms": a maximum clv time.
-measure() {
-	local name=$1 target=$2 base_sql=$3 clv_sql=$4
-	local b=() c=() i bm cm ratio verdict
-	time_query "$base_sql" >/dev/null
-	time_query "$clv_sql" >/dev/null
-	for ((i = 1; i <= REPS; i++)); do
-		if ((i % 2)); then
-			b+=("$(time_query "$base_sql")")
-			c+=("$(time_query "$clv_sql")")
-		else
-			c+=("$(time_query "$clv_sql")")
-			b+=("$(time_query "$base_sql")")
-		fi
-	done
-	bm=$(median "${b[@]}")
-	cm=$(median "${c[@]}")
-	ratio=$(awk -v b="$bm" -v c="$cm" 'BEGIN{ if (b > 0) printf "%.2f", c / b; else print "nan" }')
-	case "$target" in
-		"<"*) verdict=$(awk -v c="$cm" -v t="${target#<}" 'BEGIN{ print (c != "nan" && c + 0 < t + 0) ? "PASS" : "MISS" }') ;;
-		*) verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN{ print (r != "nan" && r + 0 <= t + 0) ? "PASS" : "MISS" }') ;;
-	esac
-	RESULTS+=("$(printf '%-44s %12s %12s %7s %7s  %s' "$name" "$bm" "$cm" "$ratio" "$target" "$verdict")")
-	printf '  %-42s baseline %s ms  clv %s ms  (runs: base %s | clv %s)\n' \
-		"$name" "$bm" "$cm" "${b[*]}" "${c[*]}"
-}
-
-cleanup() {
-	local rc=$?
-	if [ "${BENCH_KEEP:-0}" != 1 ]; then
-		psql_do "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $SCHEMA CASCADE;" \
-			>/dev/null 2>&1 || true
-	fi
-	exit "$rc"
-}
+TIMING=explain
+bench_validate CUSTOMERS REPS
+[ -r "$CBS" ] || bench_die "cannot read the CDNOW summary $CBS (set BENCH_CBS)"
 
 # ---- header ----------------------------------------------------------------
-echo "clv BTYD benchmark ($MODE mode)"
-echo "  server:  $(psql_val "SELECT version()")"
-echo "  cores:   $(nproc 2>/dev/null || echo '?') (client machine)"
-echo "  sizes:   CDNOW calibration summary; $CUSTOMERS simulated customers"
-echo "  method:  median of $REPS run(s) per side, alternating, one psql session per run;"
-echo "           EXPLAIN (ANALYZE, TIMING OFF) execution time after an untimed LIMIT 0 pass;"
-echo "           max_parallel_workers_per_gather = 0, jit = $JIT"
+print_header "clv BTYD benchmark" \
+	"CDNOW calibration summary; $CUSTOMERS simulated customers" \
+	"EXPLAIN (ANALYZE, TIMING OFF) execution time after an untimed LIMIT 0 pass;" \
+	"max_parallel_workers_per_gather = 0, jit = $JIT"
 
 # ---- set-up --------------------------------------------------------------
 trap cleanup EXIT
@@ -204,17 +101,7 @@ CREATE TABLE model AS SELECT clv_bgnbd_fit(frequency, recency, t) AS m FROM sim;
 
 VACUUM (FREEZE, ANALYZE) cbs, sim, model;
 "
-PREWARM=$("${PSQL[@]}" -A -t 2>/dev/null <<EOF || true
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pg_prewarm SCHEMA $SCHEMA;
-SET search_path = $SCHEMA, public;
-SELECT sum(pg_prewarm(c::regclass))
-FROM unnest(ARRAY['$SCHEMA.cbs', '$SCHEMA.sim', '$SCHEMA.model']) c;
-EOF
-)
-PREWARM=$(tail -n1 <<<"$PREWARM")
-[ -n "$PREWARM" ] && echo "  prewarm: $PREWARM blocks loaded with pg_prewarm" \
-	|| echo "  prewarm: pg_prewarm not available; relying on warm-up runs"
+prewarm cbs sim model
 echo "  tables:  sim $(psql_val "SELECT pg_size_pretty(pg_table_size('$SCHEMA.sim'))") (generated and fitted in $(( $(date +%s) - T0 )) s)"
 psql_val "
 SET search_path = $SCHEMA, public;
@@ -242,15 +129,13 @@ FROM sim, model"
 # ---- measurements ----------------------------------------------------------
 echo
 echo "runs (ms):"
-measure "CDNOW bgnbd_fit vs GROUP BY x, t_x, T" "<50" "$CDNOW_BASE" "$CDNOW_BGNBD"
-measure "CDNOW gammagamma_fit vs GROUP BY x, m_x" "<50" "$CDNOW_GG_BASE" "$CDNOW_GG"
-measure "bgnbd_fit on sim vs GROUP BY patterns" 2 "$FIT_BASE" "$FIT_CLV"
-measure "expected_purchases + palive vs exp(ln(f+1))" 2 "$SCORE_BASE" "$SCORE_CLV"
+measure "CDNOW bgnbd_fit vs GROUP BY x, t_x, T" "<50" 0 "$CDNOW_BASE" "$CDNOW_BGNBD"
+measure "CDNOW gammagamma_fit vs GROUP BY x, m_x" "<50" 0 "$CDNOW_GG_BASE" "$CDNOW_GG"
+measure "bgnbd_fit on sim vs GROUP BY patterns" 2 0 "$FIT_BASE" "$FIT_CLV"
+measure "expected_purchases + palive vs exp(ln(f+1))" 2 0 "$SCORE_BASE" "$SCORE_CLV"
 
 echo
-printf '%-44s %12s %12s %7s %7s  %s\n' "name" "baseline ms" "clv ms" "ratio" "target" "result"
-printf '%s\n' "-------------------------------------------------------------------------------------------"
-printf '%s\n' "${RESULTS[@]}"
+print_results
 echo
 echo "targets: \"<50\" is the clv time in ms (the baseline is for scale), others the ratio clv/baseline."
 echo "MISS is reported, not fatal."

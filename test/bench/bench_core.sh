@@ -32,17 +32,9 @@
 # script fails only when a query fails.
 set -euo pipefail
 
-export PSQLRC=/dev/null
-
-MODE=full
-for arg in "$@"; do
-	case "$arg" in
-		--smoke) MODE=smoke ;;
-		--full) MODE=full ;;
-		-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1 { print }' "$0"; exit 0 ;;
-		*) echo "bench_core.sh: unknown argument: $arg" >&2; exit 2 ;;
-	esac
-done
+# shellcheck source-path=SCRIPTDIR source=lib/common.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/common.sh"
+bench_parse_args "$@"
 
 if [ "$MODE" = smoke ]; then
 	ORDERS=${BENCH_ORDERS:-20000}
@@ -60,116 +52,13 @@ PAR_WORKERS=${BENCH_PARALLEL:-2}
 SCHEMA=${BENCH_SCHEMA:-clv_bench}
 AS_OF='2024-01-01 00:00:00+00'
 
-for v in ORDERS CUSTOMERS ROWS REPS PAR_WORKERS; do
-	case "${!v}" in
-		''|*[!0-9]*) echo "bench_core.sh: $v must be a non-negative integer" >&2; exit 2 ;;
-	esac
-done
-case "$JIT" in
-	on|off) ;;
-	*) echo "bench_core.sh: BENCH_JIT must be on or off" >&2; exit 2 ;;
-esac
-case "$SCHEMA" in
-	''|*[!a-z0-9_]*) echo "bench_core.sh: BENCH_SCHEMA must be a plain lower-case identifier" >&2; exit 2 ;;
-esac
-[ "$REPS" -ge 1 ] || REPS=1
-
-PSQL=(psql -X -q -v ON_ERROR_STOP=1 --no-psqlrc)
-
-# psql_do SQL... : run statements in one session, fail on error.
-psql_do() {
-	"${PSQL[@]}" -o /dev/null <<<"$*"
-}
-# psql_val SQL : one value, unaligned.
-psql_val() {
-	"${PSQL[@]}" -A -t -c "$1"
-}
-
-# Settings applied to every timed session.  search_path puts the bench schema first and
-# keeps public (where CREATE EXTENSION usually puts clv) for the clv functions.
-session_settings() {
-	local workers=$1
-	cat <<EOF
-SET search_path = $SCHEMA, public;
-SET timezone = 'UTC';
-SET jit = $JIT;
-SET max_parallel_workers_per_gather = $workers;
-EOF
-}
-
-# time_query WORKERS SQL : milliseconds of one execution in a fresh session.
-time_query() {
-	local workers=$1 sql=$2 out ms
-	out=$("${PSQL[@]}" -o /dev/null <<EOF
-$(session_settings "$workers")
-SELECT * FROM ($sql) bench_prelude LIMIT 0;
-\\timing on
-$sql;
-EOF
-) || { echo "bench_core.sh: query failed: $sql" >&2; return 1; }
-	ms=$(awk '/^Time: /{v=$2} END{print v}' <<<"$out")
-	if [ -z "$ms" ]; then
-		echo "bench_core.sh: no timing in psql output for: $sql" >&2
-		return 1
-	fi
-	echo "$ms"
-}
-
-median() {
-	tr ' ' '\n' <<<"$*" | grep . | sort -g | awk '{a[NR]=$1} END{
-		if (NR == 0) { print "nan"; exit }
-		if (NR % 2) printf "%.1f\n", a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2 }'
-}
-
-RESULTS=()
-# measure NAME TARGET WORKERS BASELINE_SQL CLV_SQL
-measure() {
-	local name=$1 target=$2 workers=$3 base_sql=$4 clv_sql=$5
-	local b=() c=() i bm cm ratio verdict
-	# warm the cache (and hint bits) once with each query
-	time_query "$workers" "$base_sql" >/dev/null
-	time_query "$workers" "$clv_sql" >/dev/null
-	for ((i = 1; i <= REPS; i++)); do
-		# alternate which one goes first so drift hits both sides alike
-		if ((i % 2)); then
-			b+=("$(time_query "$workers" "$base_sql")")
-			c+=("$(time_query "$workers" "$clv_sql")")
-		else
-			c+=("$(time_query "$workers" "$clv_sql")")
-			b+=("$(time_query "$workers" "$base_sql")")
-		fi
-	done
-	bm=$(median "${b[@]}")
-	cm=$(median "${c[@]}")
-	ratio=$(awk -v b="$bm" -v c="$cm" 'BEGIN{ if (b > 0) printf "%.2f", c / b; else print "nan" }')
-	if [ "$target" = "-" ]; then
-		verdict="info"
-	else
-		verdict=$(awk -v r="$ratio" -v t="$target" 'BEGIN{ print (r != "nan" && r + 0 <= t + 0) ? "PASS" : "MISS" }')
-	fi
-	RESULTS+=("$(printf '%-44s %12s %12s %7s %7s  %s' "$name" "$bm" "$cm" "$ratio" "$target" "$verdict")")
-	printf '  %-42s baseline %s ms  clv %s ms  (runs: base %s | clv %s)\n' \
-		"$name" "$bm" "$cm" "${b[*]}" "${c[*]}"
-}
-
-cleanup() {
-	local rc=$?
-	if [ "${BENCH_KEEP:-0}" != 1 ]; then
-		psql_do "SET client_min_messages = warning; DROP SCHEMA IF EXISTS $SCHEMA CASCADE;" \
-			>/dev/null 2>&1 || true
-	fi
-	exit "$rc"
-}
+TIMING=psql
+bench_validate ORDERS CUSTOMERS ROWS REPS PAR_WORKERS
 
 # ---- header ----------------------------------------------------------------
-CORES=$(nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo '?')
-SERVER=$(psql_val "SELECT version()")
-echo "clv core benchmark ($MODE mode)"
-echo "  server:  $SERVER"
-echo "  cores:   $CORES (client machine)"
-echo "  sizes:   $ORDERS orders / $CUSTOMERS customers; $ROWS regression rows x 10 features"
-echo "  method:  median of $REPS run(s) per side, alternating, one psql session per run;"
-echo "           max_parallel_workers_per_gather = 0, jit = $JIT (unless stated)"
+print_header "clv core benchmark" \
+	"$ORDERS orders / $CUSTOMERS customers; $ROWS regression rows x 10 features" \
+	"max_parallel_workers_per_gather = 0, jit = $JIT (unless stated)"
 
 # ---- set-up --------------------------------------------------------------
 trap cleanup EXIT
@@ -218,20 +107,7 @@ SELECT clv_linreg_fit(y, ARRAY[x1, x2, x3, x4, x5, x6, x7, x8, x9, x10]) AS m FR
 
 VACUUM (FREEZE, ANALYZE) orders, reg, reg_arr, model;
 "
-# Load the tables into shared_buffers when pg_prewarm is available: a sequential scan of a
-# table larger than shared_buffers/4 otherwise reads through a small ring from the OS
-# cache, which adds the same copying cost to both sides and flattens the ratios.
-PREWARM=$("${PSQL[@]}" -A -t 2>/dev/null <<EOF || true
-SET client_min_messages = warning;
-CREATE EXTENSION IF NOT EXISTS pg_prewarm SCHEMA $SCHEMA;
-SET search_path = $SCHEMA, public;
-SELECT sum(pg_prewarm(c::regclass))
-FROM unnest(ARRAY['$SCHEMA.orders', '$SCHEMA.reg', '$SCHEMA.reg_arr', '$SCHEMA.model']) c;
-EOF
-)
-PREWARM=$(tail -n1 <<<"$PREWARM")
-[ -n "$PREWARM" ] && echo "  prewarm: $PREWARM blocks loaded with pg_prewarm" \
-	|| echo "  prewarm: pg_prewarm not available; relying on warm-up runs"
+prewarm orders reg reg_arr model
 SIZES=$(psql_val "SELECT string_agg(c || ' ' || pg_size_pretty(pg_table_size('$SCHEMA.' || c)), ', ')
                   FROM unnest(ARRAY['orders', 'reg', 'reg_arr']) c")
 echo "  tables:  $SIZES (generated in $(( $(date +%s) - T0 )) s)"
@@ -245,8 +121,7 @@ FROM (SELECT clv_model_info(m) -> 'coefficients' AS c FROM model) i,
      generate_series(1, 10) AS k
 GROUP BY c" | tail -n1)
 if [ -z "$FORMULA" ]; then
-	echo "bench_core.sh: could not read the coefficients from clv_model_info" >&2
-	exit 1
+	bench_die "could not read the coefficients from clv_model_info"
 fi
 
 # Sanity check: clv_predict and the written-out formula agree (same model, same rows).
@@ -256,8 +131,7 @@ SELECT abs(sum(clv_predict(m, ARRAY[x1, x2, x3, x4, x5, x6, x7, x8, x9, x10]))
            - sum($FORMULA)) <= 1e-6 * greatest(1, abs(sum($FORMULA)))
 FROM reg, model" | tail -n1)
 if [ "$CHECK" != t ]; then
-	echo "bench_core.sh: clv_predict disagrees with the inlined linear formula" >&2
-	exit 1
+	bench_die "clv_predict disagrees with the inlined linear formula"
 fi
 
 # ---- queries ---------------------------------------------------------------
@@ -296,9 +170,7 @@ PLANNED=$(psql_val "$(session_settings "$PAR_WORKERS")
 EXPLAIN (COSTS OFF) $SUMMARY_CLV" | grep -o 'Workers Planned: [0-9]*' | head -n1 || true)
 
 echo
-printf '%-44s %12s %12s %7s %7s  %s\n' "name" "baseline ms" "clv ms" "ratio" "target" "result"
-printf '%s\n' "-------------------------------------------------------------------------------------------"
-printf '%s\n' "${RESULTS[@]}"
+print_results
 echo
 echo "parallel line: ${PLANNED:-no parallel plan chosen} (targets apply to the serial lines)"
 echo "info lines have no target; MISS is reported, not fatal."
