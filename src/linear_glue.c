@@ -159,8 +159,7 @@ linreg_copy(const linreg_state *src)
 
 	clv_linreg_acc_init(&dst->acc, src->acc.p);
 	clv_linreg_acc_merge(&dst->acc, &src->acc);
-	if (src->options)
-		dst->options = clv_copy_jsonb(CurrentMemoryContext, src->options);
+	dst->options = clv_copy_jsonb(CurrentMemoryContext, src->options);
 	return dst;
 }
 
@@ -349,8 +348,7 @@ clv_logreg_fit_combine(PG_FUNCTION_ARGS)
 	{
 		a = palloc0(sizeof(logreg_state));
 		clv_rows_init(&a->rows, b->rows.p, clv_training_memory_bytes());
-		if (b->options)
-			a->options = clv_copy_jsonb(cxt, b->options);
+		a->options = clv_copy_jsonb(cxt, b->options);
 	}
 	else if (a->rows.p != b->rows.p)
 		ereport(ERROR,
