@@ -6,7 +6,7 @@
 
 CLV_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 PG_CONFIG=${PG_CONFIG:-/usr/lib/postgresql/15/bin/pg_config}
-PGBIN=/usr/lib/postgresql/15/bin
+PGBIN=$("$PG_CONFIG" --bindir)
 CLV_TMP=${CLV_TMPDIR:-${TMPDIR:-/tmp}/clv-test}
 case $CLV_TMP in /*) ;; *) CLV_TMP=$PWD/$CLV_TMP ;; esac   # scripts change dir
 CLV_PGDATA=$CLV_TMP/pgdata
