@@ -19,33 +19,50 @@ GSL_CFLAGS := $(shell gsl-config --cflags)
 GSL_LIBS   := $(shell gsl-config --libs)
 PG_CPPFLAGS = -Isrc/core $(GSL_CFLAGS)
 PG_CFLAGS   = -std=gnu11 -ffp-contract=off
-SHLIB_LINK  = $(GSL_LIBS)
+SHLIB_LINK  = $(GSL_LIBS) -pthread
 
 PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
 # ---- tests of the numerical core, without a server -------------------------
-UNIT_CFLAGS = -std=gnu11 -ffp-contract=off -O1 -g -Wall -Wextra -Werror -Isrc/core $(GSL_CFLAGS)
+UNIT_CFLAGS = -std=gnu11 -ffp-contract=off -O1 -g -Wall -Wextra -Werror -pthread -Isrc/core $(GSL_CFLAGS)
+SAN_CFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer
+CORE_DEPS   = $(CORE_SRCS) $(wildcard src/core/*.h)
+UNIT_LIBS   = $(GSL_LIBS) -lm
 
-test/unit/test_core: $(CORE_SRCS) test/unit/test_core.c $(wildcard src/core/*.h)
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(GSL_LIBS) -lm
+test/unit/test_core: $(CORE_DEPS) test/unit/test_core.c
+	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(UNIT_LIBS)
 
-test/unit/test_core_san: $(CORE_SRCS) test/unit/test_core.c $(wildcard src/core/*.h)
-	$(CC) $(UNIT_CFLAGS) -fsanitize=address,undefined -fno-sanitize-recover=all \
-		-fno-omit-frame-pointer -o $@ test/unit/test_core.c $(CORE_SRCS) $(GSL_LIBS) -lm
+test/unit/test_core_san: $(CORE_DEPS) test/unit/test_core.c
+	$(CC) $(UNIT_CFLAGS) $(SAN_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(UNIT_LIBS)
 
-test/fuzz/fuzz_model: $(CORE_SRCS) test/fuzz/fuzz_model.c $(wildcard src/core/*.h)
-	clang -std=gnu11 -ffp-contract=off -g -O1 -fsanitize=fuzzer,address,undefined -Isrc/core $(GSL_CFLAGS) \
-		-o $@ test/fuzz/fuzz_model.c $(CORE_SRCS) $(GSL_LIBS) -lm
+# the tree tests train real ensembles: optimised, or they take minutes
+test/unit/test_trees: $(CORE_DEPS) test/unit/test_trees.c
+	$(CC) $(UNIT_CFLAGS) -O2 -o $@ test/unit/test_trees.c $(CORE_SRCS) $(UNIT_LIBS)
 
-.PHONY: unit unit-san fuzz
-unit: test/unit/test_core
+test/unit/test_trees_san: $(CORE_DEPS) test/unit/test_trees.c
+	$(CC) $(UNIT_CFLAGS) $(SAN_CFLAGS) -o $@ test/unit/test_trees.c $(CORE_SRCS) $(UNIT_LIBS)
+
+test/unit/bench_trees: $(CORE_DEPS) test/unit/bench_trees.c
+	$(CC) -std=gnu11 -ffp-contract=off -O2 -g -Wall -Wextra -Werror -pthread -Isrc/core $(GSL_CFLAGS) \
+		-o $@ test/unit/bench_trees.c $(CORE_SRCS) $(UNIT_LIBS)
+
+test/fuzz/fuzz_model: $(CORE_DEPS) test/fuzz/fuzz_model.c
+	clang -std=gnu11 -ffp-contract=off -g -O1 -pthread -fsanitize=fuzzer,address,undefined -Isrc/core $(GSL_CFLAGS) \
+		-o $@ test/fuzz/fuzz_model.c $(CORE_SRCS) $(UNIT_LIBS)
+
+.PHONY: unit unit-san fuzz bench-trees
+unit: test/unit/test_core test/unit/test_trees
 	test/unit/test_core
-unit-san: test/unit/test_core_san
+	test/unit/test_trees
+unit-san: test/unit/test_core_san test/unit/test_trees_san
 	test/unit/test_core_san
+	CLV_TEST_QUICK=1 test/unit/test_trees_san
 fuzz: test/fuzz/fuzz_model
 	test/fuzz/fuzz_model -max_total_time=$(or $(FUZZ_SECONDS),30) -max_len=4096 \
 		test/fuzz/corpus
+bench-trees: test/unit/bench_trees
+	test/unit/bench_trees $(BENCH_ARGS)
 
-EXTRA_CLEAN = test/unit/test_core test/unit/test_core_san test/fuzz/fuzz_model results regression.diffs regression.out
+EXTRA_CLEAN = test/unit/test_core test/unit/test_core_san test/unit/test_trees test/unit/test_trees_san test/unit/bench_trees test/fuzz/fuzz_model results regression.diffs regression.out

@@ -12,6 +12,7 @@
  * restarts the whole server.
  */
 #include "model.h"
+#include "trees.h"
 
 #include <math.h>
 #include <string.h>
@@ -152,6 +153,10 @@ clv_model_kind_name(clv_model_kind kind)
 			return "paretonbd";
 		case CLV_KIND_GAMMAGAMMA:
 			return "gammagamma";
+		case CLV_KIND_FOREST:
+			return "forest";
+		case CLV_KIND_GBM:
+			return "gbm";
 	}
 	return "unknown";
 }
@@ -175,7 +180,8 @@ clv_model_kind_params(clv_model_kind kind)
 static bool
 kind_is_known(uint32_t kind)
 {
-	return clv_kind_is_linear(kind) || clv_model_kind_params(kind) > 0;
+	return clv_kind_is_linear(kind) || clv_model_kind_params(kind) > 0 ||
+		clv_kind_is_ensemble(kind);
 }
 
 /* ---- encoder ----------------------------------------------------------- */
@@ -196,6 +202,8 @@ encode_payload(const clv_model *model, clv_buf *buf)
 		for (uint32_t i = 0; i <= model->n_features; i++)
 			clv_buf_put_f64(buf, model->coef[i]);
 	}
+	else if (clv_kind_is_ensemble(model->kind))
+		clv_ensemble_encode(model->ensemble, buf);
 	else
 	{
 		clv_buf_put_u32(buf, model->n_params);
@@ -383,6 +391,19 @@ decode_parameters(clv_reader *r, clv_model *m, clv_error *err)
 	return CLV_OK;
 }
 
+static clv_status
+decode_ensemble(clv_reader *r, clv_model *m, clv_error *err)
+{
+	clv_status	st = clv_ensemble_decode(r, m->n_features, &m->ensemble, err);
+	clv_ensemble_type want = m->kind == CLV_KIND_FOREST ? CLV_ENSEMBLE_FOREST : CLV_ENSEMBLE_BOOSTED;
+
+	if (st != CLV_OK)
+		return st;
+	if (m->ensemble->type != want)
+		return corrupt(err, "The ensemble type does not match the model kind.");
+	return CLV_OK;
+}
+
 clv_status
 clv_model_decode(const unsigned char *data, size_t len, clv_model **out,
 				 clv_error *err)
@@ -420,8 +441,12 @@ clv_model_decode(const unsigned char *data, size_t len, clv_model **out,
 		return corrupt(err, "The model has trailing bytes after its payload.");
 
 	payload = (clv_reader) {p, payload_len, 0};
-	st = clv_kind_is_linear(m->kind) ? decode_coefficients(&payload, m, err)
-		: decode_parameters(&payload, m, err);
+	if (clv_kind_is_linear(m->kind))
+		st = decode_coefficients(&payload, m, err);
+	else if (clv_kind_is_ensemble(m->kind))
+		st = decode_ensemble(&payload, m, err);
+	else
+		st = decode_parameters(&payload, m, err);
 	if (st != CLV_OK)
 		return st;
 	if (payload.pos != payload.len)
@@ -441,6 +466,7 @@ clv_model_free(clv_model *model)
 	clv_release(model->meta);
 	clv_release(model->coef);
 	clv_release(model->params);
+	clv_ensemble_free(model->ensemble);
 	clv_release(model);
 }
 

@@ -21,7 +21,9 @@ typedef enum clv_model_kind
 	CLV_KIND_BGNBD = 3,
 	CLV_KIND_MBGNBD = 4,
 	CLV_KIND_PARETONBD = 5,
-	CLV_KIND_GAMMAGAMMA = 6
+	CLV_KIND_GAMMAGAMMA = 6,
+	CLV_KIND_FOREST = 7,
+	CLV_KIND_GBM = 8
 } clv_model_kind;
 
 /* Kinds whose payload is a linear predictor's coefficients. */
@@ -29,6 +31,13 @@ static inline bool
 clv_kind_is_linear(clv_model_kind kind)
 {
 	return kind == CLV_KIND_LINREG || kind == CLV_KIND_LOGREG;
+}
+
+/* Kinds whose payload is a tree ensemble (trees.h). */
+static inline bool
+clv_kind_is_ensemble(clv_model_kind kind)
+{
+	return kind == CLV_KIND_FOREST || kind == CLV_KIND_GBM;
 }
 
 /* A decoded model.  Everything hangs off one clv_alloc'd block per field. */
@@ -44,6 +53,8 @@ typedef struct clv_model
 	/* payload of the probabilistic kinds: positive parameters */
 	uint32_t	n_params;
 	double	   *params;
+	/* payload of the tree ensembles */
+	struct clv_ensemble *ensemble;
 } clv_model;
 
 /* Growable output buffer for encoders. */
@@ -92,7 +103,7 @@ void		clv_model_free(clv_model *model);
 clv_status	clv_model_check_header(const unsigned char *data, size_t len,
 								   clv_error *err);
 
-/* Parameters a probabilistic kind has, or 0 for the linear kinds. */
+/* Parameters a probabilistic kind has, or 0 for the other kinds. */
 uint32_t	clv_model_kind_params(clv_model_kind kind);
 
 /*

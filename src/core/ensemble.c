@@ -1,0 +1,469 @@
+/*
+ * ensemble.c — the fitted tree ensemble: prediction from flat node arrays,
+ * the payload codec with its strict decoder, and exact TreeSHAP.
+ */
+#include "tree_internal.h"
+#include "model.h"
+
+#include <math.h>
+#include <string.h>
+
+/* Bytes of one encoded node: feature, left, right, flags, threshold, value, cover. */
+#define NODE_BYTES	40
+#define HEAD_U32	5
+
+clv_ensemble *
+ensemble_new(uint32_t n_features, uint32_t n_trees, uint32_t n_nodes)
+{
+	clv_ensemble *e = clv_alloc(sizeof(clv_ensemble));
+
+	memset(e, 0, sizeof(*e));
+	e->n_features = n_features;
+	e->n_trees = n_trees;
+	e->n_nodes = n_nodes;
+	e->tree_start = clv_alloc(sizeof(uint32_t) * ((size_t) n_trees + 1));
+	e->nodes = clv_alloc(sizeof(clv_tree_node) * (size_t) n_nodes);
+	memset(e->nodes, 0, sizeof(clv_tree_node) * (size_t) n_nodes);
+	e->importance = clv_alloc(sizeof(double) * n_features);
+	for (uint32_t j = 0; j < n_features; j++)
+		e->importance[j] = NAN;
+	e->oob_score = e->oob_error = NAN;
+	e->train_loss = e->valid_loss = NAN;
+	e->best_round = n_trees;
+	e->link = CLV_LINK_IDENTITY;
+	return e;
+}
+
+void
+clv_ensemble_free(clv_ensemble *e)
+{
+	if (e == NULL)
+		return;
+	clv_release(e->tree_start);
+	clv_release(e->nodes);
+	clv_release(e->importance);
+	clv_release(e->permutation_importance);
+	clv_release(e);
+}
+
+/* ---- prediction -------------------------------------------------------------- */
+
+double
+clv_ensemble_margin(const clv_ensemble *e, const double *x)
+{
+	double		sum = 0;
+
+	for (uint32_t t = 0; t < e->n_trees; t++)
+		sum += ensemble_leaf(e->nodes, e->tree_start[t], x)->value;
+	if (e->type == CLV_ENSEMBLE_FOREST)
+		return sum / e->n_trees;
+	return e->base_score + sum;
+}
+
+double
+clv_ensemble_predict(const clv_ensemble *e, const double *x)
+{
+	double		m = clv_ensemble_margin(e, x);
+
+	switch (e->link)
+	{
+		case CLV_LINK_LOGIT:
+			return m >= 0 ? 1.0 / (1.0 + exp(-m)) : exp(m) / (1.0 + exp(m));
+		case CLV_LINK_LOG:
+			return exp(m);
+		case CLV_LINK_IDENTITY:
+			break;
+	}
+	return m;
+}
+
+/* ---- payload codec ------------------------------------------------------------ */
+
+void
+clv_ensemble_encode(const clv_ensemble *e, clv_buf *buf)
+{
+	clv_buf_put_u32(buf, (uint32_t) e->type);
+	clv_buf_put_u32(buf, (uint32_t) e->link);
+	clv_buf_put_u32(buf, e->classification ? 1 : 0);
+	clv_buf_put_u32(buf, e->n_trees);
+	clv_buf_put_u32(buf, e->n_nodes);
+	clv_buf_put_f64(buf, e->base_score);
+	clv_buf_put_u32(buf, e->best_round);
+	clv_buf_put_f64(buf, e->oob_score);
+	clv_buf_put_f64(buf, e->oob_error);
+	clv_buf_put_f64(buf, e->train_loss);
+	clv_buf_put_f64(buf, e->valid_loss);
+	for (uint32_t j = 0; j < e->n_features; j++)
+		clv_buf_put_f64(buf, e->importance[j]);
+	clv_buf_put_u32(buf, e->permutation_importance ? 1 : 0);
+	if (e->permutation_importance)
+		for (uint32_t j = 0; j < e->n_features; j++)
+			clv_buf_put_f64(buf, e->permutation_importance[j]);
+	for (uint32_t t = 0; t <= e->n_trees; t++)
+		clv_buf_put_u32(buf, e->tree_start[t]);
+	for (uint32_t i = 0; i < e->n_nodes; i++)
+	{
+		const clv_tree_node *nd = &e->nodes[i];
+
+		clv_buf_put_u32(buf, (uint32_t) nd->feature);
+		clv_buf_put_u32(buf, nd->left);
+		clv_buf_put_u32(buf, nd->right);
+		clv_buf_put_u32(buf, nd->default_left);
+		clv_buf_put_f64(buf, nd->threshold);
+		clv_buf_put_f64(buf, nd->value);
+		clv_buf_put_f64(buf, nd->cover);
+	}
+}
+
+static clv_status
+corrupt(clv_error *err, const char *what)
+{
+	clv_fail(err, CLV_ERR_CORRUPT, "invalid clv model");
+	clv_set_detail(err, "%s", what);
+	return CLV_ERR_CORRUPT;
+}
+
+static bool
+nan_or_finite(double v)
+{
+	return isnan(v) || isfinite(v);
+}
+
+static clv_status
+decode_nodes(clv_reader *r, clv_ensemble *e, clv_error *err)
+{
+	uint8_t    *depth;
+	uint8_t    *parents;
+	clv_status	st = CLV_OK;
+
+	for (uint32_t t = 0; t <= e->n_trees; t++)
+		if (!clv_read_u32(r, &e->tree_start[t]))
+			return corrupt(err, "The tree offsets are truncated.");
+	if (e->tree_start[0] != 0 || e->tree_start[e->n_trees] != e->n_nodes)
+		return corrupt(err, "The tree offsets do not cover the nodes.");
+	for (uint32_t t = 0; t < e->n_trees; t++)
+		if (e->tree_start[t + 1] <= e->tree_start[t])
+			return corrupt(err, "The tree offsets are not increasing.");
+
+	for (uint32_t i = 0; i < e->n_nodes; i++)
+	{
+		clv_tree_node *nd = &e->nodes[i];
+		uint32_t	feature,
+					flags;
+
+		if (!clv_read_u32(r, &feature) || !clv_read_u32(r, &nd->left) ||
+			!clv_read_u32(r, &nd->right) || !clv_read_u32(r, &flags) ||
+			!clv_read_f64(r, &nd->threshold) || !clv_read_f64(r, &nd->value) ||
+			!clv_read_f64(r, &nd->cover))
+			return corrupt(err, "The nodes are truncated.");
+		nd->feature = (int32_t) feature;
+		nd->default_left = (uint8_t) flags;
+		if (flags > 1)
+			return corrupt(err, "A node has unknown flags set.");
+		if (!isfinite(nd->cover) || !(nd->cover >= 0))
+			return corrupt(err, "A node cover is negative or not finite.");
+		if (nd->feature == -1)
+		{
+			if (!isfinite(nd->value))
+				return corrupt(err, "A leaf value is not finite.");
+			/* one encoding per model: unused fields are zero */
+			if (nd->left || nd->right || flags || memcmp(&nd->threshold, &(double) {0}, 8))
+				return corrupt(err, "A leaf has split fields set.");
+		}
+		else
+		{
+			if (nd->feature < 0 || (uint32_t) nd->feature >= e->n_features)
+				return corrupt(err, "A node splits on a feature out of range.");
+			if (!isfinite(nd->threshold))
+				return corrupt(err, "A split threshold is not finite.");
+			if (memcmp(&nd->value, &(double) {0}, 8))
+				return corrupt(err, "An internal node has a value set.");
+		}
+	}
+
+	/*
+	 * Each tree must be a tree: children after their parent and inside the
+	 * tree, every node but the root with exactly one parent, depth bounded
+	 * (prediction and TreeSHAP rely on all three).
+	 */
+	depth = clv_alloc(e->n_nodes);
+	parents = clv_alloc(e->n_nodes);
+	memset(depth, 0, e->n_nodes);
+	memset(parents, 0, e->n_nodes);
+	for (uint32_t t = 0; t < e->n_trees && st == CLV_OK; t++)
+	{
+		uint32_t	end = e->tree_start[t + 1];
+
+		for (uint32_t i = e->tree_start[t]; i < end && st == CLV_OK; i++)
+		{
+			const clv_tree_node *nd = &e->nodes[i];
+
+			if (i != e->tree_start[t] && parents[i] != 1)
+				st = corrupt(err, "A node is not reached exactly once from its tree's root.");
+			else if (nd->feature < 0)
+				continue;
+			else if (nd->left <= i || nd->right <= i || nd->left >= end || nd->right >= end ||
+					 nd->left == nd->right)
+				st = corrupt(err, "A node has a child outside its tree or before itself.");
+			else if (depth[i] >= CLV_TREES_MAX_DEPTH)
+				st = corrupt(err, "A tree is deeper than the maximum depth.");
+			else
+			{
+				/* saturate: a count past 1 is already an error */
+				parents[nd->left] = parents[nd->left] ? 2 : 1;
+				parents[nd->right] = parents[nd->right] ? 2 : 1;
+				depth[nd->left] = depth[nd->right] = depth[i] + 1;
+			}
+		}
+	}
+	clv_release(depth);
+	clv_release(parents);
+	return st;
+}
+
+clv_status
+clv_ensemble_decode(clv_reader *r, uint32_t n_features, clv_ensemble **out,
+					clv_error *err)
+{
+	uint32_t	head[HEAD_U32];
+	uint32_t	has_perm;
+	double		base;
+	clv_ensemble *e;
+	size_t		left;
+	size_t		fixed;
+
+	*out = NULL;
+	for (int i = 0; i < HEAD_U32; i++)
+		if (!clv_read_u32(r, &head[i]))
+			return corrupt(err, "The ensemble header is truncated.");
+	if (head[0] < CLV_ENSEMBLE_FOREST || head[0] > CLV_ENSEMBLE_BOOSTED)
+		return corrupt(err, "The ensemble type is unknown.");
+	if (head[1] < CLV_LINK_IDENTITY || head[1] > CLV_LINK_LOG)
+		return corrupt(err, "The ensemble link function is unknown.");
+	if (head[2] > 1)
+		return corrupt(err, "The classification flag is neither 0 nor 1.");
+	if (head[3] < 1 || head[3] > CLV_TREES_MAX_TREES)
+		return corrupt(err, "The tree count is out of range.");
+
+	/* sizes against the bytes present, before anything is allocated */
+	fixed = 8 + 4 + 4 * 8 + 8 * (size_t) n_features + 4;
+	left = r->len - r->pos;
+	if (left < fixed || (left - fixed) / 4 < (size_t) head[3] + 1 ||
+		head[4] < head[3] || (left - fixed - 4 * ((size_t) head[3] + 1)) / NODE_BYTES < head[4])
+		return corrupt(err, "The tree or node count exceeds the payload.");
+
+	if (!clv_read_f64(r, &base) || !isfinite(base))
+		return corrupt(err, "The base score is not finite.");
+	e = ensemble_new(n_features, head[3], head[4]);
+	*out = e;
+	e->type = (clv_ensemble_type) head[0];
+	e->link = (clv_link) head[1];
+	e->classification = head[2] == 1;
+	e->base_score = base;
+	if (!clv_read_u32(r, &e->best_round) || !clv_read_f64(r, &e->oob_score) ||
+		!clv_read_f64(r, &e->oob_error) || !clv_read_f64(r, &e->train_loss) ||
+		!clv_read_f64(r, &e->valid_loss))
+		return corrupt(err, "The ensemble statistics are truncated.");
+	if (e->best_round < 1 || e->best_round > e->n_trees)
+		return corrupt(err, "The best round is out of range.");
+	if (!nan_or_finite(e->oob_score) || !nan_or_finite(e->oob_error) ||
+		!nan_or_finite(e->train_loss) || !nan_or_finite(e->valid_loss))
+		return corrupt(err, "An ensemble statistic is infinite.");
+	for (uint32_t j = 0; j < n_features; j++)
+		if (!clv_read_f64(r, &e->importance[j]) ||
+			!(isnan(e->importance[j]) || (isfinite(e->importance[j]) && e->importance[j] >= 0)))
+			return corrupt(err, "A feature importance is negative or infinite.");
+	if (!clv_read_u32(r, &has_perm) || has_perm > 1)
+		return corrupt(err, "The permutation importance flag is neither 0 nor 1.");
+	if (has_perm)
+	{
+		if ((r->len - r->pos) / 8 < n_features)
+			return corrupt(err, "The permutation importances are truncated.");
+		e->permutation_importance = clv_alloc(sizeof(double) * n_features);
+		for (uint32_t j = 0; j < n_features; j++)
+			if (!clv_read_f64(r, &e->permutation_importance[j]) ||
+				!nan_or_finite(e->permutation_importance[j]))
+				return corrupt(err, "A permutation importance is infinite.");
+	}
+	return decode_nodes(r, e, err);
+}
+
+/* ---- TreeSHAP ---------------------------------------------------------------- */
+
+/*
+ * Exact path-dependent TreeSHAP (Lundberg, Erion and Lee 2018, algorithm 2).
+ * The path holds the unique features met from the root; for each, the
+ * fraction of cover that flows along the path when the feature is unknown
+ * (zero) and whether x itself follows the path (one).  Its weights are the
+ * Shapley-weighted sums over subsets of the path, kept up to date as the
+ * path grows (extend) and when a repeated feature is removed (unwind).
+ */
+typedef struct path_elem
+{
+	int32_t		feature;
+	double		zero;
+	double		one;
+	double		weight;
+} path_elem;
+
+typedef struct shap_ctx
+{
+	const clv_tree_node *nodes;
+	const double *x;
+	double	   *phi;
+	double		scale;			/* 1 / n_trees for forests, 1 for boosting */
+} shap_ctx;
+
+static void
+path_extend(path_elem *path, int depth, double zero, double one, int32_t feature)
+{
+	path[depth] = (path_elem) {feature, zero, one, depth == 0 ? 1.0 : 0.0};
+	for (int i = depth - 1; i >= 0; i--)
+	{
+		path[i + 1].weight += one * path[i].weight * (i + 1) / (double) (depth + 1);
+		path[i].weight = zero * path[i].weight * (depth - i) / (double) (depth + 1);
+	}
+}
+
+static void
+path_unwind(path_elem *path, int depth, int index)
+{
+	double		one = path[index].one;
+	double		zero = path[index].zero;
+	double		next = path[depth].weight;
+
+	for (int i = depth - 1; i >= 0; i--)
+	{
+		if (one != 0)
+		{
+			double		tmp = path[i].weight;
+
+			path[i].weight = next * (depth + 1) / ((i + 1) * one);
+			next = tmp - path[i].weight * zero * (depth - i) / (double) (depth + 1);
+		}
+		else
+			path[i].weight = path[i].weight * (depth + 1) / (zero * (depth - i));
+	}
+	for (int i = index; i < depth; i++)
+	{
+		path[i].feature = path[i + 1].feature;
+		path[i].zero = path[i + 1].zero;
+		path[i].one = path[i + 1].one;
+	}
+}
+
+/* Sum of the weights the path would have with element `index` unwound. */
+static double
+path_unwound_sum(const path_elem *path, int depth, int index)
+{
+	double		one = path[index].one;
+	double		zero = path[index].zero;
+	double		next = path[depth].weight;
+	double		total = 0;
+
+	for (int i = depth - 1; i >= 0; i--)
+	{
+		if (one != 0)
+		{
+			double		tmp = next * (depth + 1) / ((i + 1) * one);
+
+			total += tmp;
+			next = path[i].weight - tmp * zero * (depth - i) / (double) (depth + 1);
+		}
+		else
+			total += path[i].weight * (depth + 1) / (zero * (depth - i));
+	}
+	return total;
+}
+
+/* Share of a parent's cover that goes to a child when the feature is unknown. */
+static inline double
+cover_fraction(const clv_tree_node *parent, const clv_tree_node *child)
+{
+	return parent->cover > 0 ? child->cover / parent->cover : 0.5;
+}
+
+static void
+shap_recurse(const shap_ctx *c, uint32_t node_index, path_elem *parent_path, int depth,
+			 double zero, double one, int32_t feature)
+{
+	const clv_tree_node *node = &c->nodes[node_index];
+	path_elem  *path = parent_path + depth;
+	double		in_zero = 1,
+				in_one = 1;
+	uint32_t	hot,
+				cold;
+	int			k;
+
+	memcpy(path, parent_path, sizeof(path_elem) * depth);
+	path_extend(path, depth, zero, one, feature);
+
+	if (node->feature < 0)
+	{
+		for (int i = 1; i <= depth; i++)
+		{
+			double		w = path_unwound_sum(path, depth, i);
+
+			c->phi[path[i].feature] += w * (path[i].one - path[i].zero) * node->value * c->scale;
+		}
+		return;
+	}
+
+	{
+		double		v = c->x[node->feature];
+		bool		left = isnan(v) ? node->default_left : v < node->threshold;
+
+		hot = left ? node->left : node->right;
+		cold = left ? node->right : node->left;
+	}
+	for (k = 1; k <= depth; k++)
+		if (path[k].feature == node->feature)
+			break;
+	if (k <= depth)
+	{
+		in_zero = path[k].zero;
+		in_one = path[k].one;
+		path_unwind(path, depth, k);
+		depth--;
+	}
+
+	/* a branch no subset of features can reach contributes nothing */
+	zero = cover_fraction(node, &c->nodes[hot]) * in_zero;
+	if (zero != 0 || in_one != 0)
+		shap_recurse(c, hot, path, depth + 1, zero, in_one, node->feature);
+	zero = cover_fraction(node, &c->nodes[cold]) * in_zero;
+	if (zero != 0)
+		shap_recurse(c, cold, path, depth + 1, zero, 0, node->feature);
+}
+
+/* Cover-weighted mean of a subtree's leaves: the margin with nothing known. */
+static double
+expected_value(const clv_tree_node *nodes, uint32_t i)
+{
+	const clv_tree_node *nd = &nodes[i];
+
+	if (nd->feature < 0)
+		return nd->value;
+	return cover_fraction(nd, &nodes[nd->left]) * expected_value(nodes, nd->left) +
+		cover_fraction(nd, &nodes[nd->right]) * expected_value(nodes, nd->right);
+}
+
+void
+clv_ensemble_explain(const clv_ensemble *e, const double *x, double *phi,
+					 double *expected)
+{
+	/* depth + 2 path slots at each of depth + 2 levels */
+	size_t		slots = (size_t) (CLV_TREES_MAX_DEPTH + 2) * (CLV_TREES_MAX_DEPTH + 3) / 2;
+	path_elem  *path = clv_alloc(sizeof(path_elem) * slots);
+	shap_ctx	c = {e->nodes, x, phi, e->type == CLV_ENSEMBLE_FOREST ? 1.0 / e->n_trees : 1.0};
+	double		base = 0;
+
+	memset(phi, 0, sizeof(double) * e->n_features);
+	for (uint32_t t = 0; t < e->n_trees; t++)
+	{
+		shap_recurse(&c, e->tree_start[t], path, 0, 1, 1, -1);
+		base += expected_value(e->nodes, e->tree_start[t]);
+	}
+	*expected = e->type == CLV_ENSEMBLE_FOREST ? base / e->n_trees : e->base_score + base;
+	clv_release(path);
+}
