@@ -209,6 +209,17 @@ key_float(uint32_t k)
 	return v;
 }
 
+/* A threshold between two neighbouring distinct values: above lo, at most hi. */
+static double
+midpoint(uint32_t lo_key, uint32_t hi_key)
+{
+	double		lo = key_float(lo_key);
+	double		hi = key_float(hi_key);
+	double		mid = lo + (hi - lo) / 2;
+
+	return mid > lo ? mid : hi;
+}
+
 /* LSD radix sort of keys, 8 bits a pass; tmp has room for n keys. */
 static void
 radix_sort(uint32_t *keys, uint32_t *tmp, size_t n)
@@ -229,38 +240,39 @@ radix_sort(uint32_t *keys, uint32_t *tmp, size_t n)
 
 /*
  * Choose at most max_bins bins over sorted values: greedily close a bin once
- * it holds its share of the remaining rows, never splitting equal values.
- * Thresholds are midpoints between neighbouring distinct values, so a value
- * and its bin agree under `x < threshold` whatever the rounding.
+ * it holds its share of the remaining rows, never splitting equal values,
+ * and give a value that alone fills a share a bin of its own.  Thresholds
+ * are midpoints between neighbouring distinct values, so a value and its
+ * bin agree under `x < threshold` whatever the rounding.
  */
 static uint32_t
 choose_thresholds(const uint32_t *keys, size_t m, uint32_t max_bins, double *thr)
 {
 	uint32_t	n_bins = 1;
+	size_t		bin_start = 0;
 	size_t		i = 0;
-	size_t		in_bin = 0;
 
 	while (i < m)
 	{
 		size_t		k = i;
+		double		share;
 
 		while (k < m && keys[k] == keys[i])
 			k++;
-		in_bin += k - i;
-		if (k < m && n_bins < max_bins)
+		share = (double) (m - bin_start) / (max_bins - n_bins + 1);
+		/* close the open bin before a heavy value */
+		if (i > bin_start && n_bins < max_bins && (double) (k - i) >= share)
 		{
-			double		share = (double) (m - (k - in_bin)) / (max_bins - n_bins + 1);
-
-			if (in_bin >= share)
-			{
-				double		lo = key_float(keys[i]);
-				double		hi = key_float(keys[k]);
-				double		mid = lo + (hi - lo) / 2;
-
-				thr[n_bins - 1] = mid > lo ? mid : hi;
-				n_bins++;
-				in_bin = 0;
-			}
+			thr[n_bins - 1] = midpoint(keys[i - 1], keys[i]);
+			n_bins++;
+			bin_start = i;
+			share = (double) (m - bin_start) / (max_bins - n_bins + 1);
+		}
+		if (k < m && n_bins < max_bins && (double) (k - bin_start) >= share)
+		{
+			thr[n_bins - 1] = midpoint(keys[i], keys[k]);
+			n_bins++;
+			bin_start = k;
 		}
 		i = k;
 	}

@@ -1,18 +1,1203 @@
 /*
- * test_trees.c — unit tests of the tree ensembles, without a server (TAP).
+ * test_trees.c — unit tests of the tree ensembles, without a server.
+ *
+ * TAP, like test_core.c.  References are independent of the code under
+ * test: Shapley values by brute force over every subset of features with
+ * the cover-weighted conditional expectation of the TreeSHAP paper, planted
+ * thresholds and default directions, R² on held-out Friedman #1 rows, and
+ * byte comparisons of encoded models for determinism.
+ *
+ * CLV_TEST_QUICK=1 (used by unit-san) shrinks the data sets so the
+ * sanitised build finishes in reasonable time.
+ *
+ * Build and run: make unit (or make unit-san)
  */
 #include "clv_core.h"
 #include "model.h"
 #include "trees.h"
+#include "tree_internal.h"
 
+#include <float.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+/* ---- TAP output ---------------------------------------------------------- */
+
+static int	tests_run = 0;
+static int	tests_failed = 0;
+static bool quick = false;
+
+static bool check(bool ok, const char *fmt,...) __attribute__((format(printf, 2, 3)));
+static void diag(const char *fmt,...) __attribute__((format(printf, 1, 2)));
+
+static bool
+check(bool ok, const char *fmt,...)
+{
+	va_list		ap;
+
+	tests_run++;
+	if (!ok)
+		tests_failed++;
+	printf("%sok %d - ", ok ? "" : "not ", tests_run);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+	fflush(stdout);
+	return ok;
+}
+
+static void
+diag(const char *fmt,...)
+{
+	va_list		ap;
+
+	fputs("# ", stdout);
+	va_start(ap, fmt);
+	vprintf(fmt, ap);
+	va_end(ap);
+	putchar('\n');
+}
+
+static bool
+check_status(clv_status got, clv_status want, const clv_error *err, const char *what)
+{
+	bool		ok = check(got == want, "%s", what);
+
+	if (!ok)
+		diag("  status %d, want %d; message \"%s\"; detail \"%s\"",
+			 (int) got, (int) want, got != CLV_OK ? err->message : "",
+			 got != CLV_OK ? err->detail : "");
+	return ok;
+}
+
+/* ---- deterministic random numbers ---------------------------------------- */
+
+static uint64_t rng_state = 0x9E3779B97F4A7C15u;
+
+static void
+rng_seed(uint64_t seed)
+{
+	rng_state = seed;
+}
+
+static double
+rng_uniform(void)
+{
+	uint64_t	z = (rng_state += 0x9E3779B97F4A7C15u);
+
+	z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9u;
+	z = (z ^ (z >> 27)) * 0x94D049BB133111EBu;
+	z ^= z >> 31;
+	return ((z >> 11) + 0.5) * 0x1.0p-53;
+}
+
+static double
+rng_normal(void)
+{
+	return sqrt(-2 * log(rng_uniform())) * cos(2 * M_PI * rng_uniform());
+}
+
+/* Gamma(shape, 1) by Marsaglia and Tsang, shape >= 1. */
+static double
+rng_gamma(double shape)
+{
+	double		d = shape - 1.0 / 3,
+				c = 1 / sqrt(9 * d);
+
+	for (;;)
+	{
+		double		z = rng_normal(),
+					v = pow(1 + c * z, 3),
+					u = rng_uniform();
+
+		if (v > 0 && log(u) < 0.5 * z * z + d - d * v + d * log(v))
+			return d * v;
+	}
+}
+
+/* ---- data ------------------------------------------------------------------- */
+
+typedef struct dataset
+{
+	size_t		n;
+	uint32_t	p;
+	double	   *x;
+	double	   *y;
+} dataset;
+
+static dataset
+dataset_new(size_t n, uint32_t p)
+{
+	dataset		d = {n, p, calloc(n * p, sizeof(double)), calloc(n, sizeof(double))};
+
+	return d;
+}
+
+static void
+dataset_free(dataset *d)
+{
+	free(d->x);
+	free(d->y);
+}
+
+static double
+friedman_row(double *x, uint32_t p)
+{
+	for (uint32_t j = 0; j < p; j++)
+		x[j] = rng_uniform();
+	return 10 * sin(M_PI * x[0] * x[1]) + 20 * pow(x[2] - 0.5, 2) + 10 * x[3] + 5 * x[4] +
+		rng_normal();
+}
+
+static dataset
+friedman(size_t n, uint64_t seed)
+{
+	dataset		d = dataset_new(n, 10);
+
+	rng_seed(seed);
+	for (size_t i = 0; i < n; i++)
+		d.y[i] = friedman_row(d.x + i * 10, 10);
+	return d;
+}
+
+/* Rows of d into a buffer, in the order given (NULL = natural). */
+static void
+load_rows(clv_tree_rows *rows, const dataset *d, const size_t *order)
+{
+	clv_error	err;
+
+	clv_tree_rows_init(rows, d->p, 0);
+	for (size_t k = 0; k < d->n; k++)
+	{
+		size_t		i = order ? order[k] : k;
+
+		if (clv_tree_rows_append(rows, d->y[i], d->x + i * d->p, &err) != CLV_OK)
+		{
+			diag("append failed: %s", err.message);
+			abort();
+		}
+	}
+}
+
+static double
+r2_of(const clv_ensemble *e, const dataset *d)
+{
+	double		mean = 0,
+				ss = 0,
+				sr = 0;
+
+	for (size_t i = 0; i < d->n; i++)
+		mean += d->y[i] / d->n;
+	for (size_t i = 0; i < d->n; i++)
+	{
+		double		f = clv_ensemble_predict(e, d->x + i * d->p);
+
+		sr += pow(d->y[i] - f, 2);
+		ss += pow(d->y[i] - mean, 2);
+	}
+	return 1 - sr / ss;
+}
+
+static clv_ensemble *
+train_forest(const dataset *d, const size_t *order, const clv_forest_options *opt)
+{
+	clv_tree_rows rows;
+	clv_ensemble *e = NULL;
+	clv_error	err;
+
+	load_rows(&rows, d, order);
+	if (clv_forest_train(&rows, opt, &e, &err) != CLV_OK)
+		diag("forest training failed: %s (%s)", err.message, err.detail);
+	clv_tree_rows_free(&rows);
+	return e;
+}
+
+static clv_ensemble *
+train_gbm(const dataset *d, const size_t *order, const clv_gbm_options *opt)
+{
+	clv_tree_rows rows;
+	clv_ensemble *e = NULL;
+	clv_error	err;
+
+	load_rows(&rows, d, order);
+	if (clv_gbm_train(&rows, opt, &e, &err) != CLV_OK)
+		diag("gbm training failed: %s (%s)", err.message, err.detail);
+	clv_tree_rows_free(&rows);
+	return e;
+}
+
+/* The ensemble inside a model container, as the glue would store it. */
+static clv_buf
+encode_model(clv_ensemble *e)
+{
+	clv_model	m;
+	clv_buf		buf;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = e->type == CLV_ENSEMBLE_FOREST ? CLV_KIND_FOREST : CLV_KIND_GBM;
+	m.n_features = e->n_features;
+	m.meta = "{}";
+	m.ensemble = e;
+	clv_model_encode(&m, &buf);
+	return buf;
+}
+
+static bool
+same_bytes(clv_ensemble *a, clv_ensemble *b)
+{
+	clv_buf		ea,
+				eb;
+	bool		same;
+
+	if (a == NULL || b == NULL)
+		return false;
+	ea = encode_model(a);
+	eb = encode_model(b);
+	same = ea.len == eb.len && memcmp(ea.data, eb.data, ea.len) == 0;
+	clv_release(ea.data);
+	clv_release(eb.data);
+	return same;
+}
+
+/* ---- rows and bins ------------------------------------------------------------ */
+
+static void
+test_rows(void)
+{
+	clv_tree_rows rows;
+	clv_error	err;
+	double		x[3] = {1, 2, 3};
+	size_t		row_bytes = 3 * sizeof(float) + sizeof(double);
+	clv_status	st = CLV_OK;
+
+	clv_tree_rows_init(&rows, 3, 100 * row_bytes);
+	for (int i = 0; i < 100 && st == CLV_OK; i++)
+		st = clv_tree_rows_append(&rows, i, x, &err);
+	check_status(st, CLV_OK, &err, "rows: 100 rows fit a 100-row limit");
+	st = clv_tree_rows_append(&rows, 1, x, &err);
+	check_status(st, CLV_ERR_LIMIT, &err, "rows: row 101 exceeds the memory limit");
+	check(strstr(err.detail, "101 rows") != NULL && strstr(err.message, "memory limit") != NULL,
+		  "rows: the limit error names the sizes (%s / %s)", err.message, err.detail);
+	check(rows.cap <= 100, "rows: capacity stays within the limit (%zu)", rows.cap);
+	clv_tree_rows_free(&rows);
+
+	clv_tree_rows_init(&rows, 3, 0);
+	check_status(clv_tree_rows_append(&rows, NAN, x, &err), CLV_ERR_INVALID, &err,
+				 "rows: a NaN target is refused");
+	check_status(clv_tree_rows_append(&rows, INFINITY, x, &err), CLV_ERR_INVALID, &err,
+				 "rows: an infinite target is refused");
+	x[1] = 1e39;
+	check_status(clv_tree_rows_append(&rows, 1, x, &err), CLV_ERR_INVALID, &err,
+				 "rows: a feature beyond float4 range is refused");
+	x[1] = -INFINITY;
+	check_status(clv_tree_rows_append(&rows, 1, x, &err), CLV_ERR_INVALID, &err,
+				 "rows: an infinite feature is refused");
+	x[1] = NAN;
+	check_status(clv_tree_rows_append(&rows, 1, x, &err), CLV_OK, &err,
+				 "rows: a NaN feature is a missing value");
+	check(rows.n == 1 && isnan(rows.x[1]), "rows: only the valid row is stored");
+	clv_tree_rows_free(&rows);
+}
+
+/* Every value's code must agree with the thresholds under x < threshold. */
+static bool
+codes_agree(const tree_bins *b, const clv_tree_rows *rows, uint32_t j)
+{
+	for (size_t i = 0; i < rows->n; i++)
+	{
+		double		v = rows->x[i * rows->p + j];
+		uint8_t		c = tree_bins_column(b, j)[i];
+
+		if (isnan(v))
+		{
+			if (!b->has_missing[j] || c != b->n_bins[j])
+				return false;
+			continue;
+		}
+		if (c >= b->n_bins[j])
+			return false;
+		if (c + 1u < b->n_bins[j] && !(v < tree_bins_threshold(b, j, c)))
+			return false;
+		if (c > 0 && v < tree_bins_threshold(b, j, c - 1))
+			return false;
+	}
+	return true;
+}
+
+static void
+test_bins(void)
+{
+	enum {N = 1000, P = 5};
+	dataset		d = dataset_new(N, P);
+	clv_tree_rows rows;
+	tree_bins	b;
+	size_t		per_bin[CLV_TREES_MAX_BINS + 1] = {0};
+	size_t		largest = 0;
+
+	rng_seed(7);
+	for (size_t i = 0; i < N; i++)
+	{
+		double	   *x = d.x + i * P;
+
+		x[0] = 3.5;				/* constant */
+		x[1] = NAN;				/* all missing */
+		x[2] = (double) (i % 7) - 2;	/* 7 distinct values */
+		x[3] = i < 900 ? 1.0 : rng_uniform();	/* 90% ties */
+		x[4] = i % 10 == 0 ? NAN : rng_normal();	/* continuous with missing */
+	}
+	load_rows(&rows, &d, NULL);
+	tree_bins_build(&rows, 16, &b);
+
+	check(b.n_bins[0] == 1 && !b.has_missing[0] && codes_agree(&b, &rows, 0),
+		  "bins: a constant feature has one bin (%u)", b.n_bins[0]);
+	check(b.n_bins[1] == 1 && b.has_missing[1] && codes_agree(&b, &rows, 1),
+		  "bins: an all-missing feature has one empty value bin and the missing code");
+	check(b.n_bins[2] == 7 && codes_agree(&b, &rows, 2),
+		  "bins: 7 distinct values give 7 bins under a limit of 16 (%u)", b.n_bins[2]);
+	for (size_t i = 0; i < N; i++)
+		per_bin[tree_bins_column(&b, 3)[i]]++;
+	for (int k = 0; k < CLV_TREES_MAX_BINS; k++)
+		largest = per_bin[k] > largest ? per_bin[k] : largest;
+	check(largest == 900 && b.n_bins[3] <= 16 && codes_agree(&b, &rows, 3),
+		  "bins: tied values share one bin (largest bin %zu rows, %u bins)", largest, b.n_bins[3]);
+	check(b.n_bins[4] == 15 && b.has_missing[4] && codes_agree(&b, &rows, 4),
+		  "bins: with missing values, 15 value bins + the missing code fit 16 (%u)", b.n_bins[4]);
+	memset(per_bin, 0, sizeof(per_bin));
+	for (size_t i = 0; i < N; i++)
+		per_bin[tree_bins_column(&b, 4)[i]]++;
+	largest = 0;
+	for (int k = 0; k < 15; k++)
+		largest = per_bin[k] > largest ? per_bin[k] : largest;
+	check(largest <= 900 / 15 + 2, "bins: quantile bins are balanced (largest %zu of 900)", largest);
+	tree_bins_free(&b);
+
+	tree_bins_build(&rows, 256, &b);
+	check(b.n_bins[4] == 255 && codes_agree(&b, &rows, 4),
+		  "bins: 256 bins with missing values: 255 value bins (%u)", b.n_bins[4]);
+	tree_bins_free(&b);
+	clv_tree_rows_free(&rows);
+	dataset_free(&d);
+}
+
+/* ---- splits --------------------------------------------------------------------- */
+
+static void
+test_planted_split(void)
+{
+	enum {N = 4000, P = 4};
+	dataset		d = dataset_new(N, P);
+	clv_forest_options fo;
+	clv_gbm_options go;
+	clv_ensemble *e;
+
+	rng_seed(11);
+	for (size_t i = 0; i < N; i++)
+	{
+		for (int j = 0; j < P; j++)
+			d.x[i * P + j] = rng_uniform();
+		d.y[i] = (d.x[i * P + 2] < 0.37 ? 1.0 : 5.0) + 0.1 * rng_normal();
+	}
+	clv_forest_options_default(&fo, P, false);
+	fo.n_trees = 1;
+	fo.mtry = P;
+	fo.tree.max_depth = 1;
+	fo.replace = false;
+	e = train_forest(&d, NULL, &fo);
+	check(e && e->nodes[0].feature == 2 && fabs(e->nodes[0].threshold - 0.37) < 0.01,
+		  "split: a stump finds the planted threshold 0.37 on feature 3 (%d, %.4f)",
+		  e ? e->nodes[0].feature : -9, e ? e->nodes[0].threshold : NAN);
+	check(e && fabs(e->nodes[e->nodes[0].left].value - 1) < 0.05 &&
+		  fabs(e->nodes[e->nodes[0].right].value - 5) < 0.05,
+		  "split: leaves hold the two means");
+	clv_ensemble_free(e);
+
+	clv_gbm_options_default(&go);
+	go.n_rounds = 1;
+	go.tree.max_depth = 1;
+	e = train_gbm(&d, NULL, &go);
+	check(e && e->nodes[0].feature == 2 && fabs(e->nodes[0].threshold - 0.37) < 0.01,
+		  "split: a boosting stump finds it too (%d, %.4f)",
+		  e ? e->nodes[0].feature : -9, e ? e->nodes[0].threshold : NAN);
+	clv_ensemble_free(e);
+	dataset_free(&d);
+}
+
+static void
+test_missing_direction(void)
+{
+	enum {N = 3000, P = 3};
+	dataset		d = dataset_new(N, P);
+	clv_gbm_options go;
+	clv_ensemble *e;
+	double		x[P] = {NAN, 0.5, 0.5};
+
+	/* x0 missing where y is high: the learned direction must be right */
+	for (int side = 0; side < 2; side++)
+	{
+		rng_seed(21 + side);
+		for (size_t i = 0; i < N; i++)
+		{
+			double		u = rng_uniform();
+
+			for (int j = 0; j < P; j++)
+				d.x[i * P + j] = rng_uniform();
+			if (u < 0.3)
+			{
+				d.x[i * P] = NAN;
+				d.y[i] = side == 0 ? 10 : 0;
+			}
+			else
+				d.y[i] = d.x[i * P] < 0.5 ? 0 : 10;
+		}
+		clv_gbm_options_default(&go);
+		go.n_rounds = 1;
+		go.tree.max_depth = 1;
+		go.learning_rate = 1;
+		go.l2 = 0;
+		e = train_gbm(&d, NULL, &go);
+		check(e && e->nodes[0].feature == 0 && e->nodes[0].default_left == side &&
+			  fabs(clv_ensemble_predict(e, x) - (side == 0 ? 10 : 0)) < 0.5,
+			  "missing: NaNs that look like the %s side learn to go %s (prediction %.3f)",
+			  side == 0 ? "high" : "low", side == 0 ? "right" : "left",
+			  e ? clv_ensemble_predict(e, x) : NAN);
+		clv_ensemble_free(e);
+	}
+
+	/* missing versus present, nothing else: the "all values left" split */
+	rng_seed(23);
+	for (size_t i = 0; i < N; i++)
+	{
+		bool		miss = rng_uniform() < 0.5;
+
+		for (int j = 0; j < P; j++)
+			d.x[i * P + j] = rng_uniform();
+		d.x[i * P + 1] = miss ? NAN : 2.0;
+		d.y[i] = miss ? 3 : -3;
+	}
+	go.n_rounds = 1;
+	e = train_gbm(&d, NULL, &go);
+	x[0] = 0.5;
+	x[1] = NAN;
+	check(e && e->nodes[0].feature == 1 && fabs(clv_ensemble_predict(e, x) - 3) < 0.01 &&
+		  fabs(clv_ensemble_predict(e, (double[]) {0.5, 2.0, 0.5}) + 3) < 0.01,
+		  "missing: a feature whose only signal is missingness is split on it");
+	clv_ensemble_free(e);
+	dataset_free(&d);
+}
+
+/* ---- determinism ---------------------------------------------------------------- */
+
+static void
+test_determinism(void)
+{
+	size_t		n = quick ? 1500 : 6000;
+	dataset		d = friedman(n, 31);
+	size_t	   *shuffled = malloc(sizeof(size_t) * n);
+	clv_forest_options fo;
+	clv_gbm_options go;
+	clv_ensemble *a,
+			   *b,
+			   *c;
+
+	/* missing values too, so default directions take part */
+	for (size_t i = 0; i < n; i += 7)
+		d.x[i * 10 + i % 10] = NAN;
+	for (size_t i = 0; i < n; i++)
+		shuffled[i] = i;
+	rng_seed(5);
+	for (size_t i = n - 1; i > 0; i--)
+	{
+		size_t		k = (size_t) (rng_uniform() * (i + 1));
+		size_t		t = shuffled[i];
+
+		shuffled[i] = shuffled[k];
+		shuffled[k] = t;
+	}
+
+	clv_forest_options_default(&fo, 10, false);
+	fo.n_trees = 12;
+	fo.tree.seed = 99;
+	fo.permutation_importance = true;
+	a = train_forest(&d, NULL, &fo);
+	fo.tree.n_threads = 3;
+	b = train_forest(&d, NULL, &fo);
+	c = train_forest(&d, shuffled, &fo);
+	check(same_bytes(a, b), "determinism: forest, 1 and 3 threads give the same bytes");
+	check(same_bytes(a, c), "determinism: forest, shuffled rows give the same bytes");
+	clv_ensemble_free(b);
+	fo.tree.seed = 100;
+	b = train_forest(&d, NULL, &fo);
+	check(a && b && !same_bytes(a, b), "determinism: forest, another seed gives another model");
+	clv_ensemble_free(a);
+	clv_ensemble_free(b);
+	clv_ensemble_free(c);
+
+	fo.replace = false;
+	fo.sample_fraction = 0.5;
+	fo.tree.n_threads = 1;
+	a = train_forest(&d, NULL, &fo);
+	fo.tree.n_threads = 2;
+	b = train_forest(&d, shuffled, &fo);
+	check(same_bytes(a, b), "determinism: forest subsampling, threads and order do not matter");
+	clv_ensemble_free(a);
+	clv_ensemble_free(b);
+
+	clv_gbm_options_default(&go);
+	go.n_rounds = 30;
+	go.subsample = 0.7;
+	go.colsample = 0.6;
+	go.validation_fraction = 0.2;
+	go.early_stopping_rounds = 5;
+	go.tree.seed = 3;
+	a = train_gbm(&d, NULL, &go);
+	go.tree.n_threads = 4;
+	b = train_gbm(&d, NULL, &go);
+	c = train_gbm(&d, shuffled, &go);
+	check(same_bytes(a, b), "determinism: gbm, 1 and 4 threads give the same bytes");
+	check(same_bytes(a, c), "determinism: gbm, shuffled rows give the same bytes");
+	clv_ensemble_free(a);
+	clv_ensemble_free(b);
+	clv_ensemble_free(c);
+	free(shuffled);
+	dataset_free(&d);
+}
+
+/* ---- the codec ---------------------------------------------------------------------- */
+
+static void
+test_codec(void)
+{
+	dataset		d = friedman(800, 41);
+	clv_gbm_options go;
+	clv_ensemble *e;
+	clv_buf		buf,
+				again;
+	clv_model  *m = NULL;
+	clv_error	err;
+	bool		all_fail = true,
+				exact = true;
+	int			flips_ok = 0;
+
+	for (size_t i = 0; i < d.n; i += 5)
+		d.x[i * 10 + 3] = NAN;
+	clv_gbm_options_default(&go);
+	go.n_rounds = 5;
+	go.tree.max_depth = 3;
+	e = train_gbm(&d, NULL, &go);
+	buf = encode_model(e);
+	check_status(clv_model_decode(buf.data, buf.len, &m, &err), CLV_OK, &err,
+				 "codec: an encoded gbm decodes");
+	if (m)
+	{
+		clv_model	copy = *m;
+
+		check(m->kind == CLV_KIND_GBM && strcmp(clv_model_kind_name(m->kind), "gbm") == 0,
+			  "codec: the kind is gbm");
+		copy.meta = "{}";
+		clv_model_encode(&copy, &again);
+		check(again.len == buf.len && memcmp(again.data, buf.data, buf.len) == 0,
+			  "codec: decode then encode gives the same bytes");
+		clv_release(again.data);
+		for (size_t i = 0; i < d.n; i++)
+		{
+			double		p1 = clv_ensemble_predict(e, d.x + i * 10);
+			double		p2 = clv_ensemble_predict(m->ensemble, d.x + i * 10);
+
+			exact &= memcmp(&p1, &p2, 8) == 0;
+		}
+		check(exact, "codec: the decoded model predicts bit for bit the same");
+	}
+	clv_model_free(m);
+
+	for (size_t len = 0; len < buf.len; len++)
+	{
+		m = NULL;
+		if (clv_model_decode(buf.data, len, &m, &err) == CLV_OK)
+			all_fail = false;
+		clv_model_free(m);
+	}
+	check(all_fail, "codec: each of the %zu truncations fails", buf.len);
+
+	/* random bit flips: the CRC catches them; with the CRC fixed, checks must */
+	rng_seed(43);
+	for (int k = 0; k < 2000; k++)
+	{
+		unsigned char *copy = malloc(buf.len);
+		size_t		bit = (size_t) (rng_uniform() * buf.len * 8);
+		clv_status	st;
+
+		memcpy(copy, buf.data, buf.len);
+		copy[bit / 8] ^= (unsigned char) (1 << (bit % 8));
+		m = NULL;
+		st = clv_model_decode(copy, buf.len, &m, &err);
+		clv_model_free(m);
+		if (st != CLV_OK && err.message[0])
+			flips_ok++;
+		free(copy);
+	}
+	check(flips_ok == 2000, "codec: 2000 random bit flips are all refused (%d)", flips_ok);
+	clv_release(buf.data);
+	clv_ensemble_free(e);
+	dataset_free(&d);
+}
+
+/* A hand-made ensemble: one tree, root splits feature 0 at 0.5. */
+static clv_ensemble *
+tiny_ensemble(void)
+{
+	clv_ensemble *e = ensemble_new(2, 1, 3);
+
+	e->type = CLV_ENSEMBLE_BOOSTED;
+	e->tree_start[0] = 0;
+	e->tree_start[1] = 3;
+	e->nodes[0] = (clv_tree_node) {0, 1, 2, 1, 0.5, 0, 10};
+	e->nodes[1] = (clv_tree_node) {-1, 0, 0, 0, 0, -1, 4};
+	e->nodes[2] = (clv_tree_node) {-1, 0, 0, 0, 0, 2, 6};
+	return e;
+}
+
+static clv_status
+decode_payload(clv_ensemble *e, clv_error *err)
+{
+	clv_buf		buf;
+	clv_reader	r;
+	clv_ensemble *out = NULL;
+	clv_status	st;
+
+	clv_buf_init(&buf, 64);
+	clv_ensemble_encode(e, &buf);
+	r = (clv_reader) {buf.data, buf.len, 0};
+	st = clv_ensemble_decode(&r, 2, &out, err);
+	if (st == CLV_OK && r.pos != r.len)
+		st = CLV_ERR_INTERNAL;
+	clv_ensemble_free(out);
+	clv_release(buf.data);
+	clv_ensemble_free(e);
+	return st;
+}
+
+static void
+test_decoder_structure(void)
+{
+	clv_error	err;
+	clv_ensemble *e;
+
+	check_status(decode_payload(tiny_ensemble(), &err), CLV_OK, &err, "decoder: a valid tree decodes");
+	e = tiny_ensemble();
+	e->nodes[0].left = 0;
+	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: a child equal to its parent is refused");
+	e = tiny_ensemble();
+	e->nodes[0].right = 3;
+	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: a child past the tree is refused");
+	e = tiny_ensemble();
+	e->nodes[0].left = 2;
+	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: two edges to one child are refused");
+	e = tiny_ensemble();
+	e->nodes[0].feature = 2;
+	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: a feature out of range is refused");
+	e = tiny_ensemble();
+	e->nodes[0].threshold = NAN;
+	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: a NaN threshold is refused");
+	e = tiny_ensemble();
+	e->nodes[2].value = INFINITY;
+	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: an infinite leaf is refused");
+	e = tiny_ensemble();
+	e->nodes[1].cover = -1;
+	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: a negative cover is refused");
+	e = tiny_ensemble();
+	e->tree_start[1] = 2;
+	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: tree offsets that miss nodes are refused");
+	e = tiny_ensemble();
+	e->nodes[1].left = 2;
+	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: a leaf with a child is refused");
+	e = tiny_ensemble();
+	e->n_trees = 200000;
+	e->tree_start[1] = 3;
+	{
+		/* a hostile count: refused before allocation, with the bytes at hand */
+		clv_buf		buf;
+		clv_reader	r;
+		clv_ensemble *out = NULL;
+		uint32_t	n_trees = 3;
+
+		clv_buf_init(&buf, 64);
+		e->n_trees = 1;
+		clv_ensemble_encode(e, &buf);
+		memcpy(buf.data + 16, &(uint32_t) {0xFFFFFFFFu}, 4);	/* node count */
+		r = (clv_reader) {buf.data, buf.len, 0};
+		check_status(clv_ensemble_decode(&r, 2, &out, &err), CLV_ERR_CORRUPT, &err,
+					 "decoder: a node count of 2^32 - 1 is refused before allocation");
+		clv_ensemble_free(out);
+		out = NULL;
+		memcpy(buf.data + 16, &(uint32_t) {3}, 4);
+		memcpy(buf.data + 12, &n_trees, 4);
+		r = (clv_reader) {buf.data, buf.len, 0};
+		check_status(clv_ensemble_decode(&r, 2, &out, &err), CLV_ERR_CORRUPT, &err,
+					 "decoder: more trees than offsets present is refused");
+		clv_ensemble_free(out);
+		clv_release(buf.data);
+		clv_ensemble_free(e);
+	}
+	{
+		/* a chain deeper than CLV_TREES_MAX_DEPTH */
+		uint32_t	n = 2 * (CLV_TREES_MAX_DEPTH + 1) + 1;
+
+		e = ensemble_new(2, 1, n);
+		e->type = CLV_ENSEMBLE_BOOSTED;
+		e->tree_start[0] = 0;
+		e->tree_start[1] = n;
+		for (uint32_t i = 0; i + 1 < n; i += 2)
+		{
+			e->nodes[i] = (clv_tree_node) {0, i + 1, i + 2, 0, 0.5, 0, 1};
+			e->nodes[i + 1] = (clv_tree_node) {-1, 0, 0, 0, 0, 1, 1};
+		}
+		e->nodes[n - 1] = (clv_tree_node) {-1, 0, 0, 0, 0, 1, 1};
+		check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err,
+					 "decoder: a tree deeper than the maximum is refused");
+	}
+}
+
+/* ---- TreeSHAP ---------------------------------------------------------------------- */
+
+/* E[tree | x_S] with the cover-weighted path probabilities of the paper. */
+static double
+cond_expectation(const clv_tree_node *nodes, uint32_t i, const double *x, unsigned subset)
+{
+	const clv_tree_node *nd = &nodes[i];
+	const clv_tree_node *l,
+			   *r;
+
+	if (nd->feature < 0)
+		return nd->value;
+	if (subset & (1u << nd->feature))
+	{
+		double		v = x[nd->feature];
+		bool		left = isnan(v) ? nd->default_left : v < nd->threshold;
+
+		return cond_expectation(nodes, left ? nd->left : nd->right, x, subset);
+	}
+	l = &nodes[nd->left];
+	r = &nodes[nd->right];
+	return (l->cover * cond_expectation(nodes, nd->left, x, subset) +
+			r->cover * cond_expectation(nodes, nd->right, x, subset)) / nd->cover;
+}
+
+static double
+value_of_subset(const clv_ensemble *e, const double *x, unsigned subset)
+{
+	double		sum = 0;
+
+	for (uint32_t t = 0; t < e->n_trees; t++)
+		sum += cond_expectation(e->nodes, e->tree_start[t], x, subset);
+	return e->type == CLV_ENSEMBLE_FOREST ? sum / e->n_trees : e->base_score + sum;
+}
+
+static void
+brute_force_shap(const clv_ensemble *e, const double *x, double *phi)
+{
+	uint32_t	p = e->n_features;
+	double		fact[17] = {1};
+
+	for (int k = 1; k <= 16; k++)
+		fact[k] = fact[k - 1] * k;
+	for (uint32_t i = 0; i < p; i++)
+	{
+		phi[i] = 0;
+		for (unsigned s = 0; s < (1u << p); s++)
+		{
+			int			size = __builtin_popcount(s);
+
+			if (s & (1u << i))
+				continue;
+			phi[i] += fact[size] * fact[p - size - 1] / fact[p] *
+				(value_of_subset(e, x, s | (1u << i)) - value_of_subset(e, x, s));
+		}
+	}
+}
+
+static void
+check_shap(const char *what, const clv_ensemble *e, const dataset *d, int rows, bool brute)
+{
+	uint32_t	p = e->n_features;
+	double	   *phi = malloc(sizeof(double) * p);
+	double	   *ref = malloc(sizeof(double) * p);
+	double		worst_sum = 0,
+				worst_brute = 0,
+				expected;
+
+	for (int k = 0; k < rows; k++)
+	{
+		const double *x = d->x + (size_t) k * p;
+		double		sum = 0;
+
+		clv_ensemble_explain(e, x, phi, &expected);
+		for (uint32_t j = 0; j < p; j++)
+			sum += phi[j];
+		worst_sum = fmax(worst_sum, fabs(sum - (clv_ensemble_margin(e, x) - expected)));
+		if (brute)
+		{
+			brute_force_shap(e, x, ref);
+			for (uint32_t j = 0; j < p; j++)
+				worst_brute = fmax(worst_brute, fabs(phi[j] - ref[j]));
+		}
+	}
+	check(worst_sum <= 1e-9, "shap: %s, Σφ = margin − expected on %d rows (worst %.2g)",
+		  what, rows, worst_sum);
+	if (brute)
+		check(worst_brute <= 1e-9, "shap: %s, φ equal brute-force Shapley values (worst %.2g)",
+			  what, worst_brute);
+	free(phi);
+	free(ref);
+}
+
+static void
+test_shap(void)
+{
+	enum {N = 2000, P = 6};
+	dataset		d = dataset_new(N, P);
+	clv_gbm_options go;
+	clv_forest_options fo;
+	clv_ensemble *e;
+	double		expected,
+				phi[P],
+				mean = 0;
+
+	rng_seed(51);
+	for (size_t i = 0; i < N; i++)
+	{
+		double	   *x = d.x + i * P;
+
+		for (int j = 0; j < P; j++)
+			x[j] = rng_uniform() < 0.1 ? NAN : rng_uniform();
+		d.y[i] = (isnan(x[0]) ? 1 : 3 * x[0]) + (x[1] > 0.5) * (isnan(x[2]) ? 0 : x[2]) +
+			2 * (x[3] > 0.3) + 0.2 * rng_normal();
+	}
+	clv_gbm_options_default(&go);
+	go.n_rounds = 4;
+	go.tree.max_depth = 5;
+	go.learning_rate = 0.5;
+	e = train_gbm(&d, NULL, &go);
+	check_shap("gbm depth 5, 6 features, missing values", e, &d, 60, true);
+	clv_ensemble_free(e);
+
+	clv_forest_options_default(&fo, P, false);
+	fo.n_trees = 3;
+	fo.mtry = 3;
+	fo.tree.max_depth = 6;
+	e = train_forest(&d, NULL, &fo);
+	check_shap("forest depth 6, 6 features, missing values", e, &d, 60, true);
+	clv_ensemble_free(e);
+
+	/* the expected value is the cover-weighted mean: the training mean for a stump */
+	clv_forest_options_default(&fo, P, false);
+	fo.n_trees = 1;
+	fo.replace = false;
+	fo.tree.max_depth = 1;
+	e = train_forest(&d, NULL, &fo);
+	clv_ensemble_explain(e, d.x, phi, &expected);
+	for (size_t i = 0; i < N; i++)
+		mean += d.y[i] / N;
+	check(e && fabs(expected - mean) < 1e-9, "shap: expected value of a stump is the mean of y (%.6f, %.6f)",
+		  expected, mean);
+	clv_ensemble_free(e);
+	dataset_free(&d);
+
+	/* many rows of a big model: only the sum */
+	d = friedman(quick ? 2000 : 10000, 53);
+	for (size_t i = 0; i < d.n; i += 3)
+		d.x[i * 10 + i % 10] = NAN;
+	clv_gbm_options_default(&go);
+	go.n_rounds = quick ? 20 : 100;
+	go.tree.max_depth = 8;
+	e = train_gbm(&d, NULL, &go);
+	check_shap("gbm 8 deep, 10 features", e, &d, quick ? 200 : 2000, false);
+	clv_ensemble_free(e);
+	clv_forest_options_default(&fo, 10, false);
+	fo.n_trees = quick ? 10 : 50;
+	fo.tree.max_depth = 14;
+	e = train_forest(&d, NULL, &fo);
+	check_shap("forest 14 deep, 10 features", e, &d, quick ? 200 : 2000, false);
+	clv_ensemble_free(e);
+	dataset_free(&d);
+}
+
+/* ---- quality -------------------------------------------------------------------------- */
+
+static void
+test_forest_quality(void)
+{
+	size_t		n = quick ? 4000 : 20000;
+	dataset		train = friedman(n, 61);
+	dataset		test = friedman(5000, 62);
+	clv_forest_options fo;
+	clv_ensemble *e;
+	double		r2;
+	double		sum = 0;
+
+	clv_forest_options_default(&fo, 10, false);
+	fo.n_trees = quick ? 30 : 100;
+	fo.tree.n_threads = 2;
+	e = train_forest(&train, NULL, &fo);
+	r2 = e ? r2_of(e, &test) : NAN;
+	check(r2 > (quick ? 0.8 : 0.85), "forest: Friedman #1 %zu×10, held-out R² %.4f", n, r2);
+	check(e && fabs(e->oob_score - r2) < 0.05, "forest: OOB R² %.4f is close to held-out R²",
+		  e ? e->oob_score : NAN);
+	for (int j = 0; e && j < 10; j++)
+		sum += e->importance[j];
+	check(e && fabs(sum - 1) < 1e-12 && e->importance[3] > e->importance[7] &&
+		  e->importance[0] > 5 * e->importance[9],
+		  "forest: importances sum to 1 and rank signal above noise (x4 %.3f, x8 %.3f)",
+		  e ? e->importance[3] : NAN, e ? e->importance[7] : NAN);
+	clv_ensemble_free(e);
+
+	/* classification: y = 1 when the Friedman signal is above its median */
+	for (size_t i = 0; i < n; i++)
+		train.y[i] = train.y[i] > 14.4;
+	clv_forest_options_default(&fo, 10, true);
+	fo.n_trees = 30;
+	fo.permutation_importance = true;
+	fo.criterion = CLV_CRITERION_ENTROPY;
+	e = train_forest(&train, NULL, &fo);
+	check(e && e->oob_score > 0.8 && e->classification,
+		  "forest: entropy classifier OOB accuracy %.4f", e ? e->oob_score : NAN);
+	check(e && e->permutation_importance && e->permutation_importance[3] > e->permutation_importance[8] &&
+		  e->permutation_importance[3] > 0,
+		  "forest: permutation importance ranks x4 (%.4f) above x9 (%.4f)",
+		  e && e->permutation_importance ? e->permutation_importance[3] : NAN,
+		  e && e->permutation_importance ? e->permutation_importance[8] : NAN);
+	{
+		double		pr = e ? clv_ensemble_predict(e, test.x) : NAN;
+
+		check(pr >= 0 && pr <= 1, "forest: a classifier predicts a probability (%.3f)", pr);
+	}
+	clv_ensemble_free(e);
+	dataset_free(&train);
+	dataset_free(&test);
+}
+
+static void
+test_gbm_losses(void)
+{
+	size_t		n = quick ? 3000 : 10000;
+	dataset		d = friedman(n, 71);
+	clv_gbm_options go;
+	clv_ensemble *few,
+			   *many;
+	double		mean_y = 0,
+				mean_pred = 0;
+	clv_error	err;
+
+	clv_gbm_options_default(&go);
+	go.n_rounds = 10;
+	few = train_gbm(&d, NULL, &go);
+	go.n_rounds = 100;
+	many = train_gbm(&d, NULL, &go);
+	check(few && many && many->train_loss < few->train_loss && many->train_loss < 1.5,
+		  "gbm squared: training MSE falls with rounds (%.3f -> %.3f)",
+		  few ? few->train_loss : NAN, many ? many->train_loss : NAN);
+	clv_ensemble_free(few);
+	clv_ensemble_free(many);
+
+	/* logistic */
+	for (size_t i = 0; i < n; i++)
+		d.y[i] = d.y[i] > 14.4;
+	go.loss = CLV_LOSS_LOGISTIC;
+	go.n_rounds = 10;
+	few = train_gbm(&d, NULL, &go);
+	go.n_rounds = 100;
+	many = train_gbm(&d, NULL, &go);
+	check(few && many && many->train_loss < few->train_loss && many->train_loss < 0.3,
+		  "gbm logistic: log loss falls with rounds (%.3f -> %.3f)",
+		  few ? few->train_loss : NAN, many ? many->train_loss : NAN);
+	{
+		double		pr = many ? clv_ensemble_predict(many, d.x) : NAN;
+
+		check(pr > 0 && pr < 1 && many->link == CLV_LINK_LOGIT,
+			  "gbm logistic: predicts a probability (%.3f)", pr);
+	}
+	clv_ensemble_free(few);
+	clv_ensemble_free(many);
+
+	/* Tweedie on zero-inflated gamma spend: P(buy) and the amount depend on x */
+	rng_seed(73);
+	for (size_t i = 0; i < n; i++)
+	{
+		double	   *x = d.x + i * 10;
+		double		pbuy = 0.2 + 0.6 * x[0];
+
+		d.y[i] = rng_uniform() < pbuy ? rng_gamma(2) * (10 + 40 * x[1]) : 0;
+		mean_y += d.y[i] / n;
+	}
+	go.loss = CLV_LOSS_TWEEDIE;
+	go.tweedie_power = 1.5;
+	go.n_rounds = 10;
+	few = train_gbm(&d, NULL, &go);
+	go.n_rounds = 100;
+	many = train_gbm(&d, NULL, &go);
+	for (size_t i = 0; many && i < n; i++)
+		mean_pred += clv_ensemble_predict(many, d.x + i * 10) / n;
+	check(few && many && many->train_loss < few->train_loss,
+		  "gbm tweedie: deviance falls with rounds (%.3f -> %.3f)",
+		  few ? few->train_loss : NAN, many ? many->train_loss : NAN);
+	/*
+	 * The log link is not Tweedie's canonical link, so leaves balance
+	 * μ^(1-ρ)-weighted residuals, not plain ones: the mean prediction drifts
+	 * below the mean as rounds fit the zeros (XGBoost 1.7 drifts alike,
+	 * 26.6 against 30.0 on this design).
+	 */
+	check(fabs(mean_pred / mean_y - 1) < 0.15 && many->link == CLV_LINK_LOG,
+		  "gbm tweedie: mean prediction %.3f ≈ mean y %.3f", mean_pred, mean_y);
+	clv_ensemble_free(few);
+	clv_ensemble_free(many);
+
+	/* errors */
+	{
+		clv_tree_rows rows;
+		clv_ensemble *e = NULL;
+
+		go.loss = CLV_LOSS_TWEEDIE;
+		d.y[5] = -1;
+		load_rows(&rows, &d, NULL);
+		check_status(clv_gbm_train(&rows, &go, &e, &err), CLV_ERR_INVALID, &err,
+					 "gbm: Tweedie refuses a negative target");
+		go.loss = CLV_LOSS_LOGISTIC;
+		check_status(clv_gbm_train(&rows, &go, &e, &err), CLV_ERR_INVALID, &err,
+					 "gbm: logistic refuses a target other than 0 and 1");
+		clv_tree_rows_free(&rows);
+		go.loss = CLV_LOSS_SQUARED;
+		d.n = 1;
+		load_rows(&rows, &d, NULL);
+		check_status(clv_gbm_train(&rows, &go, &e, &err), CLV_ERR_DATA, &err,
+					 "gbm: one row is too few");
+		go.validation_fraction = 0;
+		go.early_stopping_rounds = 3;
+		check_status(clv_gbm_train(&rows, &go, &e, &err), CLV_ERR_INVALID, &err,
+					 "gbm: early stopping without a validation fraction is refused");
+		clv_tree_rows_free(&rows);
+		d.n = n;
+		d.y[5] = 0.5;
+		{
+			clv_forest_options fo;
+
+			clv_forest_options_default(&fo, 10, true);
+			load_rows(&rows, &d, NULL);
+			check_status(clv_forest_train(&rows, &fo, &e, &err), CLV_ERR_INVALID, &err,
+						 "forest: a classifier refuses a target of 0.5");
+			clv_tree_rows_free(&rows);
+		}
+	}
+	dataset_free(&d);
+}
+
+static void
+test_early_stopping(void)
+{
+	dataset		d = friedman(quick ? 2000 : 5000, 81);
+	clv_gbm_options go;
+	clv_ensemble *e;
+
+	/* pure noise: validation loss stops improving almost at once */
+	rng_seed(83);
+	for (size_t i = 0; i < d.n; i++)
+		d.y[i] = rng_normal();
+	clv_gbm_options_default(&go);
+	go.n_rounds = 500;
+	go.learning_rate = 0.3;
+	go.validation_fraction = 0.25;
+	go.early_stopping_rounds = 10;
+	e = train_gbm(&d, NULL, &go);
+	check(e && e->best_round < 60 && e->n_trees == e->best_round && isfinite(e->valid_loss),
+		  "gbm: early stopping stops on noise (best round %u of 500, %u trees kept)",
+		  e ? e->best_round : 0, e ? e->n_trees : 0);
+	clv_ensemble_free(e);
+	dataset_free(&d);
+}
+
+/* ---- cancellation ------------------------------------------------------------------------- */
+
+static int	interrupt_after = 0;
+static int	interrupt_checks = 0;
+static int	interrupt_raised = 0;
+
+static bool
+fake_pending(void)
+{
+	return ++interrupt_checks > interrupt_after;
+}
+
+static void
+fake_check(void)
+{
+	if (interrupt_checks > interrupt_after)
+		interrupt_raised++;
+}
+
+static void
+test_cancel(void)
+{
+	dataset		d = friedman(quick ? 3000 : 20000, 91);
+	clv_forest_options fo;
+	clv_gbm_options go;
+	clv_tree_rows rows;
+	clv_ensemble *e = NULL;
+	clv_error	err;
+	clv_status	st;
+
+	clv_rt.interrupt_pending = fake_pending;
+	clv_rt.check_interrupts = fake_check;
+	for (uint32_t threads = 1; threads <= 2; threads++)
+	{
+		clv_forest_options_default(&fo, 10, false);
+		fo.n_trees = 1000;
+		fo.tree.n_threads = threads;
+		interrupt_after = 3;
+		interrupt_checks = interrupt_raised = 0;
+		load_rows(&rows, &d, NULL);
+		st = clv_forest_train(&rows, &fo, &e, &err);
+		check(st != CLV_OK && e == NULL && interrupt_raised == 1,
+			  "cancel: a forest on %u thread(s) stops and raises the interrupt", threads);
+		clv_tree_rows_free(&rows);
+
+		clv_gbm_options_default(&go);
+		go.n_rounds = 1000;
+		go.tree.n_threads = threads;
+		interrupt_after = 5;
+		interrupt_checks = interrupt_raised = 0;
+		load_rows(&rows, &d, NULL);
+		st = clv_gbm_train(&rows, &go, &e, &err);
+		check(st != CLV_OK && e == NULL && interrupt_raised == 1,
+			  "cancel: boosting on %u thread(s) stops and raises the interrupt", threads);
+		clv_tree_rows_free(&rows);
+	}
+	clv_rt.interrupt_pending = NULL;
+	clv_rt.check_interrupts = NULL;
+	dataset_free(&d);
+}
+
 int
 main(void)
 {
-	printf("1..0\n");
-	return 0;
+	quick = getenv("CLV_TEST_QUICK") != NULL;
+
+	test_rows();
+	test_bins();
+	test_planted_split();
+	test_missing_direction();
+	test_determinism();
+	test_codec();
+	test_decoder_structure();
+	test_shap();
+	test_forest_quality();
+	test_gbm_losses();
+	test_early_stopping();
+	test_cancel();
+
+	printf("1..%d\n", tests_run);
+	if (tests_failed)
+		diag("%d of %d checks failed", tests_failed, tests_run);
+	return tests_failed ? 1 : 0;
 }
