@@ -233,14 +233,10 @@ out_of_bag(const clv_tree_rows *rows, const clv_forest_options *opt, clv_ensembl
 		job.xbuf[w] = clv_alloc(sizeof(double) * p);
 
 	pool = tree_pool_start(opt->tree.n_threads);
-	if (pool == NULL)
-		return false;
-	ok = tree_pool_run(pool, oob_task, &job, job.n_chunks, &opt->tree, 0, 0, NULL);
+	ok = pool != NULL && tree_pool_run(pool, oob_task, &job, job.n_chunks, &opt->tree, 0, 0, NULL);
 	tree_pool_finish(pool);
-	if (!ok)
-		return false;
 
-	for (size_t i = 0; i < n; i++)
+	for (size_t i = 0; ok && i < n; i++)
 	{
 		double		d;
 
@@ -253,7 +249,7 @@ out_of_bag(const clv_tree_rows *rows, const clv_forest_options *opt, clv_ensembl
 		sum_y2 += rows->y[i] * rows->y[i];
 		n_oob++;
 	}
-	if (n_oob > 0)
+	if (ok && n_oob > 0)
 	{
 		double		var = sum_y2 / n_oob - pow(sum_y / n_oob, 2);
 
@@ -263,7 +259,7 @@ out_of_bag(const clv_tree_rows *rows, const clv_forest_options *opt, clv_ensembl
 		else
 			e->oob_score = var > 0 ? 1 - e->oob_error / var : NAN;
 	}
-	if (job.perm)
+	if (ok && job.perm)
 	{
 		e->permutation_importance = clv_alloc(sizeof(double) * p);
 		for (uint32_t j = 0; j < p; j++)
@@ -274,14 +270,14 @@ out_of_bag(const clv_tree_rows *rows, const clv_forest_options *opt, clv_ensembl
 				s += job.perm_sq[(size_t) j * job.n_chunks + c];
 			e->permutation_importance[j] = n_oob ? (s - sq) / n_oob : NAN;
 		}
-		clv_release((void *) job.perm);
-		clv_release(job.perm_sq);
 	}
+	clv_release((void *) job.perm);
+	clv_release(job.perm_sq);
 	for (uint32_t w = 0; w < opt->tree.n_threads; w++)
 		clv_release(job.xbuf[w]);
 	clv_release(job.xbuf);
 	clv_release(job.pred);
-	return true;
+	return ok;
 }
 
 /* ---- training ---------------------------------------------------------------------- */
@@ -322,14 +318,19 @@ free_job(forest_job *job, uint32_t workers)
 {
 	for (uint32_t w = 0; w < workers; w++)
 	{
-		grow_scratch_free(job->scratch[w]);
-		free(job->idx[w]);
-		free(job->counts[w]);
+		if (job->scratch)
+			grow_scratch_free(job->scratch[w]);
+		if (job->idx)
+			free(job->idx[w]);
+		if (job->counts)
+			free(job->counts[w]);
 	}
 	for (uint32_t t = 0; t < job->opt->n_trees; t++)
 	{
-		grow_tree_free(&job->trees[t]);
-		free(job->in_bag[t]);
+		if (job->trees)
+			grow_tree_free(&job->trees[t]);
+		if (job->in_bag)
+			free(job->in_bag[t]);
 	}
 	free(job->scratch);
 	free(job->idx);
@@ -379,7 +380,10 @@ clv_forest_train(clv_tree_rows *rows, const clv_forest_options *opt,
 	/* all memory for the workers, before any worker exists */
 	job.pool = tree_pool_start(opt->tree.n_threads);
 	if (job.pool == NULL)
+	{
+		tree_bins_free(&bins);
 		return tree_out_of_memory(err);
+	}
 	workers = tree_pool_workers(job.pool);
 	job.features = malloc(sizeof(uint32_t) * rows->p);
 	job.scratch = calloc(workers, sizeof(grow_scratch *));
@@ -398,8 +402,8 @@ clv_forest_train(clv_tree_rows *rows, const clv_forest_options *opt,
 	if (!ok)
 	{
 		tree_pool_finish(job.pool);
-		if (job.scratch && job.idx && job.counts && job.trees && job.in_bag)
-			free_job(&job, workers);
+		free_job(&job, workers);
+		tree_bins_free(&bins);
 		return tree_out_of_memory(err);
 	}
 	for (uint32_t j = 0; j < rows->p; j++)
@@ -411,6 +415,7 @@ clv_forest_train(clv_tree_rows *rows, const clv_forest_options *opt,
 	if (!ok || atomic_load(&job.failed))
 	{
 		free_job(&job, workers);
+		tree_bins_free(&bins);
 		return ok ? tree_out_of_memory(err) : tree_interrupted(err);
 	}
 
@@ -448,7 +453,10 @@ clv_forest_train(clv_tree_rows *rows, const clv_forest_options *opt,
 	free_job(&job, workers);
 	tree_bins_free(&bins);
 	if (!ok)
+	{
+		clv_ensemble_free(e);
 		return tree_interrupted(err);
+	}
 	*out = e;
 	return CLV_OK;
 }

@@ -270,6 +270,38 @@ typedef struct gbm_state
 	double	   *gain;			/* per feature, per round: importance */
 } gbm_state;
 
+/* The calling thread's buffers (clv_alloc'd), released on every exit. */
+typedef struct gbm_buffers
+{
+	tree_bins	bins;
+	uint8_t    *is_valid;
+	uint8_t    *in_tree;
+	uint32_t   *train_rows;
+	uint32_t   *idx;
+	uint32_t   *features;
+	double	   *margin;
+	double	   *grad;
+	double	   *hess;
+	double	   *loss_part;
+} gbm_buffers;
+
+static void
+free_buffers(gbm_buffers *b)
+{
+	if (b->bins.codes)
+		tree_bins_free(&b->bins);
+	clv_release(b->is_valid);
+	clv_release(b->in_tree);
+	clv_release(b->train_rows);
+	clv_release(b->idx);
+	clv_release(b->features);
+	clv_release(b->margin);
+	clv_release(b->grad);
+	clv_release(b->hess);
+	clv_release(b->loss_part);
+	memset(b, 0, sizeof(*b));
+}
+
 static void
 free_state(gbm_state *s)
 {
@@ -297,15 +329,10 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 	clv_status	st;
 	size_t		n = rows->n;
 	uint32_t	p = rows->p;
-	tree_bins	bins;
+	gbm_buffers b;
 	gbm_job		job;
 	gbm_state	s;
 	grow_params gp;
-	uint8_t    *is_valid;
-	uint8_t    *in_tree;
-	uint32_t   *train_rows;
-	uint32_t   *idx;
-	uint32_t   *features;
 	size_t		n_valid,
 				n_train;
 	double		base = 0;
@@ -329,10 +356,11 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 		return CLV_ERR_DATA;
 	}
 	tree_rows_sort(rows);
+	memset(&b, 0, sizeof(b));
 
 	/* held-out rows chosen by the seed: a partial shuffle */
-	is_valid = clv_alloc(n);
-	memset(is_valid, 0, n);
+	b.is_valid = clv_alloc(n);
+	memset(b.is_valid, 0, n);
 	if (n_valid > 0)
 	{
 		uint32_t   *perm = clv_alloc(sizeof(uint32_t) * n);
@@ -348,35 +376,37 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 
 			perm[i] = perm[k];
 			perm[k] = tmp;
-			is_valid[perm[i]] = 1;
+			b.is_valid[perm[i]] = 1;
 		}
 		clv_release(perm);
 	}
-	if ((st = base_margin(rows, opt, is_valid, &base, err)) != CLV_OK)
+	if ((st = base_margin(rows, opt, b.is_valid, &base, err)) != CLV_OK)
+	{
+		free_buffers(&b);
 		return st;
-	tree_bins_build(rows, opt->tree.max_bins, &bins);
+	}
+	tree_bins_build(rows, opt->tree.max_bins, &b.bins);
 
 	/* everything the rounds need, before any worker exists */
 	memset(&job, 0, sizeof(job));
 	job.rows = rows;
-	job.bins = &bins;
+	job.bins = &b.bins;
 	job.opt = opt;
 	job.n_chunks = (uint32_t) ((n + ROW_CHUNK - 1) / ROW_CHUNK);
-	job.margin = clv_alloc(sizeof(double) * n);
-	job.grad = clv_alloc(sizeof(double) * n);
-	job.hess = opt->loss == CLV_LOSS_SQUARED ? NULL : clv_alloc(sizeof(double) * n);
-	job.loss_part = clv_alloc(sizeof(double) * job.n_chunks);
-	job.is_valid = is_valid;
-	in_tree = clv_alloc(n);
-	job.skip_update = in_tree;
-	train_rows = clv_alloc(sizeof(uint32_t) * n_train);
-	idx = clv_alloc(sizeof(uint32_t) * n_train);
-	features = clv_alloc(sizeof(uint32_t) * p);
+	job.margin = b.margin = clv_alloc(sizeof(double) * n);
+	job.grad = b.grad = clv_alloc(sizeof(double) * n);
+	job.hess = b.hess = opt->loss == CLV_LOSS_SQUARED ? NULL : clv_alloc(sizeof(double) * n);
+	job.loss_part = b.loss_part = clv_alloc(sizeof(double) * job.n_chunks);
+	job.is_valid = b.is_valid;
+	job.skip_update = b.in_tree = clv_alloc(n);
+	b.train_rows = clv_alloc(sizeof(uint32_t) * n_train);
+	b.idx = clv_alloc(sizeof(uint32_t) * n_train);
+	b.features = clv_alloc(sizeof(uint32_t) * p);
 	for (size_t i = 0, k = 0; i < n; i++)
 	{
 		job.margin[i] = base;
-		if (!is_valid[i])
-			train_rows[k++] = (uint32_t) i;
+		if (!b.is_valid[i])
+			b.train_rows[k++] = (uint32_t) i;
 	}
 	gp = (grow_params) {
 		.max_depth = opt->tree.max_depth,
@@ -392,13 +422,17 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 	memset(&s, 0, sizeof(s));
 	s.pool = tree_pool_start(opt->tree.n_threads);
 	if (s.pool == NULL)
+	{
+		free_buffers(&b);
 		return tree_out_of_memory(err);
-	s.scratch = grow_scratch_new(&bins, opt->tree.max_depth);
+	}
+	s.scratch = grow_scratch_new(&b.bins, opt->tree.max_depth);
 	s.tree_start = malloc(sizeof(uint32_t) * ((size_t) opt->n_rounds + 1));
 	s.gain = calloc((size_t) p * opt->n_rounds, sizeof(double));
 	if (s.scratch == NULL || s.tree_start == NULL || s.gain == NULL)
 	{
 		free_state(&s);
+		free_buffers(&b);
 		return tree_out_of_memory(err);
 	}
 	last_report = seconds_now();
@@ -415,13 +449,14 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 			!tree_pool_run(s.pool, gradient_task, &job, job.n_chunks, NULL, 0, 0, NULL))
 		{
 			free_state(&s);
+			free_buffers(&b);
 			return tree_interrupted(err);
 		}
 
 		/* rows of this round: all training rows, or a subsample in row order */
 		if (opt->subsample >= 1)
 		{
-			memcpy(idx, train_rows, sizeof(uint32_t) * n_train);
+			memcpy(b.idx, b.train_rows, sizeof(uint32_t) * n_train);
 			m = n_train;
 		}
 		else
@@ -432,11 +467,11 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 				want = 1;
 			for (size_t i = 0; i < n_train && m < want; i++)
 				if (tree_rng_below(&rng, n_train - i) < want - m)
-					idx[m++] = train_rows[i];
+					b.idx[m++] = b.train_rows[i];
 		}
 		/* features of this tree */
 		for (uint32_t j = 0; j < p; j++)
-			features[j] = j;
+			b.features[j] = j;
 		if (opt->colsample < 1)
 		{
 			k = (uint32_t) lround(opt->colsample * p);
@@ -445,28 +480,29 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 			for (uint32_t i = 0; i < k; i++)
 			{
 				uint32_t	pick = i + (uint32_t) tree_rng_below(&rng, p - i);
-				uint32_t	tmp = features[i];
+				uint32_t	tmp = b.features[i];
 
-				features[i] = features[pick];
-				features[pick] = tmp;
+				b.features[i] = b.features[pick];
+				b.features[pick] = tmp;
 			}
 			for (uint32_t i = 1; i < k; i++)
-				for (uint32_t a = i; a > 0 && features[a - 1] > features[a]; a--)
+				for (uint32_t a = i; a > 0 && b.features[a - 1] > b.features[a]; a--)
 				{
-					uint32_t	tmp = features[a];
+					uint32_t	tmp = b.features[a];
 
-					features[a] = features[a - 1];
-					features[a - 1] = tmp;
+					b.features[a] = b.features[a - 1];
+					b.features[a - 1] = tmp;
 				}
 		}
 
 		grow_tree_free(&s.tree);
-		if (!grow_tree_build(s.scratch, &bins, &gp, job.grad, job.hess, idx, m, features, k,
+		if (!grow_tree_build(s.scratch, &b.bins, &gp, job.grad, job.hess, b.idx, m, b.features, k,
 							 &rng, s.pool, &s.tree))
 		{
 			bool		stopped = tree_pool_stopping(s.pool);
 
 			free_state(&s);
+			free_buffers(&b);
 			return stopped ? tree_interrupted(err) : tree_out_of_memory(err);
 		}
 
@@ -481,13 +517,14 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 			if (cap > UINT32_MAX || (grown = realloc(s.nodes, cap * sizeof(clv_tree_node))) == NULL)
 			{
 				free_state(&s);
+				free_buffers(&b);
 				return tree_out_of_memory(err);
 			}
 			s.nodes = grown;
 			s.nodes_cap = cap;
 		}
 		s.tree_start[r] = (uint32_t) s.n_nodes;
-		grow_tree_flatten(&s.tree, &bins, s.nodes + s.n_nodes, (uint32_t) s.n_nodes);
+		grow_tree_flatten(&s.tree, &b.bins, s.nodes + s.n_nodes, (uint32_t) s.n_nodes);
 		s.n_nodes += s.tree.n_nodes;
 		rounds = r + 1;
 		for (uint32_t i = 0; i < s.tree.n_nodes; i++)
@@ -495,7 +532,7 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 				s.gain[(size_t) r * p + s.tree.nodes[i].feature] += s.tree.nodes[i].gain;
 
 		/* margins: the tree's own rows by their leaves, the others by traversal */
-		memset(in_tree, 0, n);
+		memset(b.in_tree, 0, n);
 		for (uint32_t i = 0; i < s.tree.n_nodes; i++)
 		{
 			const grow_node *nd = &s.tree.nodes[i];
@@ -503,14 +540,15 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 			if (nd->feature < 0)
 				for (size_t q = nd->begin; q < nd->end; q++)
 				{
-					job.margin[idx[q]] += nd->value;
-					in_tree[idx[q]] = 1;
+					job.margin[b.idx[q]] += nd->value;
+					b.in_tree[b.idx[q]] = 1;
 				}
 		}
 		job.tree = &s.tree;
 		if (m < n && !tree_pool_run(s.pool, margin_task, &job, job.n_chunks, NULL, 0, 0, NULL))
 		{
 			free_state(&s);
+			free_buffers(&b);
 			return tree_interrupted(err);
 		}
 
@@ -519,6 +557,7 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 			if (!mean_loss(s.pool, &job, true, n_valid, &loss))
 			{
 				free_state(&s);
+				free_buffers(&b);
 				return tree_interrupted(err);
 			}
 			if (loss < best_loss)
@@ -547,6 +586,7 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 			 !mean_loss(s.pool, &job, true, n_valid, &valid_loss)))
 		{
 			free_state(&s);
+			free_buffers(&b);
 			return tree_interrupted(err);
 		}
 		if (opt->early_stopping_rounds > 0)
@@ -578,16 +618,7 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 		e->importance[j] = total_gain > 0 ? e->importance[j] / total_gain : 0;
 
 	free_state(&s);
-	tree_bins_free(&bins);
-	clv_release(is_valid);
-	clv_release(in_tree);
-	clv_release(train_rows);
-	clv_release(idx);
-	clv_release(features);
-	clv_release(job.margin);
-	clv_release(job.grad);
-	clv_release(job.hess);
-	clv_release(job.loss_part);
+	free_buffers(&b);
 	*out = e;
 	return CLV_OK;
 }

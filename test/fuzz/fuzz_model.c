@@ -13,14 +13,60 @@
  * and with its body length and checksum fields made consistent, which lets
  * mutations reach the structural checks behind the checksum.
  *
+ * A decoded tree ensemble is also scored and explained on a few inputs
+ * (all zeros, all missing, a mixture), and its TreeSHAP values must add up
+ * to the margin minus the expected value wherever the numbers are finite.
+ *
  * Build and run: make fuzz FUZZ_SECONDS=60 PG_CONFIG=...
  * Seeds: test/fuzz/corpus, written by test/fuzz/make_corpus.c.
  */
 #include "model.h"
+#include "trees.h"
 
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
+
+/* Larger ensembles decode but are not explained: iterations stay fast. */
+#define EXPLAIN_MAX_NODES 4096
+
+static void
+check_ensemble(const clv_model *m)
+{
+	const clv_ensemble *e = m->ensemble;
+	uint32_t	p = m->n_features;
+	double	   *x = calloc(p, sizeof(double));
+	double	   *phi = calloc(p, sizeof(double));
+
+	if (x == NULL || phi == NULL || e == NULL || e->n_features != p)
+		abort();
+	for (int round = 0; round < 3; round++)
+	{
+		double		margin,
+					expected,
+					sum = 0,
+					scale;
+
+		for (uint32_t j = 0; j < p; j++)
+			x[j] = round == 0 ? 0 : round == 1 ? NAN : (j % 3 == 0 ? NAN : (double) j - 1.5);
+		margin = clv_ensemble_margin(e, x);
+		(void) clv_ensemble_predict(e, x);
+		if (e->n_nodes > EXPLAIN_MAX_NODES)
+			continue;
+		clv_ensemble_explain(e, x, phi, &expected);
+		scale = 1 + fabs(margin) + fabs(expected);
+		for (uint32_t j = 0; j < p; j++)
+		{
+			sum += phi[j];
+			scale += fabs(phi[j]);
+		}
+		if (isfinite(scale) && isfinite(sum) && scale < 1e100 &&
+			fabs(sum - (margin - expected)) > 1e-6 * scale)
+			abort();
+	}
+	free(x);
+	free(phi);
+}
 
 static void
 decode_and_check(const uint8_t *data, size_t size)
@@ -42,7 +88,8 @@ decode_and_check(const uint8_t *data, size_t size)
 		clv_model_free(m);		/* a failed decode may leave a partial model */
 		return;
 	}
-	if (m == NULL || (m->coef == NULL && m->params == NULL) || m->meta == NULL ||
+	if (m == NULL || (m->coef == NULL && m->params == NULL && m->ensemble == NULL) ||
+		m->meta == NULL ||
 		clv_model_check_header(data, size, &err) != CLV_OK)
 		abort();
 
@@ -51,6 +98,12 @@ decode_and_check(const uint8_t *data, size_t size)
 		abort();				/* a valid decode must round-trip */
 	clv_release(enc.data);
 
+	if (clv_kind_is_ensemble(m->kind))
+	{
+		check_ensemble(m);
+		clv_model_free(m);
+		return;
+	}
 	x = calloc(m->n_features, sizeof(double));
 	if (x == NULL)
 		abort();

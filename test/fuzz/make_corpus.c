@@ -3,14 +3,17 @@
  *
  * A handful of small valid models of each kind, with and without feature
  * names and metadata, so that mutations start from bytes that pass every
- * check.  Not part of the build; regenerate with:
+ * check, and a few small tree ensembles (under the fuzzer's 4096-byte
+ * inputs).  Not part of the build; regenerate with:
  *
- *   cc -std=gnu11 -Isrc/core -o make_corpus test/fuzz/make_corpus.c \
- *       src/core/model.c src/core/common.c -lm
+ *   cc -std=gnu11 -pthread -Isrc/core -o make_corpus test/fuzz/make_corpus.c \
+ *       src/core/[a-z]*.c $(gsl-config --libs) -lm
  *   ./make_corpus test/fuzz/corpus && rm make_corpus
  */
 #include "model.h"
+#include "trees.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -49,6 +52,86 @@ write_seed(const char *dir, const char *name, clv_model_kind kind, uint32_t p,
 	return ok ? 0 : 1;
 }
 
+static int
+write_bytes(const char *dir, const char *name, const clv_buf *buf)
+{
+	char		path[4096];
+	FILE	   *f;
+	int			ok;
+
+	snprintf(path, sizeof(path), "%s/%s", dir, name);
+	f = fopen(path, "wb");
+	ok = f != NULL && fwrite(buf->data, 1, buf->len, f) == buf->len;
+	if (f != NULL && fclose(f) != 0)
+		ok = 0;
+	if (!ok)
+		perror(path);
+	else
+		printf("%s: %zu bytes\n", path, buf->len);
+	return ok ? 0 : 1;
+}
+
+/* A small ensemble trained on a fixed design with some missing values. */
+static int
+write_tree_seed(const char *dir, const char *name, int which, uint32_t p,
+				const char *const *names)
+{
+	clv_tree_rows rows;
+	clv_ensemble *e = NULL;
+	clv_error	err;
+	clv_model	m;
+	clv_buf		buf;
+	clv_status	st;
+	double		x[8];
+	int			failed;
+
+	clv_tree_rows_init(&rows, p, 0);
+	for (int i = 0; i < 300; i++)
+	{
+		for (uint32_t j = 0; j < p; j++)
+			x[j] = (i * 7 + j * 13) % 17 == 0 ? NAN : sin(i * 0.37 + j * 1.3);
+		clv_tree_rows_append(&rows, which == 1 ? (x[0] > 0.2) : fabs(x[0]) * 3 + (i % 5),
+							 x, &err);
+	}
+	if (which == 0 || which == 1)
+	{
+		clv_forest_options fo;
+
+		clv_forest_options_default(&fo, p, which == 1);
+		fo.n_trees = 2;
+		fo.tree.max_depth = 3;
+		fo.permutation_importance = which == 1;
+		st = clv_forest_train(&rows, &fo, &e, &err);
+	}
+	else
+	{
+		clv_gbm_options go;
+
+		clv_gbm_options_default(&go);
+		go.n_rounds = 3;
+		go.tree.max_depth = 2;
+		go.loss = which == 2 ? CLV_LOSS_SQUARED : CLV_LOSS_TWEEDIE;
+		st = clv_gbm_train(&rows, &go, &e, &err);
+	}
+	clv_tree_rows_free(&rows);
+	if (st != CLV_OK)
+	{
+		fprintf(stderr, "%s: %s\n", name, err.message);
+		return 1;
+	}
+	memset(&m, 0, sizeof(m));
+	m.kind = e->type == CLV_ENSEMBLE_FOREST ? CLV_KIND_FOREST : CLV_KIND_GBM;
+	m.n_features = p;
+	m.feature_names = (char **) names;
+	m.meta = "{}";
+	m.ensemble = e;
+	clv_model_encode(&m, &buf);
+	failed = write_bytes(dir, name, &buf);
+	clv_release(buf.data);
+	clv_ensemble_free(e);
+	return failed;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -78,5 +161,9 @@ main(int argc, char **argv)
 	failed += write_seed(argv[1], "logreg_p5_meta", CLV_KIND_LOGREG, 5, NULL,
 						 "{\"options\": {\"l2\": 1.5, \"max_iter\": 50}}");
 	failed += write_seed(argv[1], "logreg_p3_odd_names", CLV_KIND_LOGREG, 3, odd, "");
+	failed += write_tree_seed(argv[1], "forest_regression_p3", 0, 3, rfm);
+	failed += write_tree_seed(argv[1], "forest_classifier_p2", 1, 2, NULL);
+	failed += write_tree_seed(argv[1], "gbm_squared_p3", 2, 3, NULL);
+	failed += write_tree_seed(argv[1], "gbm_tweedie_p2", 3, 2, two);
 	return failed ? 1 : 0;
 }

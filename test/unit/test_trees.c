@@ -1049,7 +1049,7 @@ test_gbm_losses(void)
 	 * below the mean as rounds fit the zeros (XGBoost 1.7 drifts alike,
 	 * 26.6 against 30.0 on this design).
 	 */
-	check(fabs(mean_pred / mean_y - 1) < 0.15 && many->link == CLV_LINK_LOG,
+	check(fabs(mean_pred / mean_y - 1) < (quick ? 0.2 : 0.15) && many->link == CLV_LINK_LOG,
 		  "gbm tweedie: mean prediction %.3f ≈ mean y %.3f", mean_pred, mean_y);
 	clv_ensemble_free(few);
 	clv_ensemble_free(many);
