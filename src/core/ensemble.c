@@ -129,6 +129,19 @@ nan_or_finite(double v)
 	return isnan(v) || isfinite(v);
 }
 
+/*
+ * Children share their parent's cover (up to the rounding of sums taken in
+ * another order): TreeSHAP's path fractions then lie in [0, 1], which keeps
+ * its arithmetic stable.
+ */
+static bool
+covers_add_up(double parent, double left, double right)
+{
+	double		sum = left + right;
+
+	return fabs(sum - parent) <= 1e-6 * fmax(parent, sum);
+}
+
 static clv_status
 decode_nodes(clv_reader *r, clv_ensemble *e, clv_error *err)
 {
@@ -207,6 +220,8 @@ decode_nodes(clv_reader *r, clv_ensemble *e, clv_error *err)
 				st = corrupt(err, "A node has a child outside its tree or before itself.");
 			else if (depth[i] >= CLV_TREES_MAX_DEPTH)
 				st = corrupt(err, "A tree is deeper than the maximum depth.");
+			else if (!covers_add_up(nd->cover, e->nodes[nd->left].cover, e->nodes[nd->right].cover))
+				st = corrupt(err, "A node's cover is not the sum of its children's.");
 			else
 			{
 				/* saturate: a count past 1 is already an error */

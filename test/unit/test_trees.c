@@ -709,6 +709,9 @@ test_decoder_structure(void)
 	e->nodes[1].cover = -1;
 	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: a negative cover is refused");
 	e = tiny_ensemble();
+	e->nodes[2].cover = 7;
+	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: covers that do not add up are refused");
+	e = tiny_ensemble();
 	e->tree_start[1] = 2;
 	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: tree offsets that miss nodes are refused");
 	e = tiny_ensemble();
