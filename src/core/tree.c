@@ -38,12 +38,29 @@ typedef struct split
 	int32_t		feature;
 	uint16_t	bin;
 	uint8_t		default_left;
+	double		gl;				/* sums of the left child, from the histogram */
+	double		hl;
+	size_t		nl;
 } split;
+
+/* A slice of a node's rows partitioned by one task (level mode). */
+typedef struct part_task
+{
+	uint32_t	open_index;
+	size_t		begin;
+	size_t		end;
+	size_t		n_left;
+} part_task;
+
+/* Rows per partition task: enough to amortise a task, small enough to balance. */
+#define PART_CHUNK	16384
 
 struct grow_scratch
 {
-	uint32_t   *tmp;			/* partition buffer, n rows */
-	size_t		tmp_cap;
+	uint32_t   *tmp;			/* partition buffers, n rows each */
+	uint32_t   *tmp_right;
+	part_task  *parts;
+	size_t		parts_cap;
 	size_t	   *feat_off;		/* first bin of feature j in a histogram block */
 	size_t		block_bins;		/* bins in a block: all features */
 	hist_bin   *cur;			/* histogram blocks of this level */
@@ -99,8 +116,8 @@ grow_scratch_new(const tree_bins *bins, uint32_t max_depth)
 	s->perm = malloc(sizeof(uint32_t) * bins->p);
 	s->node_features = malloc(sizeof(uint32_t) * bins->p);
 	s->tmp = malloc(sizeof(uint32_t) * (bins->n ? bins->n : 1));
-	s->tmp_cap = bins->n;
-	if (!s->feat_off || !s->perm || !s->node_features || !s->tmp)
+	s->tmp_right = malloc(sizeof(uint32_t) * (bins->n ? bins->n : 1));
+	if (!s->feat_off || !s->perm || !s->node_features || !s->tmp || !s->tmp_right)
 	{
 		grow_scratch_free(s);
 		return NULL;
@@ -121,6 +138,8 @@ grow_scratch_free(grow_scratch *s)
 	if (s == NULL)
 		return;
 	free(s->tmp);
+	free(s->tmp_right);
+	free(s->parts);
 	free(s->feat_off);
 	free(s->cur);
 	free(s->prev);
@@ -218,6 +237,9 @@ consider(const grow_params *gp, split *best, double parent_score, double gl, dou
 		best->feature = (int32_t) feature;
 		best->bin = (uint16_t) bin;
 		best->default_left = default_left;
+		best->gl = gl;
+		best->hl = hl;
+		best->nl = nl;
 	}
 }
 
@@ -275,7 +297,7 @@ find_split(const grow_ctx *c, const grow_node *nd, const hist_bin *block,
 	const grow_params *gp = c->gp;
 	uint32_t	N = (uint32_t) (nd->end - nd->begin);
 	double		parent = node_score(gp, nd->g, nd->h);
-	split		best = {0, -1, 0, 0};
+	split		best = {.feature = -1};
 
 	/* a gain must beat rounding noise as well as min_gain */
 	best.gain = fmax(gp->min_gain / gp->gain_scale, 1e-12 * (fabs(parent) + nd->h));
@@ -323,56 +345,37 @@ build_hist(const grow_ctx *c, const grow_node *nd, uint32_t j, hist_bin *hist)
 
 /* ---- partition -------------------------------------------------------------------- */
 
-static inline bool
-goes_left(uint8_t code, uint32_t nb, bool has_missing, const split *sp)
-{
-	if (has_missing && code == nb)
-		return sp->default_left;
-	return code <= sp->bin;
-}
-
 /*
- * Stable partition of the node's rows into left then right, summing the
- * children's gradients in row order on the way.
+ * Stable partition of rows idx[begin .. end): left rows to left_out, right
+ * rows to right_out.  left_out may be idx + begin itself: it is written
+ * behind the reading position.  Returns the left count.
  */
 static size_t
-partition(const grow_ctx *c, const grow_node *nd, const split *sp, uint32_t *tmp,
-		  double *gl, double *hl, double *gr, double *hr)
+partition_rows(const grow_ctx *c, const split *sp, size_t begin, size_t end,
+			   uint32_t *left_out, uint32_t *right_out)
 {
 	const uint8_t *col = tree_bins_column(c->bins, (uint32_t) sp->feature);
-	uint32_t	nb = c->bins->n_bins[sp->feature];
-	bool		miss = c->bins->has_missing[sp->feature];
-	uint32_t   *idx = c->idx;
-	size_t		nl = nd->begin,
+	/* a code that cannot occur when the feature has no missing values */
+	uint32_t	missing = c->bins->has_missing[sp->feature] ? c->bins->n_bins[sp->feature] : 256;
+	uint32_t	bin = sp->bin;
+	uint32_t	dl = sp->default_left;
+	const uint32_t *idx = c->idx;
+	size_t		nl = 0,
 				nr = 0;
-	double		sgl = 0,
-				shl = 0,
-				sgr = 0,
-				shr = 0;
 
-	for (size_t k = nd->begin; k < nd->end; k++)
+	/* branch-free: the direction is a coin flip the predictor cannot learn */
+	for (size_t k = begin; k < end; k++)
 	{
 		uint32_t	r = idx[k];
-		double		hv = c->h ? c->h[r] : 1.0;
+		uint32_t	code = col[r];
+		uint32_t	is_missing = code == missing;
+		uint32_t	left = (is_missing & dl) | (!is_missing & (code <= bin));
 
-		if (goes_left(col[r], nb, miss, sp))
-		{
-			idx[nl++] = r;
-			sgl += c->g[r];
-			shl += hv;
-		}
-		else
-		{
-			tmp[nr++] = r;
-			sgr += c->g[r];
-			shr += hv;
-		}
+		left_out[nl] = r;
+		right_out[nr] = r;
+		nl += left;
+		nr += 1 - left;
 	}
-	memcpy(idx + nl, tmp, nr * sizeof(uint32_t));
-	*gl = sgl;
-	*hl = shl;
-	*gr = sgr;
-	*hr = shr;
 	return nl;
 }
 
@@ -390,19 +393,22 @@ splittable(const grow_params *gp, const grow_node *nd, uint32_t depth)
 		nd->h >= 2 * gp->min_child_weight;
 }
 
-/* Apply a split: two children, rows partitioned.  False when out of memory. */
+/*
+ * Record a split whose rows are already partitioned at begin + sp->nl: two
+ * children with the histogram's sums.  False when out of memory.
+ */
 static bool
-apply_split(grow_ctx *c, uint32_t node, const split *sp, uint32_t *tmp)
+add_children(grow_ctx *c, uint32_t node, const split *sp)
 {
 	grow_tree  *t = c->tree;
 	grow_node  *nd = &t->nodes[node];
-	double		gl,
-				hl,
-				gr,
-				hr;
-	size_t		mid = partition(c, nd, sp, tmp, &gl, &hl, &gr, &hr);
 	size_t		begin = nd->begin,
-				end = nd->end;
+				end = nd->end,
+				mid = begin + sp->nl;
+	double		gl = sp->gl,
+				hl = sp->hl,
+				gr = nd->g - sp->gl,
+				hr = nd->h - sp->hl;
 
 	nd->feature = sp->feature;
 	nd->bin = sp->bin;
@@ -476,8 +482,16 @@ grow_level_per_node(grow_ctx *c, uint32_t n_open, tree_rng *rng, tree_pool *pool
 			build_hist(c, &c->tree->nodes[node], j, block + s->feat_off[j]);
 		}
 		s->splits[i] = find_split(c, &c->tree->nodes[node], block, s->node_features, nf);
-		if (s->splits[i].feature >= 0 && !apply_split(c, node, &s->splits[i], s->tmp))
-			return false;
+		if (s->splits[i].feature >= 0)
+		{
+			const grow_node *nd = &c->tree->nodes[node];
+			size_t		nl = partition_rows(c, &s->splits[i], nd->begin, nd->end,
+											c->idx + nd->begin, s->tmp);
+
+			memcpy(c->idx + nd->begin + nl, s->tmp, (nd->end - nd->begin - nl) * sizeof(uint32_t));
+			if (!add_children(c, node, &s->splits[i]))
+				return false;
+		}
 	}
 	return true;
 }
@@ -525,6 +539,77 @@ level_hist_task(void *arg, uint32_t f, uint32_t worker)
 			dst[b].n = ph[b].n - sh[b].n;
 		}
 	}
+}
+
+static void
+partition_task(void *arg, uint32_t task, uint32_t worker)
+{
+	grow_ctx   *c = arg;
+	part_task  *pt = &c->s->parts[task];
+
+	(void) worker;
+	pt->n_left = partition_rows(c, &c->s->splits[pt->open_index], pt->begin, pt->end,
+								c->s->tmp + pt->begin, c->s->tmp_right + pt->begin);
+}
+
+/*
+ * Partition every split node of the level in slices of PART_CHUNK rows on
+ * the pool, then gather each node's slices in order: the same row order
+ * whatever the number of threads.
+ */
+static bool
+partition_level(grow_ctx *c, uint32_t n_open, tree_pool *pool)
+{
+	grow_scratch *s = c->s;
+	size_t		n_parts = 0;
+
+	for (uint32_t i = 0; i < n_open; i++)
+	{
+		const grow_node *nd = &c->tree->nodes[s->open[i]];
+
+		if (s->splits[i].feature < 0)
+			continue;
+		for (size_t b = nd->begin; b < nd->end; b += PART_CHUNK)
+		{
+			if (!RESERVE(s->parts, s->parts_cap, n_parts + 1, sizeof(part_task)))
+				return false;
+			s->parts[n_parts++] = (part_task) {i, b, nd->end - b > PART_CHUNK ? b + PART_CHUNK : nd->end, 0};
+		}
+	}
+	if (pool)
+	{
+		if (!tree_pool_run(pool, partition_task, c, (uint32_t) n_parts, NULL, 0, 0, NULL))
+			return false;
+	}
+	else
+		for (size_t t = 0; t < n_parts; t++)
+			partition_task(c, (uint32_t) t, 0);
+
+	for (size_t t = 0; t < n_parts;)
+	{
+		uint32_t	i = s->parts[t].open_index;
+		const grow_node *nd = &c->tree->nodes[s->open[i]];
+		size_t		left = nd->begin,
+					right = nd->begin + s->splits[i].nl;
+		size_t		last = t;
+
+		while (last < n_parts && s->parts[last].open_index == i)
+		{
+			const part_task *pt = &s->parts[last];
+			size_t		nr = pt->end - pt->begin - pt->n_left;
+
+			memcpy(c->idx + left, s->tmp + pt->begin, pt->n_left * sizeof(uint32_t));
+			memcpy(c->idx + right, s->tmp_right + pt->begin, nr * sizeof(uint32_t));
+			left += pt->n_left;
+			right += nr;
+			last++;
+		}
+		t = last;
+	}
+	for (uint32_t i = 0; i < n_open; i++)
+		if (s->splits[i].feature >= 0 && !add_children(c, s->open[i], &s->splits[i]))
+			return false;
+	return true;
 }
 
 static bool
@@ -593,10 +678,7 @@ grow_level_all_features(grow_ctx *c, uint32_t n_open, tree_pool *pool)
 		}
 	}
 	s->prev_valid = keep;
-	for (uint32_t i = 0; i < n_open; i++)
-		if (s->splits[i].feature >= 0 && !apply_split(c, s->open[i], &s->splits[i], s->tmp))
-			return false;
-	return true;
+	return partition_level(c, n_open, pool);
 }
 
 /* ---- the tree ---------------------------------------------------------------------- */
