@@ -92,10 +92,11 @@ tree_bins_threshold(const tree_bins *bins, uint32_t j, uint32_t b)
 /* ---- worker pool (tree_pool.c) ------------------------------------------- */
 
 /*
- * Runs tasks 0 .. n_tasks - 1 on n_threads workers, or on the calling thread
- * when n_threads is 1.  Task functions run on worker threads: they must not
- * call clv_alloc, clv_release, clv_check_interrupts or anything of the host,
- * and should return soon after tree_pool_stopping() becomes true.
+ * Runs tasks 0 .. n_tasks - 1 on the calling thread (worker 0) and
+ * n_threads - 1 started threads (workers 1 .. n_threads - 1).  Task
+ * functions may run on a started thread: they must not call clv_alloc,
+ * clv_release, clv_check_interrupts or anything of the host, and should
+ * return soon after tree_pool_stopping() becomes true.
  */
 typedef void (*tree_task_fn) (void *arg, uint32_t task, uint32_t worker);
 
@@ -107,14 +108,16 @@ tree_pool  *tree_pool_start(uint32_t n_threads);
 uint32_t	tree_pool_workers(const tree_pool *pool);
 
 /*
- * Run the tasks and wait, polling for cancellation about every 100 ms and
- * calling progress (done tasks of n_tasks) about once a second.  Returns
- * false when cancelled: the caller frees what it malloc'd, calls
- * tree_pool_finish and then clv_check_interrupts.
+ * Run the tasks and wait, polling for cancellation between tasks and about
+ * every 100 ms, and calling progress (progress_base + tasks done, of
+ * progress_total) about once a second.  Returns false when cancelled: the
+ * caller frees what it malloc'd, calls tree_pool_finish and then
+ * clv_check_interrupts.
  */
 bool		tree_pool_run(tree_pool *pool, tree_task_fn fn, void *arg, uint32_t n_tasks,
 						  const clv_tree_settings *settings, uint32_t progress_base,
 						  uint32_t progress_total, const char *what);
+/* Whether to stop; on the calling thread this also polls for an interrupt. */
 bool		tree_pool_stopping(tree_pool *pool);
 void		tree_pool_finish(tree_pool *pool);
 
