@@ -394,7 +394,7 @@ clv_forest_train(clv_tree_rows *rows, const clv_forest_options *opt,
 	ok = job.features && job.scratch && job.idx && job.counts && job.trees && job.in_bag;
 	for (uint32_t w = 0; ok && w < workers; w++)
 	{
-		job.scratch[w] = grow_scratch_new(&bins, opt->tree.max_depth);
+		job.scratch[w] = grow_scratch_new(&bins);
 		job.idx[w] = malloc(sizeof(uint32_t) * job.m);
 		job.counts[w] = malloc(sizeof(uint32_t) * rows->n);
 		ok = job.scratch[w] && job.idx[w] && job.counts[w];

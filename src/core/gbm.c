@@ -426,7 +426,7 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 		free_buffers(&b);
 		return tree_out_of_memory(err);
 	}
-	s.scratch = grow_scratch_new(&b.bins, opt->tree.max_depth);
+	s.scratch = grow_scratch_new(&b.bins);
 	s.tree_start = malloc(sizeof(uint32_t) * ((size_t) opt->n_rounds + 1));
 	s.gain = calloc((size_t) p * opt->n_rounds, sizeof(double));
 	if (s.scratch == NULL || s.tree_start == NULL || s.gain == NULL)

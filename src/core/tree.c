@@ -104,12 +104,11 @@ reserve(void **ptr, size_t *cap, size_t need, size_t elem)
 #define RESERVE(field, cap, need, elem) reserve((void **) &(field), &(cap), (need), (elem))
 
 grow_scratch *
-grow_scratch_new(const tree_bins *bins, uint32_t max_depth)
+grow_scratch_new(const tree_bins *bins)
 {
 	grow_scratch *s = calloc(1, sizeof(grow_scratch));
 	size_t		off = 0;
 
-	(void) max_depth;
 	if (s == NULL)
 		return NULL;
 	s->feat_off = malloc(sizeof(size_t) * ((size_t) bins->p + 1));

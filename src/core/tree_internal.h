@@ -151,7 +151,7 @@ typedef struct grow_node
 	double		gain;			/* loss reduction of the split */
 	size_t		begin;			/* rows idx[begin .. end) */
 	size_t		end;
-	double		g;
+	double		g;				/* sums of the rows' gradients and hessians */
 	double		h;
 } grow_node;
 
@@ -166,12 +166,15 @@ typedef struct grow_tree
  * Grows one tree on the rows idx[0 .. n_idx) (duplicates allowed: a
  * bootstrap sample), with gradients g and hessians h (h NULL = all 1), over
  * the features listed (n_features of them).  idx is reordered so that each
- * leaf's rows are contiguous.  All memory is malloc'd, so a worker may call
- * this; returns false when out of memory or stopped.
+ * leaf's rows are contiguous.  rng draws the mtry features of each node.
+ * pool, when given, builds each level's histograms and partitions on its
+ * workers (boosting); a forest worker passes its pool only so that growth
+ * stops when the pool is stopping.  All memory is malloc'd, so a worker may
+ * call this; returns false when out of memory or stopped.
  */
 typedef struct grow_scratch grow_scratch;
 
-grow_scratch *grow_scratch_new(const tree_bins *bins, uint32_t max_depth);
+grow_scratch *grow_scratch_new(const tree_bins *bins);
 void		grow_scratch_free(grow_scratch *s);
 
 bool		grow_tree_build(grow_scratch *s, const tree_bins *bins, const grow_params *gp,
@@ -190,7 +193,7 @@ clv_status	tree_check_settings(const clv_tree_settings *s, uint32_t p, clv_error
 /* After a cancelled run: raise the host's interrupt, or report it if that returns. */
 clv_status	tree_interrupted(clv_error *err);
 
-/* Rows that a stopped or failed pool run leaves: out of memory in a worker. */
+/* A worker (or the caller, between workers) could not malloc. */
 clv_status	tree_out_of_memory(clv_error *err);
 
 /* ---- ensembles (ensemble.c) ------------------------------------------------ */
