@@ -566,6 +566,95 @@ test_determinism(void)
 	dataset_free(&d);
 }
 
+/* Depth of every node from its tree's root; children come after parents. */
+static bool
+tree_limits_hold(const clv_ensemble *e, uint32_t max_depth, double min_leaf_cover)
+{
+	uint32_t   *depth = calloc(e->n_nodes, sizeof(uint32_t));
+	bool		ok = true;
+
+	for (uint32_t i = 0; i < e->n_nodes; i++)
+	{
+		const clv_tree_node *nd = &e->nodes[i];
+
+		if (nd->feature >= 0)
+			depth[nd->left] = depth[nd->right] = depth[i] + 1;
+		else if (nd->cover < min_leaf_cover)
+			ok = false;
+		if (depth[i] > max_depth)
+			ok = false;
+	}
+	free(depth);
+	return ok;
+}
+
+static void
+test_limits_and_merge(void)
+{
+	dataset		d = friedman(3000, 35);
+	clv_forest_options fo;
+	clv_gbm_options go;
+	clv_ensemble *a,
+			   *b;
+	clv_tree_rows r1,
+				r2,
+				all;
+	clv_error	err;
+	dataset		half = d;
+
+	clv_forest_options_default(&fo, 10, false);
+	fo.n_trees = 5;
+	fo.tree.max_depth = 7;
+	fo.tree.min_samples_leaf = 20;
+	a = train_forest(&d, NULL, &fo);
+	check(a && tree_limits_hold(a, 7, 20), "limits: forest depth <= 7 and every leaf has >= 20 rows");
+	clv_ensemble_free(a);
+	clv_gbm_options_default(&go);
+	go.n_rounds = 5;
+	go.tree.max_depth = 4;
+	go.tree.min_samples_leaf = 1;
+	go.min_child_weight = 50;
+	a = train_gbm(&d, NULL, &go);
+	check(a && tree_limits_hold(a, 4, 50), "limits: boosting depth <= 4 and every leaf has hessian >= 50");
+	clv_ensemble_free(a);
+	go.tree.min_gain = 1e9;
+	a = train_gbm(&d, NULL, &go);
+	check(a && a->n_nodes == a->n_trees, "limits: a huge min_gain leaves every tree a single leaf");
+	clv_ensemble_free(a);
+
+	/* two partial states merged either way round give the model of all rows */
+	half.n = 1000;
+	load_rows(&r1, &half, NULL);
+	half.x = d.x + 1000 * 10;
+	half.y = d.y + 1000;
+	half.n = 2000;
+	load_rows(&r2, &half, NULL);
+	clv_tree_rows_init(&all, 10, 0);
+	clv_tree_rows_merge(&all, &r2, &err);
+	clv_tree_rows_merge(&all, &r1, &err);
+	fo.tree.min_samples_leaf = 5;
+	if (clv_forest_train(&all, &fo, &a, &err) != CLV_OK)
+		a = NULL;
+	b = train_forest(&d, NULL, &fo);
+	check(same_bytes(a, b), "merge: rows merged in another order give the same forest");
+	clv_ensemble_free(a);
+	clv_ensemble_free(b);
+	clv_tree_rows_free(&r1);
+	clv_tree_rows_free(&all);
+
+	clv_tree_rows_init(&r1, 10, (size_t) 1500 * (10 * sizeof(float) + sizeof(double)));
+	half.n = 1000;
+	load_rows(&all, &half, NULL);
+	check_status(clv_tree_rows_merge(&r1, &r2, &err), CLV_ERR_LIMIT, &err,
+				 "merge: 2000 rows into a 1500-row limit is refused");
+	check_status(clv_tree_rows_merge(&r1, &all, &err), CLV_OK, &err,
+				 "merge: 1000 rows into it are accepted");
+	clv_tree_rows_free(&r1);
+	clv_tree_rows_free(&r2);
+	clv_tree_rows_free(&all);
+	dataset_free(&d);
+}
+
 /* ---- the codec ---------------------------------------------------------------------- */
 
 static void
@@ -1191,6 +1280,7 @@ main(void)
 	test_planted_split();
 	test_missing_direction();
 	test_determinism();
+	test_limits_and_merge();
 	test_codec();
 	test_decoder_structure();
 	test_shap();
