@@ -6,7 +6,9 @@
  * stream, seeded from (seed, t), and trees are stored in index order, so
  * the model is the same byte for byte whatever the number of threads.
  * Out-of-bag predictions are summed per row over the trees in index order
- * after training, for the same reason.
+ * after training, for the same reason; that needs a bitmap of n bits per
+ * tree, so past OOB_BITMAP_BUDGET (n × trees > 2^31) the out-of-bag
+ * statistics and permutation importance are not computed (NaN).
  */
 #include "tree_internal.h"
 
@@ -15,6 +17,8 @@
 #include <string.h>
 
 #define OOB_CHUNK_ROWS	4096
+/* Out-of-bag statistics need every tree's in-bag bitmap at once: at most this. */
+#define OOB_BITMAP_BUDGET	((size_t) 256 << 20)
 #define STREAM_PERMUTE	UINT64_C(0xFFFFFFFF00000001)
 
 void
@@ -54,7 +58,7 @@ typedef struct forest_job
 	uint32_t  **counts;
 	/* per tree, malloc'd by the workers */
 	grow_tree  *trees;
-	uint64_t  **in_bag;			/* bitmap of the rows each tree saw */
+	uint64_t  **in_bag;			/* bitmap of the rows each tree saw, or NULL */
 	atomic_bool failed;
 } forest_job;
 
@@ -84,7 +88,7 @@ draw_rows(forest_job *job, tree_rng *rng, uint32_t *counts, uint32_t *idx, uint6
 	/* ascending row order keeps the histogram passes cache-friendly */
 	for (size_t i = 0; i < n; i++)
 	{
-		if (counts[i])
+		if (counts[i] && bag)
 			bag[i / 64] |= UINT64_C(1) << (i % 64);
 		for (uint32_t c = 0; c < counts[i]; c++)
 			idx[k++] = (uint32_t) i;
@@ -98,16 +102,18 @@ forest_tree_task(void *arg, uint32_t t, uint32_t worker)
 	tree_rng	rng;
 	size_t		words = (job->rows->n + 63) / 64;
 
-	if (job->scratch[worker] == NULL)
-		return;
-	job->in_bag[t] = calloc(words, sizeof(uint64_t));
-	if (job->in_bag[t] == NULL)
+	if (job->in_bag)
 	{
-		atomic_store(&job->failed, true);
-		return;
+		job->in_bag[t] = calloc(words, sizeof(uint64_t));
+		if (job->in_bag[t] == NULL)
+		{
+			atomic_store(&job->failed, true);
+			return;
+		}
 	}
 	tree_rng_init(&rng, job->opt->tree.seed, t);
-	draw_rows(job, &rng, job->counts[worker], job->idx[worker], job->in_bag[t]);
+	draw_rows(job, &rng, job->counts[worker], job->idx[worker],
+			  job->in_bag ? job->in_bag[t] : NULL);
 	if (!grow_tree_build(job->scratch[worker], job->bins, &job->gp, job->rows->y, NULL,
 						 job->idx[worker], job->m, job->features, job->bins->p, &rng,
 						 job->pool, &job->trees[t]))
@@ -351,6 +357,7 @@ clv_forest_train(clv_tree_rows *rows, const clv_forest_options *opt,
 	uint32_t	n_nodes = 0;
 	clv_ensemble *e;
 	double		total_gain = 0;
+	bool		with_oob;
 	bool		ok;
 
 	*out = NULL;
@@ -390,8 +397,10 @@ clv_forest_train(clv_tree_rows *rows, const clv_forest_options *opt,
 	job.idx = calloc(workers, sizeof(uint32_t *));
 	job.counts = calloc(workers, sizeof(uint32_t *));
 	job.trees = calloc(opt->n_trees, sizeof(grow_tree));
-	job.in_bag = calloc(opt->n_trees, sizeof(uint64_t *));
-	ok = job.features && job.scratch && job.idx && job.counts && job.trees && job.in_bag;
+	with_oob = (double) rows->n * opt->n_trees / 8 <= OOB_BITMAP_BUDGET;
+	job.in_bag = with_oob ? calloc(opt->n_trees, sizeof(uint64_t *)) : NULL;
+	ok = job.features && job.scratch && job.idx && job.counts && job.trees &&
+		(job.in_bag || !with_oob);
 	for (uint32_t w = 0; ok && w < workers; w++)
 	{
 		job.scratch[w] = grow_scratch_new(&bins);
@@ -449,7 +458,7 @@ clv_forest_train(clv_tree_rows *rows, const clv_forest_options *opt,
 	/* the bitmaps outlive the pool: free the rest first */
 	for (uint32_t t = 0; t < opt->n_trees; t++)
 		grow_tree_free(&job.trees[t]);
-	ok = out_of_bag(rows, opt, e, job.in_bag);
+	ok = !with_oob || out_of_bag(rows, opt, e, job.in_bag);
 	free_job(&job, workers);
 	tree_bins_free(&bins);
 	if (!ok)

@@ -23,6 +23,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 /* ---- TAP output ---------------------------------------------------------- */
 
@@ -1228,6 +1229,76 @@ fake_check(void)
 		interrupt_raised++;
 }
 
+/* An interrupt that arrives a fixed time after the clock starts. */
+static double cancel_at;
+
+static double
+seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+static bool
+timed_pending(void)
+{
+	return seconds_now() >= cancel_at;
+}
+
+static void
+timed_check(void)
+{
+	if (seconds_now() >= cancel_at)
+		interrupt_raised++;
+}
+
+static void
+test_cancel_latency(void)
+{
+	dataset		d = friedman(quick ? 20000 : 100000, 93);
+	clv_forest_options fo;
+	clv_gbm_options go;
+	clv_tree_rows rows;
+	clv_ensemble *e = NULL;
+	clv_error	err;
+	double		late;
+
+	clv_rt.interrupt_pending = timed_pending;
+	clv_rt.check_interrupts = timed_check;
+
+	clv_forest_options_default(&fo, 10, false);
+	fo.n_trees = 100000;
+	fo.tree.max_depth = 30;
+	fo.tree.n_threads = 2;
+	load_rows(&rows, &d, NULL);
+	interrupt_raised = 0;
+	cancel_at = seconds_now() + 0.5;
+	clv_forest_train(&rows, &fo, &e, &err);
+	late = seconds_now() - cancel_at;
+	check(e == NULL && interrupt_raised == 1 && late < 1.0,
+		  "cancel: a long forest stops %.3f s after the interrupt", late);
+	clv_tree_rows_free(&rows);
+
+	clv_gbm_options_default(&go);
+	go.n_rounds = 100000;
+	go.tree.max_depth = 10;
+	go.tree.n_threads = 2;
+	load_rows(&rows, &d, NULL);
+	interrupt_raised = 0;
+	cancel_at = seconds_now() + 0.5;
+	clv_gbm_train(&rows, &go, &e, &err);
+	late = seconds_now() - cancel_at;
+	check(e == NULL && interrupt_raised == 1 && late < 1.0,
+		  "cancel: long boosting stops %.3f s after the interrupt", late);
+	clv_tree_rows_free(&rows);
+
+	clv_rt.interrupt_pending = NULL;
+	clv_rt.check_interrupts = NULL;
+	dataset_free(&d);
+}
+
 static void
 test_cancel(void)
 {
@@ -1288,6 +1359,7 @@ main(void)
 	test_gbm_losses();
 	test_early_stopping();
 	test_cancel();
+	test_cancel_latency();
 
 	printf("1..%d\n", tests_run);
 	if (tests_failed)
