@@ -48,13 +48,50 @@ clv_ensemble_free(clv_ensemble *e)
 
 /* ---- prediction -------------------------------------------------------------- */
 
+/* One step down from an internal node; a leaf stays where it is. */
+static inline const clv_tree_node *
+step(const clv_tree_node *nodes, const clv_tree_node *node, const double *x)
+{
+	double		v;
+
+	if (node->feature < 0)
+		return node;
+	v = x[node->feature];
+	return nodes + ((isnan(v) ? node->default_left : v < node->threshold) ? node->left : node->right);
+}
+
 double
 clv_ensemble_margin(const clv_ensemble *e, const double *x)
 {
+	const clv_tree_node *nodes = e->nodes;
 	double		sum = 0;
+	uint32_t	t = 0;
 
-	for (uint32_t t = 0; t < e->n_trees; t++)
-		sum += ensemble_leaf(e->nodes, e->tree_start[t], x)->value;
+	/*
+	 * Four trees walked in step: their cache misses overlap instead of
+	 * queueing.  The leaves are still added in tree order.
+	 */
+	for (; t + 4 <= e->n_trees; t += 4)
+	{
+		const clv_tree_node *a = nodes + e->tree_start[t];
+		const clv_tree_node *b = nodes + e->tree_start[t + 1];
+		const clv_tree_node *c = nodes + e->tree_start[t + 2];
+		const clv_tree_node *d = nodes + e->tree_start[t + 3];
+
+		while (a->feature >= 0 || b->feature >= 0 || c->feature >= 0 || d->feature >= 0)
+		{
+			a = step(nodes, a, x);
+			b = step(nodes, b, x);
+			c = step(nodes, c, x);
+			d = step(nodes, d, x);
+		}
+		sum += a->value;
+		sum += b->value;
+		sum += c->value;
+		sum += d->value;
+	}
+	for (; t < e->n_trees; t++)
+		sum += ensemble_leaf(nodes, e->tree_start[t], x)->value;
 	if (e->type == CLV_ENSEMBLE_FOREST)
 		return sum / e->n_trees;
 	return e->base_score + sum;
