@@ -656,6 +656,64 @@ test_limits_and_merge(void)
 	dataset_free(&d);
 }
 
+static void
+test_edge_cases(void)
+{
+	dataset		d = dataset_new(2, 1);
+	clv_forest_options fo;
+	clv_gbm_options go;
+	clv_ensemble *e;
+	double		x = 0.5,
+				expected,
+				phi;
+	bool		ok = true;
+
+	/* two rows, one feature */
+	d.x[0] = 0;
+	d.x[1] = 1;
+	d.y[0] = 1;
+	d.y[1] = 3;
+	clv_forest_options_default(&fo, 1, false);
+	fo.tree.min_samples_leaf = 1;
+	fo.n_trees = 3;
+	fo.tree.n_threads = 8;
+	e = train_forest(&d, NULL, &fo);
+	ok &= e && isfinite(clv_ensemble_predict(e, &x));
+	clv_ensemble_free(e);
+	clv_gbm_options_default(&go);
+	go.tree.max_bins = 2;
+	e = train_gbm(&d, NULL, &go);
+	ok &= e && isfinite(clv_ensemble_predict(e, &x));
+	clv_ensemble_free(e);
+	check(ok, "edge: two rows and one feature train (8 threads for 3 trees, 2 bins)");
+	dataset_free(&d);
+
+	/* a constant target, an all-missing feature, a tiny sample */
+	d = dataset_new(500, 3);
+	for (size_t i = 0; i < d.n; i++)
+	{
+		d.x[i * 3] = NAN;
+		d.x[i * 3 + 1] = (double) i;
+		d.x[i * 3 + 2] = i % 2;
+		d.y[i] = 2.5;
+	}
+	clv_forest_options_default(&fo, 3, false);
+	fo.n_trees = 4;
+	fo.sample_fraction = 0.001;
+	e = train_forest(&d, NULL, &fo);
+	check(e && e->n_nodes == e->n_trees && clv_ensemble_predict(e, d.x) == 2.5 && isnan(e->oob_score),
+		  "edge: a constant target gives single-leaf trees predicting it, OOB R² undefined");
+	clv_ensemble_free(e);
+	clv_gbm_options_default(&go);
+	e = train_gbm(&d, NULL, &go);
+	if (e)
+		clv_ensemble_explain(e, d.x, &phi, &expected);
+	check(e && e->base_score == 2.5 && fabs(clv_ensemble_predict(e, d.x) - 2.5) < 1e-12,
+		  "edge: boosting a constant target predicts it");
+	clv_ensemble_free(e);
+	dataset_free(&d);
+}
+
 /* ---- the codec ---------------------------------------------------------------------- */
 
 static void
@@ -1352,6 +1410,7 @@ main(void)
 	test_missing_direction();
 	test_determinism();
 	test_limits_and_merge();
+	test_edge_cases();
 	test_codec();
 	test_decoder_structure();
 	test_shap();
