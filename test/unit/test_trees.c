@@ -665,7 +665,7 @@ test_edge_cases(void)
 	clv_ensemble *e;
 	double		x = 0.5,
 				expected,
-				phi;
+				phi[3];
 	bool		ok = true;
 
 	/* two rows, one feature */
@@ -707,9 +707,10 @@ test_edge_cases(void)
 	clv_gbm_options_default(&go);
 	e = train_gbm(&d, NULL, &go);
 	if (e)
-		clv_ensemble_explain(e, d.x, &phi, &expected);
-	check(e && e->base_score == 2.5 && fabs(clv_ensemble_predict(e, d.x) - 2.5) < 1e-12,
-		  "edge: boosting a constant target predicts it");
+		clv_ensemble_explain(e, d.x, phi, &expected);
+	check(e && e->base_score == 2.5 && fabs(clv_ensemble_predict(e, d.x) - 2.5) < 1e-12 &&
+		  expected == 2.5 && phi[0] == 0 && phi[1] == 0 && phi[2] == 0,
+		  "edge: boosting a constant target predicts it, with no contributions");
 	clv_ensemble_free(e);
 	dataset_free(&d);
 }
