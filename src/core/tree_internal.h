@@ -45,12 +45,6 @@ tree_rng_below(tree_rng *rng, uint64_t bound)
 	return (uint64_t) (((unsigned __int128) tree_rng_next(rng) * bound) >> 64);
 }
 
-static inline double
-tree_rng_uniform(tree_rng *rng)
-{
-	return (tree_rng_next(rng) >> 11) * 0x1.0p-53;
-}
-
 /* ---- canonical order and binning (tree_rows.c) --------------------------- */
 
 /* Sort rows by (y, x bit patterns): the model then ignores arrival order. */
