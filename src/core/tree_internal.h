@@ -38,11 +38,28 @@ tree_rng_init(tree_rng *rng, uint64_t seed, uint64_t stream)
 	(void) tree_rng_next(rng);
 }
 
+/* High 64 bits of a 64 × 64-bit product, the same on every platform. */
+static inline uint64_t
+mul_high64(uint64_t a, uint64_t b)
+{
+#ifdef __SIZEOF_INT128__
+	return (uint64_t) (((unsigned __int128) a * b) >> 64);
+#else
+	uint64_t	lo_lo = (a & 0xFFFFFFFFu) * (b & 0xFFFFFFFFu);
+	uint64_t	lo_hi = (a & 0xFFFFFFFFu) * (b >> 32);
+	uint64_t	hi_lo = (a >> 32) * (b & 0xFFFFFFFFu);
+	uint64_t	hi_hi = (a >> 32) * (b >> 32);
+	uint64_t	mid = (lo_lo >> 32) + (lo_hi & 0xFFFFFFFFu) + (hi_lo & 0xFFFFFFFFu);
+
+	return hi_hi + (lo_hi >> 32) + (hi_lo >> 32) + (mid >> 32);
+#endif
+}
+
 /* Uniform integer in [0, bound), bound >= 1 (Lemire's multiply-shift). */
 static inline uint64_t
 tree_rng_below(tree_rng *rng, uint64_t bound)
 {
-	return (uint64_t) (((unsigned __int128) tree_rng_next(rng) * bound) >> 64);
+	return mul_high64(tree_rng_next(rng), bound);
 }
 
 /* ---- canonical order and binning (tree_rows.c) --------------------------- */
