@@ -283,6 +283,7 @@ typedef struct gbm_buffers
 	double	   *grad;
 	double	   *hess;
 	double	   *loss_part;
+	double	   *xrow;			/* one row as doubles */
 } gbm_buffers;
 
 static void
@@ -299,6 +300,7 @@ free_buffers(gbm_buffers *b)
 	clv_release(b->grad);
 	clv_release(b->hess);
 	clv_release(b->loss_part);
+	clv_release(b->xrow);
 	memset(b, 0, sizeof(*b));
 }
 
@@ -402,6 +404,7 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 	b.train_rows = clv_alloc(sizeof(uint32_t) * n_train);
 	b.idx = clv_alloc(sizeof(uint32_t) * n_train);
 	b.features = clv_alloc(sizeof(uint32_t) * p);
+	b.xrow = clv_alloc(sizeof(double) * p);
 	for (size_t i = 0, k = 0; i < n; i++)
 	{
 		job.margin[i] = base;
@@ -577,6 +580,14 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 
 	if (opt->early_stopping_rounds == 0)
 		best_round = rounds;
+	/* the losses reported are those of the trees kept */
+	for (size_t i = 0; best_round < rounds && i < n; i++)
+	{
+		for (uint32_t j = 0; j < p; j++)
+			b.xrow[j] = rows->x[i * p + j];
+		for (uint32_t r = best_round; r < rounds; r++)
+			job.margin[i] -= ensemble_leaf(s.nodes, s.tree_start[r], b.xrow)->value;
+	}
 	{
 		double		train_loss,
 					valid_loss = NAN;
