@@ -57,7 +57,8 @@ step(const clv_tree_node *nodes, const clv_tree_node *node, const double *x)
 	if (node->feature < 0)
 		return node;
 	v = x[node->feature];
-	return nodes + ((isnan(v) ? node->default_left : v < node->threshold) ? node->left : node->right);
+	/* bitwise, not short-circuit: no branch to mispredict (NaN < t is false) */
+	return nodes + (((v < node->threshold) | (isnan(v) & node->default_left)) ? node->left : node->right);
 }
 
 double

@@ -135,7 +135,8 @@ typedef struct oob_job
 	/* results, allocated by the calling thread */
 	double	   *pred;			/* n: OOB mean prediction, NaN without OOB trees */
 	double	   *perm_sq;		/* p × n_chunks: squared error with feature j permuted */
-	double	  **xbuf;			/* per worker: one row as doubles */
+	double	  **sums;			/* per worker: OOB_CHUNK_ROWS running sums */
+	uint32_t  **counts;			/* per worker: OOB_CHUNK_ROWS tree counts */
 } oob_job;
 
 static inline bool
@@ -144,19 +145,56 @@ in_bag(uint64_t *const *bags, uint32_t t, size_t i)
 	return (bags[t][i / 64] >> (i % 64)) & 1;
 }
 
-static double
-oob_predict(const oob_job *job, size_t i, const double *x)
+/*
+ * Leaf value for a stored row, with feature `swapped` (or none, p) read
+ * from another row: permutation importance without copying rows.
+ */
+static inline double
+row_leaf(const clv_tree_node *nodes, uint32_t root, const float *row, uint32_t swapped,
+		 const float *other)
 {
-	double		sum = 0;
-	uint32_t	count = 0;
+	const clv_tree_node *node = nodes + root;
 
-	for (uint32_t t = 0; t < job->e->n_trees; t++)
-		if (!in_bag(job->in_bag, t, i))
-		{
-			sum += ensemble_leaf(job->e->nodes, job->e->tree_start[t], x)->value;
-			count++;
-		}
-	return count ? sum / count : NAN;
+	while (node->feature >= 0)
+	{
+		uint32_t	j = (uint32_t) node->feature;
+		double		v = j == swapped ? other[j] : row[j];
+		/* bitwise, not short-circuit: no branch to mispredict (NaN < t is false) */
+		bool		left = (v < node->threshold) | (isnan(v) & node->default_left);
+
+		node = nodes + (left ? node->left : node->right);
+	}
+	return node->value;
+}
+
+/*
+ * OOB mean prediction of the chunk's rows into out (NaN without OOB trees).
+ * Tree by tree over the chunk, so a tree's nodes stay in cache; each row's
+ * sum still runs in tree order.
+ */
+static void
+oob_chunk(const oob_job *job, size_t begin, size_t end, uint32_t swapped, uint32_t worker,
+		  double *out)
+{
+	const clv_tree_rows *rows = job->rows;
+	const clv_ensemble *e = job->e;
+	uint32_t	p = rows->p;
+	double	   *sum = job->sums[worker];
+	uint32_t   *count = job->counts[worker];
+
+	memset(sum, 0, sizeof(double) * (end - begin));
+	memset(count, 0, sizeof(uint32_t) * (end - begin));
+	for (uint32_t t = 0; t < e->n_trees; t++)
+		for (size_t i = begin; i < end; i++)
+			if (!in_bag(job->in_bag, t, i))
+			{
+				const float *other = swapped < p ? rows->x + (size_t) job->perm[i] * p : NULL;
+
+				sum[i - begin] += row_leaf(e->nodes, e->tree_start[t], rows->x + i * p, swapped, other);
+				count[i - begin]++;
+			}
+	for (size_t i = begin; i < end; i++)
+		out[i - begin] = count[i - begin] ? sum[i - begin] / count[i - begin] : NAN;
 }
 
 static void
@@ -167,33 +205,20 @@ oob_task(void *arg, uint32_t chunk, uint32_t worker)
 	uint32_t	p = rows->p;
 	size_t		begin = (size_t) chunk * OOB_CHUNK_ROWS;
 	size_t		end = begin + OOB_CHUNK_ROWS < rows->n ? begin + OOB_CHUNK_ROWS : rows->n;
-	double	   *x = job->xbuf[worker];
 
-	for (size_t i = begin; i < end; i++)
-	{
-		const float *row = rows->x + i * p;
-
-		for (uint32_t j = 0; j < p; j++)
-			x[j] = row[j];
-		job->pred[i] = oob_predict(job, i, x);
-	}
+	oob_chunk(job, begin, end, p, worker, job->pred + begin);
 	if (job->perm == NULL)
 		return;
 	for (uint32_t j = 0; j < p; j++)
 	{
+		/* permuted predictions go to the second half of the sums buffer */
+		double	   *permuted = job->sums[worker] + OOB_CHUNK_ROWS;
 		double		sq = 0;
 
+		oob_chunk(job, begin, end, j, worker, permuted);
 		for (size_t i = begin; i < end; i++)
-		{
-			const float *row = rows->x + i * p;
-
-			if (isnan(job->pred[i]))
-				continue;
-			for (uint32_t k = 0; k < p; k++)
-				x[k] = row[k];
-			x[j] = rows->x[(size_t) job->perm[i] * p + j];
-			sq += pow(oob_predict(job, i, x) - rows->y[i], 2);
-		}
+			if (!isnan(job->pred[i]))
+				sq += pow(permuted[i - begin] - rows->y[i], 2);
 		job->perm_sq[(size_t) j * job->n_chunks + chunk] = sq;
 	}
 }
@@ -234,9 +259,14 @@ out_of_bag(const clv_tree_rows *rows, const clv_forest_options *opt, clv_ensembl
 		job.perm = perm;
 		job.perm_sq = clv_alloc(sizeof(double) * p * job.n_chunks);
 	}
-	job.xbuf = clv_alloc(sizeof(double *) * opt->tree.n_threads);
+	job.sums = clv_alloc(sizeof(double *) * opt->tree.n_threads);
+	job.counts = clv_alloc(sizeof(uint32_t *) * opt->tree.n_threads);
 	for (uint32_t w = 0; w < opt->tree.n_threads; w++)
-		job.xbuf[w] = clv_alloc(sizeof(double) * p);
+	{
+		/* the second half holds permuted predictions */
+		job.sums[w] = clv_alloc(sizeof(double) * 2 * OOB_CHUNK_ROWS);
+		job.counts[w] = clv_alloc(sizeof(uint32_t) * OOB_CHUNK_ROWS);
+	}
 
 	pool = tree_pool_start(opt->tree.n_threads);
 	ok = pool != NULL && tree_pool_run(pool, oob_task, &job, job.n_chunks, &opt->tree, 0, 0, NULL);
@@ -280,8 +310,12 @@ out_of_bag(const clv_tree_rows *rows, const clv_forest_options *opt, clv_ensembl
 	clv_release((void *) job.perm);
 	clv_release(job.perm_sq);
 	for (uint32_t w = 0; w < opt->tree.n_threads; w++)
-		clv_release(job.xbuf[w]);
-	clv_release(job.xbuf);
+	{
+		clv_release(job.sums[w]);
+		clv_release(job.counts[w]);
+	}
+	clv_release(job.sums);
+	clv_release(job.counts);
 	clv_release(job.pred);
 	return ok;
 }

@@ -220,7 +220,8 @@ ensemble_leaf(const clv_tree_node *nodes, uint32_t root, const double *x)
 	while (node->feature >= 0)
 	{
 		double		v = x[node->feature];
-		bool		left = isnan(v) ? node->default_left : v < node->threshold;
+		/* bitwise, not short-circuit: no branch to mispredict (NaN < t is false) */
+		bool		left = (v < node->threshold) | (isnan(v) & node->default_left);
 
 		node = nodes + (left ? node->left : node->right);
 	}
