@@ -1300,6 +1300,19 @@ seconds_now(void)
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 
+static int	progress_calls;
+static uint32_t progress_last_done;
+
+static void
+count_progress(void *arg, uint32_t done, uint32_t total, const char *what)
+{
+	(void) arg;
+	(void) what;
+	if (done <= total)
+		progress_calls++;
+	progress_last_done = done;
+}
+
 static bool
 timed_pending(void)
 {
@@ -1331,26 +1344,34 @@ test_cancel_latency(void)
 	fo.n_trees = 100000;
 	fo.tree.max_depth = 30;
 	fo.tree.n_threads = 2;
+	fo.tree.progress = count_progress;
 	load_rows(&rows, &d, NULL);
-	interrupt_raised = 0;
-	cancel_at = seconds_now() + 0.5;
+	interrupt_raised = progress_calls = 0;
+	cancel_at = seconds_now() + 1.6;
 	clv_forest_train(&rows, &fo, &e, &err);
 	late = seconds_now() - cancel_at;
 	check(e == NULL && interrupt_raised == 1 && late < 1.0,
 		  "cancel: a long forest stops %.3f s after the interrupt", late);
+	check(progress_calls >= 1 && progress_calls <= 2 && progress_last_done > 0,
+		  "progress: reported about once a second (%d calls, last at tree %u)",
+		  progress_calls, progress_last_done);
 	clv_tree_rows_free(&rows);
 
 	clv_gbm_options_default(&go);
 	go.n_rounds = 100000;
 	go.tree.max_depth = 10;
 	go.tree.n_threads = 2;
+	go.tree.progress = count_progress;
 	load_rows(&rows, &d, NULL);
-	interrupt_raised = 0;
-	cancel_at = seconds_now() + 0.5;
+	interrupt_raised = progress_calls = 0;
+	cancel_at = seconds_now() + 1.6;
 	clv_gbm_train(&rows, &go, &e, &err);
 	late = seconds_now() - cancel_at;
 	check(e == NULL && interrupt_raised == 1 && late < 1.0,
 		  "cancel: long boosting stops %.3f s after the interrupt", late);
+	check(progress_calls >= 1 && progress_calls <= 2 && progress_last_done > 0,
+		  "progress: boosting reports about once a second (%d calls, last at round %u)",
+		  progress_calls, progress_last_done);
 	clv_tree_rows_free(&rows);
 
 	clv_rt.interrupt_pending = NULL;
