@@ -82,26 +82,30 @@ struct grow_scratch
 	size_t		splits_cap;
 };
 
-/* Grow *ptr to hold need elements; on failure *ptr is left as it was. */
-static bool
-reserve(void **ptr, size_t *cap, size_t need, size_t elem)
+/*
+ * Grow a buffer to hold need elements: the new buffer, or the old one with
+ * *cap unchanged when realloc fails.
+ */
+static void *
+grow_buffer(void *ptr, size_t *cap, size_t need, size_t elem)
 {
 	size_t		c = *cap ? *cap : 16;
 	void	   *p;
 
 	if (need <= *cap)
-		return true;
+		return ptr;
 	while (c < need)
 		c *= 2;
-	p = realloc(*ptr, c * elem);
+	p = realloc(ptr, c * elem);
 	if (p == NULL)
-		return false;
-	*ptr = p;
+		return ptr;
 	*cap = c;
-	return true;
+	return p;
 }
 
-#define RESERVE(field, cap, need, elem) reserve((void **) &(field), &(cap), (need), (elem))
+/* True when field now holds need elements. */
+#define RESERVE(field, cap, need, elem) \
+	(((field) = grow_buffer((field), &(cap), (need), (elem))), (cap) >= (need))
 
 grow_scratch *
 grow_scratch_new(const tree_bins *bins)
