@@ -431,3 +431,129 @@ COMMENT ON AGGREGATE clv_auc(boolean, float8) IS
     'area under the ROC curve of score for label (Mann-Whitney U, tied scores count one half); NULL when only one class is present';
 COMMENT ON AGGREGATE clv_gini(float8, float8) IS
     'normalised Gini of the ranking of actual by predicted (1 = perfect, ties share their mean actual); NULL when all actual are equal';
+
+--------------------------------------------------------------------------------
+-- Tree ensembles: random forests and gradient boosting
+--------------------------------------------------------------------------------
+
+-- The state keeps the rows (float4 features, NaN = missing), bounded by
+-- clv.max_training_memory.  The final functions sort the rows into a
+-- canonical order before training (so any plan gives the same model): they
+-- modify the state, hence FINALFUNC_MODIFY = READ_WRITE.
+CREATE FUNCTION clv_forest_fit_trans(internal, float8, float8[], jsonb)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_forest_fit_trans(internal, float8, float8[])
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_forest_fit_trans(internal, boolean, float8[], jsonb)
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_forest_fit_bool_trans'
+    LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_forest_fit_trans(internal, boolean, float8[])
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_forest_fit_bool_trans'
+    LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gbm_fit_trans(internal, float8, float8[], jsonb)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gbm_fit_trans(internal, float8, float8[])
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gbm_fit_trans(internal, boolean, float8[], jsonb)
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_gbm_fit_bool_trans'
+    LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gbm_fit_trans(internal, boolean, float8[])
+RETURNS internal AS 'MODULE_PATHNAME', 'clv_gbm_fit_bool_trans'
+    LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_trees_fit_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_trees_fit_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_trees_fit_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+-- The thread count (clv.training_threads) changes the speed, never the model.
+CREATE FUNCTION clv_forest_fit_final(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gbm_fit_final(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_forest_fit(y float8, x float8[], options jsonb) (
+    SFUNC = clv_forest_fit_trans, STYPE = internal,
+    FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_trees_fit_combine,
+    SERIALFUNC = clv_trees_fit_serialize, DESERIALFUNC = clv_trees_fit_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_forest_fit(y float8, x float8[]) (
+    SFUNC = clv_forest_fit_trans, STYPE = internal,
+    FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_trees_fit_combine,
+    SERIALFUNC = clv_trees_fit_serialize, DESERIALFUNC = clv_trees_fit_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_forest_fit(y boolean, x float8[], options jsonb) (
+    SFUNC = clv_forest_fit_trans, STYPE = internal,
+    FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_trees_fit_combine,
+    SERIALFUNC = clv_trees_fit_serialize, DESERIALFUNC = clv_trees_fit_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_forest_fit(y boolean, x float8[]) (
+    SFUNC = clv_forest_fit_trans, STYPE = internal,
+    FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_trees_fit_combine,
+    SERIALFUNC = clv_trees_fit_serialize, DESERIALFUNC = clv_trees_fit_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_gbm_fit(y float8, x float8[], options jsonb) (
+    SFUNC = clv_gbm_fit_trans, STYPE = internal,
+    FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_trees_fit_combine,
+    SERIALFUNC = clv_trees_fit_serialize, DESERIALFUNC = clv_trees_fit_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_gbm_fit(y float8, x float8[]) (
+    SFUNC = clv_gbm_fit_trans, STYPE = internal,
+    FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_trees_fit_combine,
+    SERIALFUNC = clv_trees_fit_serialize, DESERIALFUNC = clv_trees_fit_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_gbm_fit(y boolean, x float8[], options jsonb) (
+    SFUNC = clv_gbm_fit_trans, STYPE = internal,
+    FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_trees_fit_combine,
+    SERIALFUNC = clv_trees_fit_serialize, DESERIALFUNC = clv_trees_fit_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_gbm_fit(y boolean, x float8[]) (
+    SFUNC = clv_gbm_fit_trans, STYPE = internal,
+    FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_trees_fit_combine,
+    SERIALFUNC = clv_trees_fit_serialize, DESERIALFUNC = clv_trees_fit_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_forest_fit(float8, float8[], jsonb) IS
+    'fit a random forest regression (options "n_trees", "max_depth", "mtry", "seed", ...) and return it as a clv model';
+COMMENT ON AGGREGATE clv_forest_fit(float8, float8[]) IS
+    'fit a random forest regression with the default options and return it as a clv model';
+COMMENT ON AGGREGATE clv_forest_fit(boolean, float8[], jsonb) IS
+    'fit a random forest classifier of P(y) (options "n_trees", "max_depth", "mtry", "seed", ...) and return it as a clv model';
+COMMENT ON AGGREGATE clv_forest_fit(boolean, float8[]) IS
+    'fit a random forest classifier of P(y) with the default options and return it as a clv model';
+COMMENT ON AGGREGATE clv_gbm_fit(float8, float8[], jsonb) IS
+    'fit gradient boosted trees (loss "squared", "logistic" or "tweedie"; "n_rounds", "learning_rate", ...) and return them as a clv model';
+COMMENT ON AGGREGATE clv_gbm_fit(float8, float8[]) IS
+    'fit gradient boosted trees on the squared loss with the default options and return them as a clv model';
+COMMENT ON AGGREGATE clv_gbm_fit(boolean, float8[], jsonb) IS
+    'fit gradient boosted trees of P(y) on the logistic loss (options "n_rounds", "learning_rate", ...) and return them as a clv model';
+COMMENT ON AGGREGATE clv_gbm_fit(boolean, float8[]) IS
+    'fit gradient boosted trees of P(y) on the logistic loss with the default options and return them as a clv model';
+
+--------------------------------------------------------------------------------
+-- Explanations
+--------------------------------------------------------------------------------
+
+CREATE FUNCTION clv_explain(model bytea, x float8[]) RETURNS float8[]
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_explain(bytea, float8[]) IS
+    'per-feature contributions on the margin scale (TreeSHAP for trees, coefficient x centred value for linear models); they sum to the margin minus clv_explain_expected';
+CREATE FUNCTION clv_explain_expected(model bytea) RETURNS float8
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_explain_expected(bytea) IS
+    'the expected margin that clv_explain contributions start from: mean training margin of a tree ensemble, margin at the training means of a linear model';

@@ -17,6 +17,7 @@
 PG_MODULE_MAGIC;
 
 int			clv_max_training_memory = 1024 * 1024;	/* kB = 1 GB */
+int			clv_training_threads = 2;
 
 static void *
 pg_alloc(size_t size)
@@ -55,12 +56,20 @@ _PG_init(void)
 
 	DefineCustomIntVariable("clv.max_training_memory",
 							"Largest training state one clv fit aggregate may hold.",
-							"Aggregates that must keep their rows (clv_logreg_fit, "
+							"Aggregates that must keep their rows (clv_logreg_fit, clv_forest_fit, clv_gbm_fit, "
 							"clv_auc, clv_gini) stop with an error past this size; "
 							"the limit applies to each aggregate state.",
 							&clv_max_training_memory,
 							1024 * 1024, 64, INT_MAX,
 							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("clv.training_threads",
+							"Threads one tree ensemble fit may use, the backend's own included.",
+							"clv_forest_fit and clv_gbm_fit train on this many threads; "
+							"1 starts none.  The model does not depend on it.",
+							&clv_training_threads,
+							2, 1, 64,
+							PGC_USERSET, 0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("clv");
 }

@@ -18,6 +18,9 @@
 /* clv.max_training_memory, in kB */
 extern int	clv_max_training_memory;
 
+/* clv.training_threads: threads a tree ensemble fit may use, the caller's included */
+extern int	clv_training_threads;
+
 static inline size_t
 clv_training_memory_bytes(void)
 {
@@ -65,7 +68,9 @@ typedef enum clv_option_type
 	CLV_OPT_NUMBER,				/* double, within [min, max] */
 	CLV_OPT_INTEGER,			/* int, within [min, max] */
 	CLV_OPT_NAMES,				/* array of strings → clv_names */
-	CLV_OPT_NUMBERS				/* array of numbers within [min, max] → clv_numbers */
+	CLV_OPT_NUMBERS,			/* array of numbers within [min, max] → clv_numbers */
+	CLV_OPT_BOOL,				/* true or false → bool */
+	CLV_OPT_STRING				/* a string → char * (palloc'd) */
 } clv_option_type;
 
 typedef struct clv_numbers
@@ -84,7 +89,7 @@ typedef struct clv_option
 {
 	const char *name;
 	clv_option_type type;
-	void	   *target;			/* double *, int * or clv_names * */
+	void	   *target;			/* double *, int *, clv_names *, bool * or char ** */
 	double		min;
 	double		max;
 } clv_option;
@@ -110,6 +115,14 @@ extern clv_model *clv_model_from_bytea(bytea *bytes);
 extern const clv_model *clv_cached_model(FunctionCallInfo fcinfo, int argno);
 
 /*
+ * The feature vector x for a supervised model: its length must match the
+ * model's; NaN (missing) is allowed for tree ensembles only, infinities never.
+ * Other kinds are an error naming fname.
+ */
+extern const double *clv_model_features(ArrayType *xa, const clv_model *model,
+										const char *fname);
+
+/*
  * A slot for a function's own per-query state, beside the model cache in
  * fn_extra (allocate it in fn_mcxt).
  */
@@ -125,5 +138,10 @@ extern void clv_json_key(StringInfo buf, const char *key);
 /* "key": {"names[0]": v[0], ...} */
 extern void clv_json_named_numbers(StringInfo buf, const char *key,
 								   const char *const *names, const double *v, int n);
+
+/* ---- tree ensembles (trees_glue.c) ------------------------------------- */
+
+/* Append the keys clv_model_info reports for a forest or gbm model. */
+extern void clv_ensemble_info(StringInfo buf, const clv_model *model);
 
 #endif							/* CLV_GLUE_H */

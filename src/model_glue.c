@@ -4,12 +4,16 @@
  */
 #include "clv.h"
 
+#include <math.h>
+
 #include "access/detoast.h"
 #include "common/jsonapi.h"
 #include "mb/pg_wchar.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/memutils.h"
+
+#include "trees.h"
 
 bytea *
 clv_model_to_bytea(const clv_model *model)
@@ -186,28 +190,46 @@ clv_cached_model(FunctionCallInfo fcinfo, int argno)
 
 /* ---- SQL functions ---------------------------------------------------------- */
 
-PG_FUNCTION_INFO_V1(clv_predict);
-Datum
-clv_predict(PG_FUNCTION_ARGS)
+const double *
+clv_model_features(ArrayType *xa, const clv_model *model, const char *fname)
 {
-	const clv_model *model = clv_cached_model(fcinfo, 0);
-	ArrayType  *xa = PG_GETARG_ARRAYTYPE_P(1);
+	bool		ensemble = clv_kind_is_ensemble(model->kind);
 	int			n;
 	const double *x;
 
-	if (!clv_kind_is_linear(model->kind))
+	if (!ensemble && !clv_kind_is_linear(model->kind))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("clv_predict cannot use a %s model", clv_model_kind_name(model->kind)),
+				 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(model->kind)),
 				 errhint("Use clv_expected_purchases, clv_palive or clv_expected_spend.")));
-	x = clv_float8_array(xa, "x", &n, false);
-
+	/* a tree sends a missing value (NaN) its learned way; a linear model cannot */
+	x = clv_float8_array(xa, "x", &n, ensemble);
 	if ((uint32) n != model->n_features)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg_plural("x has %d element, but the model has %u features",
 							   "x has %d elements, but the model has %u features",
 							   n, n, model->n_features)));
+	if (ensemble)
+		for (int j = 0; j < n; j++)
+			if (unlikely(isinf(x[j])))
+				ereport(ERROR,
+						(errcode(ERRCODE_DATA_EXCEPTION),
+						 errmsg("x must not contain infinite values"),
+						 errdetail("Element %d is %s.", j + 1, x[j] > 0 ? "Infinity" : "-Infinity"),
+						 errhint("Tree models take NaN as a missing value.")));
+	return x;
+}
+
+PG_FUNCTION_INFO_V1(clv_predict);
+Datum
+clv_predict(PG_FUNCTION_ARGS)
+{
+	const clv_model *model = clv_cached_model(fcinfo, 0);
+	const double *x = clv_model_features(PG_GETARG_ARRAYTYPE_P(1), model, "clv_predict");
+
+	if (clv_kind_is_ensemble(model->kind))
+		PG_RETURN_FLOAT8(clv_ensemble_predict(model->ensemble, x));
 	PG_RETURN_FLOAT8(clv_model_predict(model, x));
 }
 
@@ -247,6 +269,8 @@ clv_model_info(PG_FUNCTION_ARGS)
 	}
 	else
 		appendStringInfoString(&buf, "null");
+	if (clv_kind_is_ensemble(model->kind))
+		clv_ensemble_info(&buf, model);
 	appendStringInfoChar(&buf, '}');
 
 	/* the container's own keys win over metadata keys of the same name */

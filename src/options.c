@@ -181,6 +181,16 @@ clv_parse_options(Jsonb *options, const char *fname, const clv_option *spec, int
 			case CLV_OPT_NUMBERS:
 				numbers_value(fname, opt, &v, (clv_numbers *) opt->target);
 				break;
+			case CLV_OPT_BOOL:
+				if (v.type != jbvBool)
+					wrong_type(fname, opt->name, "a boolean", v.type);
+				*(bool *) opt->target = v.val.boolean;
+				break;
+			case CLV_OPT_STRING:
+				if (v.type != jbvString)
+					wrong_type(fname, opt->name, "a string", v.type);
+				*(char **) opt->target = pnstrdup(v.val.string.val, v.val.string.len);
+				break;
 		}
 	}
 }

@@ -1,0 +1,177 @@
+/*
+ * explain_glue.c — clv_explain and clv_explain_expected: per-feature
+ * contributions that add up to the model's margin minus its expected value.
+ *
+ * Tree ensembles: exact TreeSHAP on the margin scale (the core's
+ * clv_ensemble_explain).  Linear kinds: coefficient × (x − training mean) on
+ * the link scale, with the means the fit stored in the metadata
+ * ("feature_means"); the expected value is then the margin at the means,
+ * which for a linear predictor is also its mean over the training rows.
+ */
+#include "clv.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "utils/array.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+#include "utils/numeric.h"
+
+#include "trees.h"
+
+/* The training means of a linear model, kept per call site. */
+typedef struct means_cache
+{
+	const clv_model *model;		/* the cached model they belong to */
+	char	   *meta;			/* its metadata, compared too: an address can be reused */
+	double	   *means;
+} means_cache;
+
+pg_attribute_noreturn()
+static void
+bad_means(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+			 errmsg("invalid clv model"),
+			 errdetail("%s", detail)));
+}
+
+static double *
+parse_means(const clv_model *model)
+{
+	Jsonb	   *meta = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(model->meta)));
+	JsonbValue *v;
+	JsonbValue	key;
+	JsonbIterator *it;
+	JsonbValue	elem;
+	JsonbIteratorToken tok;
+	double	   *means;
+	uint32		n = 0;
+
+	key.type = jbvString;
+	key.val.string.val = "feature_means";
+	key.val.string.len = strlen("feature_means");
+	v = JB_ROOT_IS_OBJECT(meta) ? findJsonbValueFromContainer(&meta->root, JB_FOBJECT, &key) : NULL;
+	if (v == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clv_explain needs the training means of the features, which this %s model does not store",
+						clv_model_kind_name(model->kind)),
+				 errdetail("Models fitted by earlier versions of clv lack them."),
+				 errhint("Refit the model.")));
+	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
+		bad_means("The feature means are not an array.");
+
+	means = palloc(sizeof(double) * model->n_features);
+	it = JsonbIteratorInit(v->val.binary.data);
+	while ((tok = JsonbIteratorNext(&it, &elem, true)) != WJB_DONE)
+	{
+		if (tok != WJB_ELEM)
+			continue;
+		if (elem.type != jbvNumeric || n >= model->n_features)
+			bad_means("The feature means do not match the features.");
+		means[n++] = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
+														NumericGetDatum(elem.val.numeric)));
+	}
+	if (n != model->n_features)
+		bad_means("The feature means do not match the features.");
+	return means;
+}
+
+static const double *
+linear_means(FunctionCallInfo fcinfo, const clv_model *model)
+{
+	means_cache **slot = (means_cache **) clv_call_site_extra(fcinfo);
+	means_cache *c = *slot;
+	MemoryContext old;
+
+	if (c && c->model == model && strcmp(c->meta, model->meta) == 0)
+		return c->means;
+	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
+	if (c == NULL)
+		c = *slot = palloc0(sizeof(means_cache));
+	else
+	{
+		pfree(c->meta);
+		pfree(c->means);
+		c->model = NULL;
+	}
+	c->means = parse_means(model);
+	c->meta = pstrdup(model->meta);
+	c->model = model;
+	MemoryContextSwitchTo(old);
+	return c->means;
+}
+
+static double
+linear_expected(const clv_model *model, const double *means)
+{
+	double		e = model->coef[0];
+
+	for (uint32 j = 0; j < model->n_features; j++)
+		e += model->coef[j + 1] * means[j];
+	return e;
+}
+
+static ArrayType *
+float8_array(const double *v, int n)
+{
+	Datum	   *d = palloc(sizeof(Datum) * n);
+
+	for (int i = 0; i < n; i++)
+		d[i] = Float8GetDatum(v[i]);
+	return construct_array(d, n, FLOAT8OID, sizeof(float8), FLOAT8PASSBYVAL, TYPALIGN_DOUBLE);
+}
+
+PG_FUNCTION_INFO_V1(clv_explain);
+Datum
+clv_explain(PG_FUNCTION_ARGS)
+{
+	const clv_model *model = clv_cached_model(fcinfo, 0);
+	const double *x = clv_model_features(PG_GETARG_ARRAYTYPE_P(1), model, "clv_explain");
+	uint32		p = model->n_features;
+	double	   *phi = palloc(sizeof(double) * p);
+
+	if (clv_kind_is_ensemble(model->kind))
+	{
+		double		expected;
+
+		clv_ensemble_explain(model->ensemble, x, phi, &expected);
+	}
+	else
+	{
+		const double *means = linear_means(fcinfo, model);
+
+		for (uint32 j = 0; j < p; j++)
+			phi[j] = model->coef[j + 1] * (x[j] - means[j]);
+	}
+	PG_RETURN_ARRAYTYPE_P(float8_array(phi, p));
+}
+
+PG_FUNCTION_INFO_V1(clv_explain_expected);
+Datum
+clv_explain_expected(PG_FUNCTION_ARGS)
+{
+	const clv_model *model = clv_cached_model(fcinfo, 0);
+	uint32		p = model->n_features;
+
+	if (clv_kind_is_ensemble(model->kind))
+	{
+		double	   *x = palloc(sizeof(double) * p);
+		double	   *phi = palloc(sizeof(double) * p);
+		double		expected;
+
+		for (uint32 j = 0; j < p; j++)
+			x[j] = NAN;
+		clv_ensemble_explain(model->ensemble, x, phi, &expected);
+		PG_RETURN_FLOAT8(expected);
+	}
+	if (!clv_kind_is_linear(model->kind))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clv_explain_expected cannot use a %s model", clv_model_kind_name(model->kind)),
+				 errhint("Use clv_expected_purchases, clv_palive or clv_expected_spend.")));
+	PG_RETURN_FLOAT8(linear_expected(model, linear_means(fcinfo, model)));
+}

@@ -1,0 +1,771 @@
+/*
+ * trees_glue.c — clv_forest_fit and clv_gbm_fit aggregates, and what
+ * clv_model_info reports about a tree ensemble.
+ *
+ * Trees revisit their rows many times, so the state keeps the rows (float4
+ * features, NaN = missing) in a clv_tree_rows buffer bounded by
+ * clv.max_training_memory.  Training sorts the rows into a canonical order
+ * first, so the model depends only on the multiset of rows and the seed:
+ * combining partial states in any order (parallel plans) gives the same
+ * bytes.  That sort is why the final functions are declared READ_WRITE.
+ */
+#include "clv.h"
+
+#include <limits.h>
+#include <math.h>
+
+#include "libpq/pqformat.h"
+#include "utils/builtins.h"
+#include "utils/json.h"
+
+#include "trees.h"
+
+/* Largest seed that a jsonb number (a double) holds exactly. */
+#define MAX_SEED 9007199254740991.0
+
+typedef struct trees_state
+{
+	clv_tree_rows rows;
+	Jsonb	   *options;		/* NULL when none were given */
+	bool		boolean_y;		/* classification forest or logistic boosting */
+	int32		loss;			/* gbm: the loss, to check y row by row; else 0 */
+} trees_state;
+
+/* What the options say beyond the core's option structs. */
+typedef struct glue_options
+{
+	bool		progress;
+	clv_names	features;
+} glue_options;
+
+pg_attribute_noreturn()
+static void
+bad_option(const char *fname, const char *key, const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("option \"%s\" of %s is out of range", key, fname),
+			 errdetail("%s", detail)));
+}
+
+static uint64
+seed_value(const char *fname, double seed)
+{
+	if (seed != floor(seed))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"seed\" of %s must be an integer", fname)));
+	return (uint64) seed;
+}
+
+static void
+report_progress(void *arg, uint32_t done, uint32_t total, const char *what)
+{
+	ereport(NOTICE,
+			(errmsg("%s: %u of %u %s", (const char *) arg, done, total, what)));
+}
+
+static void
+set_runtime(clv_tree_settings *tree, const char *fname, const glue_options *g)
+{
+	tree->n_threads = (uint32) clv_training_threads;
+	tree->progress = g->progress ? report_progress : NULL;
+	tree->progress_arg = (void *) fname;
+}
+
+/* ---- options -------------------------------------------------------------- */
+
+static void
+parse_forest_options(Jsonb *options, uint32 p, bool classification,
+					 clv_forest_options *opt, glue_options *g)
+{
+	const char *fname = "clv_forest_fit";
+	int			n_trees,
+				max_depth,
+				min_samples_leaf,
+				mtry,
+				max_bins;
+	double		min_gain,
+				sample_fraction,
+				seed = 0;
+	bool		replace,
+				permutation;
+	char	   *criterion = NULL;
+	const clv_option spec[] = {
+		{"n_trees", CLV_OPT_INTEGER, &n_trees, 1, CLV_TREES_MAX_TREES},
+		{"max_depth", CLV_OPT_INTEGER, &max_depth, 1, CLV_TREES_MAX_DEPTH},
+		{"min_samples_leaf", CLV_OPT_INTEGER, &min_samples_leaf, 1, INT_MAX},
+		{"min_gain", CLV_OPT_NUMBER, &min_gain, 0, 1e300},
+		{"mtry", CLV_OPT_INTEGER, &mtry, 1, p},
+		{"sample_fraction", CLV_OPT_NUMBER, &sample_fraction, 0, 1},
+		{"replace", CLV_OPT_BOOL, &replace, 0, 0},
+		{"criterion", CLV_OPT_STRING, &criterion, 0, 0},
+		{"max_bins", CLV_OPT_INTEGER, &max_bins, 2, CLV_TREES_MAX_BINS},
+		{"seed", CLV_OPT_NUMBER, &seed, 0, MAX_SEED},
+		{"permutation_importance", CLV_OPT_BOOL, &permutation, 0, 0},
+		{"progress", CLV_OPT_BOOL, &g->progress, 0, 0},
+		{"features", CLV_OPT_NAMES, &g->features, 0, 0},
+	};
+
+	clv_forest_options_default(opt, p, classification);
+	memset(g, 0, sizeof(*g));
+	n_trees = opt->n_trees;
+	max_depth = opt->tree.max_depth;
+	min_samples_leaf = opt->tree.min_samples_leaf;
+	mtry = opt->mtry;
+	max_bins = opt->tree.max_bins;
+	min_gain = opt->tree.min_gain;
+	sample_fraction = opt->sample_fraction;
+	replace = opt->replace;
+	permutation = opt->permutation_importance;
+
+	clv_parse_options(options, fname, spec, lengthof(spec));
+
+	if (!(sample_fraction > 0))
+		bad_option(fname, "sample_fraction", "The value must be greater than 0 and at most 1.");
+	if (criterion != NULL)
+	{
+		if (strcmp(criterion, "squared") == 0 && !classification)
+			opt->criterion = CLV_CRITERION_SQUARED;
+		else if (strcmp(criterion, "gini") == 0 && classification)
+			opt->criterion = CLV_CRITERION_GINI;
+		else if (strcmp(criterion, "entropy") == 0 && classification)
+			opt->criterion = CLV_CRITERION_ENTROPY;
+		else
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"criterion\" of %s has an invalid value \"%s\"", fname, criterion),
+					 errdetail(classification
+							   ? "A boolean y (classification) takes \"gini\" or \"entropy\"."
+							   : "A float8 y (regression) takes \"squared\".")));
+	}
+	opt->n_trees = n_trees;
+	opt->tree.max_depth = max_depth;
+	opt->tree.min_samples_leaf = min_samples_leaf;
+	opt->tree.min_gain = min_gain;
+	opt->tree.max_bins = max_bins;
+	opt->tree.seed = seed_value(fname, seed);
+	opt->mtry = mtry;
+	opt->sample_fraction = sample_fraction;
+	opt->replace = replace;
+	opt->permutation_importance = permutation;
+	set_runtime(&opt->tree, fname, g);
+}
+
+static const char *
+loss_name(clv_gbm_loss loss)
+{
+	switch (loss)
+	{
+		case CLV_LOSS_SQUARED:
+			return "squared";
+		case CLV_LOSS_LOGISTIC:
+			return "logistic";
+		case CLV_LOSS_TWEEDIE:
+			return "tweedie";
+	}
+	return "unknown";
+}
+
+static void
+parse_gbm_options(Jsonb *options, bool boolean_y, clv_gbm_options *opt, glue_options *g)
+{
+	const char *fname = "clv_gbm_fit";
+	int			n_rounds,
+				max_depth,
+				min_samples_leaf,
+				max_bins,
+				early_stopping_rounds;
+	double		tweedie_power = NAN,
+				learning_rate,
+				min_child_weight,
+				l2,
+				min_gain,
+				subsample,
+				colsample,
+				validation_fraction,
+				seed = 0;
+	char	   *loss = NULL;
+	const clv_option spec[] = {
+		{"loss", CLV_OPT_STRING, &loss, 0, 0},
+		{"tweedie_power", CLV_OPT_NUMBER, &tweedie_power, 1, 2},
+		{"n_rounds", CLV_OPT_INTEGER, &n_rounds, 1, CLV_TREES_MAX_TREES},
+		{"learning_rate", CLV_OPT_NUMBER, &learning_rate, 0, 1},
+		{"max_depth", CLV_OPT_INTEGER, &max_depth, 1, CLV_TREES_MAX_DEPTH},
+		{"min_samples_leaf", CLV_OPT_INTEGER, &min_samples_leaf, 1, INT_MAX},
+		{"min_child_weight", CLV_OPT_NUMBER, &min_child_weight, 0, 1e300},
+		{"l2", CLV_OPT_NUMBER, &l2, 0, 1e300},
+		{"min_gain", CLV_OPT_NUMBER, &min_gain, 0, 1e300},
+		{"subsample", CLV_OPT_NUMBER, &subsample, 0, 1},
+		{"colsample", CLV_OPT_NUMBER, &colsample, 0, 1},
+		{"validation_fraction", CLV_OPT_NUMBER, &validation_fraction, 0, 1},
+		{"early_stopping_rounds", CLV_OPT_INTEGER, &early_stopping_rounds, 0, CLV_TREES_MAX_TREES},
+		{"max_bins", CLV_OPT_INTEGER, &max_bins, 2, CLV_TREES_MAX_BINS},
+		{"seed", CLV_OPT_NUMBER, &seed, 0, MAX_SEED},
+		{"progress", CLV_OPT_BOOL, &g->progress, 0, 0},
+		{"features", CLV_OPT_NAMES, &g->features, 0, 0},
+	};
+
+	clv_gbm_options_default(opt);
+	memset(g, 0, sizeof(*g));
+	n_rounds = opt->n_rounds;
+	max_depth = opt->tree.max_depth;
+	min_samples_leaf = opt->tree.min_samples_leaf;
+	max_bins = opt->tree.max_bins;
+	early_stopping_rounds = opt->early_stopping_rounds;
+	learning_rate = opt->learning_rate;
+	min_child_weight = opt->min_child_weight;
+	l2 = opt->l2;
+	min_gain = opt->tree.min_gain;
+	subsample = opt->subsample;
+	colsample = opt->colsample;
+	validation_fraction = opt->validation_fraction;
+
+	clv_parse_options(options, fname, spec, lengthof(spec));
+
+	if (loss == NULL)
+		opt->loss = boolean_y ? CLV_LOSS_LOGISTIC : CLV_LOSS_SQUARED;
+	else if (strcmp(loss, "squared") == 0)
+		opt->loss = CLV_LOSS_SQUARED;
+	else if (strcmp(loss, "logistic") == 0)
+		opt->loss = CLV_LOSS_LOGISTIC;
+	else if (strcmp(loss, "tweedie") == 0)
+		opt->loss = CLV_LOSS_TWEEDIE;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"loss\" of %s has an invalid value \"%s\"", fname, loss),
+				 errhint("Use \"squared\", \"logistic\" or \"tweedie\".")));
+	if (boolean_y && opt->loss != CLV_LOSS_LOGISTIC)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clv_gbm_fit with a boolean y needs the \"logistic\" loss"),
+				 errdetail("The loss given is \"%s\".", loss)));
+	if (!isnan(tweedie_power))
+	{
+		if (opt->loss != CLV_LOSS_TWEEDIE)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("option \"tweedie_power\" of %s needs \"loss\": \"tweedie\"", fname)));
+		if (!(tweedie_power > 1 && tweedie_power < 2))
+			bad_option(fname, "tweedie_power", "The value must be greater than 1 and less than 2.");
+		opt->tweedie_power = tweedie_power;
+	}
+	if (!(learning_rate > 0))
+		bad_option(fname, "learning_rate", "The value must be greater than 0 and at most 1.");
+	if (!(subsample > 0))
+		bad_option(fname, "subsample", "The value must be greater than 0 and at most 1.");
+	if (!(colsample > 0))
+		bad_option(fname, "colsample", "The value must be greater than 0 and at most 1.");
+	if (!(validation_fraction < 1))
+		bad_option(fname, "validation_fraction", "The value must be at least 0 and less than 1.");
+	if (early_stopping_rounds > 0 && validation_fraction == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"early_stopping_rounds\" of %s needs a \"validation_fraction\" above 0",
+						fname)));
+
+	opt->n_rounds = n_rounds;
+	opt->tree.max_depth = max_depth;
+	opt->tree.min_samples_leaf = min_samples_leaf;
+	opt->tree.max_bins = max_bins;
+	opt->tree.min_gain = min_gain;
+	opt->tree.seed = seed_value(fname, seed);
+	opt->early_stopping_rounds = early_stopping_rounds;
+	opt->learning_rate = learning_rate;
+	opt->min_child_weight = min_child_weight;
+	opt->l2 = l2;
+	opt->subsample = subsample;
+	opt->colsample = colsample;
+	opt->validation_fraction = validation_fraction;
+	set_runtime(&opt->tree, fname, g);
+}
+
+/* ---- transition ----------------------------------------------------------- */
+
+/*
+ * The features of one training row.  NaN marks a missing value; infinities
+ * have no place among a tree's quantile bins and are an error.
+ */
+static const double *
+row_features(FunctionCallInfo fcinfo, int expected, int *n)
+{
+	const double *x;
+
+	if (PG_ARGISNULL(2))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("x must not be NULL")));
+	x = clv_float8_array(PG_GETARG_ARRAYTYPE_P(2), "x", n, true);
+	if (expected >= 0 && *n != expected)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("x must have the same number of elements in every row"),
+				 errdetail("This row has %d elements; earlier rows had %d.", *n, expected)));
+	if (*n > CLV_TREES_MAX_FEATURES)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("x has %d elements, more than the %d a tree model supports",
+						*n, CLV_TREES_MAX_FEATURES)));
+	for (int j = 0; j < *n; j++)
+		if (unlikely(isinf(x[j])))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("x must not contain infinite values"),
+					 errdetail("Element %d is %s.", j + 1, x[j] > 0 ? "Infinity" : "-Infinity"),
+					 errhint("Tree models take NaN as a missing value.")));
+	return x;
+}
+
+static void
+check_target(const trees_state *state, const char *fname, double y)
+{
+	if (state->loss == CLV_LOSS_LOGISTIC && !state->boolean_y && y != 0 && y != 1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s with the \"logistic\" loss needs y to be 0 or 1", fname),
+				 errdetail("A row has y = %g.", y),
+				 errhint("Pass a boolean y instead.")));
+	if (state->loss == CLV_LOSS_TWEEDIE && y < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s with the \"tweedie\" loss needs y to be at least 0", fname),
+				 errdetail("A row has y = %g.", y)));
+}
+
+static Datum
+trees_trans(FunctionCallInfo fcinfo, const char *fname, bool gbm, bool boolean_y)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, fname);
+	trees_state *state = PG_ARGISNULL(0) ? NULL : (trees_state *) PG_GETARG_POINTER(0);
+	double		y;
+	int			n;
+	const double *x;
+	clv_error	err;
+	clv_status	st;
+	MemoryContext old;
+
+	if (boolean_y)
+	{
+		if (PG_ARGISNULL(1))
+			ereport(ERROR,
+					(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+					 errmsg("y must not be NULL")));
+		y = PG_GETARG_BOOL(1) ? 1.0 : 0.0;
+	}
+	else
+		y = clv_finite_arg(fcinfo, 1, "y");
+	x = row_features(fcinfo, state ? (int) state->rows.p : -1, &n);
+
+	old = MemoryContextSwitchTo(cxt);
+	if (state == NULL)
+	{
+		glue_options g;
+
+		state = palloc0(sizeof(trees_state));
+		state->options = clv_options_arg(fcinfo, 3, cxt);
+		state->boolean_y = boolean_y;
+		/* parse now, so that bad options fail on the first row */
+		if (gbm)
+		{
+			clv_gbm_options gopt;
+
+			parse_gbm_options(state->options, boolean_y, &gopt, &g);
+			state->loss = gopt.loss;
+		}
+		else
+		{
+			clv_forest_options fopt;
+
+			parse_forest_options(state->options, n, boolean_y, &fopt, &g);
+		}
+		clv_check_feature_names(&g.features, n);
+		clv_tree_rows_init(&state->rows, n, clv_training_memory_bytes());
+	}
+	check_target(state, fname, y);
+	st = clv_tree_rows_append(&state->rows, y, x, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+	{
+		if (st == CLV_ERR_LIMIT)
+			clv_set_hint(&err, "Raise clv.max_training_memory, or fit on a sample.");
+		clv_raise(&err);
+	}
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(clv_forest_fit_trans);
+Datum
+clv_forest_fit_trans(PG_FUNCTION_ARGS)
+{
+	return trees_trans(fcinfo, "clv_forest_fit", false, false);
+}
+
+PG_FUNCTION_INFO_V1(clv_forest_fit_bool_trans);
+Datum
+clv_forest_fit_bool_trans(PG_FUNCTION_ARGS)
+{
+	return trees_trans(fcinfo, "clv_forest_fit", false, true);
+}
+
+PG_FUNCTION_INFO_V1(clv_gbm_fit_trans);
+Datum
+clv_gbm_fit_trans(PG_FUNCTION_ARGS)
+{
+	return trees_trans(fcinfo, "clv_gbm_fit", true, false);
+}
+
+PG_FUNCTION_INFO_V1(clv_gbm_fit_bool_trans);
+Datum
+clv_gbm_fit_bool_trans(PG_FUNCTION_ARGS)
+{
+	return trees_trans(fcinfo, "clv_gbm_fit", true, true);
+}
+
+/* ---- combine, serialize, deserialize -------------------------------------- */
+
+PG_FUNCTION_INFO_V1(clv_trees_fit_combine);
+Datum
+clv_trees_fit_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_trees_fit_combine");
+	trees_state *a = PG_ARGISNULL(0) ? NULL : (trees_state *) PG_GETARG_POINTER(0);
+	trees_state *b = PG_ARGISNULL(1) ? NULL : (trees_state *) PG_GETARG_POINTER(1);
+	MemoryContext old;
+	clv_error	err;
+	clv_status	st;
+
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	old = MemoryContextSwitchTo(cxt);
+	if (a == NULL)
+	{
+		a = palloc0(sizeof(trees_state));
+		clv_tree_rows_init(&a->rows, b->rows.p, clv_training_memory_bytes());
+		a->options = clv_copy_jsonb(cxt, b->options);
+		a->boolean_y = b->boolean_y;
+		a->loss = b->loss;
+	}
+	else if (a->rows.p != b->rows.p)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("x must have the same number of elements in every row"),
+				 errdetail("Some rows have %u elements, others %u.", a->rows.p, b->rows.p)));
+	st = clv_tree_rows_merge(&a->rows, &b->rows, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+	{
+		if (st == CLV_ERR_LIMIT)
+			clv_set_hint(&err, "Raise clv.max_training_memory, or fit on a sample.");
+		clv_raise(&err);
+	}
+	PG_RETURN_POINTER(a);
+}
+
+PG_FUNCTION_INFO_V1(clv_trees_fit_serialize);
+Datum
+clv_trees_fit_serialize(PG_FUNCTION_ARGS)
+{
+	trees_state *state = (trees_state *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	clv_agg_context(fcinfo, "clv_trees_fit_serialize");
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, state->rows.p);
+	pq_sendint64(&buf, state->rows.n);
+	pq_sendbyte(&buf, state->boolean_y ? 1 : 0);
+	pq_sendint32(&buf, state->loss);
+	clv_send_jsonb(&buf, state->options);
+	/* same server, same byte order: the rows go across as they are */
+	pq_sendbytes(&buf, (const char *) state->rows.y, state->rows.n * sizeof(double));
+	pq_sendbytes(&buf, (const char *) state->rows.x, state->rows.n * state->rows.p * sizeof(float));
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+pg_attribute_noreturn()
+static void
+bad_state(const char *detail)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("invalid clv aggregate state: %s", detail)));
+}
+
+PG_FUNCTION_INFO_V1(clv_trees_fit_deserialize);
+Datum
+clv_trees_fit_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_trees_fit_deserialize");
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	trees_state *state;
+	uint32		p;
+	uint64		n;
+	int			flag;
+	MemoryContext old;
+	clv_error	err;
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = VARSIZE_ANY_EXHDR(bytes);
+	buf.maxlen = buf.len;
+	buf.cursor = 0;
+	p = pq_getmsgint(&buf, 4);
+	n = pq_getmsgint64(&buf);
+	flag = pq_getmsgbyte(&buf);
+	if (p < 1 || p > CLV_TREES_MAX_FEATURES || n > (uint64) buf.len || (flag != 0 && flag != 1))
+		bad_state("bad dimensions");
+
+	old = MemoryContextSwitchTo(cxt);
+	state = palloc0(sizeof(trees_state));
+	state->boolean_y = flag;
+	state->loss = pq_getmsgint(&buf, 4);
+	if (state->loss < 0 || state->loss > CLV_LOSS_TWEEDIE)
+		bad_state("bad loss");
+	state->options = clv_receive_jsonb(&buf);
+	clv_tree_rows_init(&state->rows, p, clv_training_memory_bytes());
+	if ((uint64) (buf.len - buf.cursor) != n * (sizeof(double) + p * sizeof(float)))
+		bad_state("bad length");
+	if (n > 0)
+	{
+		clv_tree_rows view = state->rows;
+
+		/* the merge copies with memcpy: the views need no alignment */
+		view.n = n;
+		view.y = (double *) (buf.data + buf.cursor);
+		view.x = (float *) (buf.data + buf.cursor + n * sizeof(double));
+		clv_check(clv_tree_rows_merge(&state->rows, &view, &err), &err);
+		buf.cursor = buf.len;
+	}
+	pq_getmsgend(&buf);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(state);
+}
+
+/* ---- final functions ------------------------------------------------------ */
+
+pg_attribute_noreturn()
+static void
+no_rows(const char *fname)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("%s cannot fit a model on zero rows", fname)));
+}
+
+static void
+json_bool(StringInfo buf, const char *key, bool v)
+{
+	clv_json_key(buf, key);
+	appendStringInfoString(buf, v ? "true" : "false");
+}
+
+static void
+json_string(StringInfo buf, const char *key, const char *v)
+{
+	clv_json_key(buf, key);
+	escape_json(buf, v);
+}
+
+/* The settings every tree shares: the resolved values, defaults included. */
+static void
+json_tree_settings(StringInfo buf, const clv_tree_settings *t)
+{
+	clv_json_number(buf, "max_depth", t->max_depth);
+	clv_json_number(buf, "min_samples_leaf", t->min_samples_leaf);
+	clv_json_number(buf, "min_gain", t->min_gain);
+	clv_json_number(buf, "max_bins", t->max_bins);
+	clv_json_number(buf, "seed", (double) t->seed);
+}
+
+static void
+json_options(StringInfo buf, Jsonb *options)
+{
+	clv_json_key(buf, "options");
+	appendStringInfoString(buf, options ? JsonbToCString(NULL, &options->root, VARSIZE(options)) : "{}");
+}
+
+/*
+ * The model bytea.  The thread count is deliberately not recorded: the
+ * model does not depend on it, and its bytes must not either.
+ */
+static bytea *
+ensemble_model(clv_model_kind kind, clv_ensemble *e, const glue_options *g, StringInfo meta)
+{
+	clv_model	model = {0};
+	bytea	   *out;
+
+	model.kind = kind;
+	model.n_features = e->n_features;
+	model.feature_names = g->features.n > 0 ? g->features.names : NULL;
+	model.meta = meta->data;
+	model.ensemble = e;
+	out = clv_model_to_bytea(&model);
+	clv_ensemble_free(e);
+	return out;
+}
+
+PG_FUNCTION_INFO_V1(clv_forest_fit_final);
+Datum
+clv_forest_fit_final(PG_FUNCTION_ARGS)
+{
+	trees_state *state = PG_ARGISNULL(0) ? NULL : (trees_state *) PG_GETARG_POINTER(0);
+	clv_forest_options opt;
+	glue_options g;
+	clv_ensemble *e;
+	clv_error	err;
+	StringInfoData meta;
+	size_t		n;
+
+	clv_agg_context(fcinfo, "clv_forest_fit_final");
+	if (state == NULL)
+		no_rows("clv_forest_fit");
+	parse_forest_options(state->options, state->rows.p, state->boolean_y, &opt, &g);
+	n = state->rows.n;
+	clv_check(clv_forest_train(&state->rows, &opt, &e, &err), &err);
+
+	initStringInfo(&meta);
+	appendStringInfoChar(&meta, '{');
+	clv_json_number(&meta, "n", (double) n);
+	json_string(&meta, "task", opt.classification ? "classification" : "regression");
+	json_options(&meta, state->options);
+	clv_json_key(&meta, "settings");
+	{
+		StringInfoData s;
+
+		initStringInfo(&s);
+		appendStringInfoChar(&s, '{');
+		clv_json_number(&s, "n_trees", opt.n_trees);
+		json_tree_settings(&s, &opt.tree);
+		clv_json_number(&s, "mtry", opt.mtry);
+		clv_json_number(&s, "sample_fraction", opt.sample_fraction);
+		json_bool(&s, "replace", opt.replace);
+		json_string(&s, "criterion", opt.criterion == CLV_CRITERION_SQUARED ? "squared" :
+					opt.criterion == CLV_CRITERION_GINI ? "gini" : "entropy");
+		json_bool(&s, "permutation_importance", opt.permutation_importance);
+		appendStringInfoChar(&s, '}');
+		appendStringInfoString(&meta, s.data);
+	}
+	appendStringInfoChar(&meta, '}');
+	PG_RETURN_BYTEA_P(ensemble_model(CLV_KIND_FOREST, e, &g, &meta));
+}
+
+PG_FUNCTION_INFO_V1(clv_gbm_fit_final);
+Datum
+clv_gbm_fit_final(PG_FUNCTION_ARGS)
+{
+	trees_state *state = PG_ARGISNULL(0) ? NULL : (trees_state *) PG_GETARG_POINTER(0);
+	clv_gbm_options opt;
+	glue_options g;
+	clv_ensemble *e;
+	clv_error	err;
+	StringInfoData meta;
+	size_t		n;
+
+	clv_agg_context(fcinfo, "clv_gbm_fit_final");
+	if (state == NULL)
+		no_rows("clv_gbm_fit");
+	parse_gbm_options(state->options, state->boolean_y, &opt, &g);
+	n = state->rows.n;
+	clv_check(clv_gbm_train(&state->rows, &opt, &e, &err), &err);
+
+	initStringInfo(&meta);
+	appendStringInfoChar(&meta, '{');
+	clv_json_number(&meta, "n", (double) n);
+	json_string(&meta, "loss", loss_name(opt.loss));
+	json_options(&meta, state->options);
+	clv_json_key(&meta, "settings");
+	{
+		StringInfoData s;
+
+		initStringInfo(&s);
+		appendStringInfoChar(&s, '{');
+		json_string(&s, "loss", loss_name(opt.loss));
+		if (opt.loss == CLV_LOSS_TWEEDIE)
+			clv_json_number(&s, "tweedie_power", opt.tweedie_power);
+		clv_json_number(&s, "n_rounds", opt.n_rounds);
+		clv_json_number(&s, "learning_rate", opt.learning_rate);
+		json_tree_settings(&s, &opt.tree);
+		clv_json_number(&s, "min_child_weight", opt.min_child_weight);
+		clv_json_number(&s, "l2", opt.l2);
+		clv_json_number(&s, "subsample", opt.subsample);
+		clv_json_number(&s, "colsample", opt.colsample);
+		clv_json_number(&s, "validation_fraction", opt.validation_fraction);
+		clv_json_number(&s, "early_stopping_rounds", opt.early_stopping_rounds);
+		appendStringInfoChar(&s, '}');
+		appendStringInfoString(&meta, s.data);
+	}
+	appendStringInfoChar(&meta, '}');
+	PG_RETURN_BYTEA_P(ensemble_model(CLV_KIND_GBM, e, &g, &meta));
+}
+
+/* ---- clv_model_info ------------------------------------------------------- */
+
+static void
+json_per_feature(StringInfo buf, const char *key, const clv_model *model, const double *v)
+{
+	if (model->feature_names)
+		clv_json_named_numbers(buf, key, (const char *const *) model->feature_names,
+							   v, model->n_features);
+	else
+		clv_json_numbers(buf, key, v, model->n_features);
+}
+
+/* Deepest leaf: children follow their parents, so one forward pass does. */
+static uint32
+ensemble_depth(const clv_ensemble *e)
+{
+	uint32	   *depth = palloc0(sizeof(uint32) * e->n_nodes);
+	uint32		deepest = 0;
+
+	for (uint32 i = 0; i < e->n_nodes; i++)
+	{
+		const clv_tree_node *node = &e->nodes[i];
+
+		if (node->feature < 0)
+			deepest = Max(deepest, depth[i]);
+		else
+			depth[node->left] = depth[node->right] = depth[i] + 1;
+	}
+	pfree(depth);
+	return deepest;
+}
+
+void
+clv_ensemble_info(StringInfo buf, const clv_model *model)
+{
+	const clv_ensemble *e = model->ensemble;
+	double	   *x = palloc(sizeof(double) * model->n_features);
+	double	   *phi = palloc(sizeof(double) * model->n_features);
+	double		expected;
+
+	for (uint32 j = 0; j < model->n_features; j++)
+		x[j] = NAN;
+	clv_ensemble_explain(e, x, phi, &expected);
+
+	if (e->type == CLV_ENSEMBLE_FOREST)
+		json_string(buf, "task", e->classification ? "classification" : "regression");
+	else
+		json_string(buf, "loss", e->link == CLV_LINK_LOGIT ? "logistic" :
+					e->link == CLV_LINK_LOG ? "tweedie" : "squared");
+	clv_json_number(buf, "n_trees", e->n_trees);
+	clv_json_number(buf, "n_nodes", e->n_nodes);
+	clv_json_number(buf, "max_depth", ensemble_depth(e));
+	clv_json_number(buf, "base_score", e->base_score);
+	clv_json_number(buf, "expected_value", expected);
+	json_per_feature(buf, "importance", model, e->importance);
+	if (e->permutation_importance)
+		json_per_feature(buf, "permutation_importance", model, e->permutation_importance);
+	if (e->type == CLV_ENSEMBLE_FOREST)
+	{
+		clv_json_number(buf, "oob_score", e->oob_score);
+		clv_json_number(buf, "oob_error", e->oob_error);
+	}
+	else
+	{
+		clv_json_number(buf, "best_round", e->best_round);
+		clv_json_number(buf, "train_loss", e->train_loss);
+		clv_json_number(buf, "valid_loss", e->valid_loss);
+	}
+	pfree(x);
+	pfree(phi);
+}
