@@ -1066,13 +1066,13 @@ test_shap(void)
 	go.n_rounds = quick ? 20 : 100;
 	go.tree.max_depth = 8;
 	e = train_gbm(&d, NULL, &go);
-	check_shap("gbm 8 deep, 10 features", e, &d, quick ? 200 : 2000, false);
+	check_shap("gbm 8 deep, 10 features", e, &d, quick ? 100 : 500, false);
 	clv_ensemble_free(e);
 	clv_forest_options_default(&fo, 10, false);
 	fo.n_trees = quick ? 10 : 50;
 	fo.tree.max_depth = 14;
 	e = train_forest(&d, NULL, &fo);
-	check_shap("forest 14 deep, 10 features", e, &d, quick ? 200 : 2000, false);
+	check_shap("forest 14 deep, 10 features", e, &d, quick ? 50 : 300, false);
 	clv_ensemble_free(e);
 	dataset_free(&d);
 }
