@@ -38,7 +38,7 @@
 #include <time.h>
 
 /* Pause iterations a worker spins for its next job before it sleeps. */
-#define SPIN_ITERATIONS 4000
+#define SPIN_ITERATIONS 1000
 
 struct tree_pool
 {
