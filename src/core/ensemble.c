@@ -34,6 +34,20 @@ ensemble_new(uint32_t n_features, uint32_t n_trees, uint32_t n_nodes)
 	return e;
 }
 
+clv_status
+ensemble_check_finite(const clv_ensemble *e, clv_error *err)
+{
+	bool		ok = isfinite(e->base_score);
+
+	for (uint32_t i = 0; ok && i < e->n_nodes; i++)
+		ok = isfinite(e->nodes[i].value) && isfinite(e->nodes[i].cover);
+	if (ok)
+		return CLV_OK;
+	clv_fail(err, CLV_ERR_DATA, "tree model values overflowed");
+	clv_set_detail(err, "The target values are too large for a tree model to sum.");
+	return CLV_ERR_DATA;
+}
+
 void
 clv_ensemble_free(clv_ensemble *e)
 {

@@ -385,7 +385,7 @@ partition_rows(const grow_ctx *c, const split *sp, size_t begin, size_t end,
 static inline double
 leaf_value(const grow_params *gp, double g, double h)
 {
-	return gp->leaf_scale * g / (h + gp->lambda);
+	return h + gp->lambda > 0 ? gp->leaf_scale * g / (h + gp->lambda) : 0;
 }
 
 /* Can a node with these rows be split at all? */
@@ -409,9 +409,10 @@ add_children(grow_ctx *c, uint32_t node, const split *sp)
 				end = nd->end,
 				mid = begin + sp->nl;
 	double		gl = sp->gl,
-				hl = sp->hl,
-				gr = nd->g - sp->gl,
-				hr = nd->h - sp->hl;
+				gr = nd->g - sp->gl;
+	/* sums in another order may overshoot by an ulp: a cover is never negative */
+	double		hl = fmax(sp->hl, 0),
+				hr = fmax(nd->h - sp->hl, 0);
 
 	nd->feature = sp->feature;
 	nd->bin = sp->bin;

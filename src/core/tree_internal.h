@@ -211,6 +211,9 @@ clv_status	tree_out_of_memory(clv_error *err);
 
 clv_ensemble *ensemble_new(uint32_t n_features, uint32_t n_trees, uint32_t n_nodes);
 
+/* A fitted ensemble whose numbers overflowed cannot be stored: say so. */
+clv_status	ensemble_check_finite(const clv_ensemble *e, clv_error *err);
+
 /* Leaf of tree t that x reaches (x as double, NaN = missing). */
 static inline const clv_tree_node *
 ensemble_leaf(const clv_tree_node *nodes, uint32_t root, const double *x)

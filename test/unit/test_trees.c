@@ -712,6 +712,21 @@ test_edge_cases(void)
 		  expected == 2.5 && phi[0] == 0 && phi[1] == 0 && phi[2] == 0,
 		  "edge: boosting a constant target predicts it, with no contributions");
 	clv_ensemble_free(e);
+
+	/* targets whose sums overflow: an error, not a model that cannot be read */
+	for (size_t i = 0; i < d.n; i++)
+		d.y[i] = 1.5e308;
+	{
+		clv_tree_rows rows;
+		clv_error	err;
+		clv_ensemble *big = NULL;
+
+		load_rows(&rows, &d, NULL);
+		fo.sample_fraction = 1;
+		check_status(clv_forest_train(&rows, &fo, &big, &err), CLV_ERR_DATA, &err,
+					 "edge: targets whose sum overflows are refused");
+		clv_tree_rows_free(&rows);
+	}
 	dataset_free(&d);
 }
 
