@@ -34,10 +34,30 @@ ensemble_new(uint32_t n_features, uint32_t n_trees, uint32_t n_nodes)
 	return e;
 }
 
+static void
+infinite_to_nan(double *v)
+{
+	if (isinf(*v))
+		*v = NAN;
+}
+
 clv_status
-ensemble_check_finite(const clv_ensemble *e, clv_error *err)
+ensemble_check_finite(clv_ensemble *e, clv_error *err)
 {
 	bool		ok = isfinite(e->base_score);
+
+	/* diagnostics only: an overflowed one is reported as not computed */
+	infinite_to_nan(&e->oob_score);
+	infinite_to_nan(&e->oob_error);
+	infinite_to_nan(&e->train_loss);
+	infinite_to_nan(&e->valid_loss);
+	for (uint32_t j = 0; j < e->n_features; j++)
+	{
+		if (!(e->importance[j] >= 0) || isinf(e->importance[j]))
+			e->importance[j] = NAN;
+		if (e->permutation_importance)
+			infinite_to_nan(&e->permutation_importance[j]);
+	}
 
 	for (uint32_t i = 0; ok && i < e->n_nodes; i++)
 		ok = isfinite(e->nodes[i].value) && isfinite(e->nodes[i].cover);

@@ -211,8 +211,12 @@ clv_status	tree_out_of_memory(clv_error *err);
 
 clv_ensemble *ensemble_new(uint32_t n_features, uint32_t n_trees, uint32_t n_nodes);
 
-/* A fitted ensemble whose numbers overflowed cannot be stored: say so. */
-clv_status	ensemble_check_finite(const clv_ensemble *e, clv_error *err);
+/*
+ * Before a fitted ensemble is returned: one whose leaves or covers
+ * overflowed cannot be stored, so that is an error; overflowed diagnostics
+ * become NaN (not computed), as the decoder requires.
+ */
+clv_status	ensemble_check_finite(clv_ensemble *e, clv_error *err);
 
 /* Leaf of tree t that x reaches (x as double, NaN = missing). */
 static inline const clv_tree_node *
