@@ -4,13 +4,22 @@
  * ten uniform features), without a server.
  *
  *   make bench-trees BENCH_ARGS="200000 2"     (rows, threads)
- *   make bench-trees BENCH_ARGS="200000 2 forest /tmp/f1"
+ *   make bench-trees BENCH_ARGS="200000 2 none friedman"
  *
- * The optional third argument picks "forest" or "gbm"; a fourth writes the
- * data to PREFIX.train and PREFIX.test (rows of 11 little-endian doubles:
- * x1 .. x10, y) so peers can be run on the very same rows.
+ * The optional third argument picks "forest", "gbm", "all" (the default)
+ * or "none"; a fourth, PREFIX, writes the data to PREFIX.train and
+ * PREFIX.test (rows of 11 little-endian doubles: x1 .. x10, y) so peers can
+ * be run on the very same rows, e.g. in Python:
+ *
+ *   a = numpy.fromfile("friedman.train").reshape(-1, 11)
+ *   xgboost.XGBRegressor(n_estimators=300, max_depth=6, learning_rate=0.1,
+ *                        tree_method="hist", n_jobs=2).fit(a[:, :10], a[:, 10])
+ *   RandomForestRegressor(n_estimators=100, max_depth=12, min_samples_leaf=5,
+ *                         max_features=5, n_jobs=2).fit(a[:, :10], a[:, 10])
+ *
  * Prints one line per model: seconds of training, R² on 50,000 held-out
- * rows, trees and nodes.  Options follow issue 4's speed targets.
+ * rows, trees, nodes and prediction time.  Options follow issue 4's speed
+ * targets.
  */
 #include "trees.h"
 
