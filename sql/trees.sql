@@ -1,0 +1,342 @@
+-- clv_forest_fit and clv_gbm_fit: quality on held-out rows, determinism
+-- (seed, threads, parallel plans), explanations that add up, missing values,
+-- the memory limit, cancellation, and the errors a user can cause.
+SET client_min_messages = warning;   -- quiet whichever test creates the extension first
+CREATE EXTENSION IF NOT EXISTS clv;
+RESET client_min_messages;
+
+CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text
+LANGUAGE plpgsql AS
+$$ BEGIN EXECUTE q; RETURN 'no error';
+   EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+-- deterministic uniform [0, 1) from a row number and a stream number
+CREATE FUNCTION pg_temp.u(i bigint, s bigint) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS
+$$ SELECT ((hashint8extended(i, s) >> 11) & 9007199254740991)::float8 / 9007199254740992.0 $$;
+-- Σ of an explanation
+CREATE FUNCTION pg_temp.total(v float8[]) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT AS $$ SELECT sum(e) FROM unnest(v) e $$;
+
+-- Friedman #1 (10 sin(π x1 x2) + 20 (x3 − ½)² + 10 x4 + 5 x5 + noise) with a
+-- sixth, irrelevant feature; rows 1-3000 train, 3001-4000 test.
+CREATE TABLE trees_data AS
+SELECT i, x, y, y > 14 AS high, exp(y / 10) AS amount
+FROM (SELECT i, x,
+             10 * sin(pi() * x[1] * x[2]) + 20 * (x[3] - 0.5) ^ 2 + 10 * x[4] + 5 * x[5]
+                 + (pg_temp.u(i, 7) - 0.5) AS y
+      FROM (SELECT i, ARRAY[pg_temp.u(i, 1), pg_temp.u(i, 2), pg_temp.u(i, 3),
+                            pg_temp.u(i, 4), pg_temp.u(i, 5), pg_temp.u(i, 6)] AS x
+            FROM generate_series(1, 4000) i) a) b;
+CREATE VIEW trees_train AS SELECT * FROM trees_data WHERE i <= 3000;
+CREATE VIEW trees_test AS SELECT * FROM trees_data WHERE i > 3000;
+
+CREATE TABLE trees_models AS
+SELECT 'forest' AS name, clv_forest_fit(y, x, '{"seed": 1, "n_trees": 30, "max_depth": 8, "min_samples_leaf": 10}') AS m FROM trees_train
+UNION ALL
+SELECT 'forest_class', clv_forest_fit(high, x, '{"seed": 1, "n_trees": 30, "max_depth": 8, "min_samples_leaf": 10, "criterion": "entropy"}') FROM trees_train
+UNION ALL
+SELECT 'gbm', clv_gbm_fit(y, x, '{"seed": 1, "n_rounds": 200, "max_depth": 3}') FROM trees_train
+UNION ALL
+SELECT 'gbm_logistic', clv_gbm_fit(high, x, '{"seed": 1, "n_rounds": 100, "max_depth": 3}') FROM trees_train
+UNION ALL
+SELECT 'gbm_logistic_float', clv_gbm_fit(high::int::float8, x, '{"loss": "logistic", "seed": 1, "n_rounds": 100, "max_depth": 3}') FROM trees_train
+UNION ALL
+SELECT 'gbm_tweedie', clv_gbm_fit(amount, x, '{"loss": "tweedie", "tweedie_power": 1.3, "seed": 1, "n_rounds": 200, "max_depth": 3}') FROM trees_train;
+
+--------------------------------------------------------------------------------
+-- What the models say about themselves
+--------------------------------------------------------------------------------
+SELECT name, j ->> 'kind' AS kind, coalesce(j ->> 'task', j ->> 'loss') AS task,
+       j -> 'n' AS n, j -> 'n_features' AS p, j -> 'n_trees' AS n_trees,
+       (j ->> 'max_depth')::int <= (j #>> '{settings,max_depth}')::int AS depth_within_limit,
+       abs((SELECT sum(v::float8) FROM jsonb_array_elements_text(j -> 'importance') v) - 1) < 1e-9
+           AS importance_sums_to_1,
+       (j -> 'importance' ->> 5)::float8 < 0.05 AS irrelevant_feature_unimportant
+FROM trees_models, clv_model_info(m) j ORDER BY name;
+SELECT string_agg(key, ', ' ORDER BY key) AS keys
+FROM trees_models, jsonb_object_keys(clv_model_info(m)) key WHERE name = 'forest';
+SELECT string_agg(key, ', ' ORDER BY key) AS keys
+FROM trees_models, jsonb_object_keys(clv_model_info(m)) key WHERE name = 'gbm';
+SELECT name, j -> 'settings' AS settings FROM trees_models, clv_model_info(m) j
+WHERE name IN ('forest', 'forest_class', 'gbm_tweedie') ORDER BY name;
+-- out-of-bag statistics of the forests; boosting's losses and rounds
+SELECT name, (j ->> 'oob_score')::float8 > 0.8 AS oob_score_plausible,
+       (j ->> 'oob_error')::float8 > 0 AS oob_error_positive
+FROM trees_models, clv_model_info(m) j WHERE name LIKE 'forest%' ORDER BY name;
+SELECT name, j -> 'best_round' AS best_round, (j ->> 'train_loss')::float8 > 0 AS train_loss_positive,
+       j -> 'valid_loss' AS valid_loss
+FROM trees_models, clv_model_info(m) j WHERE name LIKE 'gbm%' ORDER BY name;
+
+--------------------------------------------------------------------------------
+-- Predictions on the held-out rows
+--------------------------------------------------------------------------------
+SELECT name, clv_r2(y, clv_predict(m, x)) > 0.75 AS r2_above_075
+FROM trees_test, trees_models WHERE name IN ('forest', 'gbm') GROUP BY name ORDER BY name;
+SELECT name, clv_auc(high, clv_predict(m, x)) > 0.95 AS auc_above_095,
+       min(clv_predict(m, x)) >= 0 AND max(clv_predict(m, x)) <= 1 AS probabilities
+FROM trees_test, trees_models WHERE name IN ('forest_class', 'gbm_logistic', 'gbm_logistic_float')
+GROUP BY name ORDER BY name;
+-- a boolean y and a 0/1 float8 y with the logistic loss give the same trees
+-- (the bytes differ only by the options recorded)
+SELECT max(abs(clv_predict(b.m, x) - clv_predict(f.m, x))) = 0 AS same_predictions
+FROM trees_test, trees_models b, trees_models f
+WHERE b.name = 'gbm_logistic' AND f.name = 'gbm_logistic_float';
+-- Tweedie predicts a positive mean, and its log-link margin ranks like amount
+SELECT min(p) > 0 AS positive, corr(p, amount) > 0.9 AS tracks_amount,
+       abs(avg(p) / avg(amount) - 1) < 0.05 AS mean_close
+FROM (SELECT amount, clv_predict(m, x) AS p FROM trees_test, trees_models WHERE name = 'gbm_tweedie') s;
+
+--------------------------------------------------------------------------------
+-- Determinism: same seed, same bytes; thread count and parallel plans too
+--------------------------------------------------------------------------------
+SELECT md5(clv_forest_fit(y, x, '{"seed": 1, "n_trees": 30, "max_depth": 8, "min_samples_leaf": 10}'))
+           = (SELECT md5(m) FROM trees_models WHERE name = 'forest') AS forest_same_seed,
+       md5(clv_forest_fit(y, x, '{"seed": 2, "n_trees": 30, "max_depth": 8, "min_samples_leaf": 10}'))
+           <> (SELECT md5(m) FROM trees_models WHERE name = 'forest') AS forest_other_seed
+FROM trees_train;
+SET clv.training_threads = 1;
+CREATE TABLE trees_one_thread AS
+SELECT clv_forest_fit(y, x, '{"seed": 1, "n_trees": 30, "max_depth": 8, "min_samples_leaf": 10}') AS forest,
+       clv_gbm_fit(y, x, '{"seed": 1, "n_rounds": 200, "max_depth": 3, "subsample": 0.7, "colsample": 0.8}') AS gbm
+FROM trees_train;
+SET clv.training_threads = 4;
+SELECT (SELECT md5(forest) FROM trees_one_thread)
+           = (SELECT md5(m) FROM trees_models WHERE name = 'forest') AS forest_threads_1_4,
+       (SELECT md5(gbm) FROM trees_one_thread)
+           = md5(clv_gbm_fit(y, x, '{"seed": 1, "n_rounds": 200, "max_depth": 3, "subsample": 0.7, "colsample": 0.8}'))
+           AS gbm_threads_1_4
+FROM trees_train;
+RESET clv.training_threads;
+
+SET parallel_setup_cost = 0;
+SET parallel_tuple_cost = 0;
+SET min_parallel_table_scan_size = 0;
+SET max_parallel_workers_per_gather = 2;
+SET parallel_leader_participation = off;
+EXPLAIN (COSTS OFF)
+SELECT clv_forest_fit(y, x, '{"seed": 1}'), clv_gbm_fit(high, x) FROM trees_data;
+CREATE TABLE trees_parallel AS
+SELECT clv_forest_fit(y, x, '{"seed": 1, "n_trees": 30}') AS forest,
+       clv_gbm_fit(high, x, '{"seed": 1, "n_rounds": 50}') AS gbm FROM trees_data;
+RESET ALL;
+CREATE TABLE trees_serial AS
+SELECT clv_forest_fit(y, x, '{"seed": 1, "n_trees": 30}') AS forest,
+       clv_gbm_fit(high, x, '{"seed": 1, "n_rounds": 50}') AS gbm FROM trees_data;
+SELECT md5(p.forest) = md5(s.forest) AS forest_parallel_equals_serial,
+       md5(p.gbm) = md5(s.gbm) AS gbm_parallel_equals_serial,
+       (clv_model_info(p.forest) ->> 'n')::int AS n
+FROM trees_parallel p, trees_serial s;
+
+--------------------------------------------------------------------------------
+-- Explanations: Σ contributions = margin − expected value, row by row
+--------------------------------------------------------------------------------
+-- margins: the prediction itself, log-odds for logistic boosting, log for Tweedie
+SELECT name, max(abs(total - (margin - e))) < 1e-9 AS sums_to_margin_minus_expected,
+       count(*) AS rows, max(n) AS n_contributions
+FROM (SELECT name, e, pg_temp.total(c) AS total, array_length(c, 1) AS n,
+             CASE loss WHEN 'logistic' THEN ln(p / (1 - p)) WHEN 'tweedie' THEN ln(p) ELSE p END AS margin
+      FROM (SELECT name, m, clv_explain_expected(m) AS e, clv_model_info(m) ->> 'loss' AS loss
+            FROM trees_models OFFSET 0) q,
+           LATERAL (SELECT clv_explain(m, x) AS c, clv_predict(m, x) AS p FROM trees_test OFFSET 0) r) s
+           -- OFFSET 0: each function once per model or row, model after model
+GROUP BY name ORDER BY name;
+-- the expected value is the one clv_model_info reports; the irrelevant
+-- feature contributes little
+SELECT name, clv_explain_expected(m) = (clv_model_info(m) ->> 'expected_value')::float8 AS same_expected
+FROM trees_models ORDER BY name;
+SELECT avg(abs(c[6])) < 0.1 * avg(abs(c[1])) AS irrelevant_contributes_little
+FROM (SELECT clv_explain(m, x) AS c FROM trees_test, trees_models WHERE name = 'gbm') s;
+
+-- linear models: coefficient × (x − training mean), on the link scale
+CREATE TABLE trees_linear AS
+SELECT clv_linreg_fit(y, x) AS lin, clv_logreg_fit(high, x) AS log FROM trees_train;
+SELECT max(abs(pg_temp.total(clv_explain(lin, x)) - (clv_predict(lin, x) - clv_explain_expected(lin)))) < 1e-9
+           AS linreg_sums,
+       max(abs(pg_temp.total(clv_explain(log, x))
+               - (ln(clv_predict(log, x) / (1 - clv_predict(log, x))) - clv_explain_expected(log)))) < 1e-9
+           AS logreg_sums
+FROM trees_test, trees_linear;
+-- the expected value is the mean training prediction of the linear model,
+-- and each contribution is its coefficient times the centred feature
+SELECT abs(avg(clv_predict(lin, x)) - clv_explain_expected(lin)) < 1e-9 AS linreg_expected_is_mean,
+       max(abs((clv_explain(lin, x))[1] - c1 * (x[1] - m1))) < 1e-12 AS first_contribution
+FROM trees_train, trees_linear,
+     LATERAL (SELECT (clv_model_info(lin) -> 'coefficients' ->> 1)::float8 AS c1,
+                     (clv_model_info(lin) -> 'feature_means' ->> 0)::float8 AS m1) k
+GROUP BY lin;
+SELECT abs((clv_model_info(lin) -> 'feature_means' ->> 2)::float8 - avg(x[3])) < 1e-12 AS mean_stored
+FROM trees_train, trees_linear GROUP BY lin;
+-- a model written before the means were stored (the golden linreg model of
+-- sql/model.sql) scores but cannot explain
+CREATE TABLE trees_old_linreg AS SELECT decode(
+    '434c564d0100010000000000010000001d020000312d09a9010000000100000078f80100007b226e223a20332c20226c' ||
+    '32223a20302c20226f7074696f6e73223a207b226665617475726573223a205b2278225d7d2c20227465726d73223a20' ||
+    '5b2228696e7465726365707429222c202278225d2c2022636f656666696369656e7473223a205b302e39313636363636' ||
+    '363636363636363636332c20322e32355d2c20227374645f6572726f7273223a205b302e313836333338393938313234' ||
+    '39383234352c20302e31343433333735363732393734303634335d2c2022745f76616c756573223a205b342e39313933' ||
+    '3439353530343939353337392c2031352e3538383435373236383131393839365d2c2022705f76616c756573223a205b' ||
+    '302e31323736373137373637303831323739362c20302e3034303738333239343533363833343530355d2c2022636f6e' ||
+    '646974696f6e5f6e756d626572223a20312c20227232223a20302e39393539303136333933343432363233352c202261' ||
+    '646a5f7232223a20302e39393138303332373836383835323436392c2022727373223a20302e30343136363636363636' ||
+    '36363636363636342c20227369676d61223a20302e32303431323431343532333139333135312c202264665f72657369' ||
+    '64223a20312c2022665f737461746973746963223a203234332c2022665f705f76616c7565223a20302e303430373833' ||
+    '3239343533363833343530357d1400000002000000555555555555ed3f0000000000000240', 'hex') AS m;
+SELECT clv_predict(m, '{1.5}') FROM trees_old_linreg;
+SELECT clv_explain(m, '{1.5}') FROM trees_old_linreg;
+
+--------------------------------------------------------------------------------
+-- Missing values: NaN takes the direction learned in training
+--------------------------------------------------------------------------------
+-- the first feature is missing exactly when y is large
+CREATE TABLE trees_missing AS
+SELECT i, CASE WHEN i % 4 = 0 THEN ARRAY['NaN', pg_temp.u(i, 2)]::float8[]
+               ELSE ARRAY[pg_temp.u(i, 1), pg_temp.u(i, 2)] END AS x,
+       CASE WHEN i % 4 = 0 THEN 100 ELSE pg_temp.u(i, 3) END AS y
+FROM generate_series(1, 2000) i;
+SELECT round(clv_predict(f, '{NaN,0.5}')::numeric, 3) AS forest_missing,
+       clv_predict(f, '{0.5,0.5}') < 2 AS forest_present_small,
+       round(clv_predict(g, '{NaN,0.5}')::numeric, 0) AS gbm_missing,
+       clv_predict(g, '{0.5,0.5}') < 5 AS gbm_present_small,
+       round(clv_predict(f, '{NaN,NaN}')::numeric, 3) AS forest_all_missing
+FROM (SELECT clv_forest_fit(y, x, '{"seed": 3, "n_trees": 20}') AS f,
+             clv_gbm_fit(y, x, '{"n_rounds": 100, "learning_rate": 0.3}') AS g FROM trees_missing) q;
+
+--------------------------------------------------------------------------------
+-- Options
+--------------------------------------------------------------------------------
+-- feature names label the importances; permutation importance on request
+SELECT j -> 'features' AS features, j -> 'permutation_importance' ?& ARRAY['a', 'b', 'c', 'd', 'e', 'f'] AS named,
+       (j -> 'importance' ->> 'f')::float8 < 0.05 AS f_unimportant,
+       (j -> 'permutation_importance' ->> 'a')::float8 > (j -> 'permutation_importance' ->> 'f')::float8
+           AS a_beats_f
+FROM (SELECT clv_model_info(clv_forest_fit(y, x, '{"n_trees": 20, "permutation_importance": true,
+                                                   "features": ["a", "b", "c", "d", "e", "f"]}')) AS j
+      FROM trees_train) q;
+-- subsampling without replacement, mtry, depth, leaf size, bins
+SELECT (j ->> 'max_depth')::int <= 4 AS depth_limited, j #> '{settings,mtry}' AS mtry,
+       j #> '{settings,replace}' AS replace
+FROM (SELECT clv_model_info(clv_forest_fit(y, x, '{"n_trees": 10, "max_depth": 4, "mtry": 6, "replace": false,
+                                                   "sample_fraction": 0.5, "min_samples_leaf": 20,
+                                                   "max_bins": 16, "min_gain": 0.01}')) AS j
+      FROM trees_train) q;
+-- early stopping on a held-out fraction keeps the best round
+SELECT (j ->> 'best_round')::int < 2000 AS stopped_early, (j ->> 'n_trees')::int = (j ->> 'best_round')::int AS trees_kept,
+       (j ->> 'valid_loss')::float8 > 0 AS valid_loss_reported
+FROM (SELECT clv_model_info(clv_gbm_fit(y, x, '{"n_rounds": 2000, "learning_rate": 0.5, "validation_fraction": 0.2,
+                                                "early_stopping_rounds": 5, "l2": 0, "min_child_weight": 0,
+                                                "min_samples_leaf": 1}')) AS j
+      FROM trees_train) q;
+-- progress reports are NOTICEs (none for a fit this short, so nothing shows)
+SELECT length(clv_gbm_fit(y, x, '{"n_rounds": 5, "progress": true}')) > 0 AS fitted FROM trees_train;
+-- defaults of the two-argument forms
+SELECT j #> '{settings,n_trees}' AS n_trees, j #> '{settings,mtry}' AS mtry,
+       j #> '{settings,max_depth}' AS max_depth, j #> '{settings,min_samples_leaf}' AS min_leaf
+FROM (SELECT clv_model_info(clv_forest_fit(y, x)) AS j FROM trees_train WHERE i <= 300) q;
+SELECT j #> '{settings,n_rounds}' AS n_rounds, j #> '{settings,learning_rate}' AS learning_rate,
+       j #> '{settings,max_depth}' AS max_depth, j -> 'loss' AS loss
+FROM (SELECT clv_model_info(clv_gbm_fit(high, x)) AS j FROM trees_train WHERE i <= 300) q;
+-- one model per group
+SELECT i % 2 AS half, (clv_model_info(clv_gbm_fit(y, x, '{"n_rounds": 10}')) ->> 'n')::int AS n
+FROM trees_train GROUP BY i % 2 ORDER BY half;
+
+--------------------------------------------------------------------------------
+-- Errors
+--------------------------------------------------------------------------------
+SELECT clv_forest_fit(CASE WHEN i = 7 THEN NULL ELSE y END, x) FROM trees_train;
+SELECT clv_forest_fit(CASE WHEN i = 7 THEN 'NaN' ELSE y END, x) FROM trees_train;
+SELECT clv_gbm_fit(CASE WHEN i = 7 THEN '-Infinity' ELSE y END, x) FROM trees_train;
+SELECT clv_forest_fit(CASE WHEN i = 7 THEN NULL ELSE high END, x) FROM trees_train;
+SELECT clv_forest_fit(y, CASE WHEN i = 7 THEN NULL ELSE x END) FROM trees_train;
+SELECT clv_forest_fit(y, CASE WHEN i = 7 THEN '{1,NULL,3,4,5,6}' ELSE x END) FROM trees_train;
+SELECT clv_forest_fit(y, CASE WHEN i = 7 THEN x[1:5] ELSE x END) FROM trees_train;
+SELECT clv_gbm_fit(y, CASE WHEN i = 7 THEN '{1,2,Infinity,4,5,6}' ELSE x END) FROM trees_train;
+SELECT clv_forest_fit(y, CASE WHEN i = 7 THEN '{{1,2,3},{4,5,6}}' ELSE x END) FROM trees_train;
+SELECT clv_forest_fit(y, x) FROM trees_train WHERE false;
+SELECT clv_gbm_fit(high, x) FROM trees_train WHERE false;
+SELECT clv_gbm_fit(y, x, '{"loss": "logistic"}') FROM trees_train;
+SELECT clv_gbm_fit(y - 20, x, '{"loss": "tweedie"}') FROM trees_train;
+SELECT clv_gbm_fit(high, x, '{"loss": "squared"}') FROM trees_train;
+SELECT clv_gbm_fit(y, x, '{"loss": "huber"}') FROM trees_train;
+SELECT clv_gbm_fit(y, x, '{"tweedie_power": 1.5}') FROM trees_train;
+SELECT clv_gbm_fit(y, x, '{"loss": "tweedie", "tweedie_power": 2}') FROM trees_train;
+SELECT clv_gbm_fit(y, x, '{"early_stopping_rounds": 5}') FROM trees_train;
+SELECT clv_gbm_fit(y, x, '{"learning_rate": 0}') FROM trees_train;
+SELECT clv_gbm_fit(y, x, '{"validation_fraction": 1}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"n_tree": 10}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"n_trees": "ten"}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"n_trees": 0}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"max_depth": 31}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"mtry": 7}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"sample_fraction": 0}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"replace": "yes"}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"criterion": "gini"}') FROM trees_train;
+SELECT clv_forest_fit(high, x, '{"criterion": "squared"}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"max_bins": 257}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"seed": 1.5}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"seed": -1}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '{"features": ["a", "b"]}') FROM trees_train;
+SELECT clv_forest_fit(y, x, '[1, 2]') FROM trees_train;
+SELECT q, pg_temp.sqlstate_of(q) AS error
+FROM (VALUES ('SELECT clv_forest_fit(NULL::float8, x) FROM trees_train'),
+             ('SELECT clv_forest_fit(''NaN''::float8, x) FROM trees_train'),
+             ('SELECT clv_forest_fit(y, NULL) FROM trees_train'),
+             ('SELECT clv_forest_fit(y, CASE WHEN i = 7 THEN x[1:5] ELSE x END) FROM trees_train'),
+             ('SELECT clv_forest_fit(y, CASE WHEN i = 7 THEN ''{1,2,Infinity,4,5,6}'' ELSE x END) FROM trees_train'),
+             ('SELECT clv_forest_fit(y, x) FROM trees_train WHERE false'),
+             ('SELECT clv_forest_fit(y, x, ''{"n_tree": 10}'') FROM trees_train'),
+             ('SELECT clv_forest_fit(y, x, ''{"n_trees": "ten"}'') FROM trees_train')) v(q);
+
+-- scoring: wrong length, infinities, NaN in a linear model, BTYD kinds
+SELECT clv_predict(m, '{1,2,3}') FROM trees_models WHERE name = 'forest';
+SELECT clv_predict(m, '{0.1,0.2,0.3,0.4,0.5,Infinity}') FROM trees_models WHERE name = 'gbm';
+SELECT clv_explain(m, '{0.1,0.2,0.3,0.4,0.5}') FROM trees_models WHERE name = 'gbm';
+SELECT clv_explain(lin, '{0.1,0.2,0.3,0.4,0.5,NaN}') FROM trees_linear;
+CREATE TABLE trees_btyd AS
+SELECT clv_bgnbd_fit(f, least(r, t), t) AS m
+FROM (SELECT (i % 5)::float8 AS f, CASE WHEN i % 5 = 0 THEN 0 ELSE (i % 13) + 1 END::float8 AS r,
+             14 + (i % 17)::float8 AS t FROM generate_series(1, 500) i) s;
+SELECT clv_explain(m, '{1,2,3}') FROM trees_btyd;
+SELECT clv_explain_expected(m) FROM trees_btyd;
+
+-- corrupted and truncated model bytes are errors, never a crash
+SELECT clv_predict(overlay(m PLACING '\xff'::bytea FROM length(m) / 2), x) FROM trees_models, trees_test
+WHERE name = 'forest' AND i = 3001;
+SELECT clv_predict(substring(m FROM 1 FOR length(m) - 9), x) FROM trees_models, trees_test
+WHERE name = 'gbm' AND i = 3001;
+SELECT clv_explain(substring(m FROM 1 FOR 30), x) FROM trees_models, trees_test
+WHERE name = 'gbm' AND i = 3001;
+SELECT clv_model_info(overlay(m PLACING '\x00000000'::bytea FROM 40)) FROM trees_models WHERE name = 'gbm_tweedie';
+-- every single-byte change of a small model is rejected or decodes to a valid model
+SELECT count(*) AS variants,
+       count(*) FILTER (WHERE r LIKE '22P03%' OR r LIKE '0A000%') AS rejected,
+       count(*) FILTER (WHERE r = 'no error') AS accepted,
+       count(*) FILTER (WHERE r NOT LIKE '22P03%' AND r NOT LIKE '0A000%' AND r <> 'no error') AS other
+FROM (SELECT pg_temp.sqlstate_of(format('SELECT clv_explain(%L::bytea, ''{0.5,NaN}'')',
+                                        set_byte(m, k, (get_byte(m, k) + 1 + k % 7) % 256))) AS r
+      FROM (SELECT clv_gbm_fit(y, x, '{"n_rounds": 2, "max_depth": 2}') AS m FROM trees_missing) q,
+           generate_series(0, length(m) - 1) k) s;
+
+-- training memory: 3000 rows of 6 features are 3000 × (8 + 24) bytes = 94 kB
+SET clv.max_training_memory = '64kB';
+SELECT clv_forest_fit(y, x) FROM trees_train;
+SELECT pg_temp.sqlstate_of('SELECT clv_gbm_fit(y, x) FROM trees_train') AS error;
+SELECT length(clv_gbm_fit(y, x, '{"n_rounds": 5}')) > 0 AS fits_a_smaller_input FROM trees_train WHERE i <= 1000;
+RESET clv.max_training_memory;
+
+-- cancellation: a fit that would take minutes stops within about a second
+-- of statement_timeout
+CREATE TABLE trees_long AS
+SELECT ARRAY[pg_temp.u(i, 1), pg_temp.u(i, 2), pg_temp.u(i, 3), pg_temp.u(i, 4)] AS x,
+       pg_temp.u(i, 5) AS y
+FROM generate_series(1, 100000) i;
+SET statement_timeout = '1s';
+DO $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+BEGIN
+    PERFORM clv_forest_fit(y, x, '{"n_trees": 100000, "max_depth": 30, "min_samples_leaf": 1}') FROM trees_long;
+    RAISE NOTICE 'not cancelled';
+EXCEPTION WHEN query_canceled THEN
+    RAISE NOTICE 'cancelled after less than 2 s: %', clock_timestamp() - t0 < interval '2 s';
+END $$;
+RESET statement_timeout;
