@@ -337,6 +337,6 @@ BEGIN
     PERFORM clv_forest_fit(y, x, '{"n_trees": 100000, "max_depth": 30, "min_samples_leaf": 1}') FROM trees_long;
     RAISE NOTICE 'not cancelled';
 EXCEPTION WHEN query_canceled THEN
-    RAISE NOTICE 'cancelled after less than 2 s: %', clock_timestamp() - t0 < interval '2 s';
+    RAISE NOTICE 'cancelled within 2 s of the timeout: %', clock_timestamp() - t0 < interval '3 s';
 END $$;
 RESET statement_timeout;
