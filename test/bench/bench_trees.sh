@@ -65,10 +65,13 @@ bench_exit() {
 }
 trap bench_exit EXIT
 
-print_header "clv tree ensemble benchmark" \
-	"Friedman #1, $TRAIN train / $TEST test rows x 10 features; $SCORE scoring rows" \
-	"clv: server time of each statement; peers: time of their fit or predict call;" \
-	"clv.training_threads = $THREADS, peers on $THREADS threads; jit = $JIT"
+echo "clv tree ensemble benchmark ($MODE mode)"
+echo "  server:  $(psql_val "SELECT version()")"
+echo "  cores:   $(nproc 2>/dev/null || echo '?') (client machine)"
+echo "  sizes:   Friedman #1, $TRAIN train / $TEST test rows x 10 features; $SCORE scoring rows"
+echo "  method:  one run each; clv: server time of each statement (max_parallel_workers_per_gather = 0);"
+echo "           peers: time of their fit or predict call on data in memory;"
+echo "           clv.training_threads = $THREADS, peers on $THREADS threads (scoring: one thread); jit = $JIT"
 
 # ---- data ------------------------------------------------------------------
 "$PYTHON" - "$WORK" "$TRAIN" "$TEST" "$SCORE" <<'PY'
