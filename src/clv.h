@@ -115,6 +115,15 @@ extern clv_model *clv_model_from_bytea(bytea *bytes);
 extern const clv_model *clv_cached_model(FunctionCallInfo fcinfo, int argno);
 
 /*
+ * The same, with a slot for data the caller derives from the model (say,
+ * values parsed from its metadata): *derived points to it, NULL at first,
+ * and whatever the caller allocates for it in *cxt lives exactly as long as
+ * the cached model, so it can never be taken for another model's.
+ */
+extern const clv_model *clv_cached_model_derived(FunctionCallInfo fcinfo, int argno,
+												 void ***derived, MemoryContext *cxt);
+
+/*
  * The feature vector x for a supervised model: its length must match the
  * model's; NaN (missing) is allowed for tree ensembles only, infinities never.
  * Other kinds are an error naming fname.

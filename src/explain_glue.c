@@ -20,13 +20,15 @@
 
 #include "trees.h"
 
-/* The training means of a linear model, kept per call site. */
-typedef struct means_cache
+/*
+ * What explanations derive from a model, computed on first use and kept with
+ * the cached model: the expected value, and a linear model's training means.
+ */
+typedef struct explain_data
 {
-	const clv_model *model;		/* the cached model they belong to */
-	char	   *meta;			/* its metadata, compared too: an address can be reused */
-	double	   *means;
-} means_cache;
+	double		expected;
+	double	   *means;			/* linear kinds; NULL for ensembles */
+} explain_data;
 
 pg_attribute_noreturn()
 static void
@@ -80,39 +82,56 @@ parse_means(const clv_model *model)
 	return means;
 }
 
-static const double *
-linear_means(FunctionCallInfo fcinfo, const clv_model *model)
+static double
+ensemble_expected(const clv_ensemble *e, uint32 p)
 {
-	means_cache **slot = (means_cache **) clv_call_site_extra(fcinfo);
-	means_cache *c = *slot;
-	MemoryContext old;
+	double	   *x = palloc(sizeof(double) * p);
+	double	   *phi = palloc(sizeof(double) * p);
+	double		expected;
 
-	if (c && c->model == model && strcmp(c->meta, model->meta) == 0)
-		return c->means;
-	old = MemoryContextSwitchTo(fcinfo->flinfo->fn_mcxt);
-	if (c == NULL)
-		c = *slot = palloc0(sizeof(means_cache));
-	else
-	{
-		pfree(c->meta);
-		pfree(c->means);
-		c->model = NULL;
-	}
-	c->means = parse_means(model);
-	c->meta = pstrdup(model->meta);
-	c->model = model;
-	MemoryContextSwitchTo(old);
-	return c->means;
+	/* the expected value does not depend on x */
+	for (uint32 j = 0; j < p; j++)
+		x[j] = NAN;
+	clv_ensemble_explain(e, x, phi, &expected);
+	pfree(x);
+	pfree(phi);
+	return expected;
 }
 
-static double
-linear_expected(const clv_model *model, const double *means)
+/* The model of argument 0 and its explain_data; other kinds are an error. */
+static const clv_model *
+explained_model(FunctionCallInfo fcinfo, const char *fname, const explain_data **out)
 {
-	double		e = model->coef[0];
+	void	  **slot;
+	MemoryContext cxt;
+	const clv_model *model = clv_cached_model_derived(fcinfo, 0, &slot, &cxt);
+	explain_data *d = *slot;
 
-	for (uint32 j = 0; j < model->n_features; j++)
-		e += model->coef[j + 1] * means[j];
-	return e;
+	if (d == NULL)
+	{
+		MemoryContext old;
+
+		if (!clv_kind_is_ensemble(model->kind) && !clv_kind_is_linear(model->kind))
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(model->kind)),
+					 errhint("Use clv_expected_purchases, clv_palive or clv_expected_spend.")));
+		old = MemoryContextSwitchTo(cxt);
+		d = palloc0(sizeof(explain_data));
+		if (clv_kind_is_ensemble(model->kind))
+			d->expected = ensemble_expected(model->ensemble, model->n_features);
+		else
+		{
+			d->means = parse_means(model);
+			d->expected = model->coef[0];
+			for (uint32 j = 0; j < model->n_features; j++)
+				d->expected += model->coef[j + 1] * d->means[j];
+		}
+		MemoryContextSwitchTo(old);
+		*slot = d;
+	}
+	*out = d;
+	return model;
 }
 
 static ArrayType *
@@ -129,7 +148,8 @@ PG_FUNCTION_INFO_V1(clv_explain);
 Datum
 clv_explain(PG_FUNCTION_ARGS)
 {
-	const clv_model *model = clv_cached_model(fcinfo, 0);
+	const explain_data *d;
+	const clv_model *model = explained_model(fcinfo, "clv_explain", &d);
 	const double *x = clv_model_features(PG_GETARG_ARRAYTYPE_P(1), model, "clv_explain");
 	uint32		p = model->n_features;
 	double	   *phi = palloc(sizeof(double) * p);
@@ -141,12 +161,8 @@ clv_explain(PG_FUNCTION_ARGS)
 		clv_ensemble_explain(model->ensemble, x, phi, &expected);
 	}
 	else
-	{
-		const double *means = linear_means(fcinfo, model);
-
 		for (uint32 j = 0; j < p; j++)
-			phi[j] = model->coef[j + 1] * (x[j] - means[j]);
-	}
+			phi[j] = model->coef[j + 1] * (x[j] - d->means[j]);
 	PG_RETURN_ARRAYTYPE_P(float8_array(phi, p));
 }
 
@@ -154,24 +170,8 @@ PG_FUNCTION_INFO_V1(clv_explain_expected);
 Datum
 clv_explain_expected(PG_FUNCTION_ARGS)
 {
-	const clv_model *model = clv_cached_model(fcinfo, 0);
-	uint32		p = model->n_features;
+	const explain_data *d;
 
-	if (clv_kind_is_ensemble(model->kind))
-	{
-		double	   *x = palloc(sizeof(double) * p);
-		double	   *phi = palloc(sizeof(double) * p);
-		double		expected;
-
-		for (uint32 j = 0; j < p; j++)
-			x[j] = NAN;
-		clv_ensemble_explain(model->ensemble, x, phi, &expected);
-		PG_RETURN_FLOAT8(expected);
-	}
-	if (!clv_kind_is_linear(model->kind))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("clv_explain_expected cannot use a %s model", clv_model_kind_name(model->kind)),
-				 errhint("Use clv_expected_purchases, clv_palive or clv_expected_spend.")));
-	PG_RETURN_FLOAT8(linear_expected(model, linear_means(fcinfo, model)));
+	explained_model(fcinfo, "clv_explain_expected", &d);
+	PG_RETURN_FLOAT8(d->expected);
 }

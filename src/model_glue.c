@@ -94,6 +94,7 @@ typedef struct cache_entry
 	char	   *key;			/* in cxt */
 	MemoryContext cxt;
 	clv_model  *model;
+	void	   *derived;		/* a caller's data about this model, in cxt */
 } cache_entry;
 
 typedef struct model_cache
@@ -146,6 +147,13 @@ model_key(Datum datum, const char **key, Size *len)
 const clv_model *
 clv_cached_model(FunctionCallInfo fcinfo, int argno)
 {
+	return clv_cached_model_derived(fcinfo, argno, NULL, NULL);
+}
+
+const clv_model *
+clv_cached_model_derived(FunctionCallInfo fcinfo, int argno, void ***derived,
+						 MemoryContext *cxt)
+{
 	model_cache *cache = call_site_cache(fcinfo);
 	Datum		datum = PG_GETARG_DATUM(argno);
 	const char *key;
@@ -161,6 +169,11 @@ clv_cached_model(FunctionCallInfo fcinfo, int argno)
 			memcmp(e->key, key, key_len) == 0)
 		{
 			cache->last = i;
+			if (derived)
+			{
+				*derived = &e->derived;
+				*cxt = e->cxt;
+			}
 			return e->model;
 		}
 	}
@@ -176,6 +189,7 @@ clv_cached_model(FunctionCallInfo fcinfo, int argno)
 	else
 		MemoryContextReset(e->cxt);
 	e->valid = false;
+	e->derived = NULL;
 
 	old = MemoryContextSwitchTo(e->cxt);
 	e->model = clv_model_from_bytea(DatumGetByteaPP(datum));
@@ -185,6 +199,11 @@ clv_cached_model(FunctionCallInfo fcinfo, int argno)
 	e->key_len = key_len;
 	e->toasted = toasted;
 	e->valid = true;
+	if (derived)
+	{
+		*derived = &e->derived;
+		*cxt = e->cxt;
+	}
 	return e->model;
 }
 
