@@ -313,106 +313,13 @@ gammagamma_ll(const clv_patterns *pt, const double *theta, double *grad)
 	return ll;
 }
 
-/*
- * log A0 of Fader & Hardie's Pareto/NBD note: the difference of two Gauss
- * hypergeometric terms, ∫ from t_x to T of the death density, up to a factor.
- * Written with the larger of alpha and beta, so the argument stays in [0, 1).
- */
-static double
-pareto_log_a0(const double *theta, double x, double tx, double T)
-{
-	double		r = theta[0],
-				alpha = theta[1],
-				s = theta[2],
-				beta = theta[3];
-	double		rsx = r + s + x;
-	double		hi = fmax(alpha, beta),
-				d = fabs(alpha - beta),
-				b2 = alpha >= beta ? s + 1 : r + x;
-	gsl_sf_result h1,
-				h2;
-	double		l1,
-				l2;
-
-	if (gsl_sf_hyperg_2F1_e(rsx, b2, rsx + 1, d / (hi + tx), &h1) != GSL_SUCCESS ||
-		gsl_sf_hyperg_2F1_e(rsx, b2, rsx + 1, d / (hi + T), &h2) != GSL_SUCCESS ||
-		!(h1.val > 0) || !(h2.val > 0))
-		return NAN;
-	l1 = log(h1.val) - rsx * log(hi + tx);
-	l2 = log(h2.val) - rsx * log(hi + T);
-	return l2 < l1 ? l1 + log1p(-exp(l2 - l1)) : -INFINITY;
-}
-
-static double
-paretonbd_ll_value(const clv_patterns *p, const double *theta)
-{
-	double		r = theta[0],
-				alpha = theta[1],
-				s = theta[2],
-				beta = theta[3];
-	double		ll = 0,
-				last_x = -1,
-				ax = 0;
-	double		lgr = gsl_sf_lngamma(r);
-
-	for (size_t i = 0; i < p->n; i++)
-	{
-		const clv_pattern *c = &p->v[i];
-		double		x = c->x;
-		double		t1,
-					t2,
-					m;
-
-		if (x != last_x)
-		{
-			ax = gsl_sf_lngamma(r + x) - lgr + r * log(alpha) + s * log(beta);
-			last_x = x;
-		}
-		/* alive at T, or died between t_x and T */
-		t1 = -(r + x) * log(alpha + c->T) - s * log(beta + c->T);
-		t2 = log(s) - log(r + s + x) + pareto_log_a0(theta, x, c->tx, c->T);
-		if (isnan(t2))
-			return NAN;
-		m = fmax(t1, t2);
-		ll += c->count * (ax + m + log(exp(t1 - m) + exp(t2 - m)));
-	}
-	return ll;
-}
-
-/*
- * The hypergeometric terms have no convenient parameter derivatives, so the
- * gradient is by central differences in log-parameters; the likelihood is
- * smooth and computed to near full precision, which keeps them accurate.
- */
-static double
-paretonbd_ll(const clv_patterns *p, const double *theta, double *grad)
-{
-	double		ll = paretonbd_ll_value(p, theta);
-
-	if (grad)
-		for (int i = 0; i < 4; i++)
-		{
-			double		up[4],
-						down[4];
-			const double h = 1e-6;
-
-			memcpy(up, theta, sizeof(up));
-			memcpy(down, theta, sizeof(down));
-			up[i] = theta[i] * exp(h);
-			down[i] = theta[i] * exp(-h);
-			grad[i] = (paretonbd_ll_value(p, up) - paretonbd_ll_value(p, down))
-				/ (2 * h * theta[i]);
-		}
-	return ll;
-}
-
 static double
 model_ll(clv_btyd_model model, const clv_patterns *p, const double *theta, double *grad)
 {
 	switch (model)
 	{
 		case CLV_BTYD_PARETONBD:
-			return paretonbd_ll(p, theta, grad);
+			return clv_paretonbd_ll(p, theta, grad);
 		case CLV_BTYD_BGNBD:
 			return bgnbd_ll(false, p, theta, grad);
 		case CLV_BTYD_MBGNBD:
@@ -513,7 +420,7 @@ minimise(objective *o, const double *start, int max_iter, double *best_log,
 			it++;
 			if (gsl_multimin_fdfminimizer_iterate(m) != GSL_SUCCESS)
 				break;			/* no further progress along the line */
-			status = gsl_multimin_test_gradient(m->gradient, 1e-9);
+			status = gsl_multimin_test_gradient(m->gradient, 1e-5);
 		}
 		if (isfinite(m->f) && m->f < *best_f)
 		{
@@ -521,7 +428,7 @@ minimise(objective *o, const double *start, int max_iter, double *best_log,
 			for (int i = 0; i < o->k; i++)
 				best_log[i] = gsl_vector_get(m->x, i);
 			*iterations = it;
-			*converged = gsl_multimin_test_gradient(m->gradient, 1e-6) == GSL_SUCCESS;
+			*converged = status == GSL_SUCCESS;
 		}
 		ok = true;
 	}
@@ -533,70 +440,66 @@ minimise(objective *o, const double *start, int max_iter, double *best_log,
 }
 
 /*
- * BFGS stops when its line search makes no more progress, with the gradient
- * small but not negligible along the flat directions of these likelihoods.
- * A few Newton steps (Hessian by central differences of the analytic
- * gradient) finish the job; a step is kept only if it shrinks the gradient.
+ * BFGS is stopped with the gradient small but not negligible along the flat
+ * directions of these likelihoods.  A few Newton steps (Hessian by forward
+ * differences of the analytic gradient) finish the job; a step is kept only
+ * if it shrinks the gradient.  At most max_steps steps, counted in *steps.
+ * Returns the final gradient's norm.
  */
-static void
-polish(objective *o, double *best_log, double *best_f)
+static double
+polish(objective *o, double *best_log, double *best_f, int max_steps, int *steps)
 {
 	int			k = o->k;
 	double		g[CLV_BTYD_MAX_PARAMS],
-				gp[CLV_BTYD_MAX_PARAMS],
-				gm[CLV_BTYD_MAX_PARAMS],
+				gt[CLV_BTYD_MAX_PARAMS],
 				h[CLV_BTYD_MAX_PARAMS * CLV_BTYD_MAX_PARAMS],
 				step[CLV_BTYD_MAX_PARAMS],
 				trial[CLV_BTYD_MAX_PARAMS];
-	gsl_vector_view xv,
-				gv = gsl_vector_view_array(g, k);
-	const double eps = 1e-6;
+	gsl_vector_view gv = gsl_vector_view_array(g, k),
+				tv = gsl_vector_view_array(gt, k),
+				xv = gsl_vector_view_array(trial, k);
+	double		norm = 0;
+	const double eps = 1e-5;
 
-	for (int iter = 0; iter < 5; iter++)
+	memcpy(trial, best_log, sizeof(double) * k);
+	objective_fdf(&xv.vector, o, &gv.vector);
+	for (int i = 0; i < k; i++)
+		norm += g[i] * g[i];
+	for (int iter = 0; iter < 5 && iter < max_steps && norm > 1e-28; iter++)
 	{
-		double		norm = 0,
-					trial_norm = 0,
+		double		trial_norm = 0,
 					f;
 		gsl_matrix_view hv = gsl_matrix_view_array(h, k, k);
 		gsl_vector_view sv = gsl_vector_view_array(step, k);
 
-		xv = gsl_vector_view_array(best_log, k);
-		objective_fdf(&xv.vector, o, &gv.vector);
 		for (int j = 0; j < k; j++)
 		{
-			gsl_vector_view pv = gsl_vector_view_array(gp, k),
-						mv = gsl_vector_view_array(gm, k);
-
 			memcpy(trial, best_log, sizeof(double) * k);
 			trial[j] += eps;
-			xv = gsl_vector_view_array(trial, k);
-			objective_fdf(&xv.vector, o, &pv.vector);
-			trial[j] -= 2 * eps;
-			objective_fdf(&xv.vector, o, &mv.vector);
+			objective_fdf(&xv.vector, o, &tv.vector);
 			for (int i = 0; i < k; i++)
-				h[i * k + j] = (gp[i] - gm[i]) / (2 * eps);
+				h[i * k + j] = (gt[i] - g[i]) / eps;
 		}
 		for (int i = 0; i < k; i++)
-		{
-			norm += g[i] * g[i];
 			for (int j = 0; j < i; j++)
 				h[i * k + j] = h[j * k + i] = (h[i * k + j] + h[j * k + i]) / 2;
-		}
-		if (norm < 1e-28 ||
-			gsl_linalg_cholesky_decomp1(&hv.matrix) != GSL_SUCCESS ||
+		if (gsl_linalg_cholesky_decomp1(&hv.matrix) != GSL_SUCCESS ||
 			gsl_linalg_cholesky_solve(&hv.matrix, &gv.vector, &sv.vector) != GSL_SUCCESS)
-			return;
+			break;
 		for (int i = 0; i < k; i++)
 			trial[i] = best_log[i] - step[i];
-		xv = gsl_vector_view_array(trial, k);
-		f = objective_fdf(&xv.vector, o, &gv.vector);
+		f = objective_fdf(&xv.vector, o, &tv.vector);
 		for (int i = 0; i < k; i++)
-			trial_norm += g[i] * g[i];
+			trial_norm += gt[i] * gt[i];
 		if (!(trial_norm < norm) || !(f <= *best_f + 1e-12 * fabs(*best_f)))
-			return;
+			break;
 		memcpy(best_log, trial, sizeof(double) * k);
+		memcpy(g, gt, sizeof(double) * k);
 		*best_f = f;
+		norm = trial_norm;
+		(*steps)++;
 	}
+	return sqrt(norm);
 }
 
 /*
@@ -748,8 +651,9 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 		clv_set_hint(err, "Check the units of recency and t, or give starting values with the \"start\" option.");
 		return CLV_ERR_NOCONVERGE;
 	}
-	if (model != CLV_BTYD_PARETONBD)	/* its gradient is itself numerical */
-		polish(&o, best_log, &best_f);
+	/* converged: the gradient of the mean log-likelihood is negligible */
+	fit->converged = polish(&o, best_log, &best_f, opt->max_iter - fit->iterations,
+							&fit->iterations) < 1e-6;
 	for (int i = 0; i < o.k; i++)
 		fit->params[i] = exp(best_log[i]);
 	fit->log_likelihood = model_ll(model, p, fit->params, NULL);
@@ -758,22 +662,6 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 }
 
 /* ---- predictions ----------------------------------------------------------- */
-
-/* Pareto/NBD: 1 / (1 + s/(r+s+x) · (α+T)^(r+x) (β+T)^s · A0). */
-static double
-paretonbd_palive(const double *params, double x, double tx, double T)
-{
-	double		r = params[0],
-				alpha = params[1],
-				s = params[2],
-				beta = params[3];
-	double		la0 = pareto_log_a0(params, x, tx, T);
-
-	if (isnan(la0))
-		return NAN;
-	return 1.0 / (1.0 + exp(log(s) - log(r + s + x) + (r + x) * log(alpha + T)
-							+ s * log(beta + T) + la0));
-}
 
 double
 clv_bgnbd_palive(clv_btyd_model model, const double *params, double x, double tx, double T)
@@ -785,7 +673,7 @@ clv_bgnbd_palive(clv_btyd_model model, const double *params, double x, double tx
 	double		k = model == CLV_BTYD_MBGNBD ? 1 : 0;
 
 	if (model == CLV_BTYD_PARETONBD)
-		return paretonbd_palive(params, x, tx, T);
+		return clv_paretonbd_palive(params, x, tx, T);
 	if (model == CLV_BTYD_BGNBD && x == 0)
 		return 1.0;
 	/* 1 / (1 + a/(b+x−1+k) · ((α+T)/(α+t_x))^(r+x)), in logs */
@@ -911,29 +799,6 @@ clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double 
 		return false;
 	palive = t == 0 ? 0 : clv_bgnbd_palive(model, params, x, tx, T);
 	*out = factor * palive;
-	return isfinite(*out);
-}
-
-bool
-clv_paretonbd_dert(const double *params, double x, double tx, double T, double delta,
-				   double *out)
-{
-	double		r = params[0],
-				alpha = params[1],
-				s = params[2],
-				beta = params[3];
-	clv_pattern one = {x, tx, T, 1};
-	clv_patterns single = {&one, 1, 1, 0};
-	double		ll = paretonbd_ll_value(&single, params);
-	gsl_sf_result_e10 u;
-
-	if (!(delta > 0) || !isfinite(ll) ||
-		gsl_sf_hyperg_U_e10_e(s, s, delta * (beta + T), &u) != GSL_SUCCESS || !(u.val > 0))
-		return false;
-	/* α^r β^s δ^(s−1) Γ(r+x+1) U(s, s; δ(β+T)) / (Γ(r) (α+T)^(r+x+1) L), in logs */
-	*out = exp(r * log(alpha) + s * log(beta) + (s - 1) * log(delta)
-			   + gsl_sf_lngamma(r + x + 1) + log(u.val) + u.e10 * M_LN10
-			   - gsl_sf_lngamma(r) - (r + x + 1) * log(alpha + T) - ll);
 	return isfinite(*out);
 }
 

@@ -138,6 +138,21 @@ bool		clv_btyd_discounted_purchases(clv_btyd_model model, const double *params,
 										  double x, double tx, double T, double horizon,
 										  double step, double rate, double *out);
 
+/* ---- Pareto/NBD (paretonbd.c) --------------------------------------------- */
+
+/*
+ * A customer's likelihood is Γ(r+x)/Γ(r) α^r β^s (E1 + E2): E1 for being alive
+ * at T, E2 for having died in (t_x, T].  Their logarithms and, when g1 and g2
+ * are not NULL, their gradients in (r, α, s, β); false when E2 cannot be
+ * computed.
+ */
+bool		clv_paretonbd_terms(const double *params, double x, double tx, double T,
+								double *log_e1, double *log_e2, double *g1, double *g2);
+double		clv_paretonbd_ll(const clv_patterns *p, const double *params, double *grad);
+double		clv_paretonbd_palive(const double *params, double x, double tx, double T);
+/* P(X(t) = n) for a new Pareto/NBD customer; NaN when the integral fails. */
+double		clv_paretonbd_probability_of_purchases(const double *params, double t, int n);
+
 /* Gamma-Gamma: E[mean spend | x, m]; for x = 0 the population mean. */
 double		clv_gammagamma_expected_spend(const double *params, double x, double m);
 
