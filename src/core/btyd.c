@@ -41,56 +41,78 @@ compare_pattern(const void *a, const void *b)
 	return 0;
 }
 
+/* The patterns as they arrive are distinct; sorting makes their order canonical. */
 void
 clv_patterns_compact(clv_patterns *p)
 {
-	size_t		k = 0;
-
-	if (p->n == 0)
-		return;
-	qsort(p->v, p->n, sizeof(clv_pattern), compare_pattern);
-	for (size_t i = 1; i < p->n; i++)
-	{
-		if (compare_pattern(&p->v[k], &p->v[i]) == 0)
-			p->v[k].count += p->v[i].count;
-		else
-			p->v[++k] = p->v[i];
-	}
-	p->n = k + 1;
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof(clv_pattern), compare_pattern);
+	/* the index refers to positions: rebuilt when next needed */
+	clv_release(p->slots);
+	p->slots = NULL;
+	p->n_slots = 0;
 }
 
-/* Room for one more pattern: compact first, grow only if that did not help. */
+static uint64_t
+pattern_hash(double x, double tx, double T)
+{
+	double		key[3] = {x + 0.0, tx + 0.0, T + 0.0};	/* −0 hashes as 0 */
+	uint64_t	h = 0,
+				bits;
+
+	/* whole numbers leave a double's low bits zero: mix every bit in */
+	for (int i = 0; i < 3; i++)
+	{
+		memcpy(&bits, &key[i], 8);
+		h = (h ^ bits) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	return h * 0xbf58476d1ce4e5b9ULL;
+}
+
+/* Rebuild the index over the first n patterns with n_slots slots. */
+static void
+patterns_reindex(clv_patterns *p, size_t n_slots)
+{
+	clv_release(p->slots);
+	p->slots = clv_alloc(n_slots * sizeof(uint32_t));
+	memset(p->slots, 0, n_slots * sizeof(uint32_t));
+	p->n_slots = n_slots;
+	for (size_t i = 0; i < p->n; i++)
+	{
+		size_t		s = pattern_hash(p->v[i].x, p->v[i].tx, p->v[i].T) >> 20 & (n_slots - 1);
+
+		while (p->slots[s] != 0)
+			s = (s + 1) & (n_slots - 1);
+		p->slots[s] = (uint32_t) (i + 1);
+	}
+}
+
+/* Room for `need` patterns (and their index), within the memory limit. */
 static clv_status
 patterns_reserve(clv_patterns *p, size_t need, clv_error *err)
 {
+	/* a pattern and its share of the index (at least two slots) */
+	const size_t per_pattern = sizeof(clv_pattern) + 4 * sizeof(uint32_t);
 	size_t		cap;
 	clv_pattern *v;
 
 	if (need <= p->cap)
 		return CLV_OK;
-	if (p->n > 0)
-	{
-		size_t		extra = need - p->n;
-
-		/* keep compacting in place while that leaves half the room free */
-		clv_patterns_compact(p);
-		need = p->n + extra;
-		if (need <= p->cap / 2)
-			return CLV_OK;
-	}
 	cap = p->cap ? p->cap * 2 : 256;
 	while (cap < need)
 		cap *= 2;
-	if (p->max_bytes && cap > p->max_bytes / sizeof(clv_pattern))
+	if (cap > UINT32_MAX - 1 ||
+		(p->max_bytes && cap > p->max_bytes / per_pattern))
 	{
-		cap = p->max_bytes / sizeof(clv_pattern);
+		cap = p->max_bytes ? p->max_bytes / per_pattern : UINT32_MAX - 1;
 		if (cap < need)
 		{
 			clv_fail(err, CLV_ERR_LIMIT,
 					 "distinct customer patterns exceed the memory limit of %zu kB",
 					 p->max_bytes / 1024);
 			clv_set_detail(err, "%zu distinct patterns need %zu kB.", need,
-						   (need * sizeof(clv_pattern) + 1023) / 1024);
+						   (need * per_pattern + 1023) / 1024);
 			return CLV_ERR_LIMIT;
 		}
 	}
@@ -108,6 +130,7 @@ clv_patterns_add(clv_patterns *p, double x, double tx, double T, double count,
 				 clv_error *err)
 {
 	clv_status	st;
+	size_t		s;
 
 	/* sorted input repeats the last pattern: count it in place */
 	if (p->n > 0 && p->v[p->n - 1].x == x && p->v[p->n - 1].tx == tx &&
@@ -116,9 +139,29 @@ clv_patterns_add(clv_patterns *p, double x, double tx, double T, double count,
 		p->v[p->n - 1].count += count;
 		return CLV_OK;
 	}
+	if (p->n_slots < 2 * (p->n + 1))
+	{
+		size_t		n_slots = 1024;
+
+		while (n_slots < 4 * (p->n + 1))
+			n_slots *= 2;
+		patterns_reindex(p, n_slots);
+	}
+	s = pattern_hash(x, tx, T) >> 20 & (p->n_slots - 1);
+	for (; p->slots[s] != 0; s = (s + 1) & (p->n_slots - 1))
+	{
+		clv_pattern *c = &p->v[p->slots[s] - 1];
+
+		if (c->x == x && c->tx == tx && c->T == T)
+		{
+			c->count += count;
+			return CLV_OK;
+		}
+	}
 	if (p->n == p->cap && (st = patterns_reserve(p, p->n + 1, err)) != CLV_OK)
 		return st;
-	p->v[p->n++] = (clv_pattern) {x, tx, T, count};
+	p->v[p->n] = (clv_pattern) {x, tx, T, count};
+	p->slots[s] = (uint32_t) ++p->n;
 	return CLV_OK;
 }
 
@@ -140,8 +183,10 @@ void
 clv_patterns_free(clv_patterns *p)
 {
 	clv_release(p->v);
+	clv_release(p->slots);
 	p->v = NULL;
-	p->n = p->cap = 0;
+	p->slots = NULL;
+	p->n = p->cap = p->n_slots = 0;
 }
 
 /* ---- models -------------------------------------------------------------- */
@@ -189,25 +234,92 @@ clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
 }
 
 /*
+ * The distinct values of T and t_x, with each pattern's positions among them:
+ * an evaluation then takes log(α + T) and log(α + t_x) once per distinct time
+ * (whole periods give a few hundred) instead of twice per pattern.
+ */
+typedef struct time_index
+{
+	size_t		n;
+	double	   *value;
+	uint32_t   *T_at,
+			   *tx_at;
+	double	   *log;			/* scratch for one evaluation */
+} time_index;
+
+static uint32_t
+time_position(time_index *ix, uint32_t *slots, size_t n_slots, double t)
+{
+	uint64_t	bits;
+	size_t		s;
+
+	t += 0.0;					/* −0 as 0 */
+	memcpy(&bits, &t, 8);
+	s = (bits * 0x9e3779b97f4a7c15ULL) >> 20 & (n_slots - 1);
+	for (; slots[s] != 0; s = (s + 1) & (n_slots - 1))
+		if (ix->value[slots[s] - 1] == t)
+			return slots[s] - 1;
+	ix->value[ix->n] = t;
+	slots[s] = (uint32_t) ++ix->n;
+	return slots[s] - 1;
+}
+
+static void
+time_index_build(const clv_patterns *p, time_index *ix)
+{
+	size_t		n_slots = 16;
+	uint32_t   *slots;
+
+	while (n_slots < 4 * p->n)
+		n_slots *= 2;
+	slots = clv_alloc(n_slots * sizeof(uint32_t));
+	memset(slots, 0, n_slots * sizeof(uint32_t));
+	ix->n = 0;
+	ix->value = clv_alloc(2 * p->n * sizeof(double));
+	ix->T_at = clv_alloc(p->n * sizeof(uint32_t));
+	ix->tx_at = clv_alloc(p->n * sizeof(uint32_t));
+	for (size_t i = 0; i < p->n; i++)
+	{
+		ix->T_at[i] = time_position(ix, slots, n_slots, p->v[i].T);
+		ix->tx_at[i] = time_position(ix, slots, n_slots, p->v[i].tx);
+	}
+	ix->log = clv_alloc(ix->n * sizeof(double));
+	clv_release(slots);
+}
+
+static void
+time_index_free(time_index *ix)
+{
+	clv_release(ix->value);
+	clv_release(ix->T_at);
+	clv_release(ix->tx_at);
+	clv_release(ix->log);
+}
+
+/*
  * Log-likelihood of the patterns and, when grad is given, its gradient with
  * respect to the natural parameters.  Patterns are sorted by x, so the terms
  * that depend on x alone (the gamma and digamma functions) are computed once
  * per distinct frequency, not once per customer.
  */
 static double
-bgnbd_ll(bool modified, const clv_patterns *p, const double *theta, double *grad)
+bgnbd_ll(bool modified, const clv_patterns *p, const time_index *ix,
+		 const double *theta, double *grad)
 {
 	double		r = theta[0],
 				alpha = theta[1],
 				a = theta[2],
 				b = theta[3];
+	/* MBG/NBD: death is possible right after the first purchase too */
+	double		k = modified ? 1 : 0;
 	double		ll = 0;
 	double		g[4] = {0, 0, 0, 0};
 	double		last_x = -1;
 	double		ax = 0,
 				dr_x = 0,
 				da_x = 0,
-				db_x = 0;
+				db_x = 0,
+				lodds_x = 0;
 	double		lgr = gsl_sf_lngamma(r),
 				lgb = gsl_sf_lngamma(b),
 				lgab = gsl_sf_lngamma(a + b);
@@ -215,14 +327,15 @@ bgnbd_ll(bool modified, const clv_patterns *p, const double *theta, double *grad
 				psb = gsl_sf_psi(b),
 				psab = gsl_sf_psi(a + b);
 
+	for (size_t j = 0; j < ix->n; j++)
+		ix->log[j] = log(alpha + ix->value[j]);
 	for (size_t i = 0; i < p->n; i++)
 	{
 		const clv_pattern *c = &p->v[i];
 		double		x = c->x;
-		/* MBG/NBD: death is possible right after the first purchase too */
-		double		k = modified ? 1 : 0;
+		double		lT = ix->log[ix->T_at[i]],
+					ltx = ix->log[ix->tx_at[i]];
 		double		l3,
-					l4,
 					w4,
 					term;
 		bool		has4 = modified || x > 0;
@@ -235,18 +348,22 @@ bgnbd_ll(bool modified, const clv_patterns *p, const double *theta, double *grad
 			dr_x = gsl_sf_psi(r + x) - psr + log(alpha);
 			da_x = psab - gsl_sf_psi(a + b + x + k);
 			db_x = psab + gsl_sf_psi(b + x + k) - psb - gsl_sf_psi(a + b + x + k);
+			/* without the dropout term (BG/NBD at x = 0) b + x − 1 may be 0 */
+			lodds_x = has4 ? log(a) - log(b + x - 1 + k) : 0;
 			last_x = x;
 		}
-		l3 = -(r + x) * log(alpha + c->T);
+		/* log of (alive at T) + (died after the last purchase), and the second's share */
+		l3 = -(r + x) * lT;
 		if (has4)
 		{
-			l4 = log(a) - log(b + x - 1 + k) - (r + x) * log(alpha + c->tx);
-			term = l3 > l4 ? l3 + log1p(exp(l4 - l3)) : l4 + log1p(exp(l3 - l4));
-			w4 = exp(l4 - term);
+			double		d = lodds_x - (r + x) * ltx - l3,
+						e = exp(-fabs(d));
+
+			term = l3 + fmax(d, 0) + log1p(e);
+			w4 = d > 0 ? 1 / (1 + e) : e / (1 + e);
 		}
 		else
 		{
-			l4 = -INFINITY;
 			term = l3;
 			w4 = 0;
 		}
@@ -255,10 +372,8 @@ bgnbd_ll(bool modified, const clv_patterns *p, const double *theta, double *grad
 		{
 			double		w3 = 1 - w4;
 
-			g[0] += c->count * (dr_x - w3 * log(alpha + c->T) - w4 * log(alpha + c->tx));
-			g[1] += c->count * (r / alpha - w3 * (r + x) / (alpha + c->T)
-								- w4 * (r + x) / (alpha + c->tx));
-			/* without the dropout term (BG/NBD at x = 0) b + x − 1 may be 0 */
+			g[0] += c->count * (dr_x - w3 * lT - w4 * ltx);
+			g[1] += c->count * (r / alpha - (r + x) * (w3 / (alpha + c->T) + w4 / (alpha + c->tx)));
 			g[2] += c->count * (da_x + (has4 ? w4 / a : 0));
 			g[3] += c->count * (db_x - (has4 ? w4 / (b + x - 1 + k) : 0));
 		}
@@ -314,16 +429,17 @@ gammagamma_ll(const clv_patterns *pt, const double *theta, double *grad)
 }
 
 static double
-model_ll(clv_btyd_model model, const clv_patterns *p, const double *theta, double *grad)
+model_ll(clv_btyd_model model, const clv_patterns *p, const time_index *ix,
+		 const double *theta, double *grad)
 {
 	switch (model)
 	{
 		case CLV_BTYD_PARETONBD:
 			return clv_paretonbd_ll(p, theta, grad);
 		case CLV_BTYD_BGNBD:
-			return bgnbd_ll(false, p, theta, grad);
+			return bgnbd_ll(false, p, ix, theta, grad);
 		case CLV_BTYD_MBGNBD:
-			return bgnbd_ll(true, p, theta, grad);
+			return bgnbd_ll(true, p, ix, theta, grad);
 		case CLV_BTYD_GAMMAGAMMA:
 			return gammagamma_ll(p, theta, grad);
 	}
@@ -334,7 +450,13 @@ double
 clv_btyd_log_likelihood(clv_btyd_model model, const clv_patterns *p, const double *params,
 						double *grad)
 {
-	return model_ll(model, p, params, grad);
+	time_index	ix;
+	double		ll;
+
+	time_index_build(p, &ix);
+	ll = model_ll(model, p, &ix, params, grad);
+	time_index_free(&ix);
+	return ll;
 }
 
 /* ---- optimisation --------------------------------------------------------- */
@@ -351,6 +473,7 @@ typedef struct objective
 	double		n;				/* customers */
 	double		l2;
 	int			k;
+	const time_index *ix;
 } objective;
 
 static double
@@ -366,7 +489,7 @@ objective_fdf(const gsl_vector *v, objective *o, gsl_vector *df)
 		if (!isfinite(theta[i]) || theta[i] <= 0)
 			return GSL_POSINF;
 	}
-	f = -model_ll(o->model, o->p, theta, df ? grad : NULL);
+	f = -model_ll(o->model, o->p, o->ix, theta, df ? grad : NULL);
 	for (int i = 0; i < o->k; i++)
 		f += o->l2 * theta[i] * theta[i];
 	f /= o->n;
@@ -508,7 +631,8 @@ polish(objective *o, double *best_log, double *best_f, int max_steps, int *steps
  * gradient, then the delta method (se θ = θ · se log θ).
  */
 static void
-standard_errors(clv_btyd_model model, const clv_patterns *p, clv_btyd_fit *fit)
+standard_errors(clv_btyd_model model, const clv_patterns *p, const time_index *ix,
+				clv_btyd_fit *fit)
 {
 	int			k = fit->n_params;
 	double		h[CLV_BTYD_MAX_PARAMS * CLV_BTYD_MAX_PARAMS];
@@ -523,9 +647,9 @@ standard_errors(clv_btyd_model model, const clv_patterns *p, clv_btyd_fit *fit)
 		for (int i = 0; i < k; i++)
 			theta[i] = fit->params[i];
 		theta[j] = fit->params[j] * exp(step);
-		model_ll(model, p, theta, gp);
+		model_ll(model, p, ix, theta, gp);
 		theta[j] = fit->params[j] * exp(-step);
-		model_ll(model, p, theta, gm);
+		model_ll(model, p, ix, theta, gm);
 		/* d/dlog θj of (θi · ∂ll/∂θi) */
 		for (int i = 0; i < k; i++)
 		{
@@ -547,16 +671,116 @@ standard_errors(clv_btyd_model model, const clv_patterns *p, clv_btyd_fit *fit)
 			fit->std_error[i] = fit->params[i] * sqrt(h[i * k + i]);
 }
 
+/* Fits on more distinct patterns than this start on a coarse copy of them. */
+#define COARSE_PATTERNS 20000
+#define COARSE_GRID 48
+
+/*
+ * The patterns with t_x and T rounded to a grid of COARSE_GRID steps over the
+ * largest age: a likelihood close enough to the real one to find the
+ * maximum's neighbourhood, on a few thousand patterns.  Customers keep a
+ * positive recency when they have repeat purchases.
+ */
+static void
+coarsen(const clv_patterns *p, clv_patterns *out)
+{
+	double		max_T = 0,
+				h;
+	clv_error	err;
+
+	for (size_t i = 0; i < p->n; i++)
+		max_T = fmax(max_T, p->v[i].T);
+	h = max_T / COARSE_GRID;
+	clv_patterns_init(out, 0);
+	for (size_t i = 0; i < p->n; i++)
+	{
+		const clv_pattern *c = &p->v[i];
+		double		tx = c->x > 0 ? fmax(1, round(c->tx / h)) * h : 0,
+					T = fmax(tx, round(c->T / h) * h);
+
+		/* without a memory limit, adding cannot fail */
+		(void) clv_patterns_add(out, c->x, tx, T, c->count, &err);
+	}
+	clv_patterns_compact(out);
+}
+
+/*
+ * BFGS from several starts, keeping the best: they guard against a flat
+ * region, and the scale parameter (alpha, gamma) starts near the data's own
+ * time or money scale.  A second start that finds no better maximum confirms
+ * the first and ends the search.
+ */
+static bool
+search(objective *o, double mean_T, int max_iter, double *best_log, double *best_f,
+	   clv_btyd_fit *fit)
+{
+	bool		ran = false;
+	double		informative = 0;
+	double		starts[3][CLV_BTYD_MAX_PARAMS];
+	int			n_starts = 0;
+
+	for (size_t i = 0; i < o->p->n; i++)
+		if (o->p->v[i].x > 0)
+			informative += o->p->v[i].count;
+
+	if (o->model == CLV_BTYD_GAMMAGAMMA)
+	{
+		double		mean_m = 0;
+
+		for (size_t i = 0; i < o->p->n; i++)
+			if (o->p->v[i].x > 0)
+				mean_m += o->p->v[i].count * o->p->v[i].tx;
+		mean_m /= informative;
+		starts[n_starts][0] = 1, starts[n_starts][1] = 2, starts[n_starts][2] = mean_m, n_starts++;
+		starts[n_starts][0] = 5, starts[n_starts][1] = 5, starts[n_starts][2] = mean_m, n_starts++;
+		starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1, n_starts++;
+	}
+	else if (o->model == CLV_BTYD_PARETONBD)
+	{
+		/* beta, like alpha, is on the scale of time */
+		double		scale = mean_T > 0 ? mean_T : 1;
+
+		starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
+			starts[n_starts][3] = scale / 4, n_starts++;
+		starts[n_starts][0] = 0.5, starts[n_starts][1] = scale, starts[n_starts][2] = 0.5,
+			starts[n_starts][3] = scale, n_starts++;
+	}
+	else
+	{
+		double		scale = mean_T > 0 ? mean_T : 1;
+
+		starts[n_starts][0] = 0.5, starts[n_starts][1] = scale, starts[n_starts][2] = 0.5,
+			starts[n_starts][3] = 2, n_starts++;
+		starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1,
+			starts[n_starts][3] = 1, n_starts++;
+		starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
+			starts[n_starts][3] = 1, n_starts++;
+	}
+	for (int s = 0; s < n_starts; s++)
+	{
+		double		before = *best_f;
+
+		ran |= minimise(o, starts[s], max_iter, best_log, best_f, &fit->iterations,
+						&fit->converged);
+		/* a second start that finds no better maximum confirms the first */
+		if (s > 0 && fit->converged && !(*best_f < before - 1e-8 * fabs(before)))
+			break;
+	}
+	return ran;
+}
+
 clv_status
 clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 			   const clv_btyd_options *opt, clv_btyd_fit *fit, clv_error *err)
 {
-	objective	o = {model, p, 0, opt->l2, clv_btyd_n_params(model)};
+	objective	o = {model, p, 0, opt->l2, clv_btyd_n_params(model), NULL};
+	time_index	ix;
 	double		best_log[CLV_BTYD_MAX_PARAMS];
 	double		best_f = INFINITY;
 	double		mean_T = 0,
 				informative = 0;
-	bool		ran = false;
+	bool		ran = false,
+				polished = false;
 
 	memset(fit, 0, sizeof(*fit));
 	fit->n_params = o.k;
@@ -589,75 +813,62 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 	if (model == CLV_BTYD_GAMMAGAMMA)
 		o.n = informative;
 
+	time_index_build(p, &ix);
+	o.ix = &ix;
 	if (opt->start)
 		ran = minimise(&o, opt->start, opt->max_iter, best_log, &best_f,
 					   &fit->iterations, &fit->converged);
-	else
+	else if (model != CLV_BTYD_GAMMAGAMMA && p->n > COARSE_PATTERNS)
 	{
 		/*
-		 * Several starts guard against a flat region: the scale parameter
-		 * (alpha, gamma) starts near the data's own time or money scale.
+		 * Many patterns: search on a coarse copy of the data (ages and
+		 * recencies rounded to a grid), then finish on the data themselves,
+		 * with Newton steps from there or, if they do not converge, BFGS.
 		 */
-		double		starts[3][CLV_BTYD_MAX_PARAMS];
-		int			n_starts = 0;
+		clv_patterns coarse;
+		objective	oc = o;
 
-		if (model == CLV_BTYD_GAMMAGAMMA)
+		time_index	coarse_ix;
+
+		coarsen(p, &coarse);
+		time_index_build(&coarse, &coarse_ix);
+		oc.p = &coarse;
+		oc.ix = &coarse_ix;
+		ran = search(&oc, mean_T, opt->max_iter, best_log, &best_f, fit);
+		time_index_free(&coarse_ix);
+		clv_patterns_free(&coarse);
+		if (ran)
 		{
-			double		mean_m = 0;
+			gsl_vector_view bv = gsl_vector_view_array(best_log, o.k);
+			double		start[CLV_BTYD_MAX_PARAMS];
 
-			for (size_t i = 0; i < p->n; i++)
-				if (p->v[i].x > 0)
-					mean_m += p->v[i].count * p->v[i].tx;
-			mean_m /= informative;
-			starts[n_starts][0] = 1, starts[n_starts][1] = 2, starts[n_starts][2] = mean_m, n_starts++;
-			starts[n_starts][0] = 5, starts[n_starts][1] = 5, starts[n_starts][2] = mean_m, n_starts++;
-			starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1, n_starts++;
-		}
-		else if (model == CLV_BTYD_PARETONBD)
-		{
-			/* beta, like alpha, is on the scale of time */
-			double		scale = mean_T > 0 ? mean_T : 1;
-
-			starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
-				starts[n_starts][3] = scale / 4, n_starts++;
-			starts[n_starts][0] = 0.5, starts[n_starts][1] = scale, starts[n_starts][2] = 0.5,
-				starts[n_starts][3] = scale, n_starts++;
-		}
-		else
-		{
-			double		scale = mean_T > 0 ? mean_T : 1;
-
-			starts[n_starts][0] = 0.5, starts[n_starts][1] = scale, starts[n_starts][2] = 0.5,
-				starts[n_starts][3] = 2, n_starts++;
-			starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1,
-				starts[n_starts][3] = 1, n_starts++;
-			starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
-				starts[n_starts][3] = 1, n_starts++;
-		}
-		for (int s = 0; s < n_starts; s++)
-		{
-			double		before = best_f;
-
-			ran |= minimise(&o, starts[s], opt->max_iter, best_log, &best_f,
-							&fit->iterations, &fit->converged);
-			/* a second start that finds no better maximum confirms the first */
-			if (s > 0 && fit->converged && !(best_f < before - 1e-8 * fabs(before)))
-				break;
+			for (int i = 0; i < o.k; i++)
+				start[i] = exp(best_log[i]);
+			best_f = objective_fdf(&bv.vector, &o, NULL);
+			polished = polish(&o, best_log, &best_f, opt->max_iter - fit->iterations,
+							  &fit->iterations) < 1e-6;
+			if (!polished)
+				minimise(&o, start, opt->max_iter, best_log, &best_f, &fit->iterations,
+						 &fit->converged);
 		}
 	}
+	else
+		ran = search(&o, mean_T, opt->max_iter, best_log, &best_f, fit);
 	if (!ran || !isfinite(best_f))
 	{
 		clv_fail(err, CLV_ERR_NOCONVERGE, "the likelihood could not be maximised");
 		clv_set_hint(err, "Check the units of recency and t, or give starting values with the \"start\" option.");
+		time_index_free(&ix);
 		return CLV_ERR_NOCONVERGE;
 	}
 	/* converged: the gradient of the mean log-likelihood is negligible */
-	fit->converged = polish(&o, best_log, &best_f, opt->max_iter - fit->iterations,
-							&fit->iterations) < 1e-6;
+	fit->converged = polished ||
+		polish(&o, best_log, &best_f, opt->max_iter - fit->iterations, &fit->iterations) < 1e-6;
 	for (int i = 0; i < o.k; i++)
 		fit->params[i] = exp(best_log[i]);
-	fit->log_likelihood = model_ll(model, p, fit->params, NULL);
-	standard_errors(model, p, fit);
+	fit->log_likelihood = model_ll(model, p, &ix, fit->params, NULL);
+	standard_errors(model, p, &ix, fit);
+	time_index_free(&ix);
 	return CLV_OK;
 }
 

@@ -30,13 +30,16 @@ typedef struct clv_patterns
 	size_t		n;
 	size_t		cap;
 	size_t		max_bytes;		/* 0 = no limit */
+	/* open-addressing index of v: slot = position + 1, 0 = empty */
+	uint32_t   *slots;
+	size_t		n_slots;		/* a power of two, at least 2 cap; 0 = not built */
 } clv_patterns;
 
 void		clv_patterns_init(clv_patterns *p, size_t max_bytes);
 clv_status	clv_patterns_add(clv_patterns *p, double x, double tx, double T,
 							 double count, clv_error *err);
 clv_status	clv_patterns_merge(clv_patterns *p, const clv_patterns *other, clv_error *err);
-/* Sort and merge equal patterns: a canonical form, whatever the input order. */
+/* Sort (patterns are distinct already): a canonical form, whatever the input order. */
 void		clv_patterns_compact(clv_patterns *p);
 void		clv_patterns_free(clv_patterns *p);
 

@@ -305,7 +305,7 @@ clv_paretonbd_dert(const double *params, double x, double tx, double T, double d
 				s = params[2],
 				beta = params[3];
 	clv_pattern one = {x, tx, T, 1};
-	clv_patterns single = {&one, 1, 1, 0};
+	clv_patterns single = {.v = &one, .n = 1, .cap = 1};
 	double		ll = clv_paretonbd_ll(&single, params, NULL);
 	gsl_sf_result_e10 u;
 
