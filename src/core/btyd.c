@@ -1047,61 +1047,135 @@ clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *params,
 	return first + second;
 }
 
-bool
-clv_btyd_discounted_purchases(clv_btyd_model model, const double *params, double x,
-							  double tx, double T, double horizon, double step,
-							  double rate, double *out)
+#define CURVE_MAX_TERMS 2000
+
+/*
+ * The factor of one (x, T) at n horizons t[i].  For BG/NBD and MBG/NBD the
+ * hypergeometric series has the same coefficients at every horizon, so they
+ * are computed once and each horizon costs a sum; horizons whose series would
+ * converge too slowly (z near 1) take clv_btyd_purchase_factor instead.
+ */
+static bool
+purchase_factor_curve(clv_btyd_model model, const double *params, double x, double T,
+					  int n, const double *t, double *out)
 {
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+	double		k = model == CLV_BTYD_MBGNBD ? 1 : 0;
+	double		A = r + x,
+				B = b + x + k,
+				C = a + b + x - 1 + k;
+	double		coef[CURVE_MAX_TERMS];
+	int			n_terms = 0;
+	double		zmax = 0;
+
+	for (int i = 0; i < n; i++)
+		zmax = fmax(zmax, t[i] / (alpha + T + t[i]));
+	if (model != CLV_BTYD_PARETONBD && fabs(a - 1) >= 1e-7 && zmax <= 0.95)
+	{
+		/* c_n = (A)_n (B)_n / ((C)_n n!), until c_n zmax^n is negligible and falling */
+		double		c = 1,
+					pw = 1,
+					sum = 1;
+
+		coef[n_terms++] = 1;
+		while (n_terms < CURVE_MAX_TERMS)
+		{
+			int			m = n_terms - 1;
+			double		ratio = (A + m) * (B + m) / ((C + m) * (m + 1));
+
+			c *= ratio;
+			pw *= zmax;
+			coef[n_terms++] = c;
+			sum += c * pw;
+			if (c * pw < 1e-17 * sum && ratio * zmax < 0.9)
+				break;
+		}
+		if (n_terms == CURVE_MAX_TERMS)
+			n_terms = 0;		/* too slow: every point on its own */
+	}
+	for (int i = 0; i < n; i++)
+	{
+		double		z = t[i] / (alpha + T + t[i]),
+					sum = 0;
+
+		if (n_terms == 0 || t[i] == 0)
+		{
+			if (!clv_btyd_purchase_factor(model, params, t[i], x, T, &out[i]))
+				return false;
+			continue;
+		}
+		/* Horner, from the smallest term up */
+		for (int j = n_terms - 1; j >= 0; j--)
+			sum = sum * z + coef[j];
+		out[i] = C / (a - 1) * (1 - exp(A * (log(alpha + T) - log(alpha + T + t[i]))) * sum);
+		if (!isfinite(out[i]))
+			return false;
+	}
+	return true;
+}
+
+bool
+clv_btyd_discounted_factor(clv_btyd_model model, const double *params, double x,
+						   double T, double horizon, double step, double rate, double *out)
+{
+	enum {BLOCK = 64};
+	double		t[BLOCK],
+				f[BLOCK],
+				w[BLOCK];
 	double		total = 0;
 
 	if (step > 0)
 	{
-		double		before = 0;
+		/*
+		 * Periods end at step, 2·step, ... and at the horizon (a period
+		 * ending within rounding of the horizon ends at it); each period's
+		 * purchases are discounted at its end.
+		 */
+		double		end = 0,
+					before = 0;
 
-		for (double end = 0; end < horizon;)
+		while (end < horizon)
 		{
-			double		upto;
+			int			m = 0;
 
-			/* a period ending within rounding of the horizon ends at it */
-			end = end + step < horizon * (1 - 1e-12) ? end + step : horizon;
+			for (; m < BLOCK && end < horizon; m++)
+			{
+				end = end + step < horizon * (1 - 1e-12) ? end + step : horizon;
+				t[m] = end;
+			}
 			clv_check_interrupts();
-			if (!clv_bgnbd_expected_purchases(model, params, end, x, tx, T, &upto))
+			if (!purchase_factor_curve(model, params, x, T, m, t, f))
 				return false;
-			total += (upto - before) * exp(-rate * end);
-			before = upto;
+			for (int i = 0; i < m; i++)
+			{
+				total += (f[i] - before) * exp(-rate * t[i]);
+				before = f[i];
+			}
 		}
 	}
 	else
 	{
 		/*
-		 * ∫ e^(−ρτ) dE(τ) = e^(−ρH) E(H) + ρ ∫ e^(−ρτ) E(τ) dτ, by parts;
-		 * E is smooth and concave, so fixed Gauss-Legendre nodes suffice.
+		 * ∫ e^(−ρτ) dF(τ) = e^(−ρH) F(H) + ρ ∫ e^(−ρτ) F(τ) dτ, by parts;
+		 * F is smooth and concave, so fixed Gauss-Legendre nodes suffice.
 		 */
 		static gsl_integration_glfixed_table *nodes = NULL;
-		double		end;
+		int			m = 0;
 
-		if (nodes == NULL && (nodes = gsl_integration_glfixed_table_alloc(48)) == NULL)
+		if (nodes == NULL && (nodes = gsl_integration_glfixed_table_alloc(BLOCK - 1)) == NULL)
 			return false;
-		if (!clv_bgnbd_expected_purchases(model, params, horizon, x, tx, T, &end))
-			return false;
-		total = exp(-rate * horizon) * end;
 		if (rate != 0)
-		{
-			double		integral = 0;
-
-			for (size_t i = 0; i < nodes->n; i++)
-			{
-				double		tau,
-							w,
-							e;
-
-				gsl_integration_glfixed_point(0, horizon, i, &tau, &w, nodes);
-				if (!clv_bgnbd_expected_purchases(model, params, tau, x, tx, T, &e))
-					return false;
-				integral += w * exp(-rate * tau) * e;
-			}
-			total += rate * integral;
-		}
+			for (; m < (int) nodes->n; m++)
+				gsl_integration_glfixed_point(0, horizon, m, &t[m], &w[m], nodes);
+		t[m++] = horizon;
+		if (!purchase_factor_curve(model, params, x, T, m, t, f))
+			return false;
+		total = exp(-rate * horizon) * f[m - 1];
+		for (int i = 0; i < m - 1; i++)
+			total += rate * w[i] * exp(-rate * t[i]) * f[i];
 	}
 	*out = total;
 	return isfinite(total);

@@ -130,16 +130,18 @@ double		clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *p
 											   double t, int n);
 
 /*
- * Discounted expected purchases in (T, T + horizon]: each purchase at time τ
- * after T is worth exp(−rate·τ).  With step > 0, purchases are counted per
- * period of that length (the last one ending at the horizon) and discounted at
- * the period's end, the usual discrete cash-flow convention; with step = 0,
- * continuously.  Times are in the model's units; rate is per unit.  False when
- * the model's expectation cannot be evaluated.
+ * Discounted expected purchases in (T, T + horizon] of a customer known to be
+ * alive at T (multiply by P(alive) for any customer): each purchase at time τ
+ * after T is worth exp(−rate·τ).  Like the factor, it does not depend on t_x.
+ * With step > 0, purchases are counted per period of that length (the last
+ * one ending at the horizon) and discounted at the period's end, the usual
+ * discrete cash-flow convention; with step = 0, continuously.  Times are in
+ * the model's units; rate is per unit.  False when the model's expectation
+ * cannot be evaluated.
  */
-bool		clv_btyd_discounted_purchases(clv_btyd_model model, const double *params,
-										  double x, double tx, double T, double horizon,
-										  double step, double rate, double *out);
+bool		clv_btyd_discounted_factor(clv_btyd_model model, const double *params,
+									   double x, double T, double horizon, double step,
+									   double rate, double *out);
 
 /* ---- Pareto/NBD (paretonbd.c) --------------------------------------------- */
 
