@@ -517,6 +517,10 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(e);
 }
 
+/*
+ * clv_probability_of_purchases(model, horizon, purchases): a new customer's;
+ * with frequency, recency and t after them, conditional on that history.
+ */
 PG_FUNCTION_INFO_V1(clv_probability_of_purchases);
 Datum
 clv_probability_of_purchases(PG_FUNCTION_ARGS)
@@ -525,17 +529,29 @@ clv_probability_of_purchases(PG_FUNCTION_ARGS)
 	const clv_model *m = btyd_model_arg(fcinfo, "clv_probability_of_purchases", false, &model);
 	double		t = clv_finite_arg(fcinfo, 1, "horizon");
 	int32		n = PG_GETARG_INT32(2);
+	double		p;
 
-	if (model == CLV_BTYD_PARETONBD)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("clv_probability_of_purchases is not available for paretonbd models"),
-				 errhint("Use a BG/NBD or MBG/NBD model.")));
 	if (t < 0 || n < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon and purchases must not be negative")));
-	PG_RETURN_FLOAT8(clv_bgnbd_probability_of_purchases(model, m->params, t, n));
+	if (PG_NARGS() > 3)
+	{
+		double		x,
+					tx,
+					T;
+
+		customer_args(fcinfo, 3, model, &x, &tx, &T);
+		p = clv_btyd_conditional_probability_of_purchases(model, m->params, t, n, x, tx, T);
+	}
+	else
+		p = clv_btyd_probability_of_purchases(model, m->params, t, n);
+	if (!isfinite(p))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the probability cannot be computed for this customer"),
+				 errdetail("A hypergeometric term or an integral did not converge.")));
+	PG_RETURN_FLOAT8(p);
 }
 
 PG_FUNCTION_INFO_V1(clv_expected_spend);

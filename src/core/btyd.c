@@ -1191,3 +1191,39 @@ clv_gammagamma_expected_spend(const double *params, double x, double m)
 	/* a weighted mean of the population mean pγ/(q−1) and the customer's own */
 	return (gamma + m * x) * p / (p * x + q - 1);
 }
+
+double
+clv_btyd_probability_of_purchases(clv_btyd_model model, const double *params, double t, int n)
+{
+	return model == CLV_BTYD_PARETONBD
+		? clv_paretonbd_probability_of_purchases(params, t, n)
+		: clv_bgnbd_probability_of_purchases(model, params, t, n);
+}
+
+/*
+ * Given the history, the customer is dead with probability 1 − P(alive) and
+ * makes no purchase; alive, the rates' posterior is again of the model's
+ * form, so the count is a new customer's under updated parameters:
+ * λ ~ Gamma(r+x, α+T), and p ~ Beta(a, b+x) for BG/NBD (x survived purchases;
+ * b+x+1 for MBG/NBD, which also survived the first) or μ ~ Gamma(s, β+T) for
+ * Pareto/NBD (alive through T).  After T an MBG/NBD customer dies only after
+ * purchases, as under BG/NBD.
+ */
+double
+clv_btyd_conditional_probability_of_purchases(clv_btyd_model model, const double *params,
+											  double t, int n, double x, double tx, double T)
+{
+	double		pa = clv_bgnbd_palive(model, params, x, tx, T);
+	double		post[4] = {params[0] + x, params[1] + T, params[2], params[3]};
+	double		p_alive_n;
+
+	if (model == CLV_BTYD_PARETONBD)
+		post[3] = params[3] + T;
+	else
+	{
+		post[3] = params[3] + x + (model == CLV_BTYD_MBGNBD ? 1 : 0);
+		model = CLV_BTYD_BGNBD;
+	}
+	p_alive_n = clv_btyd_probability_of_purchases(model, post, t, n);
+	return pa * p_alive_n + (n == 0 ? 1 - pa : 0);
+}

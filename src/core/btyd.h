@@ -143,6 +143,15 @@ bool		clv_btyd_discounted_factor(clv_btyd_model model, const double *params,
 									   double x, double T, double horizon, double step,
 									   double rate, double *out);
 
+/* P(X(t) = n) for a new customer of any purchase model; NaN when it fails. */
+double		clv_btyd_probability_of_purchases(clv_btyd_model model, const double *params,
+											  double t, int n);
+
+/* P(n purchases in (T, T + t] | x, t_x, T); NaN when it cannot be computed. */
+double		clv_btyd_conditional_probability_of_purchases(clv_btyd_model model,
+														  const double *params, double t,
+														  int n, double x, double tx, double T);
+
 /* ---- Pareto/NBD (paretonbd.c) --------------------------------------------- */
 
 /*
