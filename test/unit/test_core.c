@@ -1976,8 +1976,8 @@ simulate_paretonbd(gsl_rng *rng, const double *truth, int n, clv_patterns *out)
 			x++;
 			tx = t;
 		}
-		/* whole weeks keep the distinct patterns, and the fit, small */
-		clv_patterns_add(out, x, x > 0 ? fmax(1, round(tx)) : 0, T, 1, &err);
+		/* whole days, as a daily summary in weeks would give */
+		clv_patterns_add(out, x, x > 0 ? fmax(1, round(tx * 7)) / 7 : 0, T, 1, &err);
 	}
 }
 
@@ -2030,17 +2030,17 @@ test_btyd_recovery(void)
 
 	gsl_rng_set(rng, 7);
 	clv_patterns_init(&p, 0);
-	simulate_mbgnbd(rng, bg, 20000, &p);
+	simulate_mbgnbd(rng, bg, 100000, &p);
 	check_recovery(CLV_BTYD_MBGNBD, "MBG/NBD", &p, bg);
 	clv_patterns_free(&p);
 
 	clv_patterns_init(&p, 0);
-	simulate_paretonbd(rng, pareto, 20000, &p);
+	simulate_paretonbd(rng, pareto, 100000, &p);
 	check_recovery(CLV_BTYD_PARETONBD, "Pareto/NBD", &p, pareto);
 	clv_patterns_free(&p);
 
 	clv_patterns_init(&p, 0);
-	simulate_gammagamma(rng, gg, 20000, &p);
+	simulate_gammagamma(rng, gg, 100000, &p);
 	check_recovery(CLV_BTYD_GAMMAGAMMA, "Gamma-Gamma", &p, gg);
 	clv_patterns_free(&p);
 	gsl_rng_free(rng);
