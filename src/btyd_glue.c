@@ -392,6 +392,34 @@ hypergeometric_error(void)
 			 errdetail("The Gauss hypergeometric function did not converge.")));
 }
 
+/*
+ * A query that scores customers usually asks for P(alive) and expected
+ * purchases (and a lifetime value) of the same customer in a row: each is
+ * P(alive) times a factor, so the last P(alive) computed is kept, with its
+ * full key, for the next call.
+ */
+static double
+palive_of(clv_btyd_model model, const double *params, double x, double tx, double T)
+{
+	static struct
+	{
+		bool		valid;
+		clv_btyd_model model;
+		double		key[7];
+		double		value;
+	}			last;
+	double		key[7] = {params[0], params[1], params[2], params[3], x + 0.0, tx + 0.0, T + 0.0};
+
+	if (!last.valid || last.model != model || memcmp(last.key, key, sizeof(key)) != 0)
+	{
+		last.value = clv_bgnbd_palive(model, params, x, tx, T);
+		last.model = model;
+		memcpy(last.key, key, sizeof(key));
+		last.valid = true;
+	}
+	return last.value;
+}
+
 PG_FUNCTION_INFO_V1(clv_palive);
 Datum
 clv_palive(PG_FUNCTION_ARGS)
@@ -404,7 +432,7 @@ clv_palive(PG_FUNCTION_ARGS)
 				p;
 
 	customer_args(fcinfo, 1, model, &x, &tx, &T);
-	p = clv_bgnbd_palive(model, m->params, x, tx, T);
+	p = palive_of(model, m->params, x, tx, T);
 	if (isnan(p))
 		hypergeometric_error();
 	PG_RETURN_FLOAT8(p);
@@ -511,7 +539,7 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 	if (!memo_factor(fcinfo, model, m->params, horizon, -1, 0, x, T, &e))
 		hypergeometric_error();
 	if (horizon > 0)
-		e *= clv_bgnbd_palive(model, m->params, x, tx, T);
+		e *= palive_of(model, m->params, x, tx, T);
 	if (!isfinite(e))
 		hypergeometric_error();
 	PG_RETURN_FLOAT8(e);
@@ -678,7 +706,7 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 					 &purchases))
 		hypergeometric_error();
 	if (horizon_days > 0)
-		purchases *= clv_bgnbd_palive(purchase, pm->params, x, tx, T);
+		purchases *= palive_of(purchase, pm->params, x, tx, T);
 	if (!isfinite(purchases))
 		hypergeometric_error();
 	PG_RETURN_FLOAT8(spend * purchases);

@@ -212,7 +212,8 @@ clv_status
 clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
 						clv_error *err)
 {
-	if (!(x >= 0) || x != floor(x) || !isfinite(x))
+	/* below 2^53 the cast is exact for whole numbers; above, every double is one */
+	if (!(x >= 0) || !isfinite(x) || (x < 9007199254740992.0 && x != (double) (int64_t) x))
 		return clv_fail(err, CLV_ERR_DATA,
 						"frequency must be a non-negative whole number");
 	if (model == CLV_BTYD_GAMMAGAMMA)
