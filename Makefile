@@ -25,6 +25,9 @@ PG_CONFIG ?= pg_config
 PGXS := $(shell $(PG_CONFIG) --pgxs)
 include $(PGXS)
 
+# PGXS does not track headers: a changed struct must rebuild every object.
+$(OBJS): $(wildcard src/*.h src/core/*.h)
+
 # ---- tests of the numerical core, without a server -------------------------
 UNIT_CFLAGS = -std=gnu11 -ffp-contract=off -O1 -g -Wall -Wextra -Werror -pthread -Isrc/core $(GSL_CFLAGS)
 SAN_CFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer

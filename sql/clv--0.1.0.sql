@@ -307,7 +307,12 @@ COMMENT ON FUNCTION clv_dert(bytea, float8, float8, float8, interval, float8) IS
 CREATE FUNCTION clv_probability_of_purchases(model bytea, horizon float8, purchases integer)
 RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_probability_of_purchases(bytea, float8, integer) IS
-    'BG/NBD or MBG/NBD: probability that a new customer makes exactly this many repeat purchases within horizon';
+    'Probability that a new customer makes exactly this many repeat purchases within horizon';
+CREATE FUNCTION clv_probability_of_purchases(model bytea, horizon float8, purchases integer,
+                                             frequency float8, recency float8, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_probability_of_purchases(bytea, float8, integer, float8, float8, float8) IS
+    'Probability that a customer with this history makes exactly this many purchases in the next horizon';
 CREATE FUNCTION clv_expected_spend(model bytea, frequency float8, monetary float8) RETURNS float8
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_expected_spend(bytea, float8, float8) IS

@@ -79,13 +79,36 @@ SELECT kind, h AS horizon,
        abs(sum(clv_probability_of_purchases(pm, h, n)) - 1) < 1e-10 AS sums_to_one,
        abs(sum(n * clv_probability_of_purchases(pm, h, n)) / min(clv_expected_purchases(pm, h, 0, 0, 0)) - 1) < 1e-10
            AS mean_is_expected_purchases
-FROM ltv_models, ltv_mbg, LATERAL (VALUES ('bgnbd', bg), ('mbgnbd', mbg)) p(kind, pm),
+FROM ltv_models, ltv_mbg,
+     LATERAL (VALUES ('bgnbd', bg), ('mbgnbd', mbg), ('paretonbd', pn)) p(kind, pm),
      generate_series(0, 600) n, (VALUES (1.0), (39.0), (52.0)) v(h)
 GROUP BY kind, h ORDER BY kind, h;
-SELECT n, round(clv_probability_of_purchases(bg, 39, n)::numeric, 4) AS p_bgnbd
+SELECT n, round(clv_probability_of_purchases(bg, 39, n)::numeric, 4) AS p_bgnbd,
+       round(clv_probability_of_purchases(pn, 39, n)::numeric, 4) AS p_paretonbd
 FROM ltv_models, generate_series(0, 4) n ORDER BY n;
-SELECT clv_probability_of_purchases(pn, 39, 1) FROM ltv_models;
 SELECT clv_probability_of_purchases(bg, 39, -1) FROM ltv_models;
+
+-- the same given a customer's history: a distribution whose mean is the
+-- conditional expected purchases, with the dead customers' mass at n = 0
+SELECT kind, x, tx,
+       abs(sum(clv_probability_of_purchases(pm, 52, n, x, tx, 38.86)) - 1) < 1e-9 AS sums_to_one,
+       abs(sum(n * clv_probability_of_purchases(pm, 52, n, x, tx, 38.86))
+           / min(clv_expected_purchases(pm, 52, x, tx, 38.86)) - 1) < 1e-9
+           AS mean_is_expected_purchases,
+       min(clv_probability_of_purchases(pm, 52, 0, x, tx, 38.86))
+           >= 1 - min(clv_palive(pm, x, tx, 38.86)) AS dead_at_zero
+FROM ltv_models, ltv_mbg,
+     LATERAL (VALUES ('bgnbd', bg), ('mbgnbd', mbg), ('paretonbd', pn)) p(kind, pm),
+     (VALUES (0, 0), (2, 30.43), (7, 10.0), (25, 38.0)) c(x, tx), generate_series(0, 400) n
+GROUP BY kind, x, tx ORDER BY kind, x, tx;
+-- a new customer (0, 0, 0) is the unconditional distribution
+SELECT abs(clv_probability_of_purchases(pn, 39, 2, 0, 0, 0)
+           - clv_probability_of_purchases(pn, 39, 2)) < 1e-12 AS pareto_new,
+       abs(clv_probability_of_purchases(bg, 39, 2, 0, 0, 0)
+           - clv_probability_of_purchases(bg, 39, 2)) < 1e-12 AS bgnbd_new
+FROM ltv_models;
+SELECT clv_probability_of_purchases(bg, 39, 1, 2, 40, 38.86) FROM ltv_models;
+SELECT clv_probability_of_purchases(gg, 39, 1, 2, 30, 38.86) FROM ltv_models;
 
 -- Pareto/NBD's closed-form discounted expected residual transactions (with
 -- Tricomi's confluent hypergeometric function) against the continuous

@@ -392,6 +392,34 @@ hypergeometric_error(void)
 			 errdetail("The Gauss hypergeometric function did not converge.")));
 }
 
+/*
+ * A query that scores customers usually asks for P(alive) and expected
+ * purchases (and a lifetime value) of the same customer in a row: each is
+ * P(alive) times a factor, so the last P(alive) computed is kept, with its
+ * full key, for the next call.
+ */
+static double
+palive_of(clv_btyd_model model, const double *params, double x, double tx, double T)
+{
+	static struct
+	{
+		bool		valid;
+		clv_btyd_model model;
+		double		key[7];
+		double		value;
+	}			last;
+	double		key[7] = {params[0], params[1], params[2], params[3], x + 0.0, tx + 0.0, T + 0.0};
+
+	if (!last.valid || last.model != model || memcmp(last.key, key, sizeof(key)) != 0)
+	{
+		last.value = clv_bgnbd_palive(model, params, x, tx, T);
+		last.model = model;
+		memcpy(last.key, key, sizeof(key));
+		last.valid = true;
+	}
+	return last.value;
+}
+
 PG_FUNCTION_INFO_V1(clv_palive);
 Datum
 clv_palive(PG_FUNCTION_ARGS)
@@ -404,64 +432,90 @@ clv_palive(PG_FUNCTION_ARGS)
 				p;
 
 	customer_args(fcinfo, 1, model, &x, &tx, &T);
-	p = clv_bgnbd_palive(model, m->params, x, tx, T);
+	p = palive_of(model, m->params, x, tx, T);
 	if (isnan(p))
 		hypergeometric_error();
 	PG_RETURN_FLOAT8(p);
 }
 
 /*
- * Scoring a table calls clv_expected_purchases once per customer, and its
- * Gauss hypergeometric term dominates; but that term, the factor, depends only
- * on (frequency, t, horizon), which repeat across customers.  A direct-mapped
- * table of recent factors, keyed also by the model's parameters, skips it.
+ * Scoring a table calls clv_expected_purchases or clv_lifetime_value once per
+ * customer, and the Gauss hypergeometric terms dominate; but they enter
+ * through a factor (the expectation for a customer known to be alive) that
+ * depends only on (frequency, t) and the call's settings, and customers share
+ * those.  Each call site keeps a hash table of factors for one setting (model
+ * parameters, horizon, discounting); another setting starts a new generation,
+ * which empties the table at no cost, and so does a full table.
  */
-#define FACTOR_SLOTS 16384
+#define MEMO_SLOTS 32768		/* a power of two */
+#define MEMO_TAG 7
 
-typedef struct factor_slot
+typedef struct memo_slot
 {
-	bool		used;
 	double		x,
 				T,
-				horizon;
-	double		params[4];
-	double		value;
-} factor_slot;
+				value;
+	uint32		generation;
+} memo_slot;
 
+typedef struct factor_memo
+{
+	double		tag[MEMO_TAG];	/* params[4], horizon, step, rate */
+	uint32		generation;
+	uint32		used;
+	memo_slot	slots[MEMO_SLOTS];
+} factor_memo;
+
+/*
+ * The discounted factor of (x, T) for model and settings (step < 0: the plain
+ * factor at the horizon), from the call site's table or computed.
+ */
 static bool
-cached_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
-			  double horizon, double x, double T, double *out)
+memo_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
+			double horizon, double step, double rate, double x, double T, double *out)
 {
 	void	  **extra = clv_call_site_extra(fcinfo);
-	factor_slot *slots = *extra,
-			   *s;
-	uint64		h = 0,
-				bits[3];
+	factor_memo *memo = *extra;
+	double		tag[MEMO_TAG] = {params[0], params[1], params[2], params[3], horizon, step, rate};
+	double		key[2] = {x + 0.0, T + 0.0};	/* −0 as 0 */
+	uint64		h,
+				bits[2];
+	memo_slot  *s;
+	bool		ok;
 
-	if (slots == NULL)
-		slots = *extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt,
-												sizeof(factor_slot) * FACTOR_SLOTS);
-	memcpy(&bits[0], &x, 8);
-	memcpy(&bits[1], &T, 8);
-	memcpy(&bits[2], &horizon, 8);
+	if (memo == NULL)
+	{
+		memo = *extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(factor_memo));
+		memo->generation = 1;
+		memcpy(memo->tag, tag, sizeof(tag));
+	}
+	if (memcmp(memo->tag, tag, sizeof(tag)) != 0 || memo->used >= MEMO_SLOTS / 2)
+	{
+		memcpy(memo->tag, tag, sizeof(tag));
+		memo->generation++;
+		memo->used = 0;
+	}
+	memcpy(bits, key, sizeof(bits));
 	/* whole numbers leave a double's low bits zero: mix every bit in */
-	for (int i = 0; i < 3; i++)
+	h = (bits[0] * 0x9e3779b97f4a7c15ULL) ^ bits[1];
+	h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
+	for (uint32 i = (uint32) (h >> 40) & (MEMO_SLOTS - 1);; i = (i + 1) & (MEMO_SLOTS - 1))
 	{
-		h ^= bits[i] + 0x9e3779b97f4a7c15ULL + (h << 6) + (h >> 2);
-		h = (h ^ (h >> 30)) * 0xbf58476d1ce4e5b9ULL;
-		h = (h ^ (h >> 27)) * 0x94d049bb133111ebULL;
-		h ^= h >> 31;
+		s = &memo->slots[i];
+		if (s->generation != memo->generation)
+			break;
+		if (s->x == key[0] && s->T == key[1])
+		{
+			*out = s->value;
+			return true;
+		}
 	}
-	s = &slots[h % FACTOR_SLOTS];
-	if (s->used && s->x == x && s->T == T && s->horizon == horizon &&
-		memcmp(s->params, params, sizeof(s->params)) == 0)
-	{
-		*out = s->value;
-		return true;
-	}
-	if (!clv_btyd_purchase_factor(model, params, horizon, x, T, out))
+	ok = step < 0 ? clv_btyd_purchase_factor(model, params, horizon, x, T, out)
+		: clv_btyd_discounted_factor(model, params, x, T, horizon, step, rate, out);
+	if (!ok)
 		return false;
-	*s = (factor_slot) {true, x, T, horizon, {params[0], params[1], params[2], params[3]}, *out};
+	*s = (memo_slot) {key[0], key[1], *out, memo->generation};
+	memo->used++;
 	return true;
 }
 
@@ -482,15 +536,19 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must not be negative")));
 	customer_args(fcinfo, 2, model, &x, &tx, &T);
-	if (!cached_factor(fcinfo, model, m->params, horizon, x, T, &e))
+	if (!memo_factor(fcinfo, model, m->params, horizon, -1, 0, x, T, &e))
 		hypergeometric_error();
 	if (horizon > 0)
-		e *= clv_bgnbd_palive(model, m->params, x, tx, T);
+		e *= palive_of(model, m->params, x, tx, T);
 	if (!isfinite(e))
 		hypergeometric_error();
 	PG_RETURN_FLOAT8(e);
 }
 
+/*
+ * clv_probability_of_purchases(model, horizon, purchases): a new customer's;
+ * with frequency, recency and t after them, conditional on that history.
+ */
 PG_FUNCTION_INFO_V1(clv_probability_of_purchases);
 Datum
 clv_probability_of_purchases(PG_FUNCTION_ARGS)
@@ -499,17 +557,29 @@ clv_probability_of_purchases(PG_FUNCTION_ARGS)
 	const clv_model *m = btyd_model_arg(fcinfo, "clv_probability_of_purchases", false, &model);
 	double		t = clv_finite_arg(fcinfo, 1, "horizon");
 	int32		n = PG_GETARG_INT32(2);
+	double		p;
 
-	if (model == CLV_BTYD_PARETONBD)
-		ereport(ERROR,
-				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("clv_probability_of_purchases is not available for paretonbd models"),
-				 errhint("Use a BG/NBD or MBG/NBD model.")));
 	if (t < 0 || n < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon and purchases must not be negative")));
-	PG_RETURN_FLOAT8(clv_bgnbd_probability_of_purchases(model, m->params, t, n));
+	if (PG_NARGS() > 3)
+	{
+		double		x,
+					tx,
+					T;
+
+		customer_args(fcinfo, 3, model, &x, &tx, &T);
+		p = clv_btyd_conditional_probability_of_purchases(model, m->params, t, n, x, tx, T);
+	}
+	else
+		p = clv_btyd_probability_of_purchases(model, m->params, t, n);
+	if (!isfinite(p))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the probability cannot be computed for this customer"),
+				 errdetail("A hypergeometric term or an integral did not converge.")));
+	PG_RETURN_FLOAT8(p);
 }
 
 PG_FUNCTION_INFO_V1(clv_expected_spend);
@@ -559,6 +629,15 @@ interval_days(FunctionCallInfo fcinfo, int argno, const char *what)
 	return days;
 }
 
+/* Whether t is s, without a per-row copy. */
+static bool
+text_is(text *t, const char *s)
+{
+	size_t		len = strlen(s);
+
+	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
 PG_FUNCTION_INFO_V1(clv_lifetime_value);
 Datum
 clv_lifetime_value(PG_FUNCTION_ARGS)
@@ -600,9 +679,9 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("annual_discount_rate must be greater than -1")));
 	method = PG_GETARG_TEXT_PP(9);
-	if (strcmp(text_to_cstring(method), "continuous") == 0)
+	if (text_is(method, "continuous"))
 		continuous = true;
-	else if (strcmp(text_to_cstring(method), "discrete") == 0)
+	else if (text_is(method, "discrete"))
 		continuous = false;
 	else
 		ereport(ERROR,
@@ -622,9 +701,13 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 				 errmsg("horizon is more than 100000 units")));
 	spend = clv_gammagamma_expected_spend(sm->params, x, x > 0 ? mon : 0);
 	/* cash flows at the end of each unit, or continuous; ρ per unit */
-	if (!clv_btyd_discounted_purchases(purchase, pm->params, x, tx, T,
-									   horizon_days / unit_days, continuous ? 0 : 1,
-									   log1p(annual) * unit_days / DAYS_PER_YEAR, &purchases))
+	if (!memo_factor(fcinfo, purchase, pm->params, horizon_days / unit_days,
+					 continuous ? 0 : 1, log1p(annual) * unit_days / DAYS_PER_YEAR, x, T,
+					 &purchases))
+		hypergeometric_error();
+	if (horizon_days > 0)
+		purchases *= palive_of(purchase, pm->params, x, tx, T);
+	if (!isfinite(purchases))
 		hypergeometric_error();
 	PG_RETURN_FLOAT8(spend * purchases);
 }

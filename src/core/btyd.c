@@ -41,56 +41,78 @@ compare_pattern(const void *a, const void *b)
 	return 0;
 }
 
+/* The patterns as they arrive are distinct; sorting makes their order canonical. */
 void
 clv_patterns_compact(clv_patterns *p)
 {
-	size_t		k = 0;
-
-	if (p->n == 0)
-		return;
-	qsort(p->v, p->n, sizeof(clv_pattern), compare_pattern);
-	for (size_t i = 1; i < p->n; i++)
-	{
-		if (compare_pattern(&p->v[k], &p->v[i]) == 0)
-			p->v[k].count += p->v[i].count;
-		else
-			p->v[++k] = p->v[i];
-	}
-	p->n = k + 1;
+	if (p->n > 1)
+		qsort(p->v, p->n, sizeof(clv_pattern), compare_pattern);
+	/* the index refers to positions: rebuilt when next needed */
+	clv_release(p->slots);
+	p->slots = NULL;
+	p->n_slots = 0;
 }
 
-/* Room for one more pattern: compact first, grow only if that did not help. */
+static uint64_t
+pattern_hash(double x, double tx, double T)
+{
+	double		key[3] = {x + 0.0, tx + 0.0, T + 0.0};	/* −0 hashes as 0 */
+	uint64_t	h = 0,
+				bits;
+
+	/* whole numbers leave a double's low bits zero: mix every bit in */
+	for (int i = 0; i < 3; i++)
+	{
+		memcpy(&bits, &key[i], 8);
+		h = (h ^ bits) * 0x9e3779b97f4a7c15ULL;
+		h ^= h >> 29;
+	}
+	return h * 0xbf58476d1ce4e5b9ULL;
+}
+
+/* Rebuild the index over the first n patterns with n_slots slots. */
+static void
+patterns_reindex(clv_patterns *p, size_t n_slots)
+{
+	clv_release(p->slots);
+	p->slots = clv_alloc(n_slots * sizeof(uint32_t));
+	memset(p->slots, 0, n_slots * sizeof(uint32_t));
+	p->n_slots = n_slots;
+	for (size_t i = 0; i < p->n; i++)
+	{
+		size_t		s = pattern_hash(p->v[i].x, p->v[i].tx, p->v[i].T) >> 20 & (n_slots - 1);
+
+		while (p->slots[s] != 0)
+			s = (s + 1) & (n_slots - 1);
+		p->slots[s] = (uint32_t) (i + 1);
+	}
+}
+
+/* Room for `need` patterns (and their index), within the memory limit. */
 static clv_status
 patterns_reserve(clv_patterns *p, size_t need, clv_error *err)
 {
+	/* a pattern and its share of the index (at least two slots) */
+	const size_t per_pattern = sizeof(clv_pattern) + 4 * sizeof(uint32_t);
 	size_t		cap;
 	clv_pattern *v;
 
 	if (need <= p->cap)
 		return CLV_OK;
-	if (p->n > 0)
-	{
-		size_t		extra = need - p->n;
-
-		/* keep compacting in place while that leaves half the room free */
-		clv_patterns_compact(p);
-		need = p->n + extra;
-		if (need <= p->cap / 2)
-			return CLV_OK;
-	}
 	cap = p->cap ? p->cap * 2 : 256;
 	while (cap < need)
 		cap *= 2;
-	if (p->max_bytes && cap > p->max_bytes / sizeof(clv_pattern))
+	if (cap > UINT32_MAX - 1 ||
+		(p->max_bytes && cap > p->max_bytes / per_pattern))
 	{
-		cap = p->max_bytes / sizeof(clv_pattern);
+		cap = p->max_bytes ? p->max_bytes / per_pattern : UINT32_MAX - 1;
 		if (cap < need)
 		{
 			clv_fail(err, CLV_ERR_LIMIT,
 					 "distinct customer patterns exceed the memory limit of %zu kB",
 					 p->max_bytes / 1024);
 			clv_set_detail(err, "%zu distinct patterns need %zu kB.", need,
-						   (need * sizeof(clv_pattern) + 1023) / 1024);
+						   (need * per_pattern + 1023) / 1024);
 			return CLV_ERR_LIMIT;
 		}
 	}
@@ -108,6 +130,7 @@ clv_patterns_add(clv_patterns *p, double x, double tx, double T, double count,
 				 clv_error *err)
 {
 	clv_status	st;
+	size_t		s;
 
 	/* sorted input repeats the last pattern: count it in place */
 	if (p->n > 0 && p->v[p->n - 1].x == x && p->v[p->n - 1].tx == tx &&
@@ -116,9 +139,29 @@ clv_patterns_add(clv_patterns *p, double x, double tx, double T, double count,
 		p->v[p->n - 1].count += count;
 		return CLV_OK;
 	}
+	if (p->n_slots < 2 * (p->n + 1))
+	{
+		size_t		n_slots = 1024;
+
+		while (n_slots < 4 * (p->n + 1))
+			n_slots *= 2;
+		patterns_reindex(p, n_slots);
+	}
+	s = pattern_hash(x, tx, T) >> 20 & (p->n_slots - 1);
+	for (; p->slots[s] != 0; s = (s + 1) & (p->n_slots - 1))
+	{
+		clv_pattern *c = &p->v[p->slots[s] - 1];
+
+		if (c->x == x && c->tx == tx && c->T == T)
+		{
+			c->count += count;
+			return CLV_OK;
+		}
+	}
 	if (p->n == p->cap && (st = patterns_reserve(p, p->n + 1, err)) != CLV_OK)
 		return st;
-	p->v[p->n++] = (clv_pattern) {x, tx, T, count};
+	p->v[p->n] = (clv_pattern) {x, tx, T, count};
+	p->slots[s] = (uint32_t) ++p->n;
 	return CLV_OK;
 }
 
@@ -140,8 +183,10 @@ void
 clv_patterns_free(clv_patterns *p)
 {
 	clv_release(p->v);
+	clv_release(p->slots);
 	p->v = NULL;
-	p->n = p->cap = 0;
+	p->slots = NULL;
+	p->n = p->cap = p->n_slots = 0;
 }
 
 /* ---- models -------------------------------------------------------------- */
@@ -167,7 +212,8 @@ clv_status
 clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
 						clv_error *err)
 {
-	if (!(x >= 0) || x != floor(x) || !isfinite(x))
+	/* below 2^53 the cast is exact for whole numbers; above, every double is one */
+	if (!(x >= 0) || !isfinite(x) || (x < 9007199254740992.0 && x != (double) (int64_t) x))
 		return clv_fail(err, CLV_ERR_DATA,
 						"frequency must be a non-negative whole number");
 	if (model == CLV_BTYD_GAMMAGAMMA)
@@ -189,25 +235,92 @@ clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
 }
 
 /*
+ * The distinct values of T and t_x, with each pattern's positions among them:
+ * an evaluation then takes log(α + T) and log(α + t_x) once per distinct time
+ * (whole periods give a few hundred) instead of twice per pattern.
+ */
+typedef struct time_index
+{
+	size_t		n;
+	double	   *value;
+	uint32_t   *T_at,
+			   *tx_at;
+	double	   *log;			/* scratch for one evaluation */
+} time_index;
+
+static uint32_t
+time_position(time_index *ix, uint32_t *slots, size_t n_slots, double t)
+{
+	uint64_t	bits;
+	size_t		s;
+
+	t += 0.0;					/* −0 as 0 */
+	memcpy(&bits, &t, 8);
+	s = (bits * 0x9e3779b97f4a7c15ULL) >> 20 & (n_slots - 1);
+	for (; slots[s] != 0; s = (s + 1) & (n_slots - 1))
+		if (ix->value[slots[s] - 1] == t)
+			return slots[s] - 1;
+	ix->value[ix->n] = t;
+	slots[s] = (uint32_t) ++ix->n;
+	return slots[s] - 1;
+}
+
+static void
+time_index_build(const clv_patterns *p, time_index *ix)
+{
+	size_t		n_slots = 16;
+	uint32_t   *slots;
+
+	while (n_slots < 4 * p->n)
+		n_slots *= 2;
+	slots = clv_alloc(n_slots * sizeof(uint32_t));
+	memset(slots, 0, n_slots * sizeof(uint32_t));
+	ix->n = 0;
+	ix->value = clv_alloc(2 * p->n * sizeof(double));
+	ix->T_at = clv_alloc(p->n * sizeof(uint32_t));
+	ix->tx_at = clv_alloc(p->n * sizeof(uint32_t));
+	for (size_t i = 0; i < p->n; i++)
+	{
+		ix->T_at[i] = time_position(ix, slots, n_slots, p->v[i].T);
+		ix->tx_at[i] = time_position(ix, slots, n_slots, p->v[i].tx);
+	}
+	ix->log = clv_alloc(ix->n * sizeof(double));
+	clv_release(slots);
+}
+
+static void
+time_index_free(time_index *ix)
+{
+	clv_release(ix->value);
+	clv_release(ix->T_at);
+	clv_release(ix->tx_at);
+	clv_release(ix->log);
+}
+
+/*
  * Log-likelihood of the patterns and, when grad is given, its gradient with
  * respect to the natural parameters.  Patterns are sorted by x, so the terms
  * that depend on x alone (the gamma and digamma functions) are computed once
  * per distinct frequency, not once per customer.
  */
 static double
-bgnbd_ll(bool modified, const clv_patterns *p, const double *theta, double *grad)
+bgnbd_ll(bool modified, const clv_patterns *p, const time_index *ix,
+		 const double *theta, double *grad)
 {
 	double		r = theta[0],
 				alpha = theta[1],
 				a = theta[2],
 				b = theta[3];
+	/* MBG/NBD: death is possible right after the first purchase too */
+	double		k = modified ? 1 : 0;
 	double		ll = 0;
 	double		g[4] = {0, 0, 0, 0};
 	double		last_x = -1;
 	double		ax = 0,
 				dr_x = 0,
 				da_x = 0,
-				db_x = 0;
+				db_x = 0,
+				lodds_x = 0;
 	double		lgr = gsl_sf_lngamma(r),
 				lgb = gsl_sf_lngamma(b),
 				lgab = gsl_sf_lngamma(a + b);
@@ -215,14 +328,15 @@ bgnbd_ll(bool modified, const clv_patterns *p, const double *theta, double *grad
 				psb = gsl_sf_psi(b),
 				psab = gsl_sf_psi(a + b);
 
+	for (size_t j = 0; j < ix->n; j++)
+		ix->log[j] = log(alpha + ix->value[j]);
 	for (size_t i = 0; i < p->n; i++)
 	{
 		const clv_pattern *c = &p->v[i];
 		double		x = c->x;
-		/* MBG/NBD: death is possible right after the first purchase too */
-		double		k = modified ? 1 : 0;
+		double		lT = ix->log[ix->T_at[i]],
+					ltx = ix->log[ix->tx_at[i]];
 		double		l3,
-					l4,
 					w4,
 					term;
 		bool		has4 = modified || x > 0;
@@ -235,18 +349,22 @@ bgnbd_ll(bool modified, const clv_patterns *p, const double *theta, double *grad
 			dr_x = gsl_sf_psi(r + x) - psr + log(alpha);
 			da_x = psab - gsl_sf_psi(a + b + x + k);
 			db_x = psab + gsl_sf_psi(b + x + k) - psb - gsl_sf_psi(a + b + x + k);
+			/* without the dropout term (BG/NBD at x = 0) b + x − 1 may be 0 */
+			lodds_x = has4 ? log(a) - log(b + x - 1 + k) : 0;
 			last_x = x;
 		}
-		l3 = -(r + x) * log(alpha + c->T);
+		/* log of (alive at T) + (died after the last purchase), and the second's share */
+		l3 = -(r + x) * lT;
 		if (has4)
 		{
-			l4 = log(a) - log(b + x - 1 + k) - (r + x) * log(alpha + c->tx);
-			term = l3 > l4 ? l3 + log1p(exp(l4 - l3)) : l4 + log1p(exp(l3 - l4));
-			w4 = exp(l4 - term);
+			double		d = lodds_x - (r + x) * ltx - l3,
+						e = exp(-fabs(d));
+
+			term = l3 + fmax(d, 0) + log1p(e);
+			w4 = d > 0 ? 1 / (1 + e) : e / (1 + e);
 		}
 		else
 		{
-			l4 = -INFINITY;
 			term = l3;
 			w4 = 0;
 		}
@@ -255,10 +373,8 @@ bgnbd_ll(bool modified, const clv_patterns *p, const double *theta, double *grad
 		{
 			double		w3 = 1 - w4;
 
-			g[0] += c->count * (dr_x - w3 * log(alpha + c->T) - w4 * log(alpha + c->tx));
-			g[1] += c->count * (r / alpha - w3 * (r + x) / (alpha + c->T)
-								- w4 * (r + x) / (alpha + c->tx));
-			/* without the dropout term (BG/NBD at x = 0) b + x − 1 may be 0 */
+			g[0] += c->count * (dr_x - w3 * lT - w4 * ltx);
+			g[1] += c->count * (r / alpha - (r + x) * (w3 / (alpha + c->T) + w4 / (alpha + c->tx)));
 			g[2] += c->count * (da_x + (has4 ? w4 / a : 0));
 			g[3] += c->count * (db_x - (has4 ? w4 / (b + x - 1 + k) : 0));
 		}
@@ -313,110 +429,18 @@ gammagamma_ll(const clv_patterns *pt, const double *theta, double *grad)
 	return ll;
 }
 
-/*
- * log A0 of Fader & Hardie's Pareto/NBD note: the difference of two Gauss
- * hypergeometric terms, ∫ from t_x to T of the death density, up to a factor.
- * Written with the larger of alpha and beta, so the argument stays in [0, 1).
- */
 static double
-pareto_log_a0(const double *theta, double x, double tx, double T)
-{
-	double		r = theta[0],
-				alpha = theta[1],
-				s = theta[2],
-				beta = theta[3];
-	double		rsx = r + s + x;
-	double		hi = fmax(alpha, beta),
-				d = fabs(alpha - beta),
-				b2 = alpha >= beta ? s + 1 : r + x;
-	gsl_sf_result h1,
-				h2;
-	double		l1,
-				l2;
-
-	if (gsl_sf_hyperg_2F1_e(rsx, b2, rsx + 1, d / (hi + tx), &h1) != GSL_SUCCESS ||
-		gsl_sf_hyperg_2F1_e(rsx, b2, rsx + 1, d / (hi + T), &h2) != GSL_SUCCESS ||
-		!(h1.val > 0) || !(h2.val > 0))
-		return NAN;
-	l1 = log(h1.val) - rsx * log(hi + tx);
-	l2 = log(h2.val) - rsx * log(hi + T);
-	return l2 < l1 ? l1 + log1p(-exp(l2 - l1)) : -INFINITY;
-}
-
-static double
-paretonbd_ll_value(const clv_patterns *p, const double *theta)
-{
-	double		r = theta[0],
-				alpha = theta[1],
-				s = theta[2],
-				beta = theta[3];
-	double		ll = 0,
-				last_x = -1,
-				ax = 0;
-	double		lgr = gsl_sf_lngamma(r);
-
-	for (size_t i = 0; i < p->n; i++)
-	{
-		const clv_pattern *c = &p->v[i];
-		double		x = c->x;
-		double		t1,
-					t2,
-					m;
-
-		if (x != last_x)
-		{
-			ax = gsl_sf_lngamma(r + x) - lgr + r * log(alpha) + s * log(beta);
-			last_x = x;
-		}
-		/* alive at T, or died between t_x and T */
-		t1 = -(r + x) * log(alpha + c->T) - s * log(beta + c->T);
-		t2 = log(s) - log(r + s + x) + pareto_log_a0(theta, x, c->tx, c->T);
-		if (isnan(t2))
-			return NAN;
-		m = fmax(t1, t2);
-		ll += c->count * (ax + m + log(exp(t1 - m) + exp(t2 - m)));
-	}
-	return ll;
-}
-
-/*
- * The hypergeometric terms have no convenient parameter derivatives, so the
- * gradient is by central differences in log-parameters; the likelihood is
- * smooth and computed to near full precision, which keeps them accurate.
- */
-static double
-paretonbd_ll(const clv_patterns *p, const double *theta, double *grad)
-{
-	double		ll = paretonbd_ll_value(p, theta);
-
-	if (grad)
-		for (int i = 0; i < 4; i++)
-		{
-			double		up[4],
-						down[4];
-			const double h = 1e-6;
-
-			memcpy(up, theta, sizeof(up));
-			memcpy(down, theta, sizeof(down));
-			up[i] = theta[i] * exp(h);
-			down[i] = theta[i] * exp(-h);
-			grad[i] = (paretonbd_ll_value(p, up) - paretonbd_ll_value(p, down))
-				/ (2 * h * theta[i]);
-		}
-	return ll;
-}
-
-static double
-model_ll(clv_btyd_model model, const clv_patterns *p, const double *theta, double *grad)
+model_ll(clv_btyd_model model, const clv_patterns *p, const time_index *ix,
+		 const double *theta, double *grad)
 {
 	switch (model)
 	{
 		case CLV_BTYD_PARETONBD:
-			return paretonbd_ll(p, theta, grad);
+			return clv_paretonbd_ll(p, theta, grad);
 		case CLV_BTYD_BGNBD:
-			return bgnbd_ll(false, p, theta, grad);
+			return bgnbd_ll(false, p, ix, theta, grad);
 		case CLV_BTYD_MBGNBD:
-			return bgnbd_ll(true, p, theta, grad);
+			return bgnbd_ll(true, p, ix, theta, grad);
 		case CLV_BTYD_GAMMAGAMMA:
 			return gammagamma_ll(p, theta, grad);
 	}
@@ -427,7 +451,13 @@ double
 clv_btyd_log_likelihood(clv_btyd_model model, const clv_patterns *p, const double *params,
 						double *grad)
 {
-	return model_ll(model, p, params, grad);
+	time_index	ix;
+	double		ll;
+
+	time_index_build(p, &ix);
+	ll = model_ll(model, p, &ix, params, grad);
+	time_index_free(&ix);
+	return ll;
 }
 
 /* ---- optimisation --------------------------------------------------------- */
@@ -444,6 +474,7 @@ typedef struct objective
 	double		n;				/* customers */
 	double		l2;
 	int			k;
+	const time_index *ix;
 } objective;
 
 static double
@@ -459,7 +490,7 @@ objective_fdf(const gsl_vector *v, objective *o, gsl_vector *df)
 		if (!isfinite(theta[i]) || theta[i] <= 0)
 			return GSL_POSINF;
 	}
-	f = -model_ll(o->model, o->p, theta, df ? grad : NULL);
+	f = -model_ll(o->model, o->p, o->ix, theta, df ? grad : NULL);
 	for (int i = 0; i < o->k; i++)
 		f += o->l2 * theta[i] * theta[i];
 	f /= o->n;
@@ -513,7 +544,7 @@ minimise(objective *o, const double *start, int max_iter, double *best_log,
 			it++;
 			if (gsl_multimin_fdfminimizer_iterate(m) != GSL_SUCCESS)
 				break;			/* no further progress along the line */
-			status = gsl_multimin_test_gradient(m->gradient, 1e-9);
+			status = gsl_multimin_test_gradient(m->gradient, 1e-5);
 		}
 		if (isfinite(m->f) && m->f < *best_f)
 		{
@@ -521,7 +552,7 @@ minimise(objective *o, const double *start, int max_iter, double *best_log,
 			for (int i = 0; i < o->k; i++)
 				best_log[i] = gsl_vector_get(m->x, i);
 			*iterations = it;
-			*converged = gsl_multimin_test_gradient(m->gradient, 1e-6) == GSL_SUCCESS;
+			*converged = status == GSL_SUCCESS;
 		}
 		ok = true;
 	}
@@ -533,70 +564,66 @@ minimise(objective *o, const double *start, int max_iter, double *best_log,
 }
 
 /*
- * BFGS stops when its line search makes no more progress, with the gradient
- * small but not negligible along the flat directions of these likelihoods.
- * A few Newton steps (Hessian by central differences of the analytic
- * gradient) finish the job; a step is kept only if it shrinks the gradient.
+ * BFGS is stopped with the gradient small but not negligible along the flat
+ * directions of these likelihoods.  A few Newton steps (Hessian by forward
+ * differences of the analytic gradient) finish the job; a step is kept only
+ * if it shrinks the gradient.  At most max_steps steps, counted in *steps.
+ * Returns the final gradient's norm.
  */
-static void
-polish(objective *o, double *best_log, double *best_f)
+static double
+polish(objective *o, double *best_log, double *best_f, int max_steps, int *steps)
 {
 	int			k = o->k;
 	double		g[CLV_BTYD_MAX_PARAMS],
-				gp[CLV_BTYD_MAX_PARAMS],
-				gm[CLV_BTYD_MAX_PARAMS],
+				gt[CLV_BTYD_MAX_PARAMS],
 				h[CLV_BTYD_MAX_PARAMS * CLV_BTYD_MAX_PARAMS],
 				step[CLV_BTYD_MAX_PARAMS],
 				trial[CLV_BTYD_MAX_PARAMS];
-	gsl_vector_view xv,
-				gv = gsl_vector_view_array(g, k);
-	const double eps = 1e-6;
+	gsl_vector_view gv = gsl_vector_view_array(g, k),
+				tv = gsl_vector_view_array(gt, k),
+				xv = gsl_vector_view_array(trial, k);
+	double		norm = 0;
+	const double eps = 1e-5;
 
-	for (int iter = 0; iter < 5; iter++)
+	memcpy(trial, best_log, sizeof(double) * k);
+	objective_fdf(&xv.vector, o, &gv.vector);
+	for (int i = 0; i < k; i++)
+		norm += g[i] * g[i];
+	for (int iter = 0; iter < 5 && iter < max_steps && norm > 1e-28; iter++)
 	{
-		double		norm = 0,
-					trial_norm = 0,
+		double		trial_norm = 0,
 					f;
 		gsl_matrix_view hv = gsl_matrix_view_array(h, k, k);
 		gsl_vector_view sv = gsl_vector_view_array(step, k);
 
-		xv = gsl_vector_view_array(best_log, k);
-		objective_fdf(&xv.vector, o, &gv.vector);
 		for (int j = 0; j < k; j++)
 		{
-			gsl_vector_view pv = gsl_vector_view_array(gp, k),
-						mv = gsl_vector_view_array(gm, k);
-
 			memcpy(trial, best_log, sizeof(double) * k);
 			trial[j] += eps;
-			xv = gsl_vector_view_array(trial, k);
-			objective_fdf(&xv.vector, o, &pv.vector);
-			trial[j] -= 2 * eps;
-			objective_fdf(&xv.vector, o, &mv.vector);
+			objective_fdf(&xv.vector, o, &tv.vector);
 			for (int i = 0; i < k; i++)
-				h[i * k + j] = (gp[i] - gm[i]) / (2 * eps);
+				h[i * k + j] = (gt[i] - g[i]) / eps;
 		}
 		for (int i = 0; i < k; i++)
-		{
-			norm += g[i] * g[i];
 			for (int j = 0; j < i; j++)
 				h[i * k + j] = h[j * k + i] = (h[i * k + j] + h[j * k + i]) / 2;
-		}
-		if (norm < 1e-28 ||
-			gsl_linalg_cholesky_decomp1(&hv.matrix) != GSL_SUCCESS ||
+		if (gsl_linalg_cholesky_decomp1(&hv.matrix) != GSL_SUCCESS ||
 			gsl_linalg_cholesky_solve(&hv.matrix, &gv.vector, &sv.vector) != GSL_SUCCESS)
-			return;
+			break;
 		for (int i = 0; i < k; i++)
 			trial[i] = best_log[i] - step[i];
-		xv = gsl_vector_view_array(trial, k);
-		f = objective_fdf(&xv.vector, o, &gv.vector);
+		f = objective_fdf(&xv.vector, o, &tv.vector);
 		for (int i = 0; i < k; i++)
-			trial_norm += g[i] * g[i];
+			trial_norm += gt[i] * gt[i];
 		if (!(trial_norm < norm) || !(f <= *best_f + 1e-12 * fabs(*best_f)))
-			return;
+			break;
 		memcpy(best_log, trial, sizeof(double) * k);
+		memcpy(g, gt, sizeof(double) * k);
 		*best_f = f;
+		norm = trial_norm;
+		(*steps)++;
 	}
+	return sqrt(norm);
 }
 
 /*
@@ -605,7 +632,8 @@ polish(objective *o, double *best_log, double *best_f)
  * gradient, then the delta method (se θ = θ · se log θ).
  */
 static void
-standard_errors(clv_btyd_model model, const clv_patterns *p, clv_btyd_fit *fit)
+standard_errors(clv_btyd_model model, const clv_patterns *p, const time_index *ix,
+				clv_btyd_fit *fit)
 {
 	int			k = fit->n_params;
 	double		h[CLV_BTYD_MAX_PARAMS * CLV_BTYD_MAX_PARAMS];
@@ -620,9 +648,9 @@ standard_errors(clv_btyd_model model, const clv_patterns *p, clv_btyd_fit *fit)
 		for (int i = 0; i < k; i++)
 			theta[i] = fit->params[i];
 		theta[j] = fit->params[j] * exp(step);
-		model_ll(model, p, theta, gp);
+		model_ll(model, p, ix, theta, gp);
 		theta[j] = fit->params[j] * exp(-step);
-		model_ll(model, p, theta, gm);
+		model_ll(model, p, ix, theta, gm);
 		/* d/dlog θj of (θi · ∂ll/∂θi) */
 		for (int i = 0; i < k; i++)
 		{
@@ -644,16 +672,116 @@ standard_errors(clv_btyd_model model, const clv_patterns *p, clv_btyd_fit *fit)
 			fit->std_error[i] = fit->params[i] * sqrt(h[i * k + i]);
 }
 
+/* Fits on more distinct patterns than this start on a coarse copy of them. */
+#define COARSE_PATTERNS 20000
+#define COARSE_GRID 48
+
+/*
+ * The patterns with t_x and T rounded to a grid of COARSE_GRID steps over the
+ * largest age: a likelihood close enough to the real one to find the
+ * maximum's neighbourhood, on a few thousand patterns.  Customers keep a
+ * positive recency when they have repeat purchases.
+ */
+static void
+coarsen(const clv_patterns *p, clv_patterns *out)
+{
+	double		max_T = 0,
+				h;
+	clv_error	err;
+
+	for (size_t i = 0; i < p->n; i++)
+		max_T = fmax(max_T, p->v[i].T);
+	h = max_T / COARSE_GRID;
+	clv_patterns_init(out, 0);
+	for (size_t i = 0; i < p->n; i++)
+	{
+		const clv_pattern *c = &p->v[i];
+		double		tx = c->x > 0 ? fmax(1, round(c->tx / h)) * h : 0,
+					T = fmax(tx, round(c->T / h) * h);
+
+		/* without a memory limit, adding cannot fail */
+		(void) clv_patterns_add(out, c->x, tx, T, c->count, &err);
+	}
+	clv_patterns_compact(out);
+}
+
+/*
+ * BFGS from several starts, keeping the best: they guard against a flat
+ * region, and the scale parameter (alpha, gamma) starts near the data's own
+ * time or money scale.  A second start that finds no better maximum confirms
+ * the first and ends the search.
+ */
+static bool
+search(objective *o, double mean_T, int max_iter, double *best_log, double *best_f,
+	   clv_btyd_fit *fit)
+{
+	bool		ran = false;
+	double		informative = 0;
+	double		starts[3][CLV_BTYD_MAX_PARAMS];
+	int			n_starts = 0;
+
+	for (size_t i = 0; i < o->p->n; i++)
+		if (o->p->v[i].x > 0)
+			informative += o->p->v[i].count;
+
+	if (o->model == CLV_BTYD_GAMMAGAMMA)
+	{
+		double		mean_m = 0;
+
+		for (size_t i = 0; i < o->p->n; i++)
+			if (o->p->v[i].x > 0)
+				mean_m += o->p->v[i].count * o->p->v[i].tx;
+		mean_m /= informative;
+		starts[n_starts][0] = 1, starts[n_starts][1] = 2, starts[n_starts][2] = mean_m, n_starts++;
+		starts[n_starts][0] = 5, starts[n_starts][1] = 5, starts[n_starts][2] = mean_m, n_starts++;
+		starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1, n_starts++;
+	}
+	else if (o->model == CLV_BTYD_PARETONBD)
+	{
+		/* beta, like alpha, is on the scale of time */
+		double		scale = mean_T > 0 ? mean_T : 1;
+
+		starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
+			starts[n_starts][3] = scale / 4, n_starts++;
+		starts[n_starts][0] = 0.5, starts[n_starts][1] = scale, starts[n_starts][2] = 0.5,
+			starts[n_starts][3] = scale, n_starts++;
+	}
+	else
+	{
+		double		scale = mean_T > 0 ? mean_T : 1;
+
+		starts[n_starts][0] = 0.5, starts[n_starts][1] = scale, starts[n_starts][2] = 0.5,
+			starts[n_starts][3] = 2, n_starts++;
+		starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1,
+			starts[n_starts][3] = 1, n_starts++;
+		starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
+			starts[n_starts][3] = 1, n_starts++;
+	}
+	for (int s = 0; s < n_starts; s++)
+	{
+		double		before = *best_f;
+
+		ran |= minimise(o, starts[s], max_iter, best_log, best_f, &fit->iterations,
+						&fit->converged);
+		/* a second start that finds no better maximum confirms the first */
+		if (s > 0 && fit->converged && !(*best_f < before - 1e-8 * fabs(before)))
+			break;
+	}
+	return ran;
+}
+
 clv_status
 clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 			   const clv_btyd_options *opt, clv_btyd_fit *fit, clv_error *err)
 {
-	objective	o = {model, p, 0, opt->l2, clv_btyd_n_params(model)};
+	objective	o = {model, p, 0, opt->l2, clv_btyd_n_params(model), NULL};
+	time_index	ix;
 	double		best_log[CLV_BTYD_MAX_PARAMS];
 	double		best_f = INFINITY;
 	double		mean_T = 0,
 				informative = 0;
-	bool		ran = false;
+	bool		ran = false,
+				polished = false;
 
 	memset(fit, 0, sizeof(*fit));
 	fit->n_params = o.k;
@@ -686,94 +814,66 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 	if (model == CLV_BTYD_GAMMAGAMMA)
 		o.n = informative;
 
+	time_index_build(p, &ix);
+	o.ix = &ix;
 	if (opt->start)
 		ran = minimise(&o, opt->start, opt->max_iter, best_log, &best_f,
 					   &fit->iterations, &fit->converged);
-	else
+	else if (model != CLV_BTYD_GAMMAGAMMA && p->n > COARSE_PATTERNS)
 	{
 		/*
-		 * Several starts guard against a flat region: the scale parameter
-		 * (alpha, gamma) starts near the data's own time or money scale.
+		 * Many patterns: search on a coarse copy of the data (ages and
+		 * recencies rounded to a grid), then finish on the data themselves,
+		 * with Newton steps from there or, if they do not converge, BFGS.
 		 */
-		double		starts[3][CLV_BTYD_MAX_PARAMS];
-		int			n_starts = 0;
+		clv_patterns coarse;
+		objective	oc = o;
 
-		if (model == CLV_BTYD_GAMMAGAMMA)
+		time_index	coarse_ix;
+
+		coarsen(p, &coarse);
+		time_index_build(&coarse, &coarse_ix);
+		oc.p = &coarse;
+		oc.ix = &coarse_ix;
+		ran = search(&oc, mean_T, opt->max_iter, best_log, &best_f, fit);
+		time_index_free(&coarse_ix);
+		clv_patterns_free(&coarse);
+		if (ran)
 		{
-			double		mean_m = 0;
+			gsl_vector_view bv = gsl_vector_view_array(best_log, o.k);
+			double		start[CLV_BTYD_MAX_PARAMS];
 
-			for (size_t i = 0; i < p->n; i++)
-				if (p->v[i].x > 0)
-					mean_m += p->v[i].count * p->v[i].tx;
-			mean_m /= informative;
-			starts[n_starts][0] = 1, starts[n_starts][1] = 2, starts[n_starts][2] = mean_m, n_starts++;
-			starts[n_starts][0] = 5, starts[n_starts][1] = 5, starts[n_starts][2] = mean_m, n_starts++;
-			starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1, n_starts++;
-		}
-		else if (model == CLV_BTYD_PARETONBD)
-		{
-			/* beta, like alpha, is on the scale of time */
-			double		scale = mean_T > 0 ? mean_T : 1;
-
-			starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
-				starts[n_starts][3] = scale / 4, n_starts++;
-			starts[n_starts][0] = 0.5, starts[n_starts][1] = scale, starts[n_starts][2] = 0.5,
-				starts[n_starts][3] = scale, n_starts++;
-		}
-		else
-		{
-			double		scale = mean_T > 0 ? mean_T : 1;
-
-			starts[n_starts][0] = 0.5, starts[n_starts][1] = scale, starts[n_starts][2] = 0.5,
-				starts[n_starts][3] = 2, n_starts++;
-			starts[n_starts][0] = 1, starts[n_starts][1] = 1, starts[n_starts][2] = 1,
-				starts[n_starts][3] = 1, n_starts++;
-			starts[n_starts][0] = 1, starts[n_starts][1] = scale / 4, starts[n_starts][2] = 1,
-				starts[n_starts][3] = 1, n_starts++;
-		}
-		for (int s = 0; s < n_starts; s++)
-		{
-			double		before = best_f;
-
-			ran |= minimise(&o, starts[s], opt->max_iter, best_log, &best_f,
-							&fit->iterations, &fit->converged);
-			/* a second start that finds no better maximum confirms the first */
-			if (s > 0 && fit->converged && !(best_f < before - 1e-8 * fabs(before)))
-				break;
+			for (int i = 0; i < o.k; i++)
+				start[i] = exp(best_log[i]);
+			best_f = objective_fdf(&bv.vector, &o, NULL);
+			polished = polish(&o, best_log, &best_f, opt->max_iter - fit->iterations,
+							  &fit->iterations) < 1e-6;
+			if (!polished)
+				minimise(&o, start, opt->max_iter, best_log, &best_f, &fit->iterations,
+						 &fit->converged);
 		}
 	}
+	else
+		ran = search(&o, mean_T, opt->max_iter, best_log, &best_f, fit);
 	if (!ran || !isfinite(best_f))
 	{
 		clv_fail(err, CLV_ERR_NOCONVERGE, "the likelihood could not be maximised");
 		clv_set_hint(err, "Check the units of recency and t, or give starting values with the \"start\" option.");
+		time_index_free(&ix);
 		return CLV_ERR_NOCONVERGE;
 	}
-	if (model != CLV_BTYD_PARETONBD)	/* its gradient is itself numerical */
-		polish(&o, best_log, &best_f);
+	/* converged: the gradient of the mean log-likelihood is negligible */
+	fit->converged = polished ||
+		polish(&o, best_log, &best_f, opt->max_iter - fit->iterations, &fit->iterations) < 1e-6;
 	for (int i = 0; i < o.k; i++)
 		fit->params[i] = exp(best_log[i]);
-	fit->log_likelihood = model_ll(model, p, fit->params, NULL);
-	standard_errors(model, p, fit);
+	fit->log_likelihood = model_ll(model, p, &ix, fit->params, NULL);
+	standard_errors(model, p, &ix, fit);
+	time_index_free(&ix);
 	return CLV_OK;
 }
 
 /* ---- predictions ----------------------------------------------------------- */
-
-/* Pareto/NBD: 1 / (1 + s/(r+s+x) · (α+T)^(r+x) (β+T)^s · A0). */
-static double
-paretonbd_palive(const double *params, double x, double tx, double T)
-{
-	double		r = params[0],
-				alpha = params[1],
-				s = params[2],
-				beta = params[3];
-	double		la0 = pareto_log_a0(params, x, tx, T);
-
-	if (isnan(la0))
-		return NAN;
-	return 1.0 / (1.0 + exp(log(s) - log(r + s + x) + (r + x) * log(alpha + T)
-							+ s * log(beta + T) + la0));
-}
 
 double
 clv_bgnbd_palive(clv_btyd_model model, const double *params, double x, double tx, double T)
@@ -785,7 +885,7 @@ clv_bgnbd_palive(clv_btyd_model model, const double *params, double x, double tx
 	double		k = model == CLV_BTYD_MBGNBD ? 1 : 0;
 
 	if (model == CLV_BTYD_PARETONBD)
-		return paretonbd_palive(params, x, tx, T);
+		return clv_paretonbd_palive(params, x, tx, T);
 	if (model == CLV_BTYD_BGNBD && x == 0)
 		return 1.0;
 	/* 1 / (1 + a/(b+x−1+k) · ((α+T)/(α+t_x))^(r+x)), in logs */
@@ -914,29 +1014,6 @@ clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double 
 	return isfinite(*out);
 }
 
-bool
-clv_paretonbd_dert(const double *params, double x, double tx, double T, double delta,
-				   double *out)
-{
-	double		r = params[0],
-				alpha = params[1],
-				s = params[2],
-				beta = params[3];
-	clv_pattern one = {x, tx, T, 1};
-	clv_patterns single = {&one, 1, 1, 0};
-	double		ll = paretonbd_ll_value(&single, params);
-	gsl_sf_result_e10 u;
-
-	if (!(delta > 0) || !isfinite(ll) ||
-		gsl_sf_hyperg_U_e10_e(s, s, delta * (beta + T), &u) != GSL_SUCCESS || !(u.val > 0))
-		return false;
-	/* α^r β^s δ^(s−1) Γ(r+x+1) U(s, s; δ(β+T)) / (Γ(r) (α+T)^(r+x+1) L), in logs */
-	*out = exp(r * log(alpha) + s * log(beta) + (s - 1) * log(delta)
-			   + gsl_sf_lngamma(r + x + 1) + log(u.val) + u.e10 * M_LN10
-			   - gsl_sf_lngamma(r) - (r + x + 1) * log(alpha + T) - ll);
-	return isfinite(*out);
-}
-
 double
 clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *params,
 								   double t, int n)
@@ -971,61 +1048,135 @@ clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *params,
 	return first + second;
 }
 
-bool
-clv_btyd_discounted_purchases(clv_btyd_model model, const double *params, double x,
-							  double tx, double T, double horizon, double step,
-							  double rate, double *out)
+#define CURVE_MAX_TERMS 2000
+
+/*
+ * The factor of one (x, T) at n horizons t[i].  For BG/NBD and MBG/NBD the
+ * hypergeometric series has the same coefficients at every horizon, so they
+ * are computed once and each horizon costs a sum; horizons whose series would
+ * converge too slowly (z near 1) take clv_btyd_purchase_factor instead.
+ */
+static bool
+purchase_factor_curve(clv_btyd_model model, const double *params, double x, double T,
+					  int n, const double *t, double *out)
 {
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+	double		k = model == CLV_BTYD_MBGNBD ? 1 : 0;
+	double		A = r + x,
+				B = b + x + k,
+				C = a + b + x - 1 + k;
+	double		coef[CURVE_MAX_TERMS];
+	int			n_terms = 0;
+	double		zmax = 0;
+
+	for (int i = 0; i < n; i++)
+		zmax = fmax(zmax, t[i] / (alpha + T + t[i]));
+	if (model != CLV_BTYD_PARETONBD && fabs(a - 1) >= 1e-7 && zmax <= 0.95)
+	{
+		/* c_n = (A)_n (B)_n / ((C)_n n!), until c_n zmax^n is negligible and falling */
+		double		c = 1,
+					pw = 1,
+					sum = 1;
+
+		coef[n_terms++] = 1;
+		while (n_terms < CURVE_MAX_TERMS)
+		{
+			int			m = n_terms - 1;
+			double		ratio = (A + m) * (B + m) / ((C + m) * (m + 1));
+
+			c *= ratio;
+			pw *= zmax;
+			coef[n_terms++] = c;
+			sum += c * pw;
+			if (c * pw < 1e-17 * sum && ratio * zmax < 0.9)
+				break;
+		}
+		if (n_terms == CURVE_MAX_TERMS)
+			n_terms = 0;		/* too slow: every point on its own */
+	}
+	for (int i = 0; i < n; i++)
+	{
+		double		z = t[i] / (alpha + T + t[i]),
+					sum = 0;
+
+		if (n_terms == 0 || t[i] == 0)
+		{
+			if (!clv_btyd_purchase_factor(model, params, t[i], x, T, &out[i]))
+				return false;
+			continue;
+		}
+		/* Horner, from the smallest term up */
+		for (int j = n_terms - 1; j >= 0; j--)
+			sum = sum * z + coef[j];
+		out[i] = C / (a - 1) * (1 - exp(A * (log(alpha + T) - log(alpha + T + t[i]))) * sum);
+		if (!isfinite(out[i]))
+			return false;
+	}
+	return true;
+}
+
+bool
+clv_btyd_discounted_factor(clv_btyd_model model, const double *params, double x,
+						   double T, double horizon, double step, double rate, double *out)
+{
+	enum {BLOCK = 64};
+	double		t[BLOCK],
+				f[BLOCK],
+				w[BLOCK];
 	double		total = 0;
 
 	if (step > 0)
 	{
-		double		before = 0;
+		/*
+		 * Periods end at step, 2·step, ... and at the horizon (a period
+		 * ending within rounding of the horizon ends at it); each period's
+		 * purchases are discounted at its end.
+		 */
+		double		end = 0,
+					before = 0;
 
-		for (double end = 0; end < horizon;)
+		while (end < horizon)
 		{
-			double		upto;
+			int			m = 0;
 
-			/* a period ending within rounding of the horizon ends at it */
-			end = end + step < horizon * (1 - 1e-12) ? end + step : horizon;
+			for (; m < BLOCK && end < horizon; m++)
+			{
+				end = end + step < horizon * (1 - 1e-12) ? end + step : horizon;
+				t[m] = end;
+			}
 			clv_check_interrupts();
-			if (!clv_bgnbd_expected_purchases(model, params, end, x, tx, T, &upto))
+			if (!purchase_factor_curve(model, params, x, T, m, t, f))
 				return false;
-			total += (upto - before) * exp(-rate * end);
-			before = upto;
+			for (int i = 0; i < m; i++)
+			{
+				total += (f[i] - before) * exp(-rate * t[i]);
+				before = f[i];
+			}
 		}
 	}
 	else
 	{
 		/*
-		 * ∫ e^(−ρτ) dE(τ) = e^(−ρH) E(H) + ρ ∫ e^(−ρτ) E(τ) dτ, by parts;
-		 * E is smooth and concave, so fixed Gauss-Legendre nodes suffice.
+		 * ∫ e^(−ρτ) dF(τ) = e^(−ρH) F(H) + ρ ∫ e^(−ρτ) F(τ) dτ, by parts;
+		 * F is smooth and concave, so fixed Gauss-Legendre nodes suffice.
 		 */
 		static gsl_integration_glfixed_table *nodes = NULL;
-		double		end;
+		int			m = 0;
 
-		if (nodes == NULL && (nodes = gsl_integration_glfixed_table_alloc(48)) == NULL)
+		if (nodes == NULL && (nodes = gsl_integration_glfixed_table_alloc(BLOCK - 1)) == NULL)
 			return false;
-		if (!clv_bgnbd_expected_purchases(model, params, horizon, x, tx, T, &end))
-			return false;
-		total = exp(-rate * horizon) * end;
 		if (rate != 0)
-		{
-			double		integral = 0;
-
-			for (size_t i = 0; i < nodes->n; i++)
-			{
-				double		tau,
-							w,
-							e;
-
-				gsl_integration_glfixed_point(0, horizon, i, &tau, &w, nodes);
-				if (!clv_bgnbd_expected_purchases(model, params, tau, x, tx, T, &e))
-					return false;
-				integral += w * exp(-rate * tau) * e;
-			}
-			total += rate * integral;
-		}
+			for (; m < (int) nodes->n; m++)
+				gsl_integration_glfixed_point(0, horizon, m, &t[m], &w[m], nodes);
+		t[m++] = horizon;
+		if (!purchase_factor_curve(model, params, x, T, m, t, f))
+			return false;
+		total = exp(-rate * horizon) * f[m - 1];
+		for (int i = 0; i < m - 1; i++)
+			total += rate * w[i] * exp(-rate * t[i]) * f[i];
 	}
 	*out = total;
 	return isfinite(total);
@@ -1040,4 +1191,40 @@ clv_gammagamma_expected_spend(const double *params, double x, double m)
 
 	/* a weighted mean of the population mean pγ/(q−1) and the customer's own */
 	return (gamma + m * x) * p / (p * x + q - 1);
+}
+
+double
+clv_btyd_probability_of_purchases(clv_btyd_model model, const double *params, double t, int n)
+{
+	return model == CLV_BTYD_PARETONBD
+		? clv_paretonbd_probability_of_purchases(params, t, n)
+		: clv_bgnbd_probability_of_purchases(model, params, t, n);
+}
+
+/*
+ * Given the history, the customer is dead with probability 1 − P(alive) and
+ * makes no purchase; alive, the rates' posterior is again of the model's
+ * form, so the count is a new customer's under updated parameters:
+ * λ ~ Gamma(r+x, α+T), and p ~ Beta(a, b+x) for BG/NBD (x survived purchases;
+ * b+x+1 for MBG/NBD, which also survived the first) or μ ~ Gamma(s, β+T) for
+ * Pareto/NBD (alive through T).  After T an MBG/NBD customer dies only after
+ * purchases, as under BG/NBD.
+ */
+double
+clv_btyd_conditional_probability_of_purchases(clv_btyd_model model, const double *params,
+											  double t, int n, double x, double tx, double T)
+{
+	double		pa = clv_bgnbd_palive(model, params, x, tx, T);
+	double		post[4] = {params[0] + x, params[1] + T, params[2], params[3]};
+	double		p_alive_n;
+
+	if (model == CLV_BTYD_PARETONBD)
+		post[3] = params[3] + T;
+	else
+	{
+		post[3] = params[3] + x + (model == CLV_BTYD_MBGNBD ? 1 : 0);
+		model = CLV_BTYD_BGNBD;
+	}
+	p_alive_n = clv_btyd_probability_of_purchases(model, post, t, n);
+	return pa * p_alive_n + (n == 0 ? 1 - pa : 0);
 }

@@ -30,13 +30,16 @@ typedef struct clv_patterns
 	size_t		n;
 	size_t		cap;
 	size_t		max_bytes;		/* 0 = no limit */
+	/* open-addressing index of v: slot = position + 1, 0 = empty */
+	uint32_t   *slots;
+	size_t		n_slots;		/* a power of two, at least 2 cap; 0 = not built */
 } clv_patterns;
 
 void		clv_patterns_init(clv_patterns *p, size_t max_bytes);
 clv_status	clv_patterns_add(clv_patterns *p, double x, double tx, double T,
 							 double count, clv_error *err);
 clv_status	clv_patterns_merge(clv_patterns *p, const clv_patterns *other, clv_error *err);
-/* Sort and merge equal patterns: a canonical form, whatever the input order. */
+/* Sort (patterns are distinct already): a canonical form, whatever the input order. */
 void		clv_patterns_compact(clv_patterns *p);
 void		clv_patterns_free(clv_patterns *p);
 
@@ -127,16 +130,42 @@ double		clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *p
 											   double t, int n);
 
 /*
- * Discounted expected purchases in (T, T + horizon]: each purchase at time τ
- * after T is worth exp(−rate·τ).  With step > 0, purchases are counted per
- * period of that length (the last one ending at the horizon) and discounted at
- * the period's end, the usual discrete cash-flow convention; with step = 0,
- * continuously.  Times are in the model's units; rate is per unit.  False when
- * the model's expectation cannot be evaluated.
+ * Discounted expected purchases in (T, T + horizon] of a customer known to be
+ * alive at T (multiply by P(alive) for any customer): each purchase at time τ
+ * after T is worth exp(−rate·τ).  Like the factor, it does not depend on t_x.
+ * With step > 0, purchases are counted per period of that length (the last
+ * one ending at the horizon) and discounted at the period's end, the usual
+ * discrete cash-flow convention; with step = 0, continuously.  Times are in
+ * the model's units; rate is per unit.  False when the model's expectation
+ * cannot be evaluated.
  */
-bool		clv_btyd_discounted_purchases(clv_btyd_model model, const double *params,
-										  double x, double tx, double T, double horizon,
-										  double step, double rate, double *out);
+bool		clv_btyd_discounted_factor(clv_btyd_model model, const double *params,
+									   double x, double T, double horizon, double step,
+									   double rate, double *out);
+
+/* P(X(t) = n) for a new customer of any purchase model; NaN when it fails. */
+double		clv_btyd_probability_of_purchases(clv_btyd_model model, const double *params,
+											  double t, int n);
+
+/* P(n purchases in (T, T + t] | x, t_x, T); NaN when it cannot be computed. */
+double		clv_btyd_conditional_probability_of_purchases(clv_btyd_model model,
+														  const double *params, double t,
+														  int n, double x, double tx, double T);
+
+/* ---- Pareto/NBD (paretonbd.c) --------------------------------------------- */
+
+/*
+ * A customer's likelihood is Γ(r+x)/Γ(r) α^r β^s (E1 + E2): E1 for being alive
+ * at T, E2 for having died in (t_x, T].  Their logarithms and, when g1 and g2
+ * are not NULL, their gradients in (r, α, s, β); false when E2 cannot be
+ * computed.
+ */
+bool		clv_paretonbd_terms(const double *params, double x, double tx, double T,
+								double *log_e1, double *log_e2, double *g1, double *g2);
+double		clv_paretonbd_ll(const clv_patterns *p, const double *params, double *grad);
+double		clv_paretonbd_palive(const double *params, double x, double tx, double T);
+/* P(X(t) = n) for a new Pareto/NBD customer; NaN when the integral fails. */
+double		clv_paretonbd_probability_of_purchases(const double *params, double t, int n);
 
 /* Gamma-Gamma: E[mean spend | x, m]; for x = 0 the population mean. */
 double		clv_gammagamma_expected_spend(const double *params, double x, double m);

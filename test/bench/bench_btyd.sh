@@ -2,13 +2,16 @@
 # bench_btyd.sh — timings of clv's "buy till you die" models, side by side with the plain
 # SQL that scans the same rows:
 #
-#   1. clv_bgnbd_fit and clv_gammagamma_fit on the CDNOW calibration summary (2,357
-#      customers, ../shared/data/btyd_cdnowSummary_cbs.csv from the repository root):
-#      absolute target, < 50 ms each
+#   1. clv_bgnbd_fit, clv_mbgnbd_fit, clv_paretonbd_fit and clv_gammagamma_fit on the
+#      CDNOW calibration summary (2,357 customers,
+#      ../shared/data/btyd_cdnowSummary_cbs.csv from the repository root): absolute
+#      target, < 50 ms each
 #   2. clv_bgnbd_fit(frequency, recency, t) on simulated customers  vs  the GROUP BY of
 #      the same (frequency, recency, t) patterns with count(*)
 #   3. sum(clv_expected_purchases(m, 52, ...) + clv_palive(m, ...)) over the simulated
 #      customers  vs  sum(exp(ln(frequency + 1)))
+#   4. the same plus clv_lifetime_value(..., '1 year', '7 days', 0.1, 'continuous')
+#      vs  sum(exp(ln(frequency + 1)))
 #
 # Usage:
 #   test/bench/bench_btyd.sh            full run (1M simulated customers, 5 repetitions)
@@ -97,7 +100,8 @@ FROM (SELECT i, t_days, w, floor(ln(1 - u(i, 3)) / ln(w / (70 + w))) AS frequenc
             FROM (SELECT i, 7 + floor(273 * u(i, 1)) AS t_days, u(i, 2) AS v
                   FROM generate_series(1, $CUSTOMERS::bigint) AS i) a) b) c;
 
-CREATE TABLE model AS SELECT clv_bgnbd_fit(frequency, recency, t) AS m FROM sim;
+CREATE TABLE model AS SELECT clv_bgnbd_fit(frequency, recency, t) AS m,
+                             (SELECT clv_gammagamma_fit(x, m_x) FROM cbs) AS sm FROM sim;
 
 VACUUM (FREEZE, ANALYZE) cbs, sim, model;
 "
@@ -116,6 +120,8 @@ FROM (SELECT clv_model_info(m) AS i FROM model) q" | tail -n1
 # ---- queries ---------------------------------------------------------------
 CDNOW_BASE="SELECT count(*) FROM (SELECT x, t_x, t_cal, count(*) FROM cbs GROUP BY 1, 2, 3) q"
 CDNOW_BGNBD="SELECT clv_bgnbd_fit(x, t_x, t_cal) FROM cbs"
+CDNOW_MBGNBD="SELECT clv_mbgnbd_fit(x, t_x, t_cal) FROM cbs"
+CDNOW_PARETO="SELECT clv_paretonbd_fit(x, t_x, t_cal) FROM cbs"
 CDNOW_GG_BASE="SELECT count(*) FROM (SELECT x, m_x, count(*) FROM cbs GROUP BY 1, 2) q"
 CDNOW_GG="SELECT clv_gammagamma_fit(x, m_x) FROM cbs"
 
@@ -125,14 +131,20 @@ FIT_CLV="SELECT length(clv_bgnbd_fit(frequency, recency, t)) FROM sim"
 SCORE_BASE="SELECT sum(exp(ln(frequency + 1))) FROM sim"
 SCORE_CLV="SELECT sum(clv_expected_purchases(m, 52, frequency, recency, t) + clv_palive(m, frequency, recency, t))
 FROM sim, model"
+SCORE_CLV_LTV="SELECT sum(clv_expected_purchases(m, 52, frequency, recency, t) + clv_palive(m, frequency, recency, t)
+           + clv_lifetime_value(m, sm, frequency, recency, t, 20 + frequency, '1 year', '7 days', 0.1, 'continuous'))
+FROM sim, model"
 
 # ---- measurements ----------------------------------------------------------
 echo
 echo "runs (ms):"
 measure "CDNOW bgnbd_fit vs GROUP BY x, t_x, T" "<50" 0 "$CDNOW_BASE" "$CDNOW_BGNBD"
+measure "CDNOW mbgnbd_fit vs GROUP BY x, t_x, T" "<50" 0 "$CDNOW_BASE" "$CDNOW_MBGNBD"
+measure "CDNOW paretonbd_fit vs GROUP BY x, t_x, T" "<50" 0 "$CDNOW_BASE" "$CDNOW_PARETO"
 measure "CDNOW gammagamma_fit vs GROUP BY x, m_x" "<50" 0 "$CDNOW_GG_BASE" "$CDNOW_GG"
 measure "bgnbd_fit on sim vs GROUP BY patterns" 2 0 "$FIT_BASE" "$FIT_CLV"
 measure "expected_purchases + palive vs exp(ln(f+1))" 2 0 "$SCORE_BASE" "$SCORE_CLV"
+measure "... + lifetime_value vs exp(ln(f+1))" 2 0 "$SCORE_BASE" "$SCORE_CLV_LTV"
 
 echo
 print_results

@@ -1976,8 +1976,8 @@ simulate_paretonbd(gsl_rng *rng, const double *truth, int n, clv_patterns *out)
 			x++;
 			tx = t;
 		}
-		/* whole weeks keep the distinct patterns, and the fit, small */
-		clv_patterns_add(out, x, x > 0 ? fmax(1, round(tx)) : 0, T, 1, &err);
+		/* whole days, as a daily summary in weeks would give */
+		clv_patterns_add(out, x, x > 0 ? fmax(1, round(tx * 7)) / 7 : 0, T, 1, &err);
 	}
 }
 
@@ -2030,20 +2030,128 @@ test_btyd_recovery(void)
 
 	gsl_rng_set(rng, 7);
 	clv_patterns_init(&p, 0);
-	simulate_mbgnbd(rng, bg, 20000, &p);
+	simulate_mbgnbd(rng, bg, 100000, &p);
 	check_recovery(CLV_BTYD_MBGNBD, "MBG/NBD", &p, bg);
 	clv_patterns_free(&p);
 
 	clv_patterns_init(&p, 0);
-	simulate_paretonbd(rng, pareto, 20000, &p);
+	simulate_paretonbd(rng, pareto, 100000, &p);
 	check_recovery(CLV_BTYD_PARETONBD, "Pareto/NBD", &p, pareto);
 	clv_patterns_free(&p);
 
 	clv_patterns_init(&p, 0);
-	simulate_gammagamma(rng, gg, 20000, &p);
+	simulate_gammagamma(rng, gg, 100000, &p);
 	check_recovery(CLV_BTYD_GAMMAGAMMA, "Gamma-Gamma", &p, gg);
 	clv_patterns_free(&p);
 	gsl_rng_free(rng);
+}
+
+/* Largest relative difference between a Pareto/NBD gradient and central differences. */
+static double
+paretonbd_gradient_error(const clv_patterns *pats, const double *theta)
+{
+	double		grad[4],
+				rel = 0;
+
+	clv_paretonbd_ll(pats, theta, grad);
+	for (int i = 0; i < 4; i++)
+	{
+		double		up[4],
+					down[4],
+					h = 1e-6 * theta[i];
+
+		memcpy(up, theta, sizeof(up));
+		memcpy(down, theta, sizeof(down));
+		up[i] += h;
+		down[i] -= h;
+		rel = fmax(rel, fabs((clv_paretonbd_ll(pats, up, NULL) - clv_paretonbd_ll(pats, down, NULL))
+							 / (2 * h) - grad[i]) / fmax(1, fabs(grad[i])));
+	}
+	return rel;
+}
+
+static void
+test_paretonbd(void)
+{
+	clv_patterns pats;
+	clv_error	err;
+	/* α > β, α < β, and α < β with heavy buyers at small t (the series gives up) */
+	const double thetas[3][4] = {{0.55, 10.6, 0.61, 3.0}, {0.55, 4.0, 0.61, 40.0},
+								 {0.55, 0.05, 2.0, 900.0}};
+	const char *what[3] = {"alpha > beta", "alpha < beta", "the quadrature fallback"};
+	double		total = 0,
+				mean = 0,
+				factor,
+				le1,
+				le2,
+				g1[4],
+				g2[4];
+	const double t_star = 39;
+
+	clv_patterns_init(&pats, 0);
+	for (int i = 0; i < 300; i++)
+	{
+		double		x = i % 3 == 0 ? 0 : (i * 7) % 40 + (i % 50 == 1 ? 300 : 0),
+					T = 5 + (i * 13) % 35,
+					tx = x > 0 ? fmin(T, 0.5 + (i * 11) % 37) : 0;
+
+		clv_patterns_add(&pats, x, tx, T, 1 + i % 4, &err);
+	}
+	clv_patterns_compact(&pats);
+	for (int k = 0; k < 3; k++)
+	{
+		double		rel = paretonbd_gradient_error(&pats, thetas[k]);
+
+		check(rel < 1e-6, "paretonbd: gradient matches central differences, %s (%.2g)",
+			  what[k], rel);
+	}
+	/* a customer whose series would need thousands of terms (z near 1, b = 300) */
+	{
+		bool		ok = clv_paretonbd_terms(thetas[2], 300, 0.5, 5, &le1, &le2, g1, g2);
+
+		check(ok && isfinite(le2) && isfinite(g2[1]),
+			  "paretonbd: log E2 of a customer with 300 purchases is finite (%g)", le2);
+	}
+	{
+		double		series_e2,
+					quad_e2,
+					rel = 0;
+		double		th_near[4] = {0.55, 10.6, 0.61, 10.0};
+
+		/* x = 3: a series; the quadrature of the same integral, written out */
+		clv_paretonbd_terms(th_near, 3, 2, 30, &le1, &series_e2, NULL, NULL);
+		{
+			/* Simpson on a fine grid: E2 = s ∫ (α+τ)^−(r+x) (β+τ)^−(s+1) dτ */
+			int			n = 20000;
+			double		h = 28.0 / n,
+						sum = 0;
+
+			for (int i = 0; i <= n; i++)
+			{
+				double		tau = 2 + i * h,
+							f = pow(10.6 + tau, -3.55) * pow(10.0 + tau, -1.61);
+
+				sum += f * (i == 0 || i == n ? 1 : i % 2 ? 4 : 2);
+			}
+			quad_e2 = log(0.61 * sum * h / 3);
+		}
+		rel = fabs(series_e2 - quad_e2);
+		check(rel < 1e-10, "paretonbd: series E2 equals Simpson's rule (%.2g)", rel);
+	}
+	clv_patterns_free(&pats);
+
+	/* P(X(t) = n) sums to 1 and its mean is the closed-form expectation */
+	for (int n = 0; n < 400; n++)
+	{
+		double		p = clv_paretonbd_probability_of_purchases(thetas[0], t_star, n);
+
+		total += p;
+		mean += n * p;
+	}
+	clv_btyd_purchase_factor(CLV_BTYD_PARETONBD, thetas[0], t_star, 0, 0, &factor);
+	check(fabs(total - 1) < 1e-9, "paretonbd: P(X(t)=n) sums to 1 (%.3g)", total - 1);
+	check(fabs(mean - factor) < 1e-8 * factor,
+		  "paretonbd: the mean of P(X(t)=n) is E[X(t)] (%.10g vs %.10g)", mean, factor);
 }
 
 static void
@@ -2216,6 +2324,7 @@ main(void)
 	test_rows();
 	test_summary();
 	test_btyd();
+	test_paretonbd();
 	test_btyd_recovery();
 
 	printf("1..%d\n", tests_run);

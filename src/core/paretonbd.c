@@ -1,0 +1,380 @@
+/*
+ * paretonbd.c — the Pareto/NBD model's per-customer likelihood terms, with
+ * analytic gradients, and the predictions that rest on them.
+ *
+ * A customer's likelihood (Fader & Hardie 2005, "A note on deriving the
+ * Pareto/NBD model") is Γ(r+x)/Γ(r) α^r β^s (E1 + E2) with
+ *   E1 = (α+T)^−(r+x) (β+T)^−s                          alive at T
+ *   E2 = s ∫ from t_x to T of (α+τ)^−(r+x) (β+τ)^−(s+1) dτ   died in (t_x, T]
+ * and the integral is s/(r+s+x) · [G(t_x) − G(T)] with
+ *   G(t) = 2F1(a, b; a+1; z) / (m+t)^a,  a = r+s+x,  m = max(α, β),
+ *   z = |α−β| / (m+t),  b = s+1 if α ≥ β else r+x.
+ * The hypergeometric function is summed as its series, which gives its
+ * derivatives in a, b and z in the same pass, so the gradient is analytic.
+ * Where the series would need too many terms (z near 1 with a large b), the
+ * integral is taken by adaptive quadrature, and so are its derivatives.
+ */
+#include "btyd.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_integration.h>
+#include <gsl/gsl_sf_gamma.h>
+#include <gsl/gsl_sf_hyperg.h>
+#include <gsl/gsl_sf_psi.h>
+
+#define SERIES_MAX_TERMS 2000
+
+/*
+ * F = 2F1(a, b; a+1; z) and its partial derivatives in a, b and z, at two
+ * arguments z[0], z[1] in [0, 1) at once (the two ends of a customer's
+ * interval share a and b, so they share the divisions).  The terms
+ * c_n = (b)_n / n! · a/(a+n) · z^n are positive, so the sums lose nothing.
+ * out[i] = {F, dF/da, dF/db, dF/dz} at z[i].  False when the terms decay too
+ * slowly (z near 1 with a large b).
+ */
+static bool
+hyperg_series(double a, double b, const double *z, double out[2][4])
+{
+	double		u[2] = {1, 1},	/* (b)_n z^n / n! */
+				v[2] = {b, b},	/* (b)_(n+1) z^n / n!: dF/dz = Σ v_(n−1) a/(a+n) */
+				sb = 0;			/* Σ_{j<n} 1/(b+j) = d log (b)_n / db */
+	double		zmax = fmax(z[0], z[1]);
+
+	for (int i = 0; i < 2; i++)
+		out[i][0] = 1, out[i][1] = out[i][2] = out[i][3] = 0;
+	for (int n = 1; n < SERIES_MAX_TERMS; n++)
+	{
+		double		inv_n = 1.0 / n,
+					ratio_a = a / (a + n),
+					up = (b + n - 1) * inv_n,
+					vp = (b + n) * inv_n;
+		bool		small = true;
+
+		sb += 1 / (b + n - 1);
+		for (int i = 0; i < 2; i++)
+		{
+			double		c;
+
+			out[i][3] += v[i] * ratio_a;
+			u[i] *= up * z[i];
+			v[i] *= vp * z[i];
+			c = u[i] * ratio_a;
+			out[i][0] += c;
+			out[i][1] += c * n / (a + n);	/* divided by a after the loop */
+			out[i][2] += c * sb;
+			small &= c < 1e-17 * out[i][0] && v[i] * a / (a + n + 1) <= 1e-17 * out[i][3];
+		}
+		/* the terms decrease once n > (b z − 1)/(1 − z); stop when negligible */
+		if (small && n * (1 - zmax) > b * zmax)
+		{
+			for (int i = 0; i < 2; i++)
+				out[i][1] /= a;
+			return true;
+		}
+	}
+	return false;
+}
+
+/* Integrand of E2 / s, scaled by its value at t_x, or one of its derivatives. */
+typedef struct death_integrand
+{
+	double		rx,				/* r + x */
+				s1,				/* s + 1 */
+				alpha,
+				beta,
+				tx;
+	int			what;			/* 0 value; 1..4 the derivative in r, α, s, β */
+} death_integrand;
+
+static double
+death_integrand_fn(double tau, void *arg)
+{
+	const death_integrand *d = arg;
+	double		f = exp(-d->rx * log1p((tau - d->tx) / (d->alpha + d->tx))
+						- d->s1 * log1p((tau - d->tx) / (d->beta + d->tx)));
+
+	switch (d->what)
+	{
+		case 1:
+			return -log(d->alpha + tau) * f;
+		case 2:
+			return -d->rx / (d->alpha + tau) * f;
+		case 3:
+			return -log(d->beta + tau) * f;
+		case 4:
+			return -d->s1 / (d->beta + tau) * f;
+	}
+	return f;
+}
+
+/* log E2 and its gradient by quadrature: the fallback of the series. */
+static bool
+log_e2_by_quadrature(const double *th, double x, double tx, double T, double *le2,
+					 double *g2)
+{
+	death_integrand d = {th[0] + x, th[2] + 1, th[1], th[3], tx, 0};
+	gsl_function fn = {death_integrand_fn, &d};
+	gsl_integration_workspace *ws = gsl_integration_workspace_alloc(200);
+	double		v[5],
+				err;
+	bool		ok = ws != NULL;
+
+	for (int k = 0; ok && k < (g2 ? 5 : 1); k++)
+	{
+		d.what = k;
+		ok = gsl_integration_qag(&fn, tx, T, 0, 1e-12, 200, GSL_INTEG_GAUSS41, ws,
+								 &v[k], &err) == GSL_SUCCESS && isfinite(v[k]);
+	}
+	if (ws != NULL)
+		gsl_integration_workspace_free(ws);
+	if (!ok || !(v[0] > 0))
+		return false;
+	*le2 = log(th[2]) + log(v[0]) - d.rx * log(th[1] + tx) - d.s1 * log(th[3] + tx);
+	if (g2)
+	{
+		/* the scale factor's derivatives cancel against the integrals' own */
+		g2[0] = v[1] / v[0];
+		g2[1] = v[2] / v[0];
+		g2[2] = 1 / th[2] + v[3] / v[0];
+		g2[3] = v[4] / v[0];
+	}
+	return true;
+}
+
+/*
+ * log E1, log E2 and, when g1 and g2 are given, their gradients in
+ * (r, α, s, β).  E2 = 0 (log −∞) when t_x = T.  False when neither the
+ * series nor the quadrature gives a value.
+ */
+bool
+clv_paretonbd_terms(const double *th, double x, double tx, double T, double *le1,
+					double *le2, double *g1, double *g2)
+{
+	double		r = th[0],
+				alpha = th[1],
+				s = th[2],
+				beta = th[3];
+	double		a = r + s + x;
+	bool		alpha_big = alpha >= beta;
+	double		m = alpha_big ? alpha : beta,
+				d = fabs(alpha - beta),
+				b = alpha_big ? s + 1 : r + x;
+	double		lg[2],
+				grad[2][4];
+
+	*le1 = -(r + x) * log(alpha + T) - s * log(beta + T);
+	if (g1)
+	{
+		g1[0] = -log(alpha + T);
+		g1[1] = -(r + x) / (alpha + T);
+		g1[2] = -log(beta + T);
+		g1[3] = -s / (beta + T);
+	}
+	if (!(tx < T))
+	{
+		*le2 = -INFINITY;
+		if (g2)
+			memset(g2, 0, sizeof(double) * 4);
+		return true;
+	}
+	{
+		double		z[2] = {d / (m + tx), d / (m + T)},
+					h[2][4];
+
+		if (!hyperg_series(a, b, z, h))
+			return log_e2_by_quadrature(th, x, tx, T, le2, g2);
+		for (int i = 0; i < 2; i++)
+		{
+			double		t = i == 0 ? tx : T;
+			double		lm = log(m + t);
+
+			lg[i] = log(h[i][0]) - a * lm;
+			if (g2)
+			{
+				double		da = h[i][1] / h[i][0] - lm,
+							db = h[i][2] / h[i][0],
+							dz = h[i][3] / h[i][0];
+
+				/* a = r+s+x; b is s+1 or r+x; z = d/(m+t) moves with α and β */
+				grad[i][0] = da + (alpha_big ? 0 : db);
+				grad[i][2] = da + (alpha_big ? db : 0);
+				if (alpha_big)
+				{
+					grad[i][1] = dz * (beta + t) / ((alpha + t) * (alpha + t)) - a / (alpha + t);
+					grad[i][3] = -dz / (alpha + t);
+				}
+				else
+				{
+					grad[i][1] = -dz / (beta + t);
+					grad[i][3] = dz * (alpha + t) / ((beta + t) * (beta + t)) - a / (beta + t);
+				}
+			}
+		}
+	}
+	{
+		/* G(t_x) − G(T) = G(t_x) (1 − ρ) */
+		double		rho = exp(lg[1] - lg[0]);
+
+		if (!(rho < 1))
+			return log_e2_by_quadrature(th, x, tx, T, le2, g2);
+		*le2 = log(s) - log(a) + lg[0] + log1p(-rho);
+		if (g2)
+			for (int k = 0; k < 4; k++)
+				g2[k] = (grad[0][k] - rho * grad[1][k]) / (1 - rho)
+					+ (k == 0 ? -1 / a : k == 2 ? 1 / s - 1 / a : 0);
+	}
+	return true;
+}
+
+double
+clv_paretonbd_ll(const clv_patterns *p, const double *theta, double *grad)
+{
+	double		r = theta[0],
+				alpha = theta[1],
+				s = theta[2],
+				beta = theta[3];
+	double		ll = 0,
+				g[4] = {0, 0, 0, 0};
+	double		last_x = -1,
+				ax = 0,
+				dr_x = 0;
+	double		lgr = gsl_sf_lngamma(r),
+				psr = gsl_sf_psi(r);
+
+	for (size_t i = 0; i < p->n; i++)
+	{
+		const clv_pattern *c = &p->v[i];
+		double		x = c->x;
+		double		le1,
+					le2,
+					g1[4],
+					g2[4],
+					hi,
+					lse;
+
+		if (x != last_x)
+		{
+			/* the part that depends on x alone: Γ(r+x)/Γ(r) α^r β^s */
+			ax = gsl_sf_lngamma(r + x) - lgr + r * log(alpha) + s * log(beta);
+			dr_x = gsl_sf_psi(r + x) - psr + log(alpha);
+			last_x = x;
+		}
+		if (!clv_paretonbd_terms(theta, x, c->tx, c->T, &le1, &le2,
+								 grad ? g1 : NULL, grad ? g2 : NULL))
+			return NAN;
+		hi = fmax(le1, le2);
+		lse = hi + log1p(exp(fmin(le1, le2) - hi));
+		ll += c->count * (ax + lse);
+		if (grad)
+		{
+			double		w1 = exp(le1 - lse),
+						w2 = exp(le2 - lse);
+
+			g[0] += c->count * (dr_x + w1 * g1[0] + w2 * g2[0]);
+			g[1] += c->count * (r / alpha + w1 * g1[1] + w2 * g2[1]);
+			g[2] += c->count * (log(beta) + w1 * g1[2] + w2 * g2[2]);
+			g[3] += c->count * (s / beta + w1 * g1[3] + w2 * g2[3]);
+		}
+	}
+	if (grad)
+		memcpy(grad, g, sizeof(g));
+	return ll;
+}
+
+/* P(alive | x, t_x, T) = E1 / (E1 + E2). */
+double
+clv_paretonbd_palive(const double *params, double x, double tx, double T)
+{
+	double		le1,
+				le2;
+
+	if (!clv_paretonbd_terms(params, x, tx, T, &le1, &le2, NULL, NULL))
+		return NAN;
+	return 1.0 / (1.0 + exp(le2 - le1));
+}
+
+bool
+clv_paretonbd_dert(const double *params, double x, double tx, double T, double delta,
+				   double *out)
+{
+	double		r = params[0],
+				alpha = params[1],
+				s = params[2],
+				beta = params[3];
+	clv_pattern one = {x, tx, T, 1};
+	clv_patterns single = {.v = &one, .n = 1, .cap = 1};
+	double		ll = clv_paretonbd_ll(&single, params, NULL);
+	gsl_sf_result_e10 u;
+
+	if (!(delta > 0) || !isfinite(ll) ||
+		gsl_sf_hyperg_U_e10_e(s, s, delta * (beta + T), &u) != GSL_SUCCESS || !(u.val > 0))
+		return false;
+	/* α^r β^s δ^(s−1) Γ(r+x+1) U(s, s; δ(β+T)) / (Γ(r) (α+T)^(r+x+1) L), in logs */
+	*out = exp(r * log(alpha) + s * log(beta) + (s - 1) * log(delta)
+			   + gsl_sf_lngamma(r + x + 1) + log(u.val) + u.e10 * M_LN10
+			   - gsl_sf_lngamma(r) - (r + x + 1) * log(alpha + T) - ll);
+	return isfinite(*out);
+}
+
+/*
+ * P(X(t) = n) for a new customer.  Given the rates, the customer is alive at t
+ * with probability e^(−μt) and otherwise died at τ < t with density μe^(−μτ);
+ * the purchases until then are Poisson(λ·min(t, τ)).  Over the gamma
+ * distributions of λ and μ:
+ *   NB(n; t) (β/(β+t))^s + ∫ from 0 to t of NB(n; τ) (s/β) (β/(β+τ))^(s+1) dτ,
+ * NB(n; τ) = Γ(r+n)/(Γ(r) n!) (α/(α+τ))^r (τ/(α+τ))^n, the NBD count.
+ */
+typedef struct count_integrand
+{
+	double		r,
+				alpha,
+				s,
+				beta,
+				lcoef;			/* log Γ(r+n)/(Γ(r) n!) */
+	int			n;
+} count_integrand;
+
+static double
+log_nbd(const count_integrand *c, double tau)
+{
+	if (tau <= 0)
+		return c->n == 0 ? 0 : -INFINITY;
+	return c->lcoef + c->r * log(c->alpha / (c->alpha + tau))
+		+ c->n * log(tau / (c->alpha + tau));
+}
+
+static double
+count_integrand_fn(double tau, void *arg)
+{
+	const count_integrand *c = arg;
+
+	return exp(log_nbd(c, tau) + log(c->s / c->beta)
+			   + (c->s + 1) * log(c->beta / (c->beta + tau)));
+}
+
+double
+clv_paretonbd_probability_of_purchases(const double *params, double t, int n)
+{
+	count_integrand c = {params[0], params[1], params[2], params[3], 0, n};
+	gsl_function fn = {count_integrand_fn, &c};
+	gsl_integration_workspace *ws;
+	double		died = 0,
+				err;
+	bool		ok = true;
+
+	c.lcoef = gsl_sf_lngamma(c.r + n) - gsl_sf_lngamma(c.r) - gsl_sf_lngamma(n + 1.0);
+	if (t > 0)
+	{
+		if ((ws = gsl_integration_workspace_alloc(200)) == NULL)
+			return NAN;
+		ok = gsl_integration_qag(&fn, 0, t, 1e-300, 1e-11, 200, GSL_INTEG_GAUSS41, ws,
+								 &died, &err) == GSL_SUCCESS;
+		gsl_integration_workspace_free(ws);
+	}
+	if (!ok)
+		return NAN;
+	return exp(log_nbd(&c, t) + c.s * log(c.beta / (c.beta + t))) + died;
+}
