@@ -60,14 +60,12 @@ pattern_hash(double x, double tx, double T)
 	uint64_t	h = 0,
 				bits;
 
-	/* whole numbers leave a double's low bits zero: mix every bit in */
 	for (int i = 0; i < 3; i++)
 	{
 		memcpy(&bits, &key[i], 8);
-		h = (h ^ bits) * 0x9e3779b97f4a7c15ULL;
-		h ^= h >> 29;
+		h = clv_mix64(h ^ bits);
 	}
-	return h * 0xbf58476d1ce4e5b9ULL;
+	return h;
 }
 
 /* Rebuild the index over the first n patterns with n_slots slots. */
@@ -80,7 +78,7 @@ patterns_reindex(clv_patterns *p, size_t n_slots)
 	p->n_slots = n_slots;
 	for (size_t i = 0; i < p->n; i++)
 	{
-		size_t		s = pattern_hash(p->v[i].x, p->v[i].tx, p->v[i].T) >> 20 & (n_slots - 1);
+		size_t		s = pattern_hash(p->v[i].x, p->v[i].tx, p->v[i].T) & (n_slots - 1);
 
 		while (p->slots[s] != 0)
 			s = (s + 1) & (n_slots - 1);
@@ -147,7 +145,7 @@ clv_patterns_add(clv_patterns *p, double x, double tx, double T, double count,
 			n_slots *= 2;
 		patterns_reindex(p, n_slots);
 	}
-	s = pattern_hash(x, tx, T) >> 20 & (p->n_slots - 1);
+	s = pattern_hash(x, tx, T) & (p->n_slots - 1);
 	for (; p->slots[s] != 0; s = (s + 1) & (p->n_slots - 1))
 	{
 		clv_pattern *c = &p->v[p->slots[s] - 1];
@@ -256,7 +254,7 @@ time_position(time_index *ix, uint32_t *slots, size_t n_slots, double t)
 
 	t += 0.0;					/* −0 as 0 */
 	memcpy(&bits, &t, 8);
-	s = (bits * 0x9e3779b97f4a7c15ULL) >> 20 & (n_slots - 1);
+	s = clv_mix64(bits) & (n_slots - 1);
 	for (; slots[s] != 0; s = (s + 1) & (n_slots - 1))
 		if (ix->value[slots[s] - 1] == t)
 			return slots[s] - 1;

@@ -99,6 +99,19 @@ clv_two_sum(double a, double b, double *err)
 	return s;
 }
 
+/*
+ * A 64-bit mixer (splitmix64's finaliser): every input bit reaches every
+ * output bit, so hash tables keyed by doubles whose low mantissa bits are
+ * zero (whole numbers) still spread.
+ */
+static inline uint64_t
+clv_mix64(uint64_t z)
+{
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
 /* CRC-32C (Castagnoli), as used by the model container. */
 uint32_t	clv_crc32c(uint32_t crc, const void *data, size_t len);
 

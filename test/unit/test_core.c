@@ -21,6 +21,7 @@
 
 #include <float.h>
 #include <math.h>
+#include <time.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -2226,6 +2227,26 @@ test_btyd(void)
 		}
 		check(rel < 1e-5, "btyd: Gamma-Gamma gradient matches central differences (%.2g)", rel);
 		clv_patterns_free(&gg);
+	}
+
+	{
+		/* whole-number times (every distinct one a pattern) hash and fit quickly */
+		clv_patterns whole;
+		clock_t		start = clock();
+		double		secs;
+
+		clv_patterns_init(&whole, 0);
+		for (int i = 0; i < 200000; i++)
+			clv_patterns_add(&whole, i % 3 == 0 ? 0 : 1 + i % 5,
+							 i % 3 == 0 ? 0 : 1 + i % 40000, 40000 + i % 50000, 1, &err);
+		clv_patterns_compact(&whole);
+		/* the likelihood indexes the distinct times the same way */
+		check(isfinite(clv_btyd_log_likelihood(CLV_BTYD_BGNBD, &whole, truth, NULL)),
+			  "btyd: the likelihood of whole-number times is finite");
+		secs = (double) (clock() - start) / CLOCKS_PER_SEC;
+		check(whole.n > 100000 && secs < 2,
+			  "btyd: %zu patterns of whole-number times are indexed in %.2f s", whole.n, secs);
+		clv_patterns_free(&whole);
 	}
 
 	/* merging in another order gives the same canonical patterns */
