@@ -630,7 +630,7 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 
 	free_state(&s);
 	free_buffers(&b);
-	if ((st = ensemble_check_finite(e, err)) != CLV_OK)
+	if ((st = ensemble_finish(e, err)) != CLV_OK)
 	{
 		clv_ensemble_free(e);
 		return st;
