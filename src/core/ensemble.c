@@ -62,7 +62,7 @@ struct ensemble_walk
 };
 
 /* Trees walked in step: their cache misses overlap instead of queueing. */
-#define WALK_GROUP	8
+#define WALK_GROUP	16
 
 /* Lay out node i of the source at position at; returns its subtree's depth. */
 static uint32_t

@@ -773,9 +773,9 @@ test_prediction_layout(void)
 	for (size_t i = 0; i < q.n; i += 4)
 		q.x[i * 10 + i % 10] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
 
-	/* 13 trees: a group walked in step and a remainder; uneven depths */
+	/* groups of trees walked in step and a remainder; uneven depths */
 	clv_forest_options_default(&fo, 10, false);
-	fo.n_trees = 13;
+	fo.n_trees = 37;
 	fo.tree.min_samples_leaf = 20;
 	e = train_forest(&d, NULL, &fo);
 	for (size_t i = 0; e && i < q.n; i += 5)
@@ -784,7 +784,7 @@ test_prediction_layout(void)
 	clv_ensemble_free(e);
 
 	clv_gbm_options_default(&go);
-	go.n_rounds = 19;
+	go.n_rounds = 35;
 	go.tree.max_depth = 5;
 	e = train_gbm(&d, NULL, &go);
 	check(margins_identical(e, &q), "layout: boosted margins are bit for bit the plain walk's");
@@ -792,7 +792,7 @@ test_prediction_layout(void)
 
 	/* a single-leaf tree first, in step with deeper ones: its self-loop wraps around 0 */
 	{
-		clv_ensemble *h = ensemble_new(2, 9, 25);
+		clv_ensemble *h = ensemble_new(2, 33, 97);
 		clv_buf		buf;
 		clv_reader	r;
 		clv_error	err;
@@ -801,7 +801,7 @@ test_prediction_layout(void)
 		h->type = CLV_ENSEMBLE_BOOSTED;
 		h->nodes[0] = (clv_tree_node) {-1, 0, 0, 0, 0, 0.25, 10};
 		h->tree_start[0] = 0;
-		for (uint32_t t = 1; t <= 8; t++)
+		for (uint32_t t = 1; t <= 32; t++)
 		{
 			uint32_t	a = 1 + 3 * (t - 1);
 
@@ -810,7 +810,7 @@ test_prediction_layout(void)
 			h->nodes[a + 1] = (clv_tree_node) {-1, 0, 0, 0, 0, -1.0 / t, 4};
 			h->nodes[a + 2] = (clv_tree_node) {-1, 0, 0, 0, 0, 3.0 / t, 6};
 		}
-		h->tree_start[9] = 25;
+		h->tree_start[33] = 97;
 		memcpy(x2.x, (double[]) {0.05, 0.95, NAN, 0.3, 0.5, NAN, 0.2, 0.2, -1, 2}, sizeof(double) * 10);
 		clv_buf_init(&buf, 64);
 		clv_ensemble_encode(h, &buf);
