@@ -1,6 +1,7 @@
 /*
- * ensemble.c — the fitted tree ensemble: prediction from flat node arrays,
- * the payload codec with its strict decoder, and exact TreeSHAP.
+ * ensemble.c — the fitted tree ensemble: prediction from a compact copy of
+ * the flat node arrays, the payload codec with its strict decoder, and exact
+ * TreeSHAP.
  */
 #include "tree_internal.h"
 #include "model.h"
