@@ -39,8 +39,8 @@ ensemble_new(uint32_t n_features, uint32_t n_trees, uint32_t n_nodes)
 
 /*
  * The prediction layout: 16-byte nodes, a quarter of the cache lines of
- * clv_tree_node, with siblings side by side (one child index) and each
- * node's children placed right after the pair holding the node, so the last
+ * clv_tree_node, with siblings side by side (one child index) and the
+ * pairs laid out depth first, so each subtree is contiguous and the last
  * levels of a path share cache lines.  A leaf holds its value where a split
  * holds its threshold and loops to itself: it reads the NaN slot past the
  * features, which goes right, and its right child is itself.  A walk then
@@ -412,6 +412,9 @@ clv_ensemble_decode(clv_reader *r, uint32_t n_features, clv_ensemble **out,
 	clv_status	st;
 
 	*out = NULL;
+	/* no fit makes more, and prediction copies x to a buffer of this size */
+	if (n_features < 1 || n_features > CLV_TREES_MAX_FEATURES)
+		return corrupt(err, "A tree model has too many features.");
 	for (int i = 0; i < HEAD_U32; i++)
 		if (!clv_read_u32(r, &head[i]))
 			return corrupt(err, "The ensemble header is truncated.");

@@ -950,6 +950,30 @@ test_decoder_structure(void)
 	clv_ensemble *e;
 
 	check_status(decode_payload(tiny_ensemble(), &err), CLV_OK, &err, "decoder: a valid tree decodes");
+	for (uint32_t p = CLV_TREES_MAX_FEATURES; p <= CLV_TREES_MAX_FEATURES + 1; p++)
+	{
+		/* prediction copies x to a buffer of the maximum size */
+		clv_ensemble *tiny = tiny_ensemble();
+		clv_ensemble *wide = ensemble_new(p, 1, 3);
+		clv_ensemble *out = NULL;
+		clv_buf		buf;
+		clv_reader	r;
+
+		wide->type = tiny->type;
+		memcpy(wide->tree_start, tiny->tree_start, sizeof(uint32_t) * 2);
+		memcpy(wide->nodes, tiny->nodes, sizeof(clv_tree_node) * 3);
+		clv_buf_init(&buf, 64);
+		clv_ensemble_encode(wide, &buf);
+		r = (clv_reader) {buf.data, buf.len, 0};
+		check_status(clv_ensemble_decode(&r, p, &out, &err),
+					 p > CLV_TREES_MAX_FEATURES ? CLV_ERR_CORRUPT : CLV_OK, &err,
+					 p > CLV_TREES_MAX_FEATURES ? "decoder: more features than a fit allows are refused"
+					 : "decoder: the most features a fit allows decode");
+		clv_ensemble_free(out);
+		clv_ensemble_free(wide);
+		clv_ensemble_free(tiny);
+		clv_release(buf.data);
+	}
 	e = tiny_ensemble();
 	e->nodes[0].left = 0;
 	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: a child equal to its parent is refused");
