@@ -1,6 +1,7 @@
 /*
- * ensemble.c — the fitted tree ensemble: prediction from flat node arrays,
- * the payload codec with its strict decoder, and exact TreeSHAP.
+ * ensemble.c — the fitted tree ensemble: prediction from a compact copy of
+ * the flat node arrays, the payload codec with its strict decoder, and exact
+ * TreeSHAP.
  */
 #include "tree_internal.h"
 #include "model.h"
@@ -34,6 +35,101 @@ ensemble_new(uint32_t n_features, uint32_t n_trees, uint32_t n_nodes)
 	return e;
 }
 
+/* ---- the prediction layout ---------------------------------------------------- */
+
+/*
+ * The prediction layout: 16-byte nodes, a quarter of the cache lines of
+ * clv_tree_node, with siblings side by side (one child index) and the
+ * pairs laid out depth first, so each subtree is contiguous and the last
+ * levels of a path share cache lines.  A leaf holds its value where a split
+ * holds its threshold and loops to itself: it reads the NaN slot past the
+ * features, which goes right, and its right child is itself.  A walk then
+ * needs no leaf test and takes as many steps as the deepest tree of a group.
+ */
+typedef struct walk_node
+{
+	double		split;			/* threshold; a leaf's value */
+	uint32_t	feature;		/* bit 31: missing goes left; a leaf: n_features */
+	uint32_t	left;			/* the right child is left + 1; a leaf: itself - 1 */
+} walk_node;
+
+#define WALK_MISSING_LEFT	0x80000000u
+
+struct ensemble_walk
+{
+	walk_node  *nodes;
+	uint32_t   *root;			/* per tree */
+	uint8_t    *depth;			/* per tree: steps from the root to its deepest leaf */
+};
+
+/* Trees walked in step: their cache misses overlap instead of queueing. */
+#define WALK_GROUP	16
+
+/* Lay out node i of the source at position at; returns its subtree's depth. */
+static uint32_t
+walk_place(const clv_ensemble *e, walk_node *dst, uint32_t i, uint32_t at, uint32_t *next)
+{
+	const clv_tree_node *nd = &e->nodes[i];
+	uint32_t	c,
+				dl,
+				dr;
+
+	if (nd->feature < 0)
+	{
+		/* unsigned: a leaf at 0 wraps to UINT32_MAX and back */
+		dst[at] = (walk_node) {nd->value, e->n_features, at - 1};
+		return 0;
+	}
+	c = *next;
+	*next += 2;
+	dst[at] = (walk_node) {nd->threshold,
+		(uint32_t) nd->feature | (nd->default_left ? WALK_MISSING_LEFT : 0), c};
+	dl = walk_place(e, dst, nd->left, c, next);
+	dr = walk_place(e, dst, nd->right, c + 1, next);
+	return 1 + (dl > dr ? dl : dr);
+}
+
+static void
+walk_build(clv_ensemble *e)
+{
+	struct ensemble_walk *w = clv_alloc(sizeof(*w));
+
+	w->nodes = clv_alloc(sizeof(walk_node) * (size_t) e->n_nodes);
+	w->root = clv_alloc(sizeof(uint32_t) * (size_t) e->n_trees);
+	w->depth = clv_alloc(e->n_trees);
+	for (uint32_t t = 0; t < e->n_trees; t++)
+	{
+		uint32_t	next = e->tree_start[t] + 1;
+
+		w->root[t] = e->tree_start[t];
+		w->depth[t] = (uint8_t) walk_place(e, w->nodes, e->tree_start[t], e->tree_start[t], &next);
+	}
+	e->walk = w;
+}
+
+static void
+walk_free(struct ensemble_walk *w)
+{
+	if (w == NULL)
+		return;
+	clv_release(w->nodes);
+	clv_release(w->root);
+	clv_release(w->depth);
+	clv_release(w);
+}
+
+/* One step down; xs[feature] < threshold goes left, NaN (v != v) by its bit. */
+static inline uint32_t
+walk_step(const walk_node *nodes, uint32_t at, const double *xs)
+{
+	const walk_node *nd = &nodes[at];
+	double		v = xs[nd->feature & ~WALK_MISSING_LEFT];
+	/* bitwise, not short-circuit: no branch to mispredict (NaN < t is false) */
+	uint32_t	left = (uint32_t) (v < nd->split) | ((uint32_t) (v != v) & (nd->feature >> 31));
+
+	return nd->left + 1 - left;
+}
+
 static void
 infinite_to_nan(double *v)
 {
@@ -42,7 +138,7 @@ infinite_to_nan(double *v)
 }
 
 clv_status
-ensemble_check_finite(clv_ensemble *e, clv_error *err)
+ensemble_finish(clv_ensemble *e, clv_error *err)
 {
 	bool		ok = isfinite(e->base_score);
 
@@ -62,7 +158,10 @@ ensemble_check_finite(clv_ensemble *e, clv_error *err)
 	for (uint32_t i = 0; ok && i < e->n_nodes; i++)
 		ok = isfinite(e->nodes[i].value) && isfinite(e->nodes[i].cover);
 	if (ok)
+	{
+		walk_build(e);
 		return CLV_OK;
+	}
 	clv_fail(err, CLV_ERR_DATA, "tree model values overflowed");
 	clv_set_detail(err, "The target values are too large for a tree model to sum.");
 	return CLV_ERR_DATA;
@@ -77,56 +176,48 @@ clv_ensemble_free(clv_ensemble *e)
 	clv_release(e->nodes);
 	clv_release(e->importance);
 	clv_release(e->permutation_importance);
+	walk_free(e->walk);
 	clv_release(e);
 }
 
 /* ---- prediction -------------------------------------------------------------- */
 
-/* One step down from an internal node; a leaf stays where it is. */
-static inline const clv_tree_node *
-step(const clv_tree_node *nodes, const clv_tree_node *node, const double *x)
-{
-	double		v;
-
-	if (node->feature < 0)
-		return node;
-	v = x[node->feature];
-	/* bitwise, not short-circuit: no branch to mispredict (NaN < t is false) */
-	return nodes + (((v < node->threshold) | (isnan(v) & node->default_left)) ? node->left : node->right);
-}
-
 double
 clv_ensemble_margin(const clv_ensemble *e, const double *x)
 {
-	const clv_tree_node *nodes = e->nodes;
+	const struct ensemble_walk *w = e->walk;
+	const walk_node *nodes = w->nodes;
+	double		xs[CLV_TREES_MAX_FEATURES + 1];
 	double		sum = 0;
 	uint32_t	t = 0;
 
-	/*
-	 * Four trees walked in step: their cache misses overlap instead of
-	 * queueing.  The leaves are still added in tree order.
-	 */
-	for (; t + 4 <= e->n_trees; t += 4)
+	memcpy(xs, x, sizeof(double) * e->n_features);
+	xs[e->n_features] = NAN;
+	for (; t + WALK_GROUP <= e->n_trees; t += WALK_GROUP)
 	{
-		const clv_tree_node *a = nodes + e->tree_start[t];
-		const clv_tree_node *b = nodes + e->tree_start[t + 1];
-		const clv_tree_node *c = nodes + e->tree_start[t + 2];
-		const clv_tree_node *d = nodes + e->tree_start[t + 3];
+		uint32_t	at[WALK_GROUP];
+		uint32_t	depth = 0;
 
-		while (a->feature >= 0 || b->feature >= 0 || c->feature >= 0 || d->feature >= 0)
+		for (int k = 0; k < WALK_GROUP; k++)
 		{
-			a = step(nodes, a, x);
-			b = step(nodes, b, x);
-			c = step(nodes, c, x);
-			d = step(nodes, d, x);
+			at[k] = w->root[t + k];
+			depth = w->depth[t + k] > depth ? w->depth[t + k] : depth;
 		}
-		sum += a->value;
-		sum += b->value;
-		sum += c->value;
-		sum += d->value;
+		for (uint32_t d = 0; d < depth; d++)
+			for (int k = 0; k < WALK_GROUP; k++)
+				at[k] = walk_step(nodes, at[k], xs);
+		/* leaves added in tree order, as the trees' sum was always taken */
+		for (int k = 0; k < WALK_GROUP; k++)
+			sum += nodes[at[k]].split;
 	}
 	for (; t < e->n_trees; t++)
-		sum += ensemble_leaf(nodes, e->tree_start[t], x)->value;
+	{
+		uint32_t	at = w->root[t];
+
+		for (uint32_t d = 0; d < w->depth[t]; d++)
+			at = walk_step(nodes, at, xs);
+		sum += nodes[at].split;
+	}
 	if (e->type == CLV_ENSEMBLE_FOREST)
 		return sum / e->n_trees;
 	return e->base_score + sum;
@@ -318,8 +409,12 @@ clv_ensemble_decode(clv_reader *r, uint32_t n_features, clv_ensemble **out,
 	clv_ensemble *e;
 	size_t		left;
 	size_t		fixed;
+	clv_status	st;
 
 	*out = NULL;
+	/* no fit makes more, and prediction copies x to a buffer of this size */
+	if (n_features < 1 || n_features > CLV_TREES_MAX_FEATURES)
+		return corrupt(err, "A tree model has too many features.");
 	for (int i = 0; i < HEAD_U32; i++)
 		if (!clv_read_u32(r, &head[i]))
 			return corrupt(err, "The ensemble header is truncated.");
@@ -372,7 +467,10 @@ clv_ensemble_decode(clv_reader *r, uint32_t n_features, clv_ensemble **out,
 				!nan_or_finite(e->permutation_importance[j]))
 				return corrupt(err, "A permutation importance is infinite.");
 	}
-	return decode_nodes(r, e, err);
+	if ((st = decode_nodes(r, e, err)) != CLV_OK)
+		return st;
+	walk_build(e);
+	return CLV_OK;
 }
 
 /* ---- TreeSHAP ---------------------------------------------------------------- */

@@ -500,7 +500,7 @@ clv_forest_train(clv_tree_rows *rows, const clv_forest_options *opt,
 		clv_ensemble_free(e);
 		return tree_interrupted(err);
 	}
-	if ((st = ensemble_check_finite(e, err)) != CLV_OK)
+	if ((st = ensemble_finish(e, err)) != CLV_OK)
 	{
 		clv_ensemble_free(e);
 		return st;

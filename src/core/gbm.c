@@ -49,8 +49,10 @@ typedef struct gbm_job
 	double	   *margin;			/* n */
 	double	   *grad;
 	double	   *hess;
-	const uint8_t *skip_update; /* rows whose margin the leaf ranges updated */
+	uint8_t    *in_tree;		/* rows whose margin the leaf ranges updated */
 	const grow_tree *tree;		/* the tree being added */
+	const uint32_t *idx;		/* its rows, each leaf's a contiguous range */
+	bool		mark;			/* some rows are not in the tree: set in_tree */
 	double	   *loss_part;		/* per chunk */
 	const uint8_t *is_valid;
 	bool		loss_of_valid;	/* loss_task: sum over validation or training rows */
@@ -140,8 +142,25 @@ margin_task(void *arg, uint32_t chunk, uint32_t worker)
 
 	(void) worker;
 	for (size_t i = begin; i < end; i++)
-		if (!job->skip_update[i])
+		if (!job->in_tree[i])
 			job->margin[i] += binned_leaf(job->bins, job->tree, i);
+}
+
+/* The rows of one leaf of the new tree get its value: no walk needed. */
+static void
+leaf_margin_task(void *arg, uint32_t node, uint32_t worker)
+{
+	gbm_job    *job = arg;
+	const grow_node *nd = &job->tree->nodes[node];
+
+	(void) worker;
+	if (nd->feature >= 0)
+		return;
+	for (size_t q = nd->begin; q < nd->end; q++)
+		job->margin[job->idx[q]] += nd->value;
+	if (job->mark)
+		for (size_t q = nd->begin; q < nd->end; q++)
+			job->in_tree[job->idx[q]] = 1;
 }
 
 static void
@@ -400,9 +419,9 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 	job.hess = b.hess = opt->loss == CLV_LOSS_SQUARED ? NULL : clv_alloc(sizeof(double) * n);
 	job.loss_part = b.loss_part = clv_alloc(sizeof(double) * job.n_chunks);
 	job.is_valid = b.is_valid;
-	job.skip_update = b.in_tree = clv_alloc(n);
+	job.in_tree = b.in_tree = clv_alloc(n);
 	b.train_rows = clv_alloc(sizeof(uint32_t) * n_train);
-	b.idx = clv_alloc(sizeof(uint32_t) * n_train);
+	job.idx = b.idx = clv_alloc(sizeof(uint32_t) * n_train);
 	b.features = clv_alloc(sizeof(uint32_t) * p);
 	b.xrow = clv_alloc(sizeof(double) * p);
 	for (size_t i = 0, k = 0; i < n; i++)
@@ -534,21 +553,17 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 			if (s.tree.nodes[i].feature >= 0)
 				s.gain[(size_t) r * p + s.tree.nodes[i].feature] += s.tree.nodes[i].gain;
 
-		/* margins: the tree's own rows by their leaves, the others by traversal */
-		memset(b.in_tree, 0, n);
-		for (uint32_t i = 0; i < s.tree.n_nodes; i++)
-		{
-			const grow_node *nd = &s.tree.nodes[i];
-
-			if (nd->feature < 0)
-				for (size_t q = nd->begin; q < nd->end; q++)
-				{
-					job.margin[b.idx[q]] += nd->value;
-					b.in_tree[b.idx[q]] = 1;
-				}
-		}
+		/*
+		 * Margins: the tree's own rows by their leaves, a leaf per task (each
+		 * row is in one leaf, so no two tasks touch a margin), the others by
+		 * traversal.
+		 */
 		job.tree = &s.tree;
-		if (m < n && !tree_pool_run(s.pool, margin_task, &job, job.n_chunks, NULL, 0, 0, NULL))
+		job.mark = m < n;
+		if (job.mark)
+			memset(b.in_tree, 0, n);
+		if (!tree_pool_run(s.pool, leaf_margin_task, &job, s.tree.n_nodes, NULL, 0, 0, NULL) ||
+			(m < n && !tree_pool_run(s.pool, margin_task, &job, job.n_chunks, NULL, 0, 0, NULL)))
 		{
 			free_state(&s);
 			free_buffers(&b);
@@ -630,7 +645,7 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 
 	free_state(&s);
 	free_buffers(&b);
-	if ((st = ensemble_check_finite(e, err)) != CLV_OK)
+	if ((st = ensemble_finish(e, err)) != CLV_OK)
 	{
 		clv_ensemble_free(e);
 		return st;

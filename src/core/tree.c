@@ -204,6 +204,7 @@ typedef struct grow_ctx
 	/* level mode: the open nodes whose histograms are being built */
 	uint32_t	n_chunk;
 	const uint32_t *chunk;
+	uint32_t	chunk_start;	/* index of chunk[0] in the level's open nodes */
 } grow_ctx;
 
 /* Loss reduction measure of a node with sums (g, h): larger is purer. */
@@ -545,6 +546,19 @@ level_hist_task(void *arg, uint32_t f, uint32_t worker)
 	}
 }
 
+/* Best split of the chunk's node i: nodes are independent, so any worker may take any. */
+static void
+split_task(void *arg, uint32_t i, uint32_t worker)
+{
+	grow_ctx   *c = arg;
+	grow_scratch *s = c->s;
+
+	(void) worker;
+	s->splits[c->chunk_start + i] = find_split(c, &c->tree->nodes[c->chunk[i]],
+											   s->cur + (size_t) i * s->block_bins,
+											   c->features, c->n_features);
+}
+
 static void
 partition_task(void *arg, uint32_t task, uint32_t worker)
 {
@@ -666,10 +680,15 @@ grow_level_all_features(grow_ctx *c, uint32_t n_open, tree_pool *pool)
 			for (uint32_t f = 0; f < c->n_features; f++)
 				level_hist_task(c, f, 0);
 
-		for (uint32_t i = 0; i < cn; i++)
-			s->splits[start + i] = find_split(c, &c->tree->nodes[c->chunk[i]],
-											  s->cur + (size_t) i * s->block_bins,
-											  c->features, c->n_features);
+		c->chunk_start = start;
+		if (pool)
+		{
+			if (!tree_pool_run(pool, split_task, c, cn, NULL, 0, 0, NULL))
+				return false;
+		}
+		else
+			for (uint32_t i = 0; i < cn; i++)
+				split_task(c, i, 0);
 		if (keep)
 		{
 			hist_bin   *tmp = s->prev;
@@ -693,7 +712,7 @@ grow_tree_build(grow_scratch *s, const tree_bins *bins, const grow_params *gp,
 				const uint32_t *features, uint32_t n_features, tree_rng *rng,
 				tree_pool *pool, grow_tree *out)
 {
-	grow_ctx	c = {s, bins, gp, g, h, idx, out, features, n_features, 0, NULL};
+	grow_ctx	c = {s, bins, gp, g, h, idx, out, features, n_features, 0, NULL, 0};
 	double		G = 0,
 				H = 0;
 	uint32_t	n_open = 0;

@@ -214,9 +214,10 @@ clv_ensemble *ensemble_new(uint32_t n_features, uint32_t n_trees, uint32_t n_nod
 /*
  * Before a fitted ensemble is returned: one whose leaves or covers
  * overflowed cannot be stored, so that is an error; overflowed diagnostics
- * become NaN (not computed), as the decoder requires.
+ * become NaN (not computed), as the decoder requires.  Builds the
+ * prediction layout.
  */
-clv_status	ensemble_check_finite(clv_ensemble *e, clv_error *err);
+clv_status	ensemble_finish(clv_ensemble *e, clv_error *err);
 
 /* Leaf of tree t that x reaches (x as double, NaN = missing). */
 static inline const clv_tree_node *

@@ -170,6 +170,8 @@ typedef struct clv_ensemble
 	uint32_t	best_round;		/* boosting with early stopping, else n_trees */
 	double		train_loss;		/* boosting: final training loss */
 	double		valid_loss;		/* boosting: best validation loss or NaN */
+	/* derived from the nodes for prediction (ensemble.c); not encoded */
+	struct ensemble_walk *walk;
 } clv_ensemble;
 
 /*

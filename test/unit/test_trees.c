@@ -730,6 +730,105 @@ test_edge_cases(void)
 	dataset_free(&d);
 }
 
+/* ---- the prediction layout ------------------------------------------------------- */
+
+/* The margin by the plain walk over clv_tree_node, leaves summed in tree order. */
+static double
+reference_margin(const clv_ensemble *e, const double *x)
+{
+	double		sum = 0;
+
+	for (uint32_t t = 0; t < e->n_trees; t++)
+		sum += ensemble_leaf(e->nodes, e->tree_start[t], x)->value;
+	return e->type == CLV_ENSEMBLE_FOREST ? sum / e->n_trees : e->base_score + sum;
+}
+
+static bool
+margins_identical(const clv_ensemble *e, const dataset *d)
+{
+	bool		same = e != NULL;
+
+	for (size_t i = 0; same && i < d->n; i++)
+	{
+		double		a = clv_ensemble_margin(e, d->x + i * d->p);
+		double		b = reference_margin(e, d->x + i * d->p);
+
+		same = memcmp(&a, &b, 8) == 0;
+	}
+	return same;
+}
+
+static void
+test_prediction_layout(void)
+{
+	dataset		d = friedman(1500, 47);
+	dataset		q = friedman(600, 48);
+	clv_forest_options fo;
+	clv_gbm_options go;
+	clv_ensemble *e;
+
+	/* missing values both ways in training; at prediction also ±Inf and thresholds */
+	for (size_t i = 0; i < d.n; i += 3)
+		d.x[i * 10 + (i % 7 == 0 ? 0 : 3)] = NAN;
+	for (size_t i = 0; i < q.n; i += 4)
+		q.x[i * 10 + i % 10] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+
+	/* groups of trees walked in step and a remainder; uneven depths */
+	clv_forest_options_default(&fo, 10, false);
+	fo.n_trees = 37;
+	fo.tree.min_samples_leaf = 20;
+	e = train_forest(&d, NULL, &fo);
+	for (size_t i = 0; e && i < q.n; i += 5)
+		q.x[i * 10 + 1] = e->nodes[0].feature == 1 ? e->nodes[0].threshold : 0.5;
+	check(margins_identical(e, &q), "layout: forest margins are bit for bit the plain walk's");
+	clv_ensemble_free(e);
+
+	clv_gbm_options_default(&go);
+	go.n_rounds = 35;
+	go.tree.max_depth = 5;
+	e = train_gbm(&d, NULL, &go);
+	check(margins_identical(e, &q), "layout: boosted margins are bit for bit the plain walk's");
+	clv_ensemble_free(e);
+
+	/* a single-leaf tree first, in step with deeper ones: its self-loop wraps around 0 */
+	{
+		clv_ensemble *h = ensemble_new(2, 33, 97);
+		clv_buf		buf;
+		clv_reader	r;
+		clv_error	err;
+		dataset		x2 = dataset_new(5, 2);
+
+		h->type = CLV_ENSEMBLE_BOOSTED;
+		h->nodes[0] = (clv_tree_node) {-1, 0, 0, 0, 0, 0.25, 10};
+		h->tree_start[0] = 0;
+		for (uint32_t t = 1; t <= 32; t++)
+		{
+			uint32_t	a = 1 + 3 * (t - 1);
+
+			h->tree_start[t] = a;
+			h->nodes[a] = (clv_tree_node) {(int32_t) (t % 2), a + 1, a + 2, t % 3 == 0, 0.1 * t, 0, 10};
+			h->nodes[a + 1] = (clv_tree_node) {-1, 0, 0, 0, 0, -1.0 / t, 4};
+			h->nodes[a + 2] = (clv_tree_node) {-1, 0, 0, 0, 0, 3.0 / t, 6};
+		}
+		h->tree_start[33] = 97;
+		memcpy(x2.x, (double[]) {0.05, 0.95, NAN, 0.3, 0.5, NAN, 0.2, 0.2, -1, 2}, sizeof(double) * 10);
+		clv_buf_init(&buf, 64);
+		clv_ensemble_encode(h, &buf);
+		r = (clv_reader) {buf.data, buf.len, 0};
+		e = NULL;
+		check_status(clv_ensemble_decode(&r, 2, &e, &err), CLV_OK, &err,
+					 "layout: a hand-made ensemble decodes");
+		check(margins_identical(e, &x2),
+			  "layout: a leaf at index 0 walked in step with splits predicts as the plain walk");
+		clv_ensemble_free(e);
+		clv_ensemble_free(h);
+		clv_release(buf.data);
+		dataset_free(&x2);
+	}
+	dataset_free(&d);
+	dataset_free(&q);
+}
+
 /* ---- the codec ---------------------------------------------------------------------- */
 
 static void
@@ -851,6 +950,30 @@ test_decoder_structure(void)
 	clv_ensemble *e;
 
 	check_status(decode_payload(tiny_ensemble(), &err), CLV_OK, &err, "decoder: a valid tree decodes");
+	for (uint32_t p = CLV_TREES_MAX_FEATURES; p <= CLV_TREES_MAX_FEATURES + 1; p++)
+	{
+		/* prediction copies x to a buffer of the maximum size */
+		clv_ensemble *tiny = tiny_ensemble();
+		clv_ensemble *wide = ensemble_new(p, 1, 3);
+		clv_ensemble *out = NULL;
+		clv_buf		buf;
+		clv_reader	r;
+
+		wide->type = tiny->type;
+		memcpy(wide->tree_start, tiny->tree_start, sizeof(uint32_t) * 2);
+		memcpy(wide->nodes, tiny->nodes, sizeof(clv_tree_node) * 3);
+		clv_buf_init(&buf, 64);
+		clv_ensemble_encode(wide, &buf);
+		r = (clv_reader) {buf.data, buf.len, 0};
+		check_status(clv_ensemble_decode(&r, p, &out, &err),
+					 p > CLV_TREES_MAX_FEATURES ? CLV_ERR_CORRUPT : CLV_OK, &err,
+					 p > CLV_TREES_MAX_FEATURES ? "decoder: more features than a fit allows are refused"
+					 : "decoder: the most features a fit allows decode");
+		clv_ensemble_free(out);
+		clv_ensemble_free(wide);
+		clv_ensemble_free(tiny);
+		clv_release(buf.data);
+	}
 	e = tiny_ensemble();
 	e->nodes[0].left = 0;
 	check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err, "decoder: a child equal to its parent is refused");
@@ -1448,6 +1571,7 @@ main(void)
 	test_determinism();
 	test_limits_and_merge();
 	test_edge_cases();
+	test_prediction_layout();
 	test_codec();
 	test_decoder_structure();
 	test_shap();
