@@ -492,8 +492,13 @@ memo_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
 	if (memcmp(memo->tag, tag, sizeof(tag)) != 0 || memo->used >= MEMO_SLOTS / 2)
 	{
 		memcpy(memo->tag, tag, sizeof(tag));
-		memo->generation++;
 		memo->used = 0;
+		/* generation 0 marks never-used slots: after a wrap, really empty them */
+		if (++memo->generation == 0)
+		{
+			memset(memo->slots, 0, sizeof(memo->slots));
+			memo->generation = 1;
+		}
 	}
 	memcpy(bits, key, sizeof(bits));
 	/* whole numbers leave a double's low bits zero: mix every bit in */
