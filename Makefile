@@ -18,7 +18,7 @@ REGRESS_OPTS = --inputdir=. --outputdir=$(or $(CLV_REGRESS_OUT),.)
 GSL_CFLAGS := $(shell gsl-config --cflags)
 GSL_LIBS   := $(shell gsl-config --libs)
 PG_CPPFLAGS = -Isrc/core $(GSL_CFLAGS)
-PG_CFLAGS   = -std=gnu11 -ffp-contract=off
+PG_CFLAGS   = -std=gnu11 -ffp-contract=off -fno-semantic-interposition
 SHLIB_LINK  = $(GSL_LIBS) -pthread
 
 PG_CONFIG ?= pg_config

@@ -458,13 +458,41 @@ typedef struct memo_slot
 	uint32		generation;
 } memo_slot;
 
+/* clv_lifetime_value's settings as last read at a call site, and what they give */
+typedef struct value_settings
+{
+	bool		valid;
+	Interval	horizon,
+				unit;
+	double		annual;
+	bool		continuous;
+	double		horizon_units;	/* the horizon in units */
+	double		rate;			/* continuous discount rate per unit */
+} value_settings;
+
 typedef struct factor_memo
 {
 	double		tag[MEMO_TAG];	/* params[4], horizon, step, rate */
 	uint32		generation;
 	uint32		used;
+	value_settings settings;
 	memo_slot	slots[MEMO_SLOTS];
 } factor_memo;
+
+static factor_memo *
+call_site_memo(FunctionCallInfo fcinfo)
+{
+	void	  **extra = clv_call_site_extra(fcinfo);
+
+	if (*extra == NULL)
+	{
+		factor_memo *memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(factor_memo));
+
+		memo->generation = 1;
+		*extra = memo;
+	}
+	return *extra;
+}
 
 /*
  * The discounted factor of (x, T) for model and settings (step < 0: the plain
@@ -474,8 +502,7 @@ static bool
 memo_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
 			double horizon, double step, double rate, double x, double T, double *out)
 {
-	void	  **extra = clv_call_site_extra(fcinfo);
-	factor_memo *memo = *extra;
+	factor_memo *memo = call_site_memo(fcinfo);
 	double		tag[MEMO_TAG] = {params[0], params[1], params[2], params[3], horizon, step, rate};
 	double		key[2] = {x + 0.0, T + 0.0};	/* −0 as 0 */
 	uint64		h,
@@ -483,12 +510,6 @@ memo_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
 	memo_slot  *s;
 	bool		ok;
 
-	if (memo == NULL)
-	{
-		memo = *extra = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(factor_memo));
-		memo->generation = 1;
-		memcpy(memo->tag, tag, sizeof(tag));
-	}
 	if (memcmp(memo->tag, tag, sizeof(tag)) != 0 || memo->used >= MEMO_SLOTS / 2)
 	{
 		memcpy(memo->tag, tag, sizeof(tag));
@@ -614,19 +635,12 @@ clv_expected_spend(PG_FUNCTION_ARGS)
  * CDNOW convention, '7 days').  The discount rate is annual.
  */
 static double
-interval_days(FunctionCallInfo fcinfo, int argno, const char *what)
+interval_days(const Interval *iv, const char *what)
 {
-	Interval   *iv;
-	double		days;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("%s must not be NULL", what)));
-	iv = PG_GETARG_INTERVAL_P(argno);
 	/* a month is an average Gregorian month, so '1 year' is 365.25 days */
-	days = iv->month * (DAYS_PER_YEAR / MONTHS_PER_YEAR) + iv->day +
+	double		days = iv->month * (DAYS_PER_YEAR / MONTHS_PER_YEAR) + iv->day +
 		(double) iv->time / USECS_PER_DAY;
+
 	if (!(days >= 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -643,6 +657,45 @@ text_is(text *t, const char *s)
 	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
 }
 
+/* Read and check clv_lifetime_value's settings (arguments 6 to 9) into set. */
+static void
+read_value_settings(const Interval *horizon, const Interval *unit, double annual,
+					text *method, value_settings *set)
+{
+	double		horizon_days = interval_days(horizon, "horizon"),
+				unit_days = interval_days(unit, "unit");
+
+	set->valid = false;
+	if (unit_days <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unit must be positive")));
+	if (annual <= -1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("annual_discount_rate must be greater than -1")));
+	if (text_is(method, "continuous"))
+		set->continuous = true;
+	else if (text_is(method, "discrete"))
+		set->continuous = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown discounting \"%s\"", text_to_cstring(method)),
+				 errhint("Use \"discrete\" (cash flows at the end of each unit) or \"continuous\".")));
+	if (horizon_days / unit_days > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("horizon is more than 100000 units")));
+	set->horizon = *horizon;
+	set->unit = *unit;
+	set->annual = annual;
+	set->horizon_units = horizon_days / unit_days;
+	/* cash flows at the end of each unit, or continuous; ρ per unit */
+	set->rate = log1p(annual) * unit_days / DAYS_PER_YEAR;
+	set->valid = true;
+}
+
 PG_FUNCTION_INFO_V1(clv_lifetime_value);
 Datum
 clv_lifetime_value(PG_FUNCTION_ARGS)
@@ -650,17 +703,17 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 	clv_btyd_model purchase;
 	const clv_model *pm = btyd_model_arg(fcinfo, "clv_lifetime_value", false, &purchase);
 	const clv_model *sm = clv_cached_model(fcinfo, 1);
+	const Interval *horizon = PG_GETARG_INTERVAL_P(6),
+			   *unit = PG_GETARG_INTERVAL_P(7);
+	double		annual = clv_finite_arg(fcinfo, 8, "annual_discount_rate");
+	text	   *method = PG_GETARG_TEXT_PP(9);
+	value_settings *set = &call_site_memo(fcinfo)->settings;
 	double		x,
 				tx,
 				T,
 				mon,
-				horizon_days,
-				unit_days,
-				annual,
 				spend,
 				purchases;
-	text	   *method;
-	bool		continuous;
 	clv_error	err;
 
 	if (sm->kind != CLV_KIND_GAMMAGAMMA)
@@ -672,27 +725,12 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 	customer_args(fcinfo, 2, purchase, &x, &tx, &T);
 	mon = clv_finite_arg(fcinfo, 5, "monetary");
 	clv_check(clv_btyd_check_customer(CLV_BTYD_GAMMAGAMMA, x, mon, 0, &err), &err);
-	horizon_days = interval_days(fcinfo, 6, "horizon");
-	unit_days = interval_days(fcinfo, 7, "unit");
-	if (unit_days <= 0)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unit must be positive")));
-	annual = clv_finite_arg(fcinfo, 8, "annual_discount_rate");
-	if (annual <= -1)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("annual_discount_rate must be greater than -1")));
-	method = PG_GETARG_TEXT_PP(9);
-	if (text_is(method, "continuous"))
-		continuous = true;
-	else if (text_is(method, "discrete"))
-		continuous = false;
-	else
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("unknown discounting \"%s\"", text_to_cstring(method)),
-				 errhint("Use \"discrete\" (cash flows at the end of each unit) or \"continuous\".")));
+	/* the settings are usually the same on every row: checked once */
+	if (!set->valid || set->annual != annual ||
+		memcmp(&set->horizon, horizon, sizeof(Interval)) != 0 ||
+		memcmp(&set->unit, unit, sizeof(Interval)) != 0 ||
+		!text_is(method, set->continuous ? "continuous" : "discrete"))
+		read_value_settings(horizon, unit, annual, method, set);
 	if (sm->params[1] <= 1)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -700,17 +738,11 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 				 errdetail("Its parameter q is %g; the mean spend exists only for q > 1.",
 						   sm->params[1])));
 
-	if (horizon_days / unit_days > 100000)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("horizon is more than 100000 units")));
 	spend = clv_gammagamma_expected_spend(sm->params, x, x > 0 ? mon : 0);
-	/* cash flows at the end of each unit, or continuous; ρ per unit */
-	if (!memo_factor(fcinfo, purchase, pm->params, horizon_days / unit_days,
-					 continuous ? 0 : 1, log1p(annual) * unit_days / DAYS_PER_YEAR, x, T,
-					 &purchases))
+	if (!memo_factor(fcinfo, purchase, pm->params, set->horizon_units,
+					 set->continuous ? 0 : 1, set->rate, x, T, &purchases))
 		hypergeometric_error();
-	if (horizon_days > 0)
+	if (set->horizon_units > 0)
 		purchases *= palive_of(purchase, pm->params, x, tx, T);
 	if (!isfinite(purchases))
 		hypergeometric_error();
@@ -739,7 +771,7 @@ clv_dert(PG_FUNCTION_ARGS)
 				 errhint("Use clv_lifetime_value with a long horizon for a %s model.",
 						 clv_model_kind_name(m->kind))));
 	customer_args(fcinfo, 1, model, &x, &tx, &T);
-	unit_days = interval_days(fcinfo, 4, "unit");
+	unit_days = interval_days(PG_GETARG_INTERVAL_P(4), "unit");
 	annual = clv_finite_arg(fcinfo, 5, "annual_discount_rate");
 	if (unit_days <= 0 || annual <= 0)
 		ereport(ERROR,

@@ -155,8 +155,8 @@ clv_float8_array(ArrayType *array, const char *what, int *n, bool allow_nan)
 	return v;
 }
 
-double
-clv_finite_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+void
+clv_finite_arg_error(FunctionCallInfo fcinfo, int argno, const char *what)
 {
 	double		v;
 
@@ -165,12 +165,10 @@ clv_finite_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", what)));
 	v = PG_GETARG_FLOAT8(argno);
-	if (unlikely(!isfinite(v)))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s must be finite", what),
-				 errdetail("The value is %s.", isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity")));
-	return v;
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_EXCEPTION),
+			 errmsg("%s must be finite", what),
+			 errdetail("The value is %s.", isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity")));
 }
 
 /* ---- JSON text building -------------------------------------------------- */

@@ -7,6 +7,8 @@
 
 #include "postgres.h"
 
+#include <math.h>
+
 #include "fmgr.h"
 #include "utils/array.h"
 #include "lib/stringinfo.h"
@@ -47,8 +49,25 @@ extern MemoryContext clv_agg_context(FunctionCallInfo fcinfo, const char *fname)
 extern const double *clv_float8_array(ArrayType *array, const char *what,
 									  int *n, bool allow_nan);
 
-/* A float8 argument that must be present and finite. */
-extern double clv_finite_arg(FunctionCallInfo fcinfo, int argno, const char *what);
+/*
+ * A float8 argument that must be present and finite.  Inline: scoring
+ * functions read several per row, and only the error is worth a call.
+ */
+extern void clv_finite_arg_error(FunctionCallInfo fcinfo, int argno,
+								 const char *what) pg_attribute_noreturn();
+
+static inline double
+clv_finite_arg(FunctionCallInfo fcinfo, int argno, const char *what)
+{
+	if (likely(!PG_ARGISNULL(argno)))
+	{
+		double		v = PG_GETARG_FLOAT8(argno);
+
+		if (likely(isfinite(v)))
+			return v;
+	}
+	clv_finite_arg_error(fcinfo, argno, what);
+}
 
 /* ---- options ------------------------------------------------------------ */
 

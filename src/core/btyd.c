@@ -206,8 +206,9 @@ clv_btyd_param_name(clv_btyd_model model, int i)
 		: model == CLV_BTYD_PARETONBD ? pareto[i] : bg[i];
 }
 
+/* The rules of clv_btyd_check_customer one by one, for the message (CLV_OK when all hold). */
 clv_status
-clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
+clv_btyd_customer_error(clv_btyd_model model, double x, double tx, double T,
 						clv_error *err)
 {
 	/* below 2^53 the cast is exact for whole numbers; above, every double is one */
@@ -886,9 +887,9 @@ clv_bgnbd_palive(clv_btyd_model model, const double *params, double x, double tx
 		return clv_paretonbd_palive(params, x, tx, T);
 	if (model == CLV_BTYD_BGNBD && x == 0)
 		return 1.0;
-	/* 1 / (1 + a/(b+x−1+k) · ((α+T)/(α+t_x))^(r+x)), in logs */
-	return 1.0 / (1.0 + exp(log(a) - log(b + x - 1 + k)
-							+ (r + x) * (log(alpha + T) - log(alpha + tx))));
+	/* 1 / (1 + a/(b+x−1+k) · ((α+T)/(α+t_x))^(r+x)), the power in logs */
+	return 1.0 / (1.0 + exp(log(a / (b + x - 1 + k))
+							+ (r + x) * log((alpha + T) / (alpha + tx))));
 }
 
 bool
@@ -1047,9 +1048,10 @@ clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *params,
 }
 
 #define CURVE_MAX_TERMS 2000
+#define CURVE_MAX_POINTS 64
 
 /*
- * The factor of one (x, T) at n horizons t[i].  For BG/NBD and MBG/NBD the
+ * The factor of one (x, T) at n <= CURVE_MAX_POINTS horizons t[i].  For BG/NBD and MBG/NBD the
  * hypergeometric series has the same coefficients at every horizon, so they
  * are computed once and each horizon costs a sum; horizons whose series would
  * converge too slowly (z near 1) take clv_btyd_purchase_factor instead.
@@ -1095,21 +1097,30 @@ purchase_factor_curve(clv_btyd_model model, const double *params, double x, doub
 		if (n_terms == CURVE_MAX_TERMS)
 			n_terms = 0;		/* too slow: every point on its own */
 	}
+	if (n_terms > 0)
+	{
+		/*
+		 * Horner at every horizon at once: the horizons are independent, so
+		 * the loop over them runs without waiting on each multiply-add.
+		 */
+		double		z[CURVE_MAX_POINTS];
+
+		for (int i = 0; i < n; i++)
+		{
+			z[i] = t[i] / (alpha + T + t[i]);
+			out[i] = 0;
+		}
+		for (int j = n_terms - 1; j >= 0; j--)
+			for (int i = 0; i < n; i++)
+				out[i] = out[i] * z[i] + coef[j];
+		for (int i = 0; i < n; i++)
+			out[i] = C / (a - 1) * (1 - exp(A * (log(alpha + T) - log(alpha + T + t[i]))) * out[i]);
+	}
 	for (int i = 0; i < n; i++)
 	{
-		double		z = t[i] / (alpha + T + t[i]),
-					sum = 0;
-
-		if (n_terms == 0 || t[i] == 0)
-		{
-			if (!clv_btyd_purchase_factor(model, params, t[i], x, T, &out[i]))
-				return false;
-			continue;
-		}
-		/* Horner, from the smallest term up */
-		for (int j = n_terms - 1; j >= 0; j--)
-			sum = sum * z + coef[j];
-		out[i] = C / (a - 1) * (1 - exp(A * (log(alpha + T) - log(alpha + T + t[i]))) * sum);
+		if ((n_terms == 0 || t[i] == 0) &&
+			!clv_btyd_purchase_factor(model, params, t[i], x, T, &out[i]))
+			return false;
 		if (!isfinite(out[i]))
 			return false;
 	}
@@ -1120,7 +1131,7 @@ bool
 clv_btyd_discounted_factor(clv_btyd_model model, const double *params, double x,
 						   double T, double horizon, double step, double rate, double *out)
 {
-	enum {BLOCK = 64};
+	enum {BLOCK = CURVE_MAX_POINTS};
 	double		t[BLOCK],
 				f[BLOCK],
 				w[BLOCK];

@@ -13,6 +13,7 @@
 #define CLV_BTYD_H
 
 #include "clv_core.h"
+#include <math.h>
 
 /* ---- distinct patterns with counts ------------------------------------- */
 
@@ -77,9 +78,25 @@ typedef struct clv_btyd_fit
 int			clv_btyd_n_params(clv_btyd_model model);
 const char *clv_btyd_param_name(clv_btyd_model model, int i);
 
-/* Check one customer's data for a model; a message in err when unfit. */
-clv_status	clv_btyd_check_customer(clv_btyd_model model, double x, double tx,
+/*
+ * Check one customer's data for a model; a message in err when unfit.  The
+ * common case is inline (scoring checks every row); the out-of-line function
+ * finds which rule failed.
+ */
+clv_status	clv_btyd_customer_error(clv_btyd_model model, double x, double tx,
 									double T, clv_error *err);
+
+static inline clv_status
+clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
+						clv_error *err)
+{
+	bool		whole = x >= 0 && x < 9007199254740992.0 && x == (double) (int64_t) x;
+	bool		ok = model == CLV_BTYD_GAMMAGAMMA
+		? whole && (x == 0 || (tx > 0 && isfinite(tx)))
+		: whole && tx >= 0 && tx <= T && isfinite(T) && (x > 0) == (tx > 0);
+
+	return ok ? CLV_OK : clv_btyd_customer_error(model, x, tx, T, err);
+}
 
 /*
  * Log-likelihood of all patterns at params (no penalty) and, when grad is
