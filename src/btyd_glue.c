@@ -444,18 +444,20 @@ clv_palive(PG_FUNCTION_ARGS)
  * through a factor (the expectation for a customer known to be alive) that
  * depends only on (frequency, t) and the call's settings, and customers share
  * those.  Each call site keeps a hash table of factors for one setting (model
- * parameters, horizon, discounting); another setting starts a new generation,
- * which empties the table at no cost, and so does a full table.
+ * parameters, horizon, discounting); another setting empties it.  The table
+ * starts small and doubles as it fills, so the few thousand (frequency, t) of
+ * typical data stay close together in cache; a full table starts over.
  */
-#define MEMO_SLOTS 32768		/* a power of two */
+#define MEMO_MIN_SLOTS 1024		/* powers of two */
+#define MEMO_MAX_SLOTS 65536
 #define MEMO_TAG 7
+#define MEMO_EMPTY (-1.0)		/* x of an unused slot: frequencies are >= 0 */
 
 typedef struct memo_slot
 {
 	double		x,
 				T,
 				value;
-	uint32		generation;
 } memo_slot;
 
 /* clv_lifetime_value's settings as last read at a call site, and what they give */
@@ -473,11 +475,19 @@ typedef struct value_settings
 typedef struct factor_memo
 {
 	double		tag[MEMO_TAG];	/* params[4], horizon, step, rate */
-	uint32		generation;
+	uint32		n_slots;
 	uint32		used;
+	memo_slot  *slots;			/* in the function's memory context */
 	value_settings settings;
-	memo_slot	slots[MEMO_SLOTS];
 } factor_memo;
+
+static void
+memo_clear(factor_memo *memo)
+{
+	for (uint32 i = 0; i < memo->n_slots; i++)
+		memo->slots[i].x = MEMO_EMPTY;
+	memo->used = 0;
+}
 
 static factor_memo *
 call_site_memo(FunctionCallInfo fcinfo)
@@ -488,10 +498,60 @@ call_site_memo(FunctionCallInfo fcinfo)
 	{
 		factor_memo *memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(factor_memo));
 
-		memo->generation = 1;
+		memo->n_slots = MEMO_MIN_SLOTS;
+		memo->slots = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
+										 MEMO_MIN_SLOTS * sizeof(memo_slot));
+		memo_clear(memo);
 		*extra = memo;
 	}
 	return *extra;
+}
+
+/* The free slot of key, or the slot holding it. */
+static memo_slot *
+memo_find(const factor_memo *memo, double x, double T)
+{
+	uint64		h,
+				bits[2];
+	double		key[2] = {x, T};
+
+	memcpy(bits, key, sizeof(bits));
+	/* whole numbers leave a double's low bits zero: mix every bit in */
+	h = (bits[0] * 0x9e3779b97f4a7c15ULL) ^ bits[1];
+	h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
+	for (uint32 i = (uint32) (h >> 32) & (memo->n_slots - 1);; i = (i + 1) & (memo->n_slots - 1))
+	{
+		memo_slot  *s = &memo->slots[i];
+
+		if (s->x == MEMO_EMPTY || (s->x == x && s->T == T))
+			return s;
+	}
+}
+
+/* Make room for one more entry: double the table, or empty it at its largest. */
+static void
+memo_reserve(FunctionCallInfo fcinfo, factor_memo *memo)
+{
+	memo_slot  *old = memo->slots;
+	uint32		n_old = memo->n_slots;
+
+	if (memo->used < memo->n_slots / 2)
+		return;
+	if (memo->n_slots == MEMO_MAX_SLOTS)
+	{
+		memo_clear(memo);
+		return;
+	}
+	memo->n_slots *= 2;
+	memo->slots = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, memo->n_slots * sizeof(memo_slot));
+	memo_clear(memo);
+	for (uint32 i = 0; i < n_old; i++)
+		if (old[i].x != MEMO_EMPTY)
+		{
+			*memo_find(memo, old[i].x, old[i].T) = old[i];
+			memo->used++;
+		}
+	pfree(old);
 }
 
 /*
@@ -504,43 +564,28 @@ memo_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
 {
 	factor_memo *memo = call_site_memo(fcinfo);
 	double		tag[MEMO_TAG] = {params[0], params[1], params[2], params[3], horizon, step, rate};
-	double		key[2] = {x + 0.0, T + 0.0};	/* −0 as 0 */
-	uint64		h,
-				bits[2];
 	memo_slot  *s;
 	bool		ok;
 
-	if (memcmp(memo->tag, tag, sizeof(tag)) != 0 || memo->used >= MEMO_SLOTS / 2)
+	x += 0.0;					/* −0 as 0 */
+	T += 0.0;
+	if (memcmp(memo->tag, tag, sizeof(tag)) != 0)
 	{
 		memcpy(memo->tag, tag, sizeof(tag));
-		memo->used = 0;
-		/* generation 0 marks never-used slots: after a wrap, really empty them */
-		if (++memo->generation == 0)
-		{
-			memset(memo->slots, 0, sizeof(memo->slots));
-			memo->generation = 1;
-		}
+		memo_clear(memo);
 	}
-	memcpy(bits, key, sizeof(bits));
-	/* whole numbers leave a double's low bits zero: mix every bit in */
-	h = (bits[0] * 0x9e3779b97f4a7c15ULL) ^ bits[1];
-	h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
-	for (uint32 i = (uint32) (h >> 40) & (MEMO_SLOTS - 1);; i = (i + 1) & (MEMO_SLOTS - 1))
+	s = memo_find(memo, x, T);
+	if (s->x != MEMO_EMPTY)
 	{
-		s = &memo->slots[i];
-		if (s->generation != memo->generation)
-			break;
-		if (s->x == key[0] && s->T == key[1])
-		{
-			*out = s->value;
-			return true;
-		}
+		*out = s->value;
+		return true;
 	}
 	ok = step < 0 ? clv_btyd_purchase_factor(model, params, horizon, x, T, out)
 		: clv_btyd_discounted_factor(model, params, x, T, horizon, step, rate, out);
 	if (!ok)
 		return false;
-	*s = (memo_slot) {key[0], key[1], *out, memo->generation};
+	memo_reserve(fcinfo, memo);
+	*memo_find(memo, x, T) = (memo_slot) {x, T, *out};
 	memo->used++;
 	return true;
 }
