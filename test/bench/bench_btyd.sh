@@ -12,6 +12,8 @@
 #      customers  vs  sum(exp(ln(frequency + 1)))
 #   4. the same plus clv_lifetime_value(..., '1 year', '7 days', 0.1, 'continuous')
 #      vs  sum(exp(ln(frequency + 1)))
+#   5. for scale, the floor of 3 and 4: the same calls with the same arguments doing no
+#      work (num_nonnulls) vs  sum(exp(ln(frequency + 1)))
 #
 # Usage:
 #   test/bench/bench_btyd.sh            full run (1M simulated customers, 5 repetitions)
@@ -135,6 +137,15 @@ SCORE_CLV_LTV="SELECT sum(clv_expected_purchases(m, 52, frequency, recency, t) +
            + clv_lifetime_value(m, sm, frequency, recency, t, 20 + frequency, '1 year', '7 days', 0.1, 'continuous'))
 FROM sim, model"
 
+# The floor: the same function calls with the same arguments doing no work
+# (num_nonnulls), which is what the executor alone costs per row.
+SCORE_FLOOR="SELECT sum(num_nonnulls(m, 52, frequency, recency, t) + num_nonnulls(m, frequency, recency, t))
+FROM sim, model"
+SCORE_FLOOR_LTV="SELECT sum(num_nonnulls(m, 52, frequency, recency, t) + num_nonnulls(m, frequency, recency, t)
+           + num_nonnulls(m, sm, frequency, recency, t, 20 + frequency, '1 year'::interval, '7 days'::interval,
+                          0.1, 'continuous'))
+FROM sim, model"
+
 # ---- measurements ----------------------------------------------------------
 echo
 echo "runs (ms):"
@@ -145,6 +156,8 @@ measure "CDNOW gammagamma_fit vs GROUP BY x, m_x" "<50" 0 "$CDNOW_GG_BASE" "$CDN
 measure "bgnbd_fit on sim vs GROUP BY patterns" 2 0 "$FIT_BASE" "$FIT_CLV"
 measure "expected_purchases + palive vs exp(ln(f+1))" 2 0 "$SCORE_BASE" "$SCORE_CLV"
 measure "... + lifetime_value vs exp(ln(f+1))" 2 0 "$SCORE_BASE" "$SCORE_CLV_LTV"
+measure "floor: 2 calls doing nothing vs exp(ln(f+1))" - 0 "$SCORE_BASE" "$SCORE_FLOOR"
+measure "floor: 3 calls doing nothing vs exp(ln(f+1))" - 0 "$SCORE_BASE" "$SCORE_FLOOR_LTV"
 
 echo
 print_results
