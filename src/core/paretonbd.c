@@ -42,13 +42,16 @@ hyperg_series(double a, double b, const double *z, double out[2][4])
 				v[2] = {b, b},	/* (b)_(n+1) z^n / n!: dF/dz = Σ v_(n−1) a/(a+n) */
 				sb = 0;			/* Σ_{j<n} 1/(b+j) = d log (b)_n / db */
 	double		zmax = fmax(z[0], z[1]);
+	double		inv_an = 1 / (a + 1);	/* 1/(a+n): divisions are the cost of a
+										 * term, so each is carried to the next */
 
 	for (int i = 0; i < 2; i++)
 		out[i][0] = 1, out[i][1] = out[i][2] = out[i][3] = 0;
 	for (int n = 1; n < SERIES_MAX_TERMS; n++)
 	{
 		double		inv_n = 1.0 / n,
-					ratio_a = a / (a + n),
+					inv_an_next = 1 / (a + n + 1),
+					ratio_a = a * inv_an,
 					up = (b + n - 1) * inv_n,
 					vp = (b + n) * inv_n;
 		bool		small = true;
@@ -63,10 +66,11 @@ hyperg_series(double a, double b, const double *z, double out[2][4])
 			v[i] *= vp * z[i];
 			c = u[i] * ratio_a;
 			out[i][0] += c;
-			out[i][1] += c * n / (a + n);	/* divided by a after the loop */
+			out[i][1] += c * n * inv_an;	/* divided by a after the loop */
 			out[i][2] += c * sb;
-			small &= c < 1e-17 * out[i][0] && v[i] * a / (a + n + 1) <= 1e-17 * out[i][3];
+			small &= c < 1e-17 * out[i][0] && v[i] * a * inv_an_next <= 1e-17 * out[i][3];
 		}
+		inv_an = inv_an_next;
 		/* the terms decrease once n > (b z − 1)/(1 − z); stop when negligible */
 		if (small && n * (1 - zmax) > b * zmax)
 		{
