@@ -118,15 +118,23 @@ SQL
 
 # median VALUE... : printed with one decimal; nan without values.
 median() {
-	tr ' ' '\n' <<<"$*" | grep . | sort -g | awk '{a[NR]=$1} END{
+	median_as "%.1f" "$@"
+}
+
+# median_as FORMAT VALUE... : the median printed with printf FORMAT; nan without values.
+median_as() {
+	local format=$1
+	shift
+	tr ' ' '\n' <<<"$*" | grep . | sort -g | awk -v f="$format\n" '{a[NR]=$1} END{
 		if (NR == 0) { print "nan"; exit }
-		if (NR % 2) printf "%.1f\n", a[(NR+1)/2]; else printf "%.1f\n", (a[NR/2]+a[NR/2+1])/2 }'
+		if (NR % 2) printf f, a[(NR+1)/2]; else printf f, (a[NR/2]+a[NR/2+1])/2 }'
 }
 
 # measure NAME TARGET WORKERS BASELINE_SQL CLV_SQL
 #   Times both queries REPS times with $TIMING, alternating which goes first, and adds a
-#   line to RESULTS.  TARGET is a maximum ratio clv/baseline, "<N" (a maximum clv time in
-#   ms), or "-" (an info line without a target).
+#   line to RESULTS: the median times and the median of the per-repetition ratios.
+#   TARGET is a maximum ratio clv/baseline, "<N" (a maximum clv time in ms), or "-"
+#   (an info line without a target).
 measure() {
 	local name=$1 target=$2 workers=$3 base_sql=$4 clv_sql=$5
 	local b=() c=() i bm cm ratio verdict
@@ -145,7 +153,14 @@ measure() {
 	done
 	bm=$(median "${b[@]}")
 	cm=$(median "${c[@]}")
-	ratio=$(awk -v b="$bm" -v c="$cm" 'BEGIN{ if (b > 0) printf "%.2f", c / b; else print "nan" }')
+	# the ratio is the median of each repetition's own ratio: the two queries of a
+	# repetition run back to back, so a machine that drifts between fast and slow
+	# spells (shared hosts do) slows both alike
+	local pairs=()
+	for ((i = 0; i < REPS; i++)); do
+		pairs+=("$(awk -v b="${b[i]}" -v c="${c[i]}" 'BEGIN{ if (b > 0) printf "%.6f", c / b }')")
+	done
+	ratio=$(median_as "%.2f" "${pairs[@]}")
 	case "$target" in
 		-) verdict=info ;;
 		"<"*) verdict=$(awk -v c="$cm" -v t="${target#<}" 'BEGIN{ print (c != "nan" && c + 0 < t + 0) ? "PASS" : "MISS" }') ;;
