@@ -517,10 +517,27 @@ gsl_fdf(const gsl_vector *v, void *arg, double *f, gsl_vector *df)
 	*f = objective_fdf(v, arg, df);
 }
 
-/* One BFGS run from start (natural parameters); false when it failed. */
+/* Whether minimiser m is at the maximum known (log-parameters) of value best. */
 static bool
-minimise(objective *o, const double *start, int max_iter, double *best_log,
-		 double *best_f, int *iterations, bool *converged)
+reached(int k, const gsl_multimin_fdfminimizer *m, const double *known, double best)
+{
+	double		d2 = 0;
+
+	for (int i = 0; i < k; i++)
+		d2 += (gsl_vector_get(m->x, i) - known[i]) * (gsl_vector_get(m->x, i) - known[i]);
+	return m->f <= best + 1e-7 * fabs(best) && d2 < 0.05 * 0.05;
+}
+
+/*
+ * One BFGS run from start (natural parameters); false when it failed.  With
+ * known (the log-parameters of the best maximum so far, of value *best_f),
+ * the run is a confirmation: it ends once it reaches that maximum, since
+ * these likelihoods have flat ridges along which BFGS crawls for many
+ * iterations before its gradient test passes (Newton steps finish later).
+ */
+static bool
+minimise(objective *o, const double *start, int max_iter, const double *known,
+		 double *best_log, double *best_f, int *iterations, bool *converged)
 {
 	gsl_multimin_function_fdf fn = {gsl_f, gsl_df, gsl_fdf, (size_t) o->k, o};
 	gsl_multimin_fdfminimizer *m;
@@ -544,6 +561,8 @@ minimise(objective *o, const double *start, int max_iter, double *best_log,
 			if (gsl_multimin_fdfminimizer_iterate(m) != GSL_SUCCESS)
 				break;			/* no further progress along the line */
 			status = gsl_multimin_test_gradient(m->gradient, 1e-5);
+			if (known && status == GSL_CONTINUE && reached(o->k, m, known, *best_f))
+				status = GSL_SUCCESS;
 		}
 		if (isfinite(m->f) && m->f < *best_f)
 		{
@@ -758,10 +777,13 @@ search(objective *o, double mean_T, int max_iter, double *best_log, double *best
 	}
 	for (int s = 0; s < n_starts; s++)
 	{
-		double		before = *best_f;
+		double		before = *best_f,
+					known[CLV_BTYD_MAX_PARAMS];
 
-		ran |= minimise(o, starts[s], max_iter, best_log, best_f, &fit->iterations,
-						&fit->converged);
+		if (s > 0)
+			memcpy(known, best_log, sizeof(known));
+		ran |= minimise(o, starts[s], max_iter, s > 0 && fit->converged ? known : NULL,
+						best_log, best_f, &fit->iterations, &fit->converged);
 		/* a second start that finds no better maximum confirms the first */
 		if (s > 0 && fit->converged && !(*best_f < before - 1e-8 * fabs(before)))
 			break;
@@ -816,7 +838,7 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 	time_index_build(p, &ix);
 	o.ix = &ix;
 	if (opt->start)
-		ran = minimise(&o, opt->start, opt->max_iter, best_log, &best_f,
+		ran = minimise(&o, opt->start, opt->max_iter, NULL, best_log, &best_f,
 					   &fit->iterations, &fit->converged);
 	else if (model != CLV_BTYD_GAMMAGAMMA && p->n > COARSE_PATTERNS)
 	{
@@ -848,7 +870,7 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 			polished = polish(&o, best_log, &best_f, opt->max_iter - fit->iterations,
 							  &fit->iterations) < 1e-6;
 			if (!polished)
-				minimise(&o, start, opt->max_iter, best_log, &best_f, &fit->iterations,
+				minimise(&o, start, opt->max_iter, NULL, best_log, &best_f, &fit->iterations,
 						 &fit->converged);
 		}
 	}
