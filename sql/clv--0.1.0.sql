@@ -313,6 +313,37 @@ CREATE FUNCTION clv_probability_of_purchases(model bytea, horizon float8, purcha
 RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_probability_of_purchases(bytea, float8, integer, float8, float8, float8) IS
     'Probability that a customer with this history makes exactly this many purchases in the next horizon';
+
+-- the data of a tracking plot: a cohort's cumulative expected repeat purchases per period
+CREATE FUNCTION clv_tracking_trans(internal, bytea, float8, integer, float8)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_tracking_trans(internal, bytea, float8, integer)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_tracking_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_tracking_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_tracking_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_tracking_final(internal)
+RETURNS float8[] AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE clv_cumulative_expected_purchases(model bytea, acquired float8, periods integer,
+                                                   period float8) (
+    SFUNC = clv_tracking_trans, STYPE = internal, FINALFUNC = clv_tracking_final,
+    COMBINEFUNC = clv_tracking_combine,
+    SERIALFUNC = clv_tracking_serialize, DESERIALFUNC = clv_tracking_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_cumulative_expected_purchases(model bytea, acquired float8, periods integer) (
+    SFUNC = clv_tracking_trans, STYPE = internal, FINALFUNC = clv_tracking_final,
+    COMBINEFUNC = clv_tracking_combine,
+    SERIALFUNC = clv_tracking_serialize, DESERIALFUNC = clv_tracking_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_cumulative_expected_purchases(bytea, float8, integer, float8) IS
+    'tracking plot: the cohort''s cumulative expected repeat purchases at the end of each period of the given length';
+COMMENT ON AGGREGATE clv_cumulative_expected_purchases(bytea, float8, integer) IS
+    'tracking plot: the cohort''s cumulative expected repeat purchases at the end of each model time unit';
 CREATE FUNCTION clv_expected_spend(model bytea, frequency float8, monetary float8) RETURNS float8
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_expected_spend(bytea, float8, float8) IS

@@ -1035,6 +1035,32 @@ clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params, double 
 	return isfinite(*out);
 }
 
+bool
+clv_btyd_cumulative_expected(clv_btyd_model model, const double *params,
+							 const clv_patterns *acquired, int n, double period, double *out)
+{
+	for (int w = 0; w < n; w++)
+		out[w] = 0;
+	for (size_t i = 0; i < acquired->n; i++)
+	{
+		const clv_pattern *c = &acquired->v[i];
+
+		clv_check_interrupts();
+		for (int w = 0; w < n; w++)
+		{
+			double		age = (w + 1) * period - c->T,
+						e;
+
+			if (age <= 0)
+				continue;
+			if (!clv_bgnbd_expected_purchases(model, params, age, 0, 0, 0, &e))
+				return false;
+			out[w] += c->count * e;
+		}
+	}
+	return true;
+}
+
 double
 clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *params,
 								   double t, int n)

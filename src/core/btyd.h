@@ -160,6 +160,18 @@ bool		clv_btyd_discounted_factor(clv_btyd_model model, const double *params,
 									   double x, double T, double horizon, double step,
 									   double rate, double *out);
 
+/*
+ * The data of a tracking plot: out[w−1] = Σ count · E[X(w·period − b)], the
+ * cohort's cumulative expected repeat purchases by the end of period w, for
+ * w = 1..n, over customers acquired at time b (the T of each pattern in
+ * acquired, with its count; times from the start of period 1, in the model's
+ * units) and counted only once acquired.  E[X(t)] is a new customer's
+ * expectation.  False when it cannot be evaluated.
+ */
+bool		clv_btyd_cumulative_expected(clv_btyd_model model, const double *params,
+										 const clv_patterns *acquired, int n, double period,
+										 double *out);
+
 /* P(X(t) = n) for a new customer of any purchase model; NaN when it fails. */
 double		clv_btyd_probability_of_purchases(clv_btyd_model model, const double *params,
 											  double t, int n);

@@ -384,6 +384,29 @@ def main():
         except Exception as exc:   # noqa: BLE001
             tap.error("%s P(alive)" % label, exc)
 
+    # ---- tracking plot: the cohort's cumulative expected repeat purchases ------
+    # customer i was acquired at week 39 - T_i; by the end of week w they have had
+    # max(w - acquired, 0) weeks, and a new customer's expectation is the
+    # integral with x = t_x = T = 0.  Weeks 1, 13, 26, 39, 52, 78.
+    weeks = (1, 13, 26, 39, 52, 78)
+    acquired = 39.0 - t
+    for key, label, modified in (("bg", "BG/NBD", False), ("mbg", "MBG/NBD", True)):
+        try:
+            theta = params_of(infos[key], PURCHASE_PARAMS)
+            curve = [float(v) for v in _pg.value(
+                "SELECT array_to_string(clv_cumulative_expected_purchases(%s, 39 - t_cal, 78), ',')"
+                " FROM %s, %s GROUP BY %s" % (key, TABLE, MODELS, key)).split(",")]
+            ages, counts = np.unique(acquired, return_counts=True)
+            want = []
+            for w in weeks:
+                want.append(sum(c * expected_integral(modified, theta, w - b, 0.0, 0.0, 0.0)
+                                for b, c in zip(ages, counts) if w > b))
+            tap.close([curve[w - 1] for w in weeks], want, TOL_PURCHASES,
+                      "%s tracking curve (clv_cumulative_expected_purchases), CDNOW cohort, weeks %s,"
+                      " vs integrals over the model" % (label, ", ".join(str(w) for w in weeks)))
+        except Exception as exc:   # noqa: BLE001
+            tap.error("%s tracking curve" % label, exc)
+
     # ---- expected spend --------------------------------------------------------
     try:
         theta = params_of(infos["gg"], SPEND_PARAMS)

@@ -1,0 +1,298 @@
+/*
+ * tracking_glue.c — clv_cumulative_expected_purchases, the aggregate behind a
+ * tracking plot: a cohort's cumulative expected repeat purchases per period.
+ *
+ * Summed in plain SQL, the curve costs one expectation per customer and
+ * period, each at a different age.  The state keeps instead the distinct
+ * acquisition times with counts (combining exactly, like the fit
+ * aggregates), and the final function evaluates each distinct time once per
+ * period.
+ */
+#include "clv.h"
+
+#include <math.h>
+
+#include "catalog/pg_type.h"
+#include "libpq/pqformat.h"
+#include "utils/array.h"
+
+#include "btyd.h"
+
+#define MAX_PERIODS 100000
+
+typedef struct tracking_state
+{
+	bytea	   *model;			/* the purchase model, as given */
+	int32		periods;
+	double		period;			/* length of a period, in model units */
+	clv_patterns acquired;		/* T = acquisition time, x = tx = 0 */
+} tracking_state;
+
+static const char *const fname = "clv_cumulative_expected_purchases";
+
+/* The purchase model in bytes, decoded and checked; its kind as *model. */
+static const clv_model *
+purchase_model(bytea *bytes, clv_btyd_model *model)
+{
+	clv_model  *m = clv_model_from_bytea(bytes);
+
+	switch (m->kind)
+	{
+		case CLV_KIND_BGNBD:
+			*model = CLV_BTYD_BGNBD;
+			return m;
+		case CLV_KIND_MBGNBD:
+			*model = CLV_BTYD_MBGNBD;
+			return m;
+		case CLV_KIND_PARETONBD:
+			*model = CLV_BTYD_PARETONBD;
+			return m;
+		default:
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(m->kind)),
+					 errhint("It takes a model fitted by clv_bgnbd_fit, clv_mbgnbd_fit or clv_paretonbd_fit.")));
+	}
+	pg_unreachable();
+}
+
+static bool
+same_bytes(const bytea *a, const bytea *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
+pg_attribute_noreturn()
+static void
+not_constant(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s needs the same %s in every row", fname, what),
+			 errhint("Group by the model, or compute one curve per model.")));
+}
+
+static void
+check_settings(int32 periods, double period)
+{
+	if (periods < 1 || periods > MAX_PERIODS)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("periods must be between 1 and %d", MAX_PERIODS)));
+	if (!(period > 0) || !isfinite(period))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("period must be positive and finite")));
+}
+
+pg_attribute_noreturn()
+static void
+raise_limit(clv_error *err)
+{
+	clv_set_hint(err, "Raise clv.max_training_memory, or round the acquisition times to fewer distinct values.");
+	clv_raise(err);
+}
+
+/* (state, model, acquired, periods [, period]); a row with a NULL is skipped, as by sum() */
+PG_FUNCTION_INFO_V1(clv_tracking_trans);
+Datum
+clv_tracking_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, fname);
+	tracking_state *s = PG_ARGISNULL(0) ? NULL : (tracking_state *) PG_GETARG_POINTER(0);
+	bytea	   *model;
+	double		acquired,
+				period;
+	int32		periods;
+	clv_error	err;
+	clv_status	st;
+	MemoryContext old;
+
+	for (int i = 1; i < PG_NARGS(); i++)
+		if (PG_ARGISNULL(i))
+		{
+			if (s == NULL)
+				PG_RETURN_NULL();
+			PG_RETURN_POINTER(s);
+		}
+	model = PG_GETARG_BYTEA_PP(1);
+	acquired = clv_finite_arg(fcinfo, 2, "acquired");
+	periods = PG_GETARG_INT32(3);
+	period = PG_NARGS() > 4 ? clv_finite_arg(fcinfo, 4, "period") : 1;
+	if (acquired < 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("acquired must not be negative"),
+				 errdetail("It is the time of the customer's first purchase, from the start of the first period.")));
+	if (s == NULL)
+	{
+		clv_btyd_model kind;
+
+		check_settings(periods, period);
+		(void) purchase_model(model, &kind);	/* fail early */
+		old = MemoryContextSwitchTo(cxt);
+		s = palloc0(sizeof(tracking_state));
+		s->model = (bytea *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1));
+		s->periods = periods;
+		s->period = period;
+		clv_patterns_init(&s->acquired, clv_training_memory_bytes());
+		MemoryContextSwitchTo(old);
+	}
+	else
+	{
+		if (!same_bytes(s->model, model))
+			not_constant("model");
+		if (s->periods != periods || s->period != period)
+			not_constant("periods and period");
+	}
+	old = MemoryContextSwitchTo(cxt);
+	st = clv_patterns_add(&s->acquired, 0, 0, acquired, 1, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+		raise_limit(&err);
+	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(clv_tracking_combine);
+Datum
+clv_tracking_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_tracking_combine");
+	tracking_state *a = PG_ARGISNULL(0) ? NULL : (tracking_state *) PG_GETARG_POINTER(0);
+	tracking_state *b = PG_ARGISNULL(1) ? NULL : (tracking_state *) PG_GETARG_POINTER(1);
+	MemoryContext old;
+	clv_error	err;
+	clv_status	st;
+
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	old = MemoryContextSwitchTo(cxt);
+	if (a == NULL)
+	{
+		a = palloc0(sizeof(tracking_state));
+		a->model = (bytea *) PG_DETOAST_DATUM_COPY(PointerGetDatum(b->model));
+		a->periods = b->periods;
+		a->period = b->period;
+		clv_patterns_init(&a->acquired, clv_training_memory_bytes());
+	}
+	else if (!same_bytes(a->model, b->model))
+		not_constant("model");
+	else if (a->periods != b->periods || a->period != b->period)
+		not_constant("periods and period");
+	st = clv_patterns_merge(&a->acquired, &b->acquired, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+		raise_limit(&err);
+	PG_RETURN_POINTER(a);
+}
+
+PG_FUNCTION_INFO_V1(clv_tracking_serialize);
+Datum
+clv_tracking_serialize(PG_FUNCTION_ARGS)
+{
+	tracking_state *s = (tracking_state *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	clv_agg_context(fcinfo, "clv_tracking_serialize");
+	clv_patterns_compact(&s->acquired);
+	pq_begintypsend(&buf);
+	pq_sendint32(&buf, VARSIZE_ANY_EXHDR(s->model));
+	pq_sendbytes(&buf, VARDATA_ANY(s->model), VARSIZE_ANY_EXHDR(s->model));
+	pq_sendint32(&buf, s->periods);
+	pq_sendfloat8(&buf, s->period);
+	pq_sendint64(&buf, s->acquired.n);
+	for (size_t i = 0; i < s->acquired.n; i++)
+	{
+		pq_sendfloat8(&buf, s->acquired.v[i].T);
+		pq_sendfloat8(&buf, s->acquired.v[i].count);
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+pg_attribute_noreturn()
+static void
+bad_state(const char *what)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATA_CORRUPTED),
+			 errmsg("invalid %s state: %s", fname, what)));
+}
+
+PG_FUNCTION_INFO_V1(clv_tracking_deserialize);
+Datum
+clv_tracking_deserialize(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_tracking_deserialize");
+	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
+	StringInfoData buf;
+	tracking_state *s;
+	int32		model_len;
+	int64		n;
+	clv_error	err;
+	MemoryContext old = MemoryContextSwitchTo(cxt);
+
+	buf.data = VARDATA_ANY(bytes);
+	buf.len = buf.maxlen = VARSIZE_ANY_EXHDR(bytes);
+	buf.cursor = 0;
+	s = palloc0(sizeof(tracking_state));
+	model_len = pq_getmsgint(&buf, 4);
+	if (model_len < 0 || model_len > buf.len - buf.cursor)
+		bad_state("bad model length");
+	s->model = palloc(VARHDRSZ + model_len);
+	SET_VARSIZE(s->model, VARHDRSZ + model_len);
+	pq_copymsgbytes(&buf, VARDATA(s->model), model_len);
+	s->periods = pq_getmsgint(&buf, 4);
+	s->period = pq_getmsgfloat8(&buf);
+	check_settings(s->periods, s->period);
+	n = pq_getmsgint64(&buf);
+	if (n < 0 || n > (buf.len - buf.cursor) / 16)
+		bad_state("bad count of acquisition times");
+	clv_patterns_init(&s->acquired, clv_training_memory_bytes());
+	for (int64 i = 0; i < n; i++)
+	{
+		double		T = pq_getmsgfloat8(&buf);
+		double		count = pq_getmsgfloat8(&buf);
+
+		if (!(count >= 1 && isfinite(count)) || !(T >= 0 && isfinite(T)))
+			bad_state("bad acquisition time");
+		clv_check(clv_patterns_add(&s->acquired, 0, 0, T, count, &err), &err);
+	}
+	pq_getmsgend(&buf);
+	MemoryContextSwitchTo(old);
+	PG_RETURN_POINTER(s);
+}
+
+PG_FUNCTION_INFO_V1(clv_tracking_final);
+Datum
+clv_tracking_final(PG_FUNCTION_ARGS)
+{
+	tracking_state *s = PG_ARGISNULL(0) ? NULL : (tracking_state *) PG_GETARG_POINTER(0);
+	clv_btyd_model kind;
+	const clv_model *m;
+	clv_patterns sorted;
+	clv_error	err;
+	double	   *curve;
+	Datum	   *values;
+
+	clv_agg_context(fcinfo, "clv_tracking_final");
+	if (s == NULL)
+		PG_RETURN_NULL();		/* no customers: no curve, like sum() */
+	m = purchase_model(s->model, &kind);
+	/* sorted, so that every plan sums in the same order; the state stays as it was */
+	clv_patterns_init(&sorted, 0);
+	clv_check(clv_patterns_merge(&sorted, &s->acquired, &err), &err);
+	clv_patterns_compact(&sorted);
+	curve = palloc(sizeof(double) * s->periods);
+	if (!clv_btyd_cumulative_expected(kind, m->params, &sorted, s->periods, s->period, curve))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the expected purchases of the cohort cannot be computed"),
+				 errdetail("The Gauss hypergeometric function did not converge.")));
+	clv_patterns_free(&sorted);
+	values = palloc(sizeof(Datum) * s->periods);
+	for (int w = 0; w < s->periods; w++)
+		values[w] = Float8GetDatum(curve[w]);
+	PG_RETURN_ARRAYTYPE_P(construct_array(values, s->periods, FLOAT8OID, sizeof(float8),
+										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
