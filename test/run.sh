@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the tests: all stages in this order, or only those named as arguments
-#     unit unit-san regress reference fuzz bench crash-check
+#     unit unit-san regress reference docs fuzz bench crash-check
 # e.g. `bash test/run.sh` or `bash test/run.sh unit regress`.
 # Ends with the line "N passed, M failed" and exits 0 only if M is 0.
 # Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329),
@@ -12,8 +12,8 @@ exec </dev/null
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$CLV_ROOT" || exit 1
 
-ALL_STAGES=(unit unit-san regress reference fuzz bench crash-check)
-SERVER_STAGES=" regress reference bench crash-check "
+ALL_STAGES=(unit unit-san regress reference docs fuzz bench crash-check)
+SERVER_STAGES=" regress reference docs bench crash-check "
 MAKE=(make PG_CONFIG="$PG_CONFIG")
 PYTHON=/usr/bin/python3   # Debian's, which has numpy/scipy/sklearn
 PASSED=0 FAILED=0
@@ -73,6 +73,13 @@ stage_reference() {
         count_tap "$s" $? "$log"
     done
     [ "$found" -eq 1 ] || echo "-- reference: no test/reference/*.py found"
+}
+
+# The documents' SQL examples print what the documents show.
+stage_docs() {
+    local log=$LOGS/docs.log
+    run_logged "$log" "$PYTHON" test/docs/check_examples.py
+    count_tap docs $? "$log"
 }
 
 stage_fuzz() {
