@@ -105,4 +105,10 @@ SELECT pg_temp.sqlstate_of(q) AS error FROM (VALUES
   ('SELECT clv_cumulative_expected_purchases(''\x00''::bytea, 1, 3)')
 ) t(q);
 
+-- the distinct acquisition times are held within clv.max_training_memory
+SET clv.max_training_memory = '64kB';
+SELECT pg_temp.sqlstate_of('SELECT clv_cumulative_expected_purchases(bg, i / 100.0, 3)
+                            FROM trk_models, generate_series(1, 10000) i') AS error;
+RESET clv.max_training_memory;
+
 DROP TABLE trk_cbs, trk_models, trk_customers, trk_curves;
