@@ -12,7 +12,10 @@
 #      customers  vs  sum(exp(ln(frequency + 1)))
 #   4. the same plus clv_lifetime_value(..., '1 year', '7 days', 0.1, 'continuous')
 #      vs  sum(exp(ln(frequency + 1)))
-#   5. for scale, the floor of 3 and 4: the same calls with the same arguments doing no
+#   5. clv_cumulative_expected_purchases(m, 40 - t, 52), the 52-week tracking curve of the
+#      simulated cohort  vs  the GROUP BY of t it keeps, and vs the plain SQL sum of
+#      clv_expected_purchases for one of the 52 weeks
+#   6. for scale, the floor of 3 and 4: the same calls with the same arguments doing no
 #      work (num_nonnulls) vs  sum(exp(ln(frequency + 1)))
 #
 # Usage:
@@ -146,6 +149,13 @@ SCORE_FLOOR_LTV="SELECT sum(num_nonnulls(m, 52, frequency, recency, t) + num_non
                           0.1, 'continuous'))
 FROM sim, model"
 
+# The tracking curve of the simulated cohort over 52 weeks (acquired in week 40 − t),
+# against the GROUP BY of the acquisition times it keeps, and against the plain SQL sum
+# of a single one of its 52 weeks.
+TRACK_BASE="SELECT count(*) FROM (SELECT t, count(*) FROM sim GROUP BY t) q"
+TRACK_CLV="SELECT clv_cumulative_expected_purchases(m, 40 - t, 52) FROM sim, model"
+TRACK_ONE_WEEK="SELECT sum(clv_expected_purchases(m, greatest(t - 40 + 52, 0), 0, 0, 0)) FROM sim, model"
+
 # ---- measurements ----------------------------------------------------------
 echo
 echo "runs (ms):"
@@ -156,6 +166,8 @@ measure "CDNOW gammagamma_fit vs GROUP BY x, m_x" "<50" 0 "$CDNOW_GG_BASE" "$CDN
 measure "bgnbd_fit on sim vs GROUP BY patterns" 2 0 "$FIT_BASE" "$FIT_CLV"
 measure "expected_purchases + palive vs exp(ln(f+1))" 2 0 "$SCORE_BASE" "$SCORE_CLV"
 measure "... + lifetime_value vs exp(ln(f+1))" 2 0 "$SCORE_BASE" "$SCORE_CLV_LTV"
+measure "tracking curve, 52 weeks vs GROUP BY t" 2 0 "$TRACK_BASE" "$TRACK_CLV"
+measure "tracking curve vs one week's sum in SQL" - 0 "$TRACK_ONE_WEEK" "$TRACK_CLV"
 measure "floor: 2 calls doing nothing vs exp(ln(f+1))" - 0 "$SCORE_BASE" "$SCORE_FLOOR"
 measure "floor: 3 calls doing nothing vs exp(ln(f+1))" - 0 "$SCORE_BASE" "$SCORE_FLOOR_LTV"
 
