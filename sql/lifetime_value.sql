@@ -142,32 +142,34 @@ FROM (SELECT h, clv_expected_purchases(bg, h, 300, 50, 50) AS e,
       FROM ltv_models, generate_series(990, 1010) h) q
 WHERE prev IS NOT NULL;
 
--- the per-query table of factors: 70,000 distinct (frequency, t), scored twice
--- in a row, so the second pass reads a table that has grown from 1,024 slots
--- and, past 32,768 entries, started over; every value must equal the first
--- pass's, and a sample must equal what a query scoring that customer alone gives
+-- the per-query table of factors: 70,000 distinct (frequency, t), each with
+-- one of five horizons, scored twice in a row, so the second pass reads a
+-- table that has grown from 1,024 slots and, past 32,768 entries, started
+-- over; every value must equal the first pass's, and a sample must equal what
+-- a query scoring that customer alone gives
 CREATE TABLE ltv_keys AS
-SELECT i, (i % 70)::float8 AS x, 1 + (i / 70) * 0.037 AS t FROM generate_series(0, 69999) i;
+SELECT i, (i % 70)::float8 AS x, 1 + (i / 70) * 0.037 AS t, 50 + i % 5 AS h
+FROM generate_series(0, 69999) i;
 CREATE TABLE ltv_twice AS
-SELECT i, pass, x, t,
-       clv_expected_purchases(bg, 52, x, CASE WHEN x = 0 THEN 0 ELSE t / 2 END, t) AS e,
+SELECT i, pass, x, t, h,
+       clv_expected_purchases(bg, h, x, CASE WHEN x = 0 THEN 0 ELSE t / 2 END, t) AS e,
        clv_lifetime_value(bg, gg, x, CASE WHEN x = 0 THEN 0 ELSE t / 2 END, t, 10,
-                          '1 year', '7 days', 0.1, 'continuous') AS v
+                          make_interval(weeks => h), '7 days', 0.1, 'continuous') AS v
 FROM (SELECT k.*, pass FROM ltv_keys k, generate_series(1, 2) pass ORDER BY pass, i OFFSET 0) s,
      ltv_models;
 SELECT count(*) AS rows, bool_and(a.e = b.e AND a.v = b.v) AS passes_agree
 FROM ltv_twice a JOIN ltv_twice b USING (i) WHERE a.pass = 1 AND b.pass = 2;
-CREATE FUNCTION ltv_alone(x float8, t float8) RETURNS float8[] LANGUAGE plpgsql AS $$
+CREATE FUNCTION ltv_alone(x float8, t float8, h int) RETURNS float8[] LANGUAGE plpgsql AS $$
 DECLARE r float8[];
 BEGIN
   -- a dynamic statement: a new call site, so nothing is remembered from before
-  EXECUTE 'SELECT ARRAY[clv_expected_purchases(bg, 52, $1, CASE WHEN $1 = 0 THEN 0 ELSE $2 / 2 END, $2),
+  EXECUTE 'SELECT ARRAY[clv_expected_purchases(bg, $3, $1, CASE WHEN $1 = 0 THEN 0 ELSE $2 / 2 END, $2),
                         clv_lifetime_value(bg, gg, $1, CASE WHEN $1 = 0 THEN 0 ELSE $2 / 2 END, $2, 10,
-                                           ''1 year'', ''7 days'', 0.1, ''continuous'')]
-           FROM ltv_models' INTO r USING x, t;
+                                           make_interval(weeks => $3), ''7 days'', 0.1, ''continuous'')]
+           FROM ltv_models' INTO r USING x, t, h;
   RETURN r;
 END $$;
-SELECT bool_and(ARRAY[e, v] = ltv_alone(x, t)) AS equal_alone
+SELECT bool_and(ARRAY[e, v] = ltv_alone(x, t, h)) AS equal_alone
 FROM ltv_twice WHERE pass = 2 AND i % 7001 = 0;
 DROP FUNCTION ltv_alone;
 DROP TABLE ltv_keys, ltv_twice;

@@ -442,21 +442,22 @@ clv_palive(PG_FUNCTION_ARGS)
  * Scoring a table calls clv_expected_purchases or clv_lifetime_value once per
  * customer, and the Gauss hypergeometric terms dominate; but they enter
  * through a factor (the expectation for a customer known to be alive) that
- * depends only on (frequency, t) and the call's settings, and customers share
- * those.  Each call site keeps a hash table of factors for one setting (model
- * parameters, horizon, discounting); another setting empties it.  The table
- * starts small and doubles as it fills, so the few thousand (frequency, t) of
+ * depends only on (frequency, t, horizon) and the call's settings, and
+ * customers share those.  Each call site keeps a hash table of factors for one
+ * setting (model parameters, discounting); another setting empties it.  The
+ * table starts small and doubles as it fills, so the few thousand keys of
  * typical data stay close together in cache; a full table starts over.
  */
 #define MEMO_MIN_SLOTS 1024		/* powers of two */
 #define MEMO_MAX_SLOTS 65536
-#define MEMO_TAG 7
+#define MEMO_TAG 6
 #define MEMO_EMPTY (-1.0)		/* x of an unused slot: frequencies are >= 0 */
 
 typedef struct memo_slot
 {
 	double		x,
 				T,
+				horizon,
 				value;
 } memo_slot;
 
@@ -474,7 +475,7 @@ typedef struct value_settings
 
 typedef struct factor_memo
 {
-	double		tag[MEMO_TAG];	/* params[4], horizon, step, rate */
+	double		tag[MEMO_TAG];	/* params[4], step, rate */
 	uint32		n_slots;
 	uint32		used;
 	memo_slot  *slots;			/* in the function's memory context */
@@ -509,21 +510,21 @@ call_site_memo(FunctionCallInfo fcinfo)
 
 /* The free slot of key, or the slot holding it. */
 static memo_slot *
-memo_find(const factor_memo *memo, double x, double T)
+memo_find(const factor_memo *memo, double x, double T, double horizon)
 {
 	uint64		h,
-				bits[2];
-	double		key[2] = {x, T};
+				bits[3];
+	double		key[3] = {x, T, horizon};
 
 	memcpy(bits, key, sizeof(bits));
 	/* whole numbers leave a double's low bits zero: mix every bit in */
-	h = (bits[0] * 0x9e3779b97f4a7c15ULL) ^ bits[1];
+	h = (((bits[0] * 0x9e3779b97f4a7c15ULL) ^ bits[1]) * 0x9e3779b97f4a7c15ULL) ^ bits[2];
 	h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
 	for (uint32 i = (uint32) (h >> 32) & (memo->n_slots - 1);; i = (i + 1) & (memo->n_slots - 1))
 	{
 		memo_slot  *s = &memo->slots[i];
 
-		if (s->x == MEMO_EMPTY || (s->x == x && s->T == T))
+		if (s->x == MEMO_EMPTY || (s->x == x && s->T == T && s->horizon == horizon))
 			return s;
 	}
 }
@@ -548,33 +549,34 @@ memo_reserve(FunctionCallInfo fcinfo, factor_memo *memo)
 	for (uint32 i = 0; i < n_old; i++)
 		if (old[i].x != MEMO_EMPTY)
 		{
-			*memo_find(memo, old[i].x, old[i].T) = old[i];
+			*memo_find(memo, old[i].x, old[i].T, old[i].horizon) = old[i];
 			memo->used++;
 		}
 	pfree(old);
 }
 
 /*
- * The discounted factor of (x, T) for model and settings (step < 0: the plain
- * factor at the horizon), from the call site's table or computed.
+ * The discounted factor of (x, T) over horizon for model and settings (step <
+ * 0: the plain factor at the horizon), from the call site's table or computed.
  */
 static bool
 memo_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
 			double horizon, double step, double rate, double x, double T, double *out)
 {
 	factor_memo *memo = call_site_memo(fcinfo);
-	double		tag[MEMO_TAG] = {params[0], params[1], params[2], params[3], horizon, step, rate};
+	double		tag[MEMO_TAG] = {params[0], params[1], params[2], params[3], step, rate};
 	memo_slot  *s;
 	bool		ok;
 
 	x += 0.0;					/* −0 as 0 */
 	T += 0.0;
+	horizon += 0.0;
 	if (memcmp(memo->tag, tag, sizeof(tag)) != 0)
 	{
 		memcpy(memo->tag, tag, sizeof(tag));
 		memo_clear(memo);
 	}
-	s = memo_find(memo, x, T);
+	s = memo_find(memo, x, T, horizon);
 	if (s->x != MEMO_EMPTY)
 	{
 		*out = s->value;
@@ -585,7 +587,7 @@ memo_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
 	if (!ok)
 		return false;
 	memo_reserve(fcinfo, memo);
-	*memo_find(memo, x, T) = (memo_slot) {x, T, *out};
+	*memo_find(memo, x, T, horizon) = (memo_slot) {x, T, horizon, *out};
 	memo->used++;
 	return true;
 }
