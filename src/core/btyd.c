@@ -474,29 +474,54 @@ typedef struct objective
 	double		l2;
 	int			k;
 	const time_index *ix;
+	/* the last point evaluated, with its value and gradient */
+	bool		have_last;
+	double		last_x[CLV_BTYD_MAX_PARAMS],
+				last_f,
+				last_df[CLV_BTYD_MAX_PARAMS];
 } objective;
 
+/*
+ * The penalised mean negative log-likelihood at log-parameters v and, when
+ * df is given, its gradient.  GSL's line search often asks for the value at a
+ * point and then for the gradient at the same point: every evaluation takes
+ * the gradient too (the series that give the terms give their derivatives in
+ * the same pass), and a repeated point is answered from the last one.
+ */
 static double
 objective_fdf(const gsl_vector *v, objective *o, gsl_vector *df)
 {
 	double		theta[CLV_BTYD_MAX_PARAMS],
 				grad[CLV_BTYD_MAX_PARAMS];
+	bool		same = o->have_last;
 	double		f;
 
 	for (int i = 0; i < o->k; i++)
+		same &= gsl_vector_get(v, i) == o->last_x[i];
+	if (!same)
 	{
-		theta[i] = exp(gsl_vector_get(v, i));
-		if (!isfinite(theta[i]) || theta[i] <= 0)
-			return GSL_POSINF;
+		for (int i = 0; i < o->k; i++)
+		{
+			theta[i] = exp(gsl_vector_get(v, i));
+			if (!isfinite(theta[i]) || theta[i] <= 0)
+				return GSL_POSINF;
+		}
+		f = -model_ll(o->model, o->p, o->ix, theta, grad);
+		for (int i = 0; i < o->k; i++)
+			f += o->l2 * theta[i] * theta[i];
+		f /= o->n;
+		o->last_f = isfinite(f) ? f : GSL_POSINF;
+		for (int i = 0; i < o->k; i++)
+		{
+			o->last_x[i] = gsl_vector_get(v, i);
+			o->last_df[i] = theta[i] * (-grad[i] + 2 * o->l2 * theta[i]) / o->n;
+		}
+		o->have_last = true;
 	}
-	f = -model_ll(o->model, o->p, o->ix, theta, df ? grad : NULL);
-	for (int i = 0; i < o->k; i++)
-		f += o->l2 * theta[i] * theta[i];
-	f /= o->n;
 	if (df)
 		for (int i = 0; i < o->k; i++)
-			gsl_vector_set(df, i, theta[i] * (-grad[i] + 2 * o->l2 * theta[i]) / o->n);
-	return isfinite(f) ? f : GSL_POSINF;
+			gsl_vector_set(df, i, o->last_df[i]);
+	return o->last_f;
 }
 
 static double
@@ -795,7 +820,7 @@ clv_status
 clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 			   const clv_btyd_options *opt, clv_btyd_fit *fit, clv_error *err)
 {
-	objective	o = {model, p, 0, opt->l2, clv_btyd_n_params(model), NULL};
+	objective	o = {.model = model, .p = p, .l2 = opt->l2, .k = clv_btyd_n_params(model)};
 	time_index	ix;
 	double		best_log[CLV_BTYD_MAX_PARAMS];
 	double		best_f = INFINITY;
@@ -855,6 +880,7 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 		coarsen(p, &coarse);
 		time_index_build(&coarse, &coarse_ix);
 		oc.p = &coarse;
+		oc.have_last = false;
 		oc.ix = &coarse_ix;
 		ran = search(&oc, mean_T, opt->max_iter, best_log, &best_f, fit);
 		time_index_free(&coarse_ix);
