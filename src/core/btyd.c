@@ -1125,10 +1125,11 @@ clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *params,
 #define CURVE_MAX_POINTS 64
 
 /*
- * The factor of one (x, T) at n <= CURVE_MAX_POINTS horizons t[i].  For BG/NBD and MBG/NBD the
- * hypergeometric series has the same coefficients at every horizon, so they
- * are computed once and each horizon costs a sum; horizons whose series would
- * converge too slowly (z near 1) take clv_btyd_purchase_factor instead.
+ * The factor of one (x, T) at n <= CURVE_MAX_POINTS horizons t[i].  For
+ * BG/NBD and MBG/NBD the hypergeometric series has the same coefficients at
+ * every horizon, so they are computed once and each horizon costs a sum;
+ * horizons whose series would converge too slowly (z near 1) take
+ * clv_btyd_purchase_factor instead.
  */
 static bool
 purchase_factor_curve(clv_btyd_model model, const double *params, double x, double T,
