@@ -1244,14 +1244,24 @@ clv_btyd_discounted_factor(clv_btyd_model model, const double *params, double x,
 	else
 	{
 		/*
-		 * ∫ e^(−ρτ) dF(τ) = e^(−ρH) F(H) + ρ ∫ e^(−ρτ) F(τ) dτ, by parts;
-		 * F is smooth and concave, so fixed Gauss-Legendre nodes suffice.
+		 * ∫ e^(−ρτ) dF(τ) = e^(−ρH) F(H) + ρ ∫ e^(−ρτ) F(τ) dτ, by parts.
+		 * F is analytic but at τ = −(α+T) (Pareto/NBD: −(β+T)), so n
+		 * Gauss-Legendre nodes on [0, H] err by about ϱ^(−2n), ϱ the sum of
+		 * the semi-axes of the largest ellipse with foci 0 and H clear of
+		 * that point: enough nodes for 20 digits, at least 16 and at most
+		 * BLOCK − 1 (a horizon of many times the customer's age).
 		 */
-		static gsl_integration_glfixed_table *nodes = NULL;
-		int			m = 0;
+		static gsl_integration_glfixed_table *tables[BLOCK];
+		gsl_integration_glfixed_table *nodes;
+		double		u = 1 + 2 * ((model == CLV_BTYD_PARETONBD ? params[3] : params[1]) + T) / horizon,
+					ellipse = u + sqrt(u * u - 1);
+		int			n_nodes = (int) fmin(BLOCK - 1, fmax(16, ceil(10 / log10(ellipse)))),
+					m = 0;
 
-		if (nodes == NULL && (nodes = gsl_integration_glfixed_table_alloc(BLOCK - 1)) == NULL)
+		if (tables[n_nodes] == NULL &&
+			(tables[n_nodes] = gsl_integration_glfixed_table_alloc(n_nodes)) == NULL)
 			return false;
+		nodes = tables[n_nodes];
 		if (rate != 0)
 			for (; m < (int) nodes->n; m++)
 				gsl_integration_glfixed_point(0, horizon, m, &t[m], &w[m], nodes);
