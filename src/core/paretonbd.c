@@ -27,6 +27,18 @@
 
 #define SERIES_MAX_TERMS 2000
 
+/* 1/n for the series: a division less per term */
+static const double *
+reciprocals(void)
+{
+	static double inv[SERIES_MAX_TERMS];
+
+	if (inv[1] == 0)
+		for (int n = 1; n < SERIES_MAX_TERMS; n++)
+			inv[n] = 1.0 / n;
+	return inv;
+}
+
 /*
  * F = 2F1(a, b; a+1; z) and its partial derivatives in a, b and z, at two
  * arguments z[0], z[1] in [0, 1) at once (the two ends of a customer's
@@ -38,6 +50,7 @@
 static bool
 hyperg_series(double a, double b, const double *z, double out[2][4])
 {
+	const double *inv = reciprocals();
 	double		u[2] = {1, 1},	/* (b)_n z^n / n! */
 				v[2] = {b, b},	/* (b)_(n+1) z^n / n!: dF/dz = Σ v_(n−1) a/(a+n) */
 				sb = 0;			/* Σ_{j<n} 1/(b+j) = d log (b)_n / db */
@@ -49,7 +62,7 @@ hyperg_series(double a, double b, const double *z, double out[2][4])
 		out[i][0] = 1, out[i][1] = out[i][2] = out[i][3] = 0;
 	for (int n = 1; n < SERIES_MAX_TERMS; n++)
 	{
-		double		inv_n = 1.0 / n,
+		double		inv_n = inv[n],
 					inv_an_next = 1 / (a + n + 1),
 					ratio_a = a * inv_an,
 					up = (b + n - 1) * inv_n,
@@ -169,12 +182,16 @@ clv_paretonbd_terms(const double *th, double x, double tx, double T, double *le1
 	double		lg[2],
 				grad[2][4];
 
-	*le1 = -(r + x) * log(alpha + T) - s * log(beta + T);
+	/* each log once: with errno set by log, the compiler cannot merge calls */
+	double		log_aT = log(alpha + T),
+				log_bT = log(beta + T);
+
+	*le1 = -(r + x) * log_aT - s * log_bT;
 	if (g1)
 	{
-		g1[0] = -log(alpha + T);
+		g1[0] = -log_aT;
 		g1[1] = -(r + x) / (alpha + T);
-		g1[2] = -log(beta + T);
+		g1[2] = -log_bT;
 		g1[3] = -s / (beta + T);
 	}
 	if (!(tx < T))
@@ -224,7 +241,7 @@ clv_paretonbd_terms(const double *th, double x, double tx, double T, double *le1
 
 		if (!(rho < 1))
 			return log_e2_by_quadrature(th, x, tx, T, le2, g2);
-		*le2 = log(s) - log(a) + lg[0] + log1p(-rho);
+		*le2 = log(s / a) + lg[0] + log1p(-rho);
 		if (g2)
 			for (int k = 0; k < 4; k++)
 				g2[k] = (grad[0][k] - rho * grad[1][k]) / (1 - rho)
