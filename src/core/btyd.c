@@ -550,7 +550,7 @@ reached(int k, const gsl_multimin_fdfminimizer *m, const double *known, double b
 
 	for (int i = 0; i < k; i++)
 		d2 += (gsl_vector_get(m->x, i) - known[i]) * (gsl_vector_get(m->x, i) - known[i]);
-	return m->f <= best + 1e-7 * fabs(best) && d2 < 0.05 * 0.05;
+	return m->f <= best + 1e-6 * fabs(best) && d2 < 0.1 * 0.1;
 }
 
 /*
