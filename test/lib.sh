@@ -12,7 +12,7 @@ case $CLV_TMP in /*) ;; *) CLV_TMP=$PWD/$CLV_TMP ;; esac   # scripts change dir
 CLV_PGDATA=$CLV_TMP/pgdata
 CLV_PGLOG=$CLV_TMP/server.log
 CLV_PACKAGES=(postgresql-15 postgresql-server-dev-15 libgsl-dev make gcc clang
-              libclang-rt-14-dev python3-numpy python3-scipy python3-sklearn)
+              libclang-rt-14-dev python3-numpy python3-scipy python3-sklearn python3-xgboost)
 
 # The socket lives in the scratch dir, so the cluster never touches a system one.
 export PGHOST=$CLV_TMP PGPORT=${CLV_PGPORT:-54329} PGUSER=postgres
