@@ -342,6 +342,21 @@ clv_btyd_fit_final(PG_FUNCTION_ARGS)
 
 /* ---- predictions ----------------------------------------------------------- */
 
+clv_btyd_model
+clv_btyd_model_of(const clv_model *m, const char *fname, bool spend)
+{
+	for (int k = CLV_BTYD_BGNBD; k <= CLV_BTYD_PARETONBD; k++)
+		if (kind_of_model(k) == m->kind && (k == CLV_BTYD_GAMMAGAMMA) == spend)
+			return (clv_btyd_model) k;
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(m->kind)),
+			 errhint("%s takes a model fitted by %s.", fname,
+					 spend ? "clv_gammagamma_fit"
+					 : "clv_bgnbd_fit, clv_mbgnbd_fit or clv_paretonbd_fit")));
+	pg_unreachable();
+}
+
 /*
  * The cached model of argument 0 as a purchase model (BG/NBD, MBG/NBD,
  * Pareto/NBD) or, when spend is set, a Gamma-Gamma model.
@@ -351,21 +366,8 @@ btyd_model_arg(FunctionCallInfo fcinfo, const char *fname, bool spend,
 			   clv_btyd_model *model)
 {
 	const clv_model *m = clv_cached_model(fcinfo, 0);
-	bool		ok = false;
 
-	for (int k = CLV_BTYD_BGNBD; k <= CLV_BTYD_PARETONBD; k++)
-		if (kind_of_model(k) == m->kind && (k == CLV_BTYD_GAMMAGAMMA) == spend)
-		{
-			*model = (clv_btyd_model) k;
-			ok = true;
-		}
-	if (!ok)
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(m->kind)),
-				 errhint("%s takes a model fitted by %s.", fname,
-						 spend ? "clv_gammagamma_fit"
-						 : "clv_bgnbd_fit, clv_mbgnbd_fit or clv_paretonbd_fit")));
+	*model = clv_btyd_model_of(m, fname, spend);
 	return m;
 }
 

@@ -167,6 +167,16 @@ extern void clv_json_key(StringInfo buf, const char *key);
 extern void clv_json_named_numbers(StringInfo buf, const char *key,
 								   const char *const *names, const double *v, int n);
 
+/* ---- "buy till you die" models (btyd_glue.c) ---------------------------- */
+
+#include "btyd.h"
+
+/*
+ * Which BTYD model a decoded model is: a purchase model or, when spend is
+ * set, Gamma-Gamma; any other kind is an error naming fname.
+ */
+extern clv_btyd_model clv_btyd_model_of(const clv_model *m, const char *fname, bool spend);
+
 /* ---- tree ensembles (trees_glue.c) ------------------------------------- */
 
 /* Append the keys clv_model_info reports for a forest or gbm model. */

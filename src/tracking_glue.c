@@ -16,8 +16,6 @@
 #include "libpq/pqformat.h"
 #include "utils/array.h"
 
-#include "btyd.h"
-
 #define MAX_PERIODS 100000
 
 typedef struct tracking_state
@@ -29,32 +27,6 @@ typedef struct tracking_state
 } tracking_state;
 
 static const char *const fname = "clv_cumulative_expected_purchases";
-
-/* The purchase model in bytes, decoded and checked; its kind as *model. */
-static const clv_model *
-purchase_model(bytea *bytes, clv_btyd_model *model)
-{
-	clv_model  *m = clv_model_from_bytea(bytes);
-
-	switch (m->kind)
-	{
-		case CLV_KIND_BGNBD:
-			*model = CLV_BTYD_BGNBD;
-			return m;
-		case CLV_KIND_MBGNBD:
-			*model = CLV_BTYD_MBGNBD;
-			return m;
-		case CLV_KIND_PARETONBD:
-			*model = CLV_BTYD_PARETONBD;
-			return m;
-		default:
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(m->kind)),
-					 errhint("It takes a model fitted by clv_bgnbd_fit, clv_mbgnbd_fit or clv_paretonbd_fit.")));
-	}
-	pg_unreachable();
-}
 
 static bool
 same_bytes(const bytea *a, const bytea *b)
@@ -127,10 +99,9 @@ clv_tracking_trans(PG_FUNCTION_ARGS)
 				 errdetail("It is the time of the customer's first purchase, from the start of the first period.")));
 	if (s == NULL)
 	{
-		clv_btyd_model kind;
-
 		check_settings(periods, period);
-		(void) purchase_model(model, &kind);	/* fail early */
+		/* fail early */
+		(void) clv_btyd_model_of(clv_model_from_bytea(model), fname, false);
 		old = MemoryContextSwitchTo(cxt);
 		s = palloc0(sizeof(tracking_state));
 		s->model = (bytea *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1));
@@ -278,7 +249,8 @@ clv_tracking_final(PG_FUNCTION_ARGS)
 	clv_agg_context(fcinfo, "clv_tracking_final");
 	if (s == NULL)
 		PG_RETURN_NULL();		/* no customers: no curve, like sum() */
-	m = purchase_model(s->model, &kind);
+	m = clv_model_from_bytea(s->model);
+	kind = clv_btyd_model_of(m, fname, false);
 	/* sorted, so that every plan sums in the same order; the state stays as it was */
 	clv_patterns_init(&sorted, 0);
 	clv_check(clv_patterns_merge(&sorted, &s->acquired, &err), &err);
