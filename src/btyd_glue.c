@@ -371,8 +371,8 @@ btyd_model_arg(FunctionCallInfo fcinfo, const char *fname, bool spend,
 	return m;
 }
 
-/* frequency, recency, t from arguments first..first+2, checked. */
-static void
+/* frequency, recency, t from arguments first..first+2, checked (inline: per row). */
+static pg_attribute_always_inline void
 customer_args(FunctionCallInfo fcinfo, int first, clv_btyd_model model,
 			  double *x, double *tx, double *T)
 {
@@ -407,16 +407,24 @@ palive_of(clv_btyd_model model, const double *params, double x, double tx, doubl
 	{
 		bool		valid;
 		clv_btyd_model model;
-		double		key[7];
-		double		value;
+		double		params[4],
+					x,
+					tx,
+					T,
+					value;
 	}			last;
-	double		key[7] = {params[0], params[1], params[2], params[3], x + 0.0, tx + 0.0, T + 0.0};
 
-	if (!last.valid || last.model != model || memcmp(last.key, key, sizeof(key)) != 0)
+	/* compared as values: +0 and −0 give the same P(alive), NaN never comes */
+	if (!last.valid || last.model != model || last.x != x || last.tx != tx || last.T != T ||
+		last.params[0] != params[0] || last.params[1] != params[1] ||
+		last.params[2] != params[2] || last.params[3] != params[3])
 	{
 		last.value = clv_bgnbd_palive(model, params, x, tx, T);
 		last.model = model;
-		memcpy(last.key, key, sizeof(key));
+		memcpy(last.params, params, sizeof(last.params));
+		last.x = x;
+		last.tx = tx;
+		last.T = T;
 		last.valid = true;
 	}
 	return last.value;
@@ -445,14 +453,13 @@ clv_palive(PG_FUNCTION_ARGS)
  * customer, and the Gauss hypergeometric terms dominate; but they enter
  * through a factor (the expectation for a customer known to be alive) that
  * depends only on (frequency, t, horizon) and the call's settings, and
- * customers share those.  Each call site keeps a hash table of factors for one
- * setting (model parameters, discounting); another setting empties it.  The
- * table starts small and doubles as it fills, so the few thousand keys of
+ * customers share those.  So each cached purchase model carries a hash table
+ * of its factors for one setting (discounting); another setting empties it.
+ * The table starts small and doubles as it fills, so the few thousand keys of
  * typical data stay close together in cache; a full table starts over.
  */
 #define MEMO_MIN_SLOTS 1024		/* powers of two */
 #define MEMO_MAX_SLOTS 65536
-#define MEMO_TAG 6
 #define MEMO_EMPTY (-1.0)		/* x of an unused slot: frequencies are >= 0 */
 
 typedef struct memo_slot
@@ -477,10 +484,12 @@ typedef struct value_settings
 
 typedef struct factor_memo
 {
-	double		tag[MEMO_TAG];	/* params[4], step, rate */
+	MemoryContext cxt;			/* the cached model's: the table lives as long */
+	double		step,			/* the setting of the factors in the table */
+				rate;
 	uint32		n_slots;
 	uint32		used;
-	memo_slot  *slots;			/* in the function's memory context */
+	memo_slot  *slots;
 	value_settings settings;
 } factor_memo;
 
@@ -492,22 +501,29 @@ memo_clear(factor_memo *memo)
 	memo->used = 0;
 }
 
-static factor_memo *
-call_site_memo(FunctionCallInfo fcinfo)
+/* The cached purchase model of argument 0 and its factor table. */
+static const clv_model *
+purchase_model_arg(FunctionCallInfo fcinfo, const char *fname, clv_btyd_model *model,
+				   factor_memo **memo)
 {
-	void	  **extra = clv_call_site_extra(fcinfo);
+	void	  **derived;
+	MemoryContext cxt;
+	const clv_model *m = clv_cached_model_derived(fcinfo, 0, &derived, &cxt);
 
-	if (*extra == NULL)
+	*model = clv_btyd_model_of(m, fname, false);
+	if (*derived == NULL)
 	{
-		factor_memo *memo = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(factor_memo));
+		factor_memo *fresh = MemoryContextAllocZero(cxt, sizeof(factor_memo));
 
-		memo->n_slots = MEMO_MIN_SLOTS;
-		memo->slots = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt,
-										 MEMO_MIN_SLOTS * sizeof(memo_slot));
-		memo_clear(memo);
-		*extra = memo;
+		fresh->cxt = cxt;
+		fresh->step = -1;
+		fresh->n_slots = MEMO_MIN_SLOTS;
+		fresh->slots = MemoryContextAlloc(cxt, MEMO_MIN_SLOTS * sizeof(memo_slot));
+		memo_clear(fresh);
+		*derived = fresh;
 	}
-	return *extra;
+	*memo = *derived;
+	return m;
 }
 
 /* The free slot of key, or the slot holding it. */
@@ -533,7 +549,7 @@ memo_find(const factor_memo *memo, double x, double T, double horizon)
 
 /* Make room for one more entry: double the table, or empty it at its largest. */
 static void
-memo_reserve(FunctionCallInfo fcinfo, factor_memo *memo)
+memo_reserve(factor_memo *memo)
 {
 	memo_slot  *old = memo->slots;
 	uint32		n_old = memo->n_slots;
@@ -546,7 +562,7 @@ memo_reserve(FunctionCallInfo fcinfo, factor_memo *memo)
 		return;
 	}
 	memo->n_slots *= 2;
-	memo->slots = MemoryContextAlloc(fcinfo->flinfo->fn_mcxt, memo->n_slots * sizeof(memo_slot));
+	memo->slots = MemoryContextAlloc(memo->cxt, memo->n_slots * sizeof(memo_slot));
 	memo_clear(memo);
 	for (uint32 i = 0; i < n_old; i++)
 		if (old[i].x != MEMO_EMPTY)
@@ -558,24 +574,24 @@ memo_reserve(FunctionCallInfo fcinfo, factor_memo *memo)
 }
 
 /*
- * The discounted factor of (x, T) over horizon for model and settings (step <
- * 0: the plain factor at the horizon), from the call site's table or computed.
+ * The discounted factor of (x, T) over horizon for the memo's model and the
+ * setting (step < 0: the plain factor at the horizon), from the table or
+ * computed.
  */
 static bool
-memo_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
+memo_factor(factor_memo *memo, clv_btyd_model model, const double *params,
 			double horizon, double step, double rate, double x, double T, double *out)
 {
-	factor_memo *memo = call_site_memo(fcinfo);
-	double		tag[MEMO_TAG] = {params[0], params[1], params[2], params[3], step, rate};
 	memo_slot  *s;
 	bool		ok;
 
 	x += 0.0;					/* −0 as 0 */
 	T += 0.0;
 	horizon += 0.0;
-	if (memcmp(memo->tag, tag, sizeof(tag)) != 0)
+	if (memo->step != step || memo->rate != rate)
 	{
-		memcpy(memo->tag, tag, sizeof(tag));
+		memo->step = step;
+		memo->rate = rate;
 		memo_clear(memo);
 	}
 	s = memo_find(memo, x, T, horizon);
@@ -588,7 +604,7 @@ memo_factor(FunctionCallInfo fcinfo, clv_btyd_model model, const double *params,
 		: clv_btyd_discounted_factor(model, params, x, T, horizon, step, rate, out);
 	if (!ok)
 		return false;
-	memo_reserve(fcinfo, memo);
+	memo_reserve(memo);
 	*memo_find(memo, x, T, horizon) = (memo_slot) {x, T, horizon, *out};
 	memo->used++;
 	return true;
@@ -599,7 +615,8 @@ Datum
 clv_expected_purchases(PG_FUNCTION_ARGS)
 {
 	clv_btyd_model model;
-	const clv_model *m = btyd_model_arg(fcinfo, "clv_expected_purchases", false, &model);
+	factor_memo *memo;
+	const clv_model *m = purchase_model_arg(fcinfo, "clv_expected_purchases", &model, &memo);
 	double		horizon = clv_finite_arg(fcinfo, 1, "horizon");
 	double		x,
 				tx,
@@ -611,7 +628,7 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must not be negative")));
 	customer_args(fcinfo, 2, model, &x, &tx, &T);
-	if (!memo_factor(fcinfo, model, m->params, horizon, -1, 0, x, T, &e))
+	if (!memo_factor(memo, model, m->params, horizon, -1, 0, x, T, &e))
 		hypergeometric_error();
 	if (horizon > 0)
 		e *= palive_of(model, m->params, x, tx, T);
@@ -697,8 +714,8 @@ interval_days(const Interval *iv, const char *what)
 	return days;
 }
 
-/* Whether t is s, without a per-row copy. */
-static bool
+/* Whether t is s, without a per-row copy (inline, so strlen(s) is a constant). */
+static inline bool
 text_is(text *t, const char *s)
 {
 	size_t		len = strlen(s);
@@ -750,13 +767,14 @@ Datum
 clv_lifetime_value(PG_FUNCTION_ARGS)
 {
 	clv_btyd_model purchase;
-	const clv_model *pm = btyd_model_arg(fcinfo, "clv_lifetime_value", false, &purchase);
+	factor_memo *memo;
+	const clv_model *pm = purchase_model_arg(fcinfo, "clv_lifetime_value", &purchase, &memo);
 	const clv_model *sm = clv_cached_model(fcinfo, 1);
 	const Interval *horizon = PG_GETARG_INTERVAL_P(6),
 			   *unit = PG_GETARG_INTERVAL_P(7);
 	double		annual = clv_finite_arg(fcinfo, 8, "annual_discount_rate");
 	text	   *method = PG_GETARG_TEXT_PP(9);
-	value_settings *set = &call_site_memo(fcinfo)->settings;
+	value_settings *set = &memo->settings;
 	double		x,
 				tx,
 				T,
@@ -788,7 +806,7 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 						   sm->params[1])));
 
 	spend = clv_gammagamma_expected_spend(sm->params, x, x > 0 ? mon : 0);
-	if (!memo_factor(fcinfo, purchase, pm->params, set->horizon_units,
+	if (!memo_factor(memo, purchase, pm->params, set->horizon_units,
 					 set->continuous ? 0 : 1, set->rate, x, T, &purchases))
 		hypergeometric_error();
 	if (set->horizon_units > 0)

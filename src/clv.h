@@ -150,12 +150,6 @@ extern const clv_model *clv_cached_model_derived(FunctionCallInfo fcinfo, int ar
 extern const double *clv_model_features(ArrayType *xa, const clv_model *model,
 										const char *fname);
 
-/*
- * A slot for a function's own per-query state, beside the model cache in
- * fn_extra (allocate it in fn_mcxt).
- */
-extern void **clv_call_site_extra(FunctionCallInfo fcinfo);
-
 /* ---- JSON text building for model metadata ------------------------------ */
 
 #include "lib/stringinfo.h"

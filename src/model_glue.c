@@ -97,12 +97,15 @@ typedef struct cache_entry
 	void	   *derived;		/* a caller's data about this model, in cxt */
 } cache_entry;
 
+#define HINTED_ARGS 2				/* model arguments come first */
+
 typedef struct model_cache
 {
 	int			next;			/* round-robin victim */
 	int			last;			/* entry returned last: never the next victim, so a
 								 * function taking two models keeps the first */
-	void	   *extra;			/* the calling function's own per-query state */
+	int			hint[HINTED_ARGS];	/* entry each model argument found last:
+									 * tried first, as rows repeat it */
 	cache_entry entries[CACHE_ENTRIES];
 } model_cache;
 
@@ -113,12 +116,6 @@ call_site_cache(FunctionCallInfo fcinfo)
 		fcinfo->flinfo->fn_extra =
 			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(model_cache));
 	return fcinfo->flinfo->fn_extra;
-}
-
-void	  **
-clv_call_site_extra(FunctionCallInfo fcinfo)
-{
-	return &call_site_cache(fcinfo)->extra;
 }
 
 /*
@@ -144,43 +141,50 @@ model_key(Datum datum, const char **key, Size *len)
 	return false;
 }
 
-const clv_model *
-clv_cached_model(FunctionCallInfo fcinfo, int argno)
-{
-	return clv_cached_model_derived(fcinfo, argno, NULL, NULL);
-}
-
-const clv_model *
-clv_cached_model_derived(FunctionCallInfo fcinfo, int argno, void ***derived,
-						 MemoryContext *cxt)
+/* The entry of the model of argument argno: found, or filled by decoding it. */
+static cache_entry *
+cache_lookup(FunctionCallInfo fcinfo, int argno)
 {
 	model_cache *cache = call_site_cache(fcinfo);
 	Datum		datum = PG_GETARG_DATUM(argno);
+	struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
 	const char *key;
 	Size		key_len;
-	bool		toasted = model_key(datum, &key, &key_len);
+	bool		toasted;
 	cache_entry *e;
 	MemoryContext old;
 
+	/* the usual case first: an in-line value, the same as this argument's last */
+	if (argno < HINTED_ARGS && !VARATT_IS_EXTERNAL(raw))
+	{
+		e = &cache->entries[cache->hint[argno]];
+		if (e->valid && !e->toasted && e->key_len == VARSIZE_ANY(raw) &&
+			memcmp(e->key, raw, e->key_len) == 0)
+		{
+			cache->last = cache->hint[argno];
+			return e;
+		}
+	}
+
+	toasted = model_key(datum, &key, &key_len);
 	for (int i = 0; i < CACHE_ENTRIES; i++)
 	{
 		e = &cache->entries[i];
-		if (e->valid && e->toasted == toasted && e->key_len == key_len &&
+		if (e->valid && e->key_len == key_len && e->toasted == toasted &&
 			memcmp(e->key, key, key_len) == 0)
 		{
 			cache->last = i;
-			if (derived)
-			{
-				*derived = &e->derived;
-				*cxt = e->cxt;
-			}
-			return e->model;
+			if (argno < HINTED_ARGS)
+				cache->hint[argno] = i;
+			return e;
 		}
 	}
 
 	if (cache->next == cache->last)
 		cache->next = (cache->next + 1) % CACHE_ENTRIES;
 	cache->last = cache->next;
+	if (argno < HINTED_ARGS)
+		cache->hint[argno] = cache->next;
 	e = &cache->entries[cache->next];
 	cache->next = (cache->next + 1) % CACHE_ENTRIES;
 	if (e->cxt == NULL)
@@ -199,11 +203,23 @@ clv_cached_model_derived(FunctionCallInfo fcinfo, int argno, void ***derived,
 	e->key_len = key_len;
 	e->toasted = toasted;
 	e->valid = true;
-	if (derived)
-	{
-		*derived = &e->derived;
-		*cxt = e->cxt;
-	}
+	return e;
+}
+
+const clv_model *
+clv_cached_model(FunctionCallInfo fcinfo, int argno)
+{
+	return cache_lookup(fcinfo, argno)->model;
+}
+
+const clv_model *
+clv_cached_model_derived(FunctionCallInfo fcinfo, int argno, void ***derived,
+						 MemoryContext *cxt)
+{
+	cache_entry *e = cache_lookup(fcinfo, argno);
+
+	*derived = &e->derived;
+	*cxt = e->cxt;
 	return e->model;
 }
 
