@@ -58,6 +58,14 @@ check_settings(int32 periods, double period)
 				 errmsg("period must be positive and finite")));
 }
 
+/* The state's acquisition times (as T of patterns), within the memory limit. */
+static void
+acquired_init(clv_patterns *p)
+{
+	clv_patterns_init(p, clv_training_memory_bytes());
+	p->noun = "acquisition times";
+}
+
 pg_attribute_noreturn()
 static void
 raise_limit(clv_error *err)
@@ -107,7 +115,7 @@ clv_tracking_trans(PG_FUNCTION_ARGS)
 		s->model = (bytea *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1));
 		s->periods = periods;
 		s->period = period;
-		clv_patterns_init(&s->acquired, clv_training_memory_bytes());
+		acquired_init(&s->acquired);
 		MemoryContextSwitchTo(old);
 	}
 	else
@@ -145,7 +153,7 @@ clv_tracking_combine(PG_FUNCTION_ARGS)
 		a->model = (bytea *) PG_DETOAST_DATUM_COPY(PointerGetDatum(b->model));
 		a->periods = b->periods;
 		a->period = b->period;
-		clv_patterns_init(&a->acquired, clv_training_memory_bytes());
+		acquired_init(&a->acquired);
 	}
 	else if (!same_bytes(a->model, b->model))
 		not_constant("model");
@@ -219,7 +227,7 @@ clv_tracking_deserialize(PG_FUNCTION_ARGS)
 	n = pq_getmsgint64(&buf);
 	if (n < 0 || n > (buf.len - buf.cursor) / 16)
 		bad_state("bad count of acquisition times");
-	clv_patterns_init(&s->acquired, clv_training_memory_bytes());
+	acquired_init(&s->acquired);
 	for (int64 i = 0; i < n; i++)
 	{
 		double		T = pq_getmsgfloat8(&buf);

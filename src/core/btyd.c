@@ -24,6 +24,7 @@ clv_patterns_init(clv_patterns *p, size_t max_bytes)
 {
 	memset(p, 0, sizeof(*p));
 	p->max_bytes = max_bytes;
+	p->noun = "customer patterns";
 }
 
 static int
@@ -107,9 +108,9 @@ patterns_reserve(clv_patterns *p, size_t need, clv_error *err)
 		if (cap < need)
 		{
 			clv_fail(err, CLV_ERR_LIMIT,
-					 "distinct customer patterns exceed the memory limit of %zu kB",
-					 p->max_bytes / 1024);
-			clv_set_detail(err, "%zu distinct patterns need %zu kB.", need,
+					 "distinct %s exceed the memory limit of %zu kB",
+					 p->noun, p->max_bytes / 1024);
+			clv_set_detail(err, "%zu distinct %s need %zu kB.", need, p->noun,
 						   (need * per_pattern + 1023) / 1024);
 			return CLV_ERR_LIMIT;
 		}

@@ -31,6 +31,7 @@ typedef struct clv_patterns
 	size_t		n;
 	size_t		cap;
 	size_t		max_bytes;		/* 0 = no limit */
+	const char *noun;			/* what the entries are, for the limit's error */
 	/* open-addressing index of v: slot = position + 1, 0 = empty */
 	uint32_t   *slots;
 	size_t		n_slots;		/* a power of two, at least 2 cap; 0 = not built */
