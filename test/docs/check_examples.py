@@ -8,6 +8,8 @@ a new database from the repository root; a block followed directly by
 a plain ``` block must print exactly that text (trailing spaces aside).
 psql runs with its footer off, as the documents show results.  One TAP line
 per compared block, and one for the document's blocks running at all.
+doc/reference.md uses the tables of doc/btyd.md (as it says): the blocks of
+that document run first, in the same database, without being compared.
 """
 
 import os
@@ -19,7 +21,9 @@ sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."
 import _pg  # noqa: E402  (the shared psql and TAP helpers)
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
-DOCUMENTS = ["doc/btyd.md", "doc/tutorial.md"]
+# each document, with the documents whose tables it uses
+DOCUMENTS = [("doc/btyd.md", []), ("doc/tutorial.md", []),
+             ("doc/reference.md", ["doc/btyd.md"])]
 FENCE = re.compile(r"^```(\w*)\s*$")
 MARK = "@@clv-doc-block@@"
 
@@ -57,10 +61,12 @@ def normalise(text):
     return "\n".join(l.rstrip() for l in text.strip("\n").split("\n"))
 
 
-def check(tap, doc):
+def check(tap, doc, uses):
     database = "clv_doc_" + re.sub(r"\W", "_", os.path.splitext(os.path.basename(doc))[0])
     found = blocks(os.path.join(ROOT, doc))
     script = ["\\pset footer off"]
+    for other in uses:
+        script += [sql for _, sql, _ in blocks(os.path.join(ROOT, other))]
     for n, (_, sql, _) in enumerate(found):
         script += ["\\echo %s %d" % (MARK, n), sql]
     script += ["\\echo %s end" % MARK]
@@ -109,9 +115,9 @@ def check(tap, doc):
 def main():
     tap = _pg.Tap()
     _pg.connect_or_exit("check_examples")
-    for doc in DOCUMENTS:
+    for doc, uses in DOCUMENTS:
         try:
-            check(tap, doc)
+            check(tap, doc, uses)
         except Exception as exc:   # noqa: BLE001
             tap.error(doc, exc)
     tap.done()
