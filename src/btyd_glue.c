@@ -489,9 +489,22 @@ typedef struct factor_memo
 				rate;
 	uint32		n_slots;
 	uint32		used;
-	memo_slot  *slots;
+	memo_slot  *slots;			/* cache-line aligned, in allocated */
+	void	   *allocated;
 	value_settings settings;
 } factor_memo;
+
+/* A table of n empty slots, each within one cache line. */
+static void
+memo_allocate(factor_memo *memo, uint32 n)
+{
+	memo->allocated = MemoryContextAlloc(memo->cxt, n * sizeof(memo_slot) + PG_CACHE_LINE_SIZE);
+	memo->slots = (memo_slot *) TYPEALIGN(PG_CACHE_LINE_SIZE, memo->allocated);
+	memo->n_slots = n;
+	for (uint32 i = 0; i < n; i++)
+		memo->slots[i].x = MEMO_EMPTY;
+	memo->used = 0;
+}
 
 static void
 memo_clear(factor_memo *memo)
@@ -517,9 +530,7 @@ purchase_model_arg(FunctionCallInfo fcinfo, const char *fname, clv_btyd_model *m
 
 		fresh->cxt = cxt;
 		fresh->step = -1;
-		fresh->n_slots = MEMO_MIN_SLOTS;
-		fresh->slots = MemoryContextAlloc(cxt, MEMO_MIN_SLOTS * sizeof(memo_slot));
-		memo_clear(fresh);
+		memo_allocate(fresh, MEMO_MIN_SLOTS);
 		*derived = fresh;
 	}
 	*memo = *derived;
@@ -552,6 +563,7 @@ static void
 memo_reserve(factor_memo *memo)
 {
 	memo_slot  *old = memo->slots;
+	void	   *old_allocated = memo->allocated;
 	uint32		n_old = memo->n_slots;
 
 	if (memo->used < memo->n_slots / 2)
@@ -561,16 +573,14 @@ memo_reserve(factor_memo *memo)
 		memo_clear(memo);
 		return;
 	}
-	memo->n_slots *= 2;
-	memo->slots = MemoryContextAlloc(memo->cxt, memo->n_slots * sizeof(memo_slot));
-	memo_clear(memo);
+	memo_allocate(memo, 2 * n_old);
 	for (uint32 i = 0; i < n_old; i++)
 		if (old[i].x != MEMO_EMPTY)
 		{
 			*memo_find(memo, old[i].x, old[i].T, old[i].horizon) = old[i];
 			memo->used++;
 		}
-	pfree(old);
+	pfree(old_allocated);
 }
 
 /*
