@@ -234,22 +234,8 @@ clv_btyd_customer_error(clv_btyd_model model, double x, double tx, double T,
 	return CLV_OK;
 }
 
-/*
- * The distinct values of T and t_x, with each pattern's positions among them:
- * an evaluation then takes log(α + T) and log(α + t_x) once per distinct time
- * (whole periods give a few hundred) instead of twice per pattern.
- */
-typedef struct time_index
-{
-	size_t		n;
-	double	   *value;
-	uint32_t   *T_at,
-			   *tx_at;
-	double	   *log;			/* scratch for one evaluation */
-} time_index;
-
 static uint32_t
-time_position(time_index *ix, uint32_t *slots, size_t n_slots, double t)
+time_position(clv_time_index *ix, uint32_t *slots, size_t n_slots, double t)
 {
 	uint64_t	bits;
 	size_t		s;
@@ -265,8 +251,8 @@ time_position(time_index *ix, uint32_t *slots, size_t n_slots, double t)
 	return slots[s] - 1;
 }
 
-static void
-time_index_build(const clv_patterns *p, time_index *ix)
+void
+clv_time_index_build(const clv_patterns *p, clv_time_index *ix)
 {
 	size_t		n_slots = 16;
 	uint32_t   *slots;
@@ -284,12 +270,12 @@ time_index_build(const clv_patterns *p, time_index *ix)
 		ix->T_at[i] = time_position(ix, slots, n_slots, p->v[i].T);
 		ix->tx_at[i] = time_position(ix, slots, n_slots, p->v[i].tx);
 	}
-	ix->log = clv_alloc(ix->n * sizeof(double));
+	ix->log = clv_alloc(2 * ix->n * sizeof(double));
 	clv_release(slots);
 }
 
-static void
-time_index_free(time_index *ix)
+void
+clv_time_index_free(clv_time_index *ix)
 {
 	clv_release(ix->value);
 	clv_release(ix->T_at);
@@ -304,7 +290,7 @@ time_index_free(time_index *ix)
  * per distinct frequency, not once per customer.
  */
 static double
-bgnbd_ll(bool modified, const clv_patterns *p, const time_index *ix,
+bgnbd_ll(bool modified, const clv_patterns *p, const clv_time_index *ix,
 		 const double *theta, double *grad)
 {
 	double		r = theta[0],
@@ -430,13 +416,13 @@ gammagamma_ll(const clv_patterns *pt, const double *theta, double *grad)
 }
 
 static double
-model_ll(clv_btyd_model model, const clv_patterns *p, const time_index *ix,
+model_ll(clv_btyd_model model, const clv_patterns *p, const clv_time_index *ix,
 		 const double *theta, double *grad)
 {
 	switch (model)
 	{
 		case CLV_BTYD_PARETONBD:
-			return clv_paretonbd_ll(p, theta, grad);
+			return clv_paretonbd_ll(p, ix, theta, grad);
 		case CLV_BTYD_BGNBD:
 			return bgnbd_ll(false, p, ix, theta, grad);
 		case CLV_BTYD_MBGNBD:
@@ -451,12 +437,12 @@ double
 clv_btyd_log_likelihood(clv_btyd_model model, const clv_patterns *p, const double *params,
 						double *grad)
 {
-	time_index	ix;
+	clv_time_index ix;
 	double		ll;
 
-	time_index_build(p, &ix);
+	clv_time_index_build(p, &ix);
 	ll = model_ll(model, p, &ix, params, grad);
-	time_index_free(&ix);
+	clv_time_index_free(&ix);
 	return ll;
 }
 
@@ -474,7 +460,7 @@ typedef struct objective
 	double		n;				/* customers */
 	double		l2;
 	int			k;
-	const time_index *ix;
+	const clv_time_index *ix;
 	/* the last point evaluated, with its value and gradient */
 	bool		have_last;
 	double		last_x[CLV_BTYD_MAX_PARAMS],
@@ -676,7 +662,7 @@ polish(objective *o, double *best_log, double *best_f, int max_steps, int *steps
  * gradient, then the delta method (se θ = θ · se log θ).
  */
 static void
-standard_errors(clv_btyd_model model, const clv_patterns *p, const time_index *ix,
+standard_errors(clv_btyd_model model, const clv_patterns *p, const clv_time_index *ix,
 				clv_btyd_fit *fit)
 {
 	int			k = fit->n_params;
@@ -822,7 +808,7 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 			   const clv_btyd_options *opt, clv_btyd_fit *fit, clv_error *err)
 {
 	objective	o = {.model = model, .p = p, .l2 = opt->l2, .k = clv_btyd_n_params(model)};
-	time_index	ix;
+	clv_time_index ix;
 	double		best_log[CLV_BTYD_MAX_PARAMS];
 	double		best_f = INFINITY;
 	double		mean_T = 0,
@@ -861,7 +847,7 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 	if (model == CLV_BTYD_GAMMAGAMMA)
 		o.n = informative;
 
-	time_index_build(p, &ix);
+	clv_time_index_build(p, &ix);
 	o.ix = &ix;
 	if (opt->start)
 		ran = minimise(&o, opt->start, opt->max_iter, NULL, best_log, &best_f,
@@ -876,15 +862,15 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 		clv_patterns coarse;
 		objective	oc = o;
 
-		time_index	coarse_ix;
+		clv_time_index coarse_ix;
 
 		coarsen(p, &coarse);
-		time_index_build(&coarse, &coarse_ix);
+		clv_time_index_build(&coarse, &coarse_ix);
 		oc.p = &coarse;
 		oc.have_last = false;
 		oc.ix = &coarse_ix;
 		ran = search(&oc, mean_T, opt->max_iter, best_log, &best_f, fit);
-		time_index_free(&coarse_ix);
+		clv_time_index_free(&coarse_ix);
 		clv_patterns_free(&coarse);
 		if (ran)
 		{
@@ -907,7 +893,7 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 	{
 		clv_fail(err, CLV_ERR_NOCONVERGE, "the likelihood could not be maximised");
 		clv_set_hint(err, "Check the units of recency and t, or give starting values with the \"start\" option.");
-		time_index_free(&ix);
+		clv_time_index_free(&ix);
 		return CLV_ERR_NOCONVERGE;
 	}
 	/* converged: the gradient of the mean log-likelihood is negligible */
@@ -917,7 +903,7 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 		fit->params[i] = exp(best_log[i]);
 	fit->log_likelihood = model_ll(model, p, &ix, fit->params, NULL);
 	standard_errors(model, p, &ix, fit);
-	time_index_free(&ix);
+	clv_time_index_free(&ix);
 	return CLV_OK;
 }
 

@@ -45,6 +45,24 @@ clv_status	clv_patterns_merge(clv_patterns *p, const clv_patterns *other, clv_er
 void		clv_patterns_compact(clv_patterns *p);
 void		clv_patterns_free(clv_patterns *p);
 
+/*
+ * The distinct values of T and t_x among patterns, with each pattern's
+ * positions among them: a likelihood evaluation takes log(α + t) (and
+ * log(β + t)) once per distinct time (whole periods give a few hundred)
+ * instead of twice per pattern.
+ */
+typedef struct clv_time_index
+{
+	size_t		n;
+	double	   *value;
+	uint32_t   *T_at,
+			   *tx_at;
+	double	   *log;			/* scratch for one evaluation: 2 n values */
+} clv_time_index;
+
+void		clv_time_index_build(const clv_patterns *p, clv_time_index *ix);
+void		clv_time_index_free(clv_time_index *ix);
+
 /* ---- fitting ------------------------------------------------------------ */
 
 typedef enum clv_btyd_model
@@ -192,7 +210,12 @@ double		clv_btyd_conditional_probability_of_purchases(clv_btyd_model model,
  */
 bool		clv_paretonbd_terms(const double *params, double x, double tx, double T,
 								double *log_e1, double *log_e2, double *g1, double *g2);
-double		clv_paretonbd_ll(const clv_patterns *p, const double *params, double *grad);
+/*
+ * Log-likelihood of the patterns (and its gradient when grad is not NULL); ix,
+ * the patterns' time index, or NULL to take each pattern's logs on its own.
+ */
+double		clv_paretonbd_ll(const clv_patterns *p, const clv_time_index *ix,
+							 const double *params, double *grad);
 double		clv_paretonbd_palive(const double *params, double x, double tx, double T);
 /* P(X(t) = n) for a new Pareto/NBD customer; NaN when the integral fails. */
 double		clv_paretonbd_probability_of_purchases(const double *params, double t, int n);

@@ -163,12 +163,14 @@ log_e2_by_quadrature(const double *th, double x, double tx, double T, double *le
 
 /*
  * log E1, log E2 and, when g1 and g2 are given, their gradients in
- * (r, α, s, β).  E2 = 0 (log −∞) when t_x = T.  False when neither the
- * series nor the quadrature gives a value.
+ * (r, α, s, β), from the logs lg = {log(α+t_x), log(β+t_x), log(α+T),
+ * log(β+T), log(s/(r+s+x))}, which a fit shares between customers.  E2 = 0
+ * (log −∞) when t_x = T.  False when neither the series nor the quadrature
+ * gives a value.
  */
-bool
-clv_paretonbd_terms(const double *th, double x, double tx, double T, double *le1,
-					double *le2, double *g1, double *g2)
+static bool
+terms_from_logs(const double *th, double x, double tx, double T, const double *lg,
+				double *le1, double *le2, double *g1, double *g2)
 {
 	double		r = th[0],
 				alpha = th[1],
@@ -179,19 +181,17 @@ clv_paretonbd_terms(const double *th, double x, double tx, double T, double *le1
 	double		m = alpha_big ? alpha : beta,
 				d = fabs(alpha - beta),
 				b = alpha_big ? s + 1 : r + x;
-	double		lg[2],
-				grad[2][4];
+	double		log_mtx = lg[alpha_big ? 0 : 1],
+				log_mT = lg[alpha_big ? 2 : 3];
+	double		h[2][4],
+				rho;
 
-	/* each log once: with errno set by log, the compiler cannot merge calls */
-	double		log_aT = log(alpha + T),
-				log_bT = log(beta + T);
-
-	*le1 = -(r + x) * log_aT - s * log_bT;
+	*le1 = -(r + x) * lg[2] - s * lg[3];
 	if (g1)
 	{
-		g1[0] = -log_aT;
+		g1[0] = -lg[2];
 		g1[1] = -(r + x) / (alpha + T);
-		g1[2] = -log_bT;
+		g1[2] = -lg[3];
 		g1[3] = -s / (beta + T);
 	}
 	if (!(tx < T))
@@ -202,56 +202,61 @@ clv_paretonbd_terms(const double *th, double x, double tx, double T, double *le1
 		return true;
 	}
 	{
-		double		z[2] = {d / (m + tx), d / (m + T)},
-					h[2][4];
+		double		z[2] = {d / (m + tx), d / (m + T)};
 
 		if (!hyperg_series(a, b, z, h))
 			return log_e2_by_quadrature(th, x, tx, T, le2, g2);
+	}
+	/* G(t_x) − G(T) = G(t_x) (1 − ρ), ρ = G(T)/G(t_x), G(t) = F(t)/(m+t)^a */
+	rho = h[1][0] / h[0][0] * exp(-a * (log_mT - log_mtx));
+	if (!(rho < 1))
+		return log_e2_by_quadrature(th, x, tx, T, le2, g2);
+	*le2 = lg[4] + log(h[0][0]) - a * log_mtx + log1p(-rho);
+	if (g2)
+	{
+		double		grad[2][4];
+
 		for (int i = 0; i < 2; i++)
 		{
 			double		t = i == 0 ? tx : T;
-			double		lm = log(m + t);
+			double		da = h[i][1] / h[i][0] - (i == 0 ? log_mtx : log_mT),
+						db = h[i][2] / h[i][0],
+						dz = h[i][3] / h[i][0];
 
-			lg[i] = log(h[i][0]) - a * lm;
-			if (g2)
+			/* a = r+s+x; b is s+1 or r+x; z = d/(m+t) moves with α and β */
+			grad[i][0] = da + (alpha_big ? 0 : db);
+			grad[i][2] = da + (alpha_big ? db : 0);
+			if (alpha_big)
 			{
-				double		da = h[i][1] / h[i][0] - lm,
-							db = h[i][2] / h[i][0],
-							dz = h[i][3] / h[i][0];
-
-				/* a = r+s+x; b is s+1 or r+x; z = d/(m+t) moves with α and β */
-				grad[i][0] = da + (alpha_big ? 0 : db);
-				grad[i][2] = da + (alpha_big ? db : 0);
-				if (alpha_big)
-				{
-					grad[i][1] = dz * (beta + t) / ((alpha + t) * (alpha + t)) - a / (alpha + t);
-					grad[i][3] = -dz / (alpha + t);
-				}
-				else
-				{
-					grad[i][1] = -dz / (beta + t);
-					grad[i][3] = dz * (alpha + t) / ((beta + t) * (beta + t)) - a / (beta + t);
-				}
+				grad[i][1] = dz * (beta + t) / ((alpha + t) * (alpha + t)) - a / (alpha + t);
+				grad[i][3] = -dz / (alpha + t);
+			}
+			else
+			{
+				grad[i][1] = -dz / (beta + t);
+				grad[i][3] = dz * (alpha + t) / ((beta + t) * (beta + t)) - a / (beta + t);
 			}
 		}
-	}
-	{
-		/* G(t_x) − G(T) = G(t_x) (1 − ρ) */
-		double		rho = exp(lg[1] - lg[0]);
-
-		if (!(rho < 1))
-			return log_e2_by_quadrature(th, x, tx, T, le2, g2);
-		*le2 = log(s / a) + lg[0] + log1p(-rho);
-		if (g2)
-			for (int k = 0; k < 4; k++)
-				g2[k] = (grad[0][k] - rho * grad[1][k]) / (1 - rho)
-					+ (k == 0 ? -1 / a : k == 2 ? 1 / s - 1 / a : 0);
+		for (int k = 0; k < 4; k++)
+			g2[k] = (grad[0][k] - rho * grad[1][k]) / (1 - rho)
+				+ (k == 0 ? -1 / a : k == 2 ? 1 / s - 1 / a : 0);
 	}
 	return true;
 }
 
+bool
+clv_paretonbd_terms(const double *th, double x, double tx, double T, double *le1,
+					double *le2, double *g1, double *g2)
+{
+	double		lg[5] = {log(th[1] + tx), log(th[3] + tx), log(th[1] + T), log(th[3] + T),
+	log(th[2] / (th[0] + th[2] + x))};
+
+	return terms_from_logs(th, x, tx, T, lg, le1, le2, g1, g2);
+}
+
 double
-clv_paretonbd_ll(const clv_patterns *p, const double *theta, double *grad)
+clv_paretonbd_ll(const clv_patterns *p, const clv_time_index *ix, const double *theta,
+				 double *grad)
 {
 	double		r = theta[0],
 				alpha = theta[1],
@@ -261,42 +266,77 @@ clv_paretonbd_ll(const clv_patterns *p, const double *theta, double *grad)
 				g[4] = {0, 0, 0, 0};
 	double		last_x = -1,
 				ax = 0,
-				dr_x = 0;
+				dr_x = 0,
+				lsa_x = 0;
 	double		lgr = gsl_sf_lngamma(r),
-				psr = gsl_sf_psi(r);
+				psr = gsl_sf_psi(r),
+				log_alpha = log(alpha),
+				log_beta = log(beta);
+	double	   *la = NULL,
+			   *lb = NULL;
 
+	if (ix)
+	{
+		/* log(α + t) and log(β + t) once per distinct time */
+		la = ix->log;
+		lb = ix->log + ix->n;
+		for (size_t j = 0; j < ix->n; j++)
+		{
+			la[j] = log(alpha + ix->value[j]);
+			lb[j] = log(beta + ix->value[j]);
+		}
+	}
 	for (size_t i = 0; i < p->n; i++)
 	{
 		const clv_pattern *c = &p->v[i];
 		double		x = c->x;
-		double		le1,
+		double		lg[5],
+					le1,
 					le2,
 					g1[4],
 					g2[4],
-					hi,
+					e,
 					lse;
 
 		if (x != last_x)
 		{
 			/* the part that depends on x alone: Γ(r+x)/Γ(r) α^r β^s */
-			ax = gsl_sf_lngamma(r + x) - lgr + r * log(alpha) + s * log(beta);
-			dr_x = gsl_sf_psi(r + x) - psr + log(alpha);
+			ax = gsl_sf_lngamma(r + x) - lgr + r * log_alpha + s * log_beta;
+			dr_x = gsl_sf_psi(r + x) - psr + log_alpha;
+			lsa_x = log(s / (r + s + x));
 			last_x = x;
 		}
-		if (!clv_paretonbd_terms(theta, x, c->tx, c->T, &le1, &le2,
-								 grad ? g1 : NULL, grad ? g2 : NULL))
+		if (ix)
+		{
+			lg[0] = la[ix->tx_at[i]];
+			lg[1] = lb[ix->tx_at[i]];
+			lg[2] = la[ix->T_at[i]];
+			lg[3] = lb[ix->T_at[i]];
+		}
+		else
+		{
+			lg[0] = log(alpha + c->tx);
+			lg[1] = log(beta + c->tx);
+			lg[2] = log(alpha + c->T);
+			lg[3] = log(beta + c->T);
+		}
+		lg[4] = lsa_x;
+		if (!terms_from_logs(theta, x, c->tx, c->T, lg, &le1, &le2,
+							 grad ? g1 : NULL, grad ? g2 : NULL))
 			return NAN;
-		hi = fmax(le1, le2);
-		lse = hi + log1p(exp(fmin(le1, le2) - hi));
+		/* log(E1 + E2), and each term's share of the sum */
+		e = exp(-fabs(le1 - le2));
+		lse = fmax(le1, le2) + log1p(e);
 		ll += c->count * (ax + lse);
 		if (grad)
 		{
-			double		w1 = exp(le1 - lse),
-						w2 = exp(le2 - lse);
+			double		w_big = 1 / (1 + e),
+						w1 = le1 >= le2 ? w_big : e * w_big,
+						w2 = le1 >= le2 ? e * w_big : w_big;
 
 			g[0] += c->count * (dr_x + w1 * g1[0] + w2 * g2[0]);
 			g[1] += c->count * (r / alpha + w1 * g1[1] + w2 * g2[1]);
-			g[2] += c->count * (log(beta) + w1 * g1[2] + w2 * g2[2]);
+			g[2] += c->count * (log_beta + w1 * g1[2] + w2 * g2[2]);
 			g[3] += c->count * (s / beta + w1 * g1[3] + w2 * g2[3]);
 		}
 	}
@@ -327,7 +367,7 @@ clv_paretonbd_dert(const double *params, double x, double tx, double T, double d
 				beta = params[3];
 	clv_pattern one = {x, tx, T, 1};
 	clv_patterns single = {.v = &one, .n = 1, .cap = 1};
-	double		ll = clv_paretonbd_ll(&single, params, NULL);
+	double		ll = clv_paretonbd_ll(&single, NULL, params, NULL);
 	gsl_sf_result_e10 u;
 
 	if (!(delta > 0) || !isfinite(ll) ||

@@ -2054,7 +2054,7 @@ paretonbd_gradient_error(const clv_patterns *pats, const double *theta)
 	double		grad[4],
 				rel = 0;
 
-	clv_paretonbd_ll(pats, theta, grad);
+	clv_paretonbd_ll(pats, NULL, theta, grad);
 	for (int i = 0; i < 4; i++)
 	{
 		double		up[4],
@@ -2065,7 +2065,7 @@ paretonbd_gradient_error(const clv_patterns *pats, const double *theta)
 		memcpy(down, theta, sizeof(down));
 		up[i] += h;
 		down[i] -= h;
-		rel = fmax(rel, fabs((clv_paretonbd_ll(pats, up, NULL) - clv_paretonbd_ll(pats, down, NULL))
+		rel = fmax(rel, fabs((clv_paretonbd_ll(pats, NULL, up, NULL) - clv_paretonbd_ll(pats, NULL, down, NULL))
 							 / (2 * h) - grad[i]) / fmax(1, fabs(grad[i])));
 	}
 	return rel;
@@ -2105,6 +2105,24 @@ test_paretonbd(void)
 
 		check(rel < 1e-6, "paretonbd: gradient matches central differences, %s (%.2g)",
 			  what[k], rel);
+	}
+	/* a fit takes the logs once per distinct time: the same numbers as per pattern */
+	{
+		clv_time_index ix;
+		bool		same = true;
+
+		clv_time_index_build(&pats, &ix);
+		for (int k = 0; k < 3; k++)
+		{
+			double		g_ix[4],
+						g_each[4],
+						ll_ix = clv_paretonbd_ll(&pats, &ix, thetas[k], g_ix),
+						ll_each = clv_paretonbd_ll(&pats, NULL, thetas[k], g_each);
+
+			same &= ll_ix == ll_each && memcmp(g_ix, g_each, sizeof(g_ix)) == 0;
+		}
+		clv_time_index_free(&ix);
+		check(same, "paretonbd: log-likelihood and gradient with the time index equal those without");
 	}
 	/* a customer whose series would need thousands of terms (z near 1, b = 300) */
 	{
