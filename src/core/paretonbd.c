@@ -51,44 +51,58 @@ static bool
 hyperg_series(double a, double b, const double *z, double out[2][4])
 {
 	const double *inv = reciprocals();
-	double		u[2] = {1, 1},	/* (b)_n z^n / n! */
-				v[2] = {b, b},	/* (b)_(n+1) z^n / n!: dF/dz = Σ v_(n−1) a/(a+n) */
+	double		z0 = z[0],
+				z1 = z[1],
+				zmax = fmax(z0, z1);
+	/* the sums in locals, not in out: a store per term would chain the terms */
+	double		f0 = 1,
+				fa0 = 0,
+				fb0 = 0,
+				fz0 = 0,
+				f1 = 1,
+				fa1 = 0,
+				fb1 = 0,
+				fz1 = 0;
+	double		u0 = 1,			/* (b)_n z^n / n! */
+				u1 = 1,
+				v0 = b,			/* (b)_(n+1) z^n / n!: dF/dz = Σ v_(n−1) a/(a+n) */
+				v1 = b,
 				sb = 0;			/* Σ_{j<n} 1/(b+j) = d log (b)_n / db */
-	double		zmax = fmax(z[0], z[1]);
 	double		inv_an = 1 / (a + 1);	/* 1/(a+n): divisions are the cost of a
 										 * term, so each is carried to the next */
 
-	for (int i = 0; i < 2; i++)
-		out[i][0] = 1, out[i][1] = out[i][2] = out[i][3] = 0;
 	for (int n = 1; n < SERIES_MAX_TERMS; n++)
 	{
-		double		inv_n = inv[n],
-					inv_an_next = 1 / (a + n + 1),
+		double		inv_an_next = 1 / (a + n + 1),
 					ratio_a = a * inv_an,
-					up = (b + n - 1) * inv_n,
-					vp = (b + n) * inv_n;
-		bool		small = true;
+					up = (b + n - 1) * inv[n],
+					vp = (b + n) * inv[n],
+					c0,
+					c1;
 
 		sb += 1 / (b + n - 1);
-		for (int i = 0; i < 2; i++)
-		{
-			double		c;
-
-			out[i][3] += v[i] * ratio_a;
-			u[i] *= up * z[i];
-			v[i] *= vp * z[i];
-			c = u[i] * ratio_a;
-			out[i][0] += c;
-			out[i][1] += c * n * inv_an;	/* divided by a after the loop */
-			out[i][2] += c * sb;
-			small &= c < 1e-17 * out[i][0] && v[i] * a * inv_an_next <= 1e-17 * out[i][3];
-		}
+		fz0 += v0 * ratio_a;
+		fz1 += v1 * ratio_a;
+		u0 *= up * z0;
+		u1 *= up * z1;
+		v0 *= vp * z0;
+		v1 *= vp * z1;
+		c0 = u0 * ratio_a;
+		c1 = u1 * ratio_a;
+		f0 += c0;
+		f1 += c1;
+		fa0 += c0 * n * inv_an;	/* divided by a after the loop */
+		fa1 += c1 * n * inv_an;
+		fb0 += c0 * sb;
+		fb1 += c1 * sb;
 		inv_an = inv_an_next;
 		/* the terms decrease once n > (b z − 1)/(1 − z); stop when negligible */
-		if (small && n * (1 - zmax) > b * zmax)
+		if (c0 < 1e-17 * f0 && v0 * a * inv_an <= 1e-17 * fz0 &&
+			c1 < 1e-17 * f1 && v1 * a * inv_an <= 1e-17 * fz1 &&
+			n * (1 - zmax) > b * zmax)
 		{
-			for (int i = 0; i < 2; i++)
-				out[i][1] /= a;
+			out[0][0] = f0, out[0][1] = fa0 / a, out[0][2] = fb0, out[0][3] = fz0;
+			out[1][0] = f1, out[1][1] = fa1 / a, out[1][2] = fb1, out[1][3] = fz1;
 			return true;
 		}
 	}
