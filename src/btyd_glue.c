@@ -494,6 +494,14 @@ typedef struct factor_memo
 	value_settings settings;
 } factor_memo;
 
+static void
+memo_clear(factor_memo *memo)
+{
+	for (uint32 i = 0; i < memo->n_slots; i++)
+		memo->slots[i].x = MEMO_EMPTY;
+	memo->used = 0;
+}
+
 /* A table of n empty slots, each within one cache line. */
 static void
 memo_allocate(factor_memo *memo, uint32 n)
@@ -501,17 +509,7 @@ memo_allocate(factor_memo *memo, uint32 n)
 	memo->allocated = MemoryContextAlloc(memo->cxt, n * sizeof(memo_slot) + PG_CACHE_LINE_SIZE);
 	memo->slots = (memo_slot *) TYPEALIGN(PG_CACHE_LINE_SIZE, memo->allocated);
 	memo->n_slots = n;
-	for (uint32 i = 0; i < n; i++)
-		memo->slots[i].x = MEMO_EMPTY;
-	memo->used = 0;
-}
-
-static void
-memo_clear(factor_memo *memo)
-{
-	for (uint32 i = 0; i < memo->n_slots; i++)
-		memo->slots[i].x = MEMO_EMPTY;
-	memo->used = 0;
+	memo_clear(memo);
 }
 
 /* The cached purchase model of argument 0 and its factor table. */
