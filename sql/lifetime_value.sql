@@ -173,3 +173,56 @@ SELECT bool_and(ARRAY[e, v] = ltv_alone(x, t, h)) AS equal_alone
 FROM ltv_twice WHERE pass = 2 AND i % 7001 = 0;
 DROP FUNCTION ltv_alone;
 DROP TABLE ltv_keys, ltv_twice;
+
+-- one call site, four purchase models taking turns row by row (a join with one
+-- model per segment): with the spend model that is one more than the four
+-- cache entries, so models are evicted and decoded again while the query runs;
+-- each cached model keeps its own factors, so every value must equal what the
+-- model gives at a call site of its own
+CREATE TABLE ltv_segments AS
+SELECT 0 AS seg, bg AS pm FROM ltv_models
+UNION ALL SELECT 1, pn FROM ltv_models
+UNION ALL SELECT 2, mbg FROM ltv_mbg
+UNION ALL SELECT 3, clv_bgnbd_fit(x, t_x, t_cal) FROM ltv_cbs WHERE cust % 2 = 0;
+CREATE TABLE ltv_mixed AS
+SELECT c.cust, s.seg, clv_expected_purchases(s.pm, 39, c.x, c.t_x, c.t_cal) AS e
+FROM (SELECT * FROM ltv_cbs ORDER BY cust OFFSET 0) c
+     JOIN ltv_segments s ON s.seg = c.cust % 4;
+-- the same for the value, in a query of its own
+ALTER TABLE ltv_mixed ADD COLUMN v float8;
+UPDATE ltv_mixed x
+SET v = q.v
+FROM (SELECT c.cust,
+             clv_lifetime_value(s.pm, m.gg, c.x, c.t_x, c.t_cal, c.m_x, '1 year', '7 days', 0.1,
+                                'continuous') AS v
+      FROM (SELECT * FROM ltv_cbs ORDER BY cust OFFSET 0) c
+           JOIN ltv_segments s ON s.seg = c.cust % 4, ltv_models m) q
+WHERE q.cust = x.cust;
+CREATE TABLE ltv_alone AS
+SELECT c.cust, clv_expected_purchases(s.pm, 39, c.x, c.t_x, c.t_cal) AS e,
+       clv_lifetime_value(s.pm, m.gg, c.x, c.t_x, c.t_cal, c.m_x, '1 year', '7 days', 0.1,
+                          'continuous') AS v
+FROM ltv_cbs c JOIN ltv_segments s ON s.seg = 0 AND c.cust % 4 = 0, ltv_models m
+UNION ALL
+SELECT c.cust, clv_expected_purchases(s.pm, 39, c.x, c.t_x, c.t_cal),
+       clv_lifetime_value(s.pm, m.gg, c.x, c.t_x, c.t_cal, c.m_x, '1 year', '7 days', 0.1,
+                          'continuous')
+FROM ltv_cbs c JOIN ltv_segments s ON s.seg = 1 AND c.cust % 4 = 1, ltv_models m
+UNION ALL
+SELECT c.cust, clv_expected_purchases(s.pm, 39, c.x, c.t_x, c.t_cal),
+       clv_lifetime_value(s.pm, m.gg, c.x, c.t_x, c.t_cal, c.m_x, '1 year', '7 days', 0.1,
+                          'continuous')
+FROM ltv_cbs c JOIN ltv_segments s ON s.seg = 2 AND c.cust % 4 = 2, ltv_models m
+UNION ALL
+SELECT c.cust, clv_expected_purchases(s.pm, 39, c.x, c.t_x, c.t_cal),
+       clv_lifetime_value(s.pm, m.gg, c.x, c.t_x, c.t_cal, c.m_x, '1 year', '7 days', 0.1,
+                          'continuous')
+FROM ltv_cbs c JOIN ltv_segments s ON s.seg = 3 AND c.cust % 4 = 3, ltv_models m;
+SELECT count(*) AS customers, count(DISTINCT seg) AS models,
+       bool_and(x.e = a.e AND x.v = a.v) AS equal_alone
+FROM ltv_mixed x JOIN ltv_alone a USING (cust);
+-- and the models differ enough that a factor of one taken for another would show
+SELECT count(DISTINCT round(clv_expected_purchases(s.pm, 39, c.x, c.t_x, c.t_cal)::numeric, 6))
+         AS distinct_values_of_one_customer
+FROM ltv_cbs c, ltv_segments s WHERE c.cust = 1;
+DROP TABLE ltv_segments, ltv_mixed, ltv_alone;
