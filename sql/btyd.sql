@@ -363,6 +363,13 @@ SELECT clv_mbgnbd_fit(x, t_x, t_cal) FROM btyd_cbs WHERE false;
 SELECT clv_gammagamma_fit(x, m_x) FROM btyd_cbs WHERE false;
 -- options
 SELECT clv_bgnbd_fit(x, t_x, t_cal, '{"l1": 1}') FROM btyd_cbs;
+-- the same options in every row (as jsonb: 1 and 1.0 are equal)
+SELECT clv_bgnbd_fit(x, t_x, t_cal, CASE WHEN cust < 1000 THEN '{"l2": 1}' ELSE '{"l2": 2}' END::jsonb)
+FROM btyd_cbs;
+SELECT clv_gammagamma_fit(x, m_x, CASE WHEN cust < 1000 THEN '{"l2": 1}'::jsonb END) FROM btyd_cbs;
+SELECT clv_paretonbd_fit(x, t_x, t_cal, CASE WHEN cust < 1000 THEN '{"l2": 1}' ELSE '{"l2": 1.0}' END::jsonb)
+       = clv_paretonbd_fit(x, t_x, t_cal, '{"l2": 1}') AS equal_options_agree
+FROM btyd_cbs;
 SELECT clv_gammagamma_fit(x, m_x, '{"maxiter": 10}') FROM btyd_cbs;
 SELECT clv_bgnbd_fit(x, t_x, t_cal, '[1, 2]') FROM btyd_cbs;
 SELECT clv_bgnbd_fit(x, t_x, t_cal, '{"l2": "1"}') FROM btyd_cbs;

@@ -265,6 +265,16 @@ SELECT clv_linreg_fit(y, x, '{"features": ["a", "", "c", "d"]}') FROM linreg_exa
 SELECT clv_linreg_fit(y, x, '{"l2": -1}') FROM linreg_exact;
 SELECT clv_linreg_fit(y, x, '[1, 2]') FROM linreg_exact;
 SELECT clv_linreg_fit(y, x, '"l2"') FROM linreg_exact;
+-- options describe the whole fit: the same in every row (as jsonb: 0.5 and 0.50 are
+-- equal), a NULL on some rows too is a difference
+SELECT clv_linreg_fit(y, x, CASE WHEN i < 100 THEN '{"l2": 0.5}' ELSE '{"l2": 1}' END::jsonb)
+FROM linreg_exact;
+SELECT clv_linreg_fit(y, x, CASE WHEN i < 100 THEN '{"l2": 0.5}'::jsonb END) FROM linreg_exact;
+SELECT clv_linreg_fit(y, x, CASE WHEN i < 100 THEN NULL ELSE '{"l2": 0.5}'::jsonb END)
+FROM linreg_exact;
+SELECT clv_linreg_fit(y, x, CASE WHEN i < 100 THEN '{"l2": 0.5}' ELSE '{"l2": 0.50}' END::jsonb)
+       = clv_linreg_fit(y, x, '{"l2": 0.5}') AS equal_options_agree
+FROM linreg_exact;
 -- SQLSTATEs of a few of them
 SELECT q, pg_temp.sqlstate_of(q) AS error
 FROM (VALUES ('SELECT clv_linreg_fit(''NaN'', ''{1}'')'),

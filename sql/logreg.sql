@@ -141,6 +141,8 @@ SELECT clv_logreg_fit(y, x) FROM logreg_data WHERE false;
 SELECT clv_logreg_fit(y, x) FROM logreg_data WHERE i IN (1, 2, 4);
 SELECT clv_logreg_fit(y, ARRAY[x[1], 1]) FROM logreg_data;
 SELECT clv_logreg_fit(y, x, '{"maxiter": 10}') FROM logreg_data;
+SELECT clv_logreg_fit(y, x, CASE WHEN i < 200 THEN '{"l2": 1}' ELSE '{"l2": 2}' END::jsonb)
+FROM logreg_data;
 SELECT clv_logreg_fit(y, x, '{"max_iter": 2.5}') FROM logreg_data;
 SELECT clv_logreg_fit(y, x, '{"max_iter": "ten"}') FROM logreg_data;
 SELECT clv_logreg_fit(y, x, '{"max_iter": 0}') FROM logreg_data;

@@ -43,6 +43,13 @@ JOIN serial_summary s USING (customer_id);
 -- models: the linear state combines exactly; logistic refits the same rows
 CREATE TABLE parallel_models AS
 SELECT clv_linreg_fit(y, x) AS lin, clv_logreg_fit(y > 2, x) AS log FROM par_rows;
+-- options that differ between rows: an error, whether one worker's transition
+-- or the leader's combining of two workers' states meets the difference (terse:
+-- only an error raised in a worker carries a worker's context line)
+\set VERBOSITY terse
+SELECT clv_linreg_fit(y, x, CASE WHEN i <= 100000 THEN '{"l2": 1}' ELSE '{"l2": 2}' END::jsonb)
+FROM par_rows;
+\set VERBOSITY default
 RESET ALL;
 SELECT (SELECT max(abs(a.v::float8 - b.v::float8))
         FROM jsonb_array_elements_text(clv_model_info(p.lin) -> 'coefficients') WITH ORDINALITY a(v, k)

@@ -276,6 +276,9 @@ SELECT clv_forest_fit(y, x, '{"seed": 1.5}') FROM trees_train;
 SELECT clv_forest_fit(y, x, '{"seed": -1}') FROM trees_train;
 SELECT clv_forest_fit(y, x, '{"features": ["a", "b"]}') FROM trees_train;
 SELECT clv_forest_fit(y, x, '[1, 2]') FROM trees_train;
+SELECT clv_forest_fit(y, x, CASE WHEN i < 100 THEN '{"seed": 1}' ELSE '{"seed": 2}' END::jsonb)
+FROM trees_train;
+SELECT clv_gbm_fit(high, x, CASE WHEN i < 100 THEN '{"n_rounds": 3}'::jsonb END) FROM trees_train;
 SELECT q, pg_temp.sqlstate_of(q) AS error
 FROM (VALUES ('SELECT clv_forest_fit(NULL::float8, x) FROM trees_train'),
              ('SELECT clv_forest_fit(''NaN''::float8, x) FROM trees_train'),

@@ -111,6 +111,8 @@ btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
 		state->options = options;
 		clv_patterns_init(&state->patterns, clv_training_memory_bytes());
 	}
+	else
+		clv_check_options_row(fcinfo, options_arg, state->options, fit_name(model));
 	st = clv_patterns_add(&state->patterns, x, tx, T, 1, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
@@ -169,6 +171,8 @@ clv_btyd_fit_combine(PG_FUNCTION_ARGS)
 		a->options = clv_copy_jsonb(cxt, b->options);
 		clv_patterns_init(&a->patterns, clv_training_memory_bytes());
 	}
+	else
+		clv_check_options_agree(fcinfo, a->options, b->options);
 	st = clv_patterns_merge(&a->patterns, &b->patterns, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)

@@ -78,6 +78,14 @@ clv_finite_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 extern Jsonb *clv_copy_jsonb(MemoryContext cxt, const Jsonb *j);	/* NULL stays NULL */
 /* A copy of jsonb argument argno in cxt, or NULL when absent or NULL. */
 extern Jsonb *clv_options_arg(FunctionCallInfo fcinfo, int argno, MemoryContext cxt);
+/*
+ * Options describe the whole fit, so every row of a group must pass the same
+ * (equal as jsonb) as the first, whose copy is kept; partial states of one
+ * group must agree too.  Otherwise an error naming fname.
+ */
+extern void clv_check_options_row(FunctionCallInfo fcinfo, int argno, const Jsonb *kept,
+								  const char *fname);
+extern void clv_check_options_agree(FunctionCallInfo fcinfo, const Jsonb *a, const Jsonb *b);
 /* Options inside serialized aggregate states: a length, then the bytes. */
 extern void clv_send_jsonb(StringInfo buf, const Jsonb *j);
 extern Jsonb *clv_receive_jsonb(StringInfo buf);

@@ -189,6 +189,8 @@ clv_linreg_fit_trans(PG_FUNCTION_ARGS)
 		clv_linreg_acc_init(&state->acc, n);
 		MemoryContextSwitchTo(old);
 	}
+	else
+		clv_check_options_row(fcinfo, 3, state->options, "clv_linreg_fit");
 	clv_linreg_acc_add(&state->acc, y, x);
 	PG_RETURN_POINTER(state);
 }
@@ -226,6 +228,7 @@ clv_linreg_fit_combine(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("x has %u elements in some rows and %u in others", a->acc.p, b->acc.p)));
+	clv_check_options_agree(fcinfo, a->options, b->options);
 	clv_linreg_acc_merge(&a->acc, &b->acc);
 	PG_RETURN_POINTER(a);
 }
@@ -362,6 +365,8 @@ clv_logreg_fit_trans(PG_FUNCTION_ARGS)
 		clv_check_feature_names(&opt.features, n);
 		clv_rows_init(&state->rows, n, clv_training_memory_bytes());
 	}
+	else
+		clv_check_options_row(fcinfo, 3, state->options, "clv_logreg_fit");
 	st = clv_rows_append(&state->rows, y ? 1.0 : 0.0, x, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
@@ -392,10 +397,14 @@ clv_logreg_fit_combine(PG_FUNCTION_ARGS)
 		clv_rows_init(&a->rows, b->rows.p, clv_training_memory_bytes());
 		a->options = clv_copy_jsonb(cxt, b->options);
 	}
-	else if (a->rows.p != b->rows.p)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("x has %u elements in some rows and %u in others", a->rows.p, b->rows.p)));
+	else
+	{
+		if (a->rows.p != b->rows.p)
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("x has %u elements in some rows and %u in others", a->rows.p, b->rows.p)));
+		clv_check_options_agree(fcinfo, a->options, b->options);
+	}
 	st = clv_rows_merge(&a->rows, &b->rows, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)

@@ -8,6 +8,8 @@
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
+#include "nodes/primnodes.h"
+#include "utils/lsyscache.h"
 
 static const char *
 jsonb_type_name(enum jbvType type)
@@ -224,6 +226,59 @@ clv_options_arg(FunctionCallInfo fcinfo, int argno, MemoryContext cxt)
 	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
 		return NULL;
 	return clv_copy_jsonb(cxt, PG_GETARG_JSONB_P(argno));
+}
+
+static bool
+same_jsonb(const Jsonb *a, const Jsonb *b)
+{
+	if (a == NULL || b == NULL)
+		return a == b;
+	return DatumGetBool(DirectFunctionCall2(jsonb_eq, JsonbPGetDatum(a), JsonbPGetDatum(b)));
+}
+
+pg_attribute_noreturn()
+static void
+options_differ(const char *fname)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s needs the same options in every row of a group", fname),
+			 errhint("Pass the options as a constant, or group by them.")));
+}
+
+void
+clv_check_options_row(FunctionCallInfo fcinfo, int argno, const Jsonb *kept, const char *fname)
+{
+	struct varlena *raw;
+
+	if (PG_NARGS() <= argno || PG_ARGISNULL(argno))
+	{
+		if (kept != NULL)
+			options_differ(fname);
+		return;
+	}
+	if (kept == NULL)
+		options_differ(fname);
+	/* usually a constant: the same bytes, compared without a copy */
+	raw = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(argno));
+	if (!VARATT_IS_EXTERNAL(raw) && !VARATT_IS_COMPRESSED(raw) &&
+		VARSIZE_ANY_EXHDR(raw) == VARSIZE(kept) - VARHDRSZ &&
+		memcmp(VARDATA_ANY(raw), VARDATA(kept), VARSIZE(kept) - VARHDRSZ) == 0)
+		return;
+	if (!same_jsonb(PG_GETARG_JSONB_P(argno), kept))
+		options_differ(fname);
+}
+
+/* In a combine function, which several aggregates share: the error names the aggregate. */
+void
+clv_check_options_agree(FunctionCallInfo fcinfo, const Jsonb *a, const Jsonb *b)
+{
+	if (!same_jsonb(a, b))
+	{
+		Aggref	   *aggref = AggGetAggref(fcinfo);
+
+		options_differ(aggref ? get_func_name(aggref->aggfnoid) : "the aggregate");
+	}
 }
 
 void

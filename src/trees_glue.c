@@ -382,6 +382,8 @@ trees_trans(FunctionCallInfo fcinfo, const char *fname, bool gbm, bool boolean_y
 		clv_check_feature_names(&g.features, n);
 		clv_tree_rows_init(&state->rows, n, clv_training_memory_bytes());
 	}
+	else
+		clv_check_options_row(fcinfo, 3, state->options, fname);
 	check_target(state, fname, y);
 	st = clv_tree_rows_append(&state->rows, y, x, &err);
 	MemoryContextSwitchTo(old);
@@ -446,11 +448,15 @@ clv_trees_fit_combine(PG_FUNCTION_ARGS)
 		a->boolean_y = b->boolean_y;
 		a->loss = b->loss;
 	}
-	else if (a->rows.p != b->rows.p)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("x must have the same number of elements in every row"),
-				 errdetail("Some rows have %u elements, others %u.", a->rows.p, b->rows.p)));
+	else
+	{
+		if (a->rows.p != b->rows.p)
+			ereport(ERROR,
+					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+					 errmsg("x must have the same number of elements in every row"),
+					 errdetail("Some rows have %u elements, others %u.", a->rows.p, b->rows.p)));
+		clv_check_options_agree(fcinfo, a->options, b->options);
+	}
 	st = clv_tree_rows_merge(&a->rows, &b->rows, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
