@@ -16,7 +16,10 @@
 #      simulated cohort  vs  the GROUP BY of t it keeps, and vs the plain SQL sum of
 #      clv_expected_purchases for one of the 52 weeks
 #   6. for scale, the floor of 3 and 4: the same calls with the same arguments doing no
-#      work (num_nonnulls) vs  sum(exp(ln(frequency + 1)))
+#      work (num_nonnulls) vs  sum(exp(ln(frequency + 1))); and three clv_palive calls
+#      for customers without repeat purchases (P(alive) = 1 at once), which cost only
+#      what every scoring call pays: the exact check of the model argument and of the
+#      customer's values
 #
 # Usage:
 #   test/bench/bench_btyd.sh            full run (1M simulated customers, 5 repetitions)
@@ -148,6 +151,8 @@ SCORE_FLOOR_LTV="SELECT sum(num_nonnulls(m, 52, frequency, recency, t) + num_non
            + num_nonnulls(m, sm, frequency, recency, t, 20 + frequency, '1 year'::interval, '7 days'::interval,
                           0.1, 'continuous'))
 FROM sim, model"
+SCORE_FLOOR_CHECKED="SELECT sum(clv_palive(m, 0, 0, t) + clv_palive(m, 0, 0, t) + clv_palive(m, 0, 0, t))
+FROM sim, model"
 
 # The tracking curve of the simulated cohort over 52 weeks (acquired in week 40 − t),
 # against the GROUP BY of the acquisition times it keeps, and against the plain SQL sum
@@ -170,6 +175,7 @@ measure "tracking curve, 52 weeks vs GROUP BY t" 2 0 "$TRACK_BASE" "$TRACK_CLV"
 measure "tracking curve vs one week's sum in SQL" - 0 "$TRACK_ONE_WEEK" "$TRACK_CLV"
 measure "floor: 2 calls doing nothing vs exp(ln(f+1))" - 0 "$SCORE_BASE" "$SCORE_FLOOR"
 measure "floor: 3 calls doing nothing vs exp(ln(f+1))" - 0 "$SCORE_BASE" "$SCORE_FLOOR_LTV"
+measure "floor: 3 calls checking model and args" - 0 "$SCORE_BASE" "$SCORE_FLOOR_CHECKED"
 
 echo
 print_results
