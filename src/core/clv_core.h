@@ -44,6 +44,14 @@ void		clv_set_hint(clv_error *err, const char *fmt,...)
 			__attribute__((format(printf, 2, 3)));
 
 /*
+ * The capacity for `need` training rows of row_bytes each, growing from
+ * *cap: doubled (from 1,024) until it holds them, at most max_bytes (0: no
+ * limit) in all.  CLV_ERR_LIMIT when the rows themselves exceed the limit.
+ */
+clv_status	clv_rows_capacity(size_t *cap, size_t need, size_t row_bytes, size_t max_bytes,
+							  clv_error *err);
+
+/*
  * Hooks set by the host.  alloc never returns NULL (it raises instead);
  * check_interrupts may not return (a cancelled query).  Defaults use
  * malloc/free and do nothing, for the unit tests.

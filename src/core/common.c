@@ -33,6 +33,28 @@ clv_fail(clv_error *err, clv_status status, const char *fmt,...)
 	return status;
 }
 
+clv_status
+clv_rows_capacity(size_t *cap, size_t need, size_t row_bytes, size_t max_bytes,
+				  clv_error *err)
+{
+	size_t		grown = *cap ? *cap * 2 : 1024;
+
+	if (max_bytes && need > max_bytes / row_bytes)
+	{
+		clv_fail(err, CLV_ERR_LIMIT, "training data exceeds the memory limit of %zu kB",
+				 max_bytes / 1024);
+		clv_set_detail(err, "%zu rows need %zu kB, at %zu bytes a row.",
+					   need, (need * row_bytes + 1023) / 1024, row_bytes);
+		return CLV_ERR_LIMIT;
+	}
+	while (grown < need)
+		grown *= 2;
+	if (max_bytes && grown > max_bytes / row_bytes)
+		grown = max_bytes / row_bytes;
+	*cap = grown;
+	return CLV_OK;
+}
+
 void
 clv_set_detail(clv_error *err, const char *fmt,...)
 {

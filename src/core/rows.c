@@ -17,27 +17,16 @@ clv_rows_init(clv_rows *rows, uint32_t p, size_t max_bytes)
 static clv_status
 rows_reserve(clv_rows *rows, size_t need, clv_error *err)
 {
-	size_t		row_bytes = sizeof(double) * ((size_t) rows->p + 1);
-	size_t		cap;
+	size_t		cap = rows->cap;
 	double	   *x,
 			   *y;
+	clv_status	st;
 
 	if (need <= rows->cap)
 		return CLV_OK;
-	if (rows->max_bytes && need > rows->max_bytes / row_bytes)
-	{
-		clv_fail(err, CLV_ERR_LIMIT, "training data exceeds the memory limit of %zu kB",
-				 rows->max_bytes / 1024);
-		clv_set_detail(err, "%zu rows need %zu kB, at %zu bytes a row.",
-					   need, (need * row_bytes + 1023) / 1024, row_bytes);
-		return CLV_ERR_LIMIT;
-	}
-	cap = rows->cap ? rows->cap * 2 : 1024;
-	while (cap < need)
-		cap *= 2;
-	if (rows->max_bytes && cap > rows->max_bytes / row_bytes)
-		cap = rows->max_bytes / row_bytes;
-
+	if ((st = clv_rows_capacity(&cap, need, sizeof(double) * ((size_t) rows->p + 1),
+								rows->max_bytes, err)) != CLV_OK)
+		return st;
 	x = clv_alloc(cap * sizeof(double) * rows->p);
 	y = clv_alloc(cap * sizeof(double));
 	if (rows->n)

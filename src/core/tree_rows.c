@@ -27,27 +27,15 @@ row_bytes(const clv_tree_rows *rows)
 static clv_status
 rows_reserve(clv_tree_rows *rows, size_t need, clv_error *err)
 {
-	size_t		rb = row_bytes(rows);
-	size_t		cap;
+	size_t		cap = rows->cap;
 	float	   *x;
 	double	   *y;
+	clv_status	st;
 
 	if (need <= rows->cap)
 		return CLV_OK;
-	if (rows->max_bytes && need > rows->max_bytes / rb)
-	{
-		clv_fail(err, CLV_ERR_LIMIT, "training data exceeds the memory limit of %zu kB",
-				 rows->max_bytes / 1024);
-		clv_set_detail(err, "%zu rows need %zu kB, at %zu bytes a row.",
-					   need, (need * rb + 1023) / 1024, rb);
-		return CLV_ERR_LIMIT;
-	}
-	cap = rows->cap ? rows->cap * 2 : 1024;
-	while (cap < need)
-		cap *= 2;
-	if (rows->max_bytes && cap > rows->max_bytes / rb)
-		cap = rows->max_bytes / rb;
-
+	if ((st = clv_rows_capacity(&cap, need, row_bytes(rows), rows->max_bytes, err)) != CLV_OK)
+		return st;
 	x = clv_alloc(cap * sizeof(float) * rows->p);
 	y = clv_alloc(cap * sizeof(double));
 	if (rows->n)
