@@ -8,8 +8,9 @@ a new database from the repository root; a block followed directly by
 a plain ``` block must print exactly that text (trailing spaces aside).
 psql runs with its footer off, as the documents show results.  One TAP line
 per compared block, and one for the document's blocks running at all.
-doc/reference.md uses the tables of doc/btyd.md (as it says): the blocks of
-that document run first, in the same database, without being compared.
+doc/reference.md and doc/trees.md use the tables of doc/btyd.md (as they
+say): the blocks of that document run first, in the same database, without
+being compared.
 """
 
 import os
@@ -23,7 +24,7 @@ import _pg  # noqa: E402  (the shared psql and TAP helpers)
 ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", ".."))
 # each document, with the documents whose tables it uses
 DOCUMENTS = [("doc/btyd.md", []), ("doc/tutorial.md", []),
-             ("doc/reference.md", ["doc/btyd.md"])]
+             ("doc/reference.md", ["doc/btyd.md"]), ("doc/trees.md", ["doc/btyd.md"])]
 FENCE = re.compile(r"^```(\w*)\s*$")
 MARK = "@@clv-doc-block@@"
 
