@@ -258,13 +258,24 @@ terms_from_logs(const double *th, double x, double tx, double T, const double *l
 	return true;
 }
 
+/* The first four logs of terms_from_logs for one customer, without a time index. */
+static void
+customer_logs(const double *th, double tx, double T, double *lg)
+{
+	lg[0] = log(th[1] + tx);
+	lg[1] = log(th[3] + tx);
+	lg[2] = log(th[1] + T);
+	lg[3] = log(th[3] + T);
+}
+
 bool
 clv_paretonbd_terms(const double *th, double x, double tx, double T, double *le1,
 					double *le2, double *g1, double *g2)
 {
-	double		lg[5] = {log(th[1] + tx), log(th[3] + tx), log(th[1] + T), log(th[3] + T),
-	log(th[2] / (th[0] + th[2] + x))};
+	double		lg[5];
 
+	customer_logs(th, tx, T, lg);
+	lg[4] = log(th[2] / (th[0] + th[2] + x));
 	return terms_from_logs(th, x, tx, T, lg, le1, le2, g1, g2);
 }
 
@@ -328,12 +339,7 @@ clv_paretonbd_ll(const clv_patterns *p, const clv_time_index *ix, const double *
 			lg[3] = lb[ix->T_at[i]];
 		}
 		else
-		{
-			lg[0] = log(alpha + c->tx);
-			lg[1] = log(beta + c->tx);
-			lg[2] = log(alpha + c->T);
-			lg[3] = log(beta + c->T);
-		}
+			customer_logs(theta, c->tx, c->T, lg);
 		lg[4] = lsa_x;
 		if (!terms_from_logs(theta, x, c->tx, c->T, lg, &le1, &le2,
 							 grad ? g1 : NULL, grad ? g2 : NULL))
