@@ -69,6 +69,17 @@ clv_finite_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 	clv_finite_arg_error(fcinfo, argno, what);
 }
 
+/*
+ * Whether two varlenas, neither external nor compressed, hold the same bytes,
+ * whatever their header sizes.
+ */
+static inline bool
+clv_same_bytes(const struct varlena *a, const struct varlena *b)
+{
+	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
+		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
+}
+
 /* ---- options ------------------------------------------------------------ */
 
 /*

@@ -262,8 +262,7 @@ clv_check_options_row(FunctionCallInfo fcinfo, int argno, const Jsonb *kept, con
 	/* usually a constant: the same bytes, compared without a copy */
 	raw = (struct varlena *) DatumGetPointer(PG_GETARG_DATUM(argno));
 	if (!VARATT_IS_EXTERNAL(raw) && !VARATT_IS_COMPRESSED(raw) &&
-		VARSIZE_ANY_EXHDR(raw) == VARSIZE(kept) - VARHDRSZ &&
-		memcmp(VARDATA_ANY(raw), VARDATA(kept), VARSIZE(kept) - VARHDRSZ) == 0)
+		clv_same_bytes(raw, (const struct varlena *) kept))
 		return;
 	if (!same_jsonb(PG_GETARG_JSONB_P(argno), kept))
 		options_differ(fname);

@@ -28,13 +28,6 @@ typedef struct tracking_state
 
 static const char *const fname = "clv_cumulative_expected_purchases";
 
-static bool
-same_bytes(const bytea *a, const bytea *b)
-{
-	return VARSIZE_ANY_EXHDR(a) == VARSIZE_ANY_EXHDR(b) &&
-		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
-}
-
 pg_attribute_noreturn()
 static void
 not_constant(const char *what)
@@ -120,7 +113,7 @@ clv_tracking_trans(PG_FUNCTION_ARGS)
 	}
 	else
 	{
-		if (!same_bytes(s->model, model))
+		if (!clv_same_bytes(s->model, model))
 			not_constant("model");
 		if (s->periods != periods || s->period != period)
 			not_constant("periods and period");
@@ -155,7 +148,7 @@ clv_tracking_combine(PG_FUNCTION_ARGS)
 		a->period = b->period;
 		acquired_init(&a->acquired);
 	}
-	else if (!same_bytes(a->model, b->model))
+	else if (!clv_same_bytes(a->model, b->model))
 		not_constant("model");
 	else if (a->periods != b->periods || a->period != b->period)
 		not_constant("periods and period");
