@@ -1172,6 +1172,7 @@ purchase_factor_curve(clv_btyd_model model, const double *params, double x, doub
 		pair		z[PAIRS],
 					sum[PAIRS];
 		int			n_pairs = (n + 1) / 2;
+		double		log_aT = log(alpha + T);
 
 		for (int k = 0; k < n_pairs; k++)
 		{
@@ -1189,7 +1190,7 @@ purchase_factor_curve(clv_btyd_model model, const double *params, double x, doub
 				sum[k] = sum[k] * z[k] + c;
 		}
 		for (int i = 0; i < n; i++)
-			out[i] = C / (a - 1) * (1 - exp(A * (log(alpha + T) - log(alpha + T + t[i])))
+			out[i] = C / (a - 1) * (1 - exp(A * (log_aT - log(alpha + T + t[i])))
 									* sum[i / 2][i % 2]);
 	}
 	for (int i = 0; i < n; i++)
