@@ -147,28 +147,18 @@ cache_lookup(FunctionCallInfo fcinfo, int argno)
 {
 	model_cache *cache = call_site_cache(fcinfo);
 	Datum		datum = PG_GETARG_DATUM(argno);
-	struct varlena *raw = (struct varlena *) DatumGetPointer(datum);
 	const char *key;
 	Size		key_len;
-	bool		toasted;
+	bool		toasted = model_key(datum, &key, &key_len);
+	/* rows usually repeat the model: start at the entry this argument found last */
+	int			first = argno < HINTED_ARGS ? cache->hint[argno] : 0;
 	cache_entry *e;
 	MemoryContext old;
 
-	/* the usual case first: an in-line value, the same as this argument's last */
-	if (argno < HINTED_ARGS && !VARATT_IS_EXTERNAL(raw))
+	for (int k = 0; k < CACHE_ENTRIES; k++)
 	{
-		e = &cache->entries[cache->hint[argno]];
-		if (e->valid && !e->toasted && e->key_len == VARSIZE_ANY(raw) &&
-			memcmp(e->key, raw, e->key_len) == 0)
-		{
-			cache->last = cache->hint[argno];
-			return e;
-		}
-	}
+		int			i = (first + k) % CACHE_ENTRIES;
 
-	toasted = model_key(datum, &key, &key_len);
-	for (int i = 0; i < CACHE_ENTRIES; i++)
-	{
 		e = &cache->entries[i];
 		if (e->valid && e->key_len == key_len && e->toasted == toasted &&
 			memcmp(e->key, key, key_len) == 0)
