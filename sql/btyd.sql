@@ -29,10 +29,11 @@ $$ BEGIN EXECUTE q; RETURN 'no error';
    EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
 
 --------------------------------------------------------------------------------
--- The CDNOW sample (BTYD's cdnowSummary$cbs): 2,357 customers, weeks.
+-- The CDNOW sample summarised from the bundled orders (BTYD's cdnowSummary$cbs,
+-- checked in sql/summary.sql): 2,357 customers, weeks.
 --------------------------------------------------------------------------------
-CREATE TABLE btyd_cbs (cust int, x int, t_x float8, t_cal float8, x_star int, m_x float8);
-\copy btyd_cbs FROM '../shared/data/btyd_cdnowSummary_cbs.csv' WITH (FORMAT csv, HEADER)
+\set cbs btyd_cbs
+\i test/data/cdnow_cbs.sql
 SELECT count(*) AS customers, sum(x) AS repeat_purchases, count(*) FILTER (WHERE x > 0) AS repeat_buyers
 FROM btyd_cbs;
 
@@ -140,41 +141,6 @@ SELECT round(clv_expected_spend(gg, 2, 22.345)::numeric, 2) AS customer_1,
        clv_expected_spend(gg, 0, 0) = clv_expected_spend(gg, 0, 99) AS x0_ignores_monetary
 FROM btyd_models, LATERAL (SELECT pg_temp.param(gg, 'p') AS p, pg_temp.param(gg, 'q') AS q,
                                   pg_temp.param(gg, 'gamma') AS g) t;
-
---------------------------------------------------------------------------------
--- The same fits from the raw orders through clv_summary_holdout
---------------------------------------------------------------------------------
-CREATE TABLE btyd_raw (line text);
-\copy btyd_raw FROM 'test/data/cdnow_sample.txt'
-CREATE TABLE btyd_orders AS
-SELECT f[2]::int AS customer_id,
-       to_date(f[3], 'YYYYMMDD')::timestamptz AS ordered_at,
-       f[5]::float8 AS amount
-FROM (SELECT regexp_split_to_array(btrim(line, E' \r'), '\s+') AS f FROM btyd_raw) r;
-CREATE TABLE btyd_summary AS
-SELECT customer_id, (s).*
-FROM (SELECT customer_id,
-             clv_summary_holdout(ordered_at, amount, '1997-09-30', '1998-06-30', '1 day', '7 days') AS s
-      FROM btyd_orders GROUP BY customer_id) q;
-CREATE TABLE btyd_summary_models AS
-SELECT clv_bgnbd_fit(frequency, recency, t) AS bg, clv_mbgnbd_fit(frequency, recency, t) AS mbg,
-       clv_gammagamma_fit(frequency, monetary) AS gg
-FROM btyd_summary;
--- frequency, recency and t are the CSV's to the last bit, so the purchase
--- models are the same bytes; two customers' mean spend differs from R's in
--- the last bit (summation order), which moves the Gamma-Gamma maximum by
--- far less than its standard errors
-SELECT count(*) AS customers,
-       count(*) FILTER (WHERE (s.frequency, s.recency, s.t) = (c.x, c.t_x, c.t_cal)) AS same_x_t_x_t,
-       count(*) FILTER (WHERE s.monetary <> c.m_x) AS monetary_differs,
-       max(abs(s.monetary / c.m_x - 1)) FILTER (WHERE c.x > 0) < 1e-15 AS monetary_within_1e_15
-FROM btyd_summary s JOIN btyd_cbs c ON c.cust = s.customer_id;
-SELECT s.bg = c.bg AS bgnbd_identical, s.mbg = c.mbg AS mbgnbd_identical,
-       pg_temp.params_rel(s.bg, c.bg) < 1e-9 AS bgnbd_same,
-       pg_temp.params_rel(s.mbg, c.mbg) < 1e-9 AS mbgnbd_same,
-       pg_temp.params_rel(s.gg, c.gg) < 1e-9 AS gammagamma_same,
-       clv_model_info(s.gg) -> 'n_patterns' = clv_model_info(c.gg) -> 'n_patterns' AS gammagamma_same_patterns
-FROM btyd_summary_models s, btyd_models c;
 
 --------------------------------------------------------------------------------
 -- Parallel plans: 50 copies of every customer.  Partial states are

@@ -3,8 +3,8 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS clv;
 
-CREATE TABLE ltv_cbs (cust int, x int, t_x float8, t_cal float8, x_star int, m_x float8);
-\copy ltv_cbs FROM '../shared/data/btyd_cdnowSummary_cbs.csv' WITH (FORMAT csv, HEADER)
+\set cbs ltv_cbs
+\i test/data/cdnow_cbs.sql
 CREATE TABLE ltv_models AS
 SELECT clv_bgnbd_fit(x, t_x, t_cal) AS bg, clv_paretonbd_fit(x, t_x, t_cal) AS pn,
        clv_gammagamma_fit(x, m_x) AS gg

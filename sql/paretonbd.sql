@@ -4,8 +4,8 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS clv;
 
-CREATE TABLE pnbd_cbs (cust int, x int, t_x float8, t_cal float8, x_star int, m_x float8);
-\copy pnbd_cbs FROM '../shared/data/btyd_cdnowSummary_cbs.csv' WITH (FORMAT csv, HEADER)
+\set cbs pnbd_cbs
+\i test/data/cdnow_cbs.sql
 CREATE TABLE pnbd_model AS SELECT clv_paretonbd_fit(x, t_x, t_cal) AS m FROM pnbd_cbs;
 
 SELECT k AS param, round((clv_model_info(m) -> 'params' ->> k)::numeric, 3) AS estimate,

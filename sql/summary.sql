@@ -1,5 +1,5 @@
 -- clv_summary and clv_summary_holdout: lifetimes' semantics, checked against
--- the BTYD package's CDNOW calibration/holdout summary.
+-- published facts about the BTYD package's CDNOW calibration/holdout summary.
 CREATE EXTENSION IF NOT EXISTS clv;
 SET timezone = 'UTC';
 
@@ -13,10 +13,6 @@ SELECT f[2]::int AS customer_id,
 FROM (SELECT regexp_split_to_array(btrim(line, E' \r'), '\s+') AS f FROM cdnow_raw) r;
 SELECT count(*) AS orders, count(DISTINCT customer_id) AS customers FROM cdnow_orders;
 
--- BTYD's cdnowSummary: x, t_x, T_cal (weeks), x_star (39-week holdout), m_x.
-CREATE TABLE cdnow_cbs (cust int, x int, t_x float8, t_cal float8, x_star int, m_x float8);
-\copy cdnow_cbs FROM '../shared/data/btyd_cdnowSummary_cbs.csv' WITH (FORMAT csv, HEADER)
-
 CREATE TABLE cdnow_summary AS
 SELECT customer_id, (s).*
 FROM (SELECT customer_id,
@@ -24,16 +20,34 @@ FROM (SELECT customer_id,
                                  '1 day', '7 days') AS s
       FROM cdnow_orders GROUP BY customer_id) q;
 
--- every customer, every column, to 1e-9
+-- Published facts about the BTYD package's CDNOW summary (cdnowSummary$cbs:
+-- x, t_x, T_cal in weeks, x_star in the 39-week holdout, m_x): its totals,
+-- and a few customers' rows (cust, x, t_x·7, T_cal·7, x_star, m_x).
 SELECT count(*) AS customers,
-       count(*) FILTER (WHERE s.frequency = c.x) AS x_equal,
-       count(*) FILTER (WHERE abs(s.recency - c.t_x) < 1e-9) AS t_x_equal,
-       count(*) FILTER (WHERE abs(s.t - c.t_cal) < 1e-9) AS t_cal_equal,
-       count(*) FILTER (WHERE s.frequency_holdout = c.x_star) AS x_star_equal,
-       count(*) FILTER (WHERE abs(s.monetary - c.m_x) < 1e-9) AS m_x_equal,
-       count(*) FILTER (WHERE s.duration_holdout = 39) AS duration_39
-FROM cdnow_cbs c JOIN cdnow_summary s ON s.customer_id = c.cust;
-SELECT sum(frequency) AS sum_x, sum(frequency_holdout) AS sum_x_star FROM cdnow_summary;
+       sum(frequency) AS sum_x,                                   -- 2,457
+       sum(frequency_holdout) AS sum_x_star,                      -- 1,882
+       count(*) FILTER (WHERE frequency > 0) AS repeat_buyers,    -- 946
+       count(*) FILTER (WHERE frequency_holdout > 0) AS holdout_buyers,  -- 684
+       max(frequency) AS max_x, max(frequency_holdout) AS max_x_star,    -- 29, 34
+       round(sum(recency) * 7) AS sum_t_x_days,                   -- 112,949
+       round(sum(t) * 7) AS sum_t_cal_days,                       -- 539,779
+       abs(sum(monetary) - 33183.64376687064) < 1e-8 AS sum_m_x,
+       abs(sum(monetary * frequency) - 95355.60) < 1e-8 AS repeat_revenue,
+       count(*) FILTER (WHERE duration_holdout = 39) AS duration_39
+FROM cdnow_summary;
+SELECT c.cust, s.frequency = c.x AS x, abs(s.recency * 7 - c.t_x_days) < 1e-9 AS t_x,
+       abs(s.t * 7 - c.t_cal_days) < 1e-9 AS t_cal, s.frequency_holdout = c.x_star AS x_star,
+       abs(s.monetary - c.m_x) < 1e-9 AS m_x
+FROM (VALUES (1, 2, 213, 272, 1, 22.345), (2, 1, 12, 272, 0, 11.77),
+             (61, 4, 206, 269, 3, 53.3975), (1000, 4, 171, 235, 3, 16.26),
+             (1230, 3, 181, 226, 5, 23.49333333333333), (2357, 0, 0, 189, 0, 0))
+     c(cust, x, t_x_days, t_cal_days, x_star, m_x)
+LEFT JOIN cdnow_summary s ON s.customer_id = c.cust
+ORDER BY c.cust;
+-- t_x and T_cal are whole days over 7
+SELECT count(*) FILTER (WHERE abs(recency * 7 - round(recency * 7)) > 1e-9
+                        OR abs(t * 7 - round(t * 7)) > 1e-9) AS not_whole_days
+FROM cdnow_summary;
 
 -- the plain form agrees with the holdout form's calibration columns
 SELECT count(*) AS disagreements

@@ -13,8 +13,8 @@ $$ BEGIN EXECUTE q; RETURN 'no error';
 
 -- CDNOW: every customer's first purchase is in weeks 0 to 12 of the 39-week
 -- calibration period, so a customer aged t_cal was acquired at week 39 − t_cal
-CREATE TABLE trk_cbs (cust int, x int, t_x float8, t_cal float8, x_star int, m_x float8);
-\copy trk_cbs FROM '../shared/data/btyd_cdnowSummary_cbs.csv' WITH (FORMAT csv, HEADER)
+\set cbs trk_cbs
+\i test/data/cdnow_cbs.sql
 CREATE TABLE trk_models AS
 SELECT clv_bgnbd_fit(x, t_x, t_cal) AS bg, clv_mbgnbd_fit(x, t_x, t_cal) AS mbg,
        clv_paretonbd_fit(x, t_x, t_cal) AS pn, clv_gammagamma_fit(x, m_x) AS gg

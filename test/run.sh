@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the tests: all stages in this order, or only those named as arguments
-#     unit unit-san regress reference docs fuzz bench crash-check
+#     paths unit unit-san regress reference docs fuzz bench crash-check
 # e.g. `bash test/run.sh` or `bash test/run.sh unit regress`.
 # Ends with the line "N passed, M failed" and exits 0 only if M is 0.
 # Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329),
@@ -12,7 +12,7 @@ exec </dev/null
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$CLV_ROOT" || exit 1
 
-ALL_STAGES=(unit unit-san regress reference docs fuzz bench crash-check)
+ALL_STAGES=(paths unit unit-san regress reference docs fuzz bench crash-check)
 SERVER_STAGES=" regress reference docs bench crash-check "
 MAKE=(make PG_CONFIG="$PG_CONFIG")
 PYTHON=/usr/bin/python3   # Debian's, which has numpy/scipy/sklearn
@@ -36,6 +36,13 @@ count_tap() {
 
 # run_logged LOG CMD...: show the output and keep a copy; returns CMD's status.
 run_logged() { local log=$1; shift; "$@" 2>&1 | tee "$log"; return "${PIPESTATUS[0]}"; }
+
+# No test reads a file outside the repository: a clone alone must pass.
+stage_paths() {
+    local log=$LOGS/paths.log
+    run_logged "$log" "$PYTHON" test/lint/check_paths.py
+    count_tap paths $? "$log"
+}
 
 stage_unit()     { run_logged "$LOGS/unit.log" "${MAKE[@]}" unit; count_tap unit $? "$LOGS/unit.log"; }
 stage_unit-san() { run_logged "$LOGS/unit-san.log" "${MAKE[@]}" unit-san; count_tap unit-san $? "$LOGS/unit-san.log"; }

@@ -3,9 +3,9 @@
 # SQL that scans the same rows:
 #
 #   1. clv_bgnbd_fit, clv_mbgnbd_fit, clv_paretonbd_fit and clv_gammagamma_fit on the
-#      CDNOW calibration summary (2,357 customers,
-#      ../shared/data/btyd_cdnowSummary_cbs.csv from the repository root): absolute
-#      target, < 50 ms each
+#      CDNOW calibration summary (2,357 customers, summarised from the bundled
+#      test/data/cdnow_sample.txt by test/data/cdnow_cbs.sql): absolute target,
+#      < 50 ms each
 #   2. clv_bgnbd_fit(frequency, recency, t) on simulated customers  vs  the GROUP BY of
 #      the same (frequency, recency, t) patterns with count(*)
 #   3. sum(clv_expected_purchases(m, 52, ...) + clv_palive(m, ...)) over the simulated
@@ -32,8 +32,6 @@
 # Optional environment:
 #   BENCH_REPS=N         repetitions per query (median is reported; default 5, smoke 1)
 #   BENCH_CUSTOMERS=N    simulated customers      (default 1000000, smoke 20000)
-#   BENCH_CBS=FILE       the CDNOW summary CSV    (default ../shared/data/btyd_cdnowSummary_cbs.csv
-#                        next to the repository)
 #   BENCH_JIT=on|off     the session's jit setting (default off)
 #   BENCH_KEEP=1         keep the schema and its tables after the run
 #
@@ -68,11 +66,10 @@ fi
 JIT=${BENCH_JIT:-off}
 SCHEMA=${BENCH_SCHEMA:-clv_bench_btyd}
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
-CBS=${BENCH_CBS:-$ROOT/../shared/data/btyd_cdnowSummary_cbs.csv}
+cd "$ROOT" || exit 1   # the CDNOW set-up reads test/data/ relative to the root
 
 TIMING=explain
 bench_validate CUSTOMERS REPS
-[ -r "$CBS" ] || bench_die "cannot read the CDNOW summary $CBS (set BENCH_CBS)"
 
 # ---- header ----------------------------------------------------------------
 print_header "clv BTYD benchmark" \
@@ -91,8 +88,8 @@ CREATE SCHEMA $SCHEMA;
 SET search_path = $SCHEMA, public;
 SET max_parallel_workers_per_gather = 0;
 
-CREATE TABLE cbs (cust int, x float8, t_x float8, t_cal float8, x_star float8, m_x float8);
-\\copy cbs FROM '$CBS' WITH (FORMAT csv, HEADER true)
+\\set cbs cbs
+\\i test/data/cdnow_cbs.sql
 
 CREATE FUNCTION u(i bigint, s bigint) RETURNS float8
 LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE

@@ -19,7 +19,6 @@ exits 0 after printing whatever the results, non-zero only when the check
 cannot run at all.
 """
 
-import csv
 import math
 import os
 import sys
@@ -27,15 +26,13 @@ import sys
 sys.dont_write_bytecode = True     # no __pycache__ in the source tree
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 
+import _cdnow  # noqa: E402
 import _pg  # noqa: E402
 
 NAME = "btyd_reference"
 TABLE = "clv_ref_btyd_cbs"
 MODELS = "clv_ref_btyd_models"
 GRID = "clv_ref_btyd_grid"
-
-REPO = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-CBS = os.path.join(REPO, "..", "shared", "data", "btyd_cdnowSummary_cbs.csv")
 
 TOL_PARAMS = 1e-3       # parameters, relative (3 significant digits)
 TOL_LL = 0.01           # log-likelihood, absolute
@@ -51,14 +48,12 @@ SPEND_PARAMS = ("p", "q", "gamma")
 
 
 def load_cbs():
-    """BTYD's cdnowSummary$cbs: x, t_x, T_cal (weeks), m_x, one row per customer."""
+    """BTYD's cdnowSummary$cbs: x, t_x, T_cal (weeks), m_x, one row per customer,
+    computed from the bundled transactions by _cdnow."""
     import numpy as np
 
-    with open(CBS, newline="") as f:
-        reader = csv.DictReader(f)
-        data = [(int(r["cust"]), float(r["x"]), float(r["t_x"]), float(r["T_cal"]), float(r["m_x"]))
-                for r in reader]
-    cust, x, tx, t, m = (np.array(c) for c in zip(*data))
+    data = [(c, x, tx, t, m) for c, x, tx, t, _x_star, m in _cdnow.load_cbs()]
+    cust, x, tx, t, m = (np.array(c, dtype=float) for c in zip(*data))
     return cust.astype(int), x, tx, t, m
 
 
