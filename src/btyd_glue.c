@@ -12,7 +12,6 @@
 
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
-#include "nodes/primnodes.h"
 #include "utils/lsyscache.h"
 #include "utils/json.h"
 #include "utils/timestamp.h"
@@ -306,7 +305,7 @@ clv_btyd_fit_final(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("%s cannot fit a model on zero rows",
-						get_func_name(AggGetAggref(fcinfo)->aggfnoid))));
+						clv_agg_name(fcinfo))));
 	gg = s->model == CLV_BTYD_GAMMAGAMMA;
 	parse_btyd_options(s->model, s->options, &opt);
 	copt.l2 = opt.l2;

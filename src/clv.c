@@ -12,6 +12,8 @@
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/guc.h"
+#include "nodes/primnodes.h"
+#include "utils/lsyscache.h"
 #include "utils/memutils.h"
 
 PG_MODULE_MAGIC;
@@ -120,6 +122,14 @@ clv_agg_context(FunctionCallInfo fcinfo, const char *fname)
 	if (!AggCheckCallContext(fcinfo, &cxt))
 		elog(ERROR, "%s called in non-aggregate context", fname);
 	return cxt;
+}
+
+const char *
+clv_agg_name(FunctionCallInfo fcinfo)
+{
+	Aggref	   *aggref = AggGetAggref(fcinfo);
+
+	return aggref ? get_func_name(aggref->aggfnoid) : "the aggregate";
 }
 
 const double *

@@ -43,6 +43,13 @@ clv_check(clv_status st, const clv_error *err)
 extern MemoryContext clv_agg_context(FunctionCallInfo fcinfo, const char *fname);
 
 /*
+ * The name of the aggregate whose support function fcinfo runs, for the
+ * messages of functions that several aggregates share; an aggregate run as a
+ * window function has no Aggref, and then it is "the aggregate".
+ */
+extern const char *clv_agg_name(FunctionCallInfo fcinfo);
+
+/*
  * Validate a float8[] argument: one dimension, no NULL elements, finite
  * values unless allow_nan.  Returns its values and sets *n.
  */

@@ -8,7 +8,6 @@
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
-#include "nodes/primnodes.h"
 #include "utils/lsyscache.h"
 
 static const char *
@@ -273,11 +272,7 @@ void
 clv_check_options_agree(FunctionCallInfo fcinfo, const Jsonb *a, const Jsonb *b)
 {
 	if (!same_jsonb(a, b))
-	{
-		Aggref	   *aggref = AggGetAggref(fcinfo);
-
-		options_differ(aggref ? get_func_name(aggref->aggfnoid) : "the aggregate");
-	}
+		options_differ(clv_agg_name(fcinfo));
 }
 
 void
