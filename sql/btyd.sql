@@ -8,6 +8,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS clv;
 RESET client_min_messages;
+\i test/sql/analyzed_plan.sql
 SET timezone = 'UTC';
 
 -- a parameter (or another member of the "params" object) of a model
@@ -158,9 +159,9 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
-EXPLAIN (COSTS OFF)
+SELECT * FROM pg_temp.analyzed_plan($$
 SELECT clv_bgnbd_fit(x, t_x, t_cal), clv_mbgnbd_fit(x, t_x, t_cal), clv_gammagamma_fit(x, m_x)
-FROM btyd_many;
+FROM btyd_many$$);
 SELECT p.bg = s.bg AS bgnbd_identical, p.mbg = s.mbg AS mbgnbd_identical, p.gg = s.gg AS gammagamma_identical
 FROM (SELECT clv_bgnbd_fit(x, t_x, t_cal) AS bg, clv_mbgnbd_fit(x, t_x, t_cal) AS mbg,
              clv_gammagamma_fit(x, m_x) AS gg

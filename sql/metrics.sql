@@ -5,6 +5,7 @@
 SET client_min_messages = warning;   -- same output alone or after other tests
 CREATE EXTENSION IF NOT EXISTS clv;
 RESET client_min_messages;
+\i test/sql/analyzed_plan.sql
 SET extra_float_digits = 0;
 
 --------------------------------------------------------------------------------
@@ -283,13 +284,13 @@ SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
 SET enable_hashagg = off;   -- sorted grouping gives a plain Partial GroupAggregate
 
-EXPLAIN (COSTS OFF)
+SELECT * FROM pg_temp.analyzed_plan($$
 SELECT clv_mse(y, p), clv_rmse(y, p), clv_mae(y, p), clv_r2(y, p),
        clv_logloss(label, prob), clv_auc(label, score), clv_gini(actual, predicted)
-FROM m_par;
-EXPLAIN (COSTS OFF)
+FROM m_par$$);
+SELECT * FROM pg_temp.analyzed_plan($$
 SELECT g, clv_mse(y, p), clv_logloss(label, prob), clv_auc(label, score), clv_gini(actual, predicted)
-FROM m_par GROUP BY g;
+FROM m_par GROUP BY g$$);
 
 CREATE TEMP TABLE m_parallel AS
 SELECT clv_mse(y, p) AS mse, clv_rmse(y, p) AS rmse, clv_mae(y, p) AS mae, clv_r2(y, p) AS r2,

@@ -1,5 +1,6 @@
 -- Forced parallel plans: partial aggregates combine to the serial result.
 CREATE EXTENSION IF NOT EXISTS clv;
+\i test/sql/analyzed_plan.sql
 SET timezone = 'UTC';
 
 CREATE TABLE par_orders AS
@@ -28,11 +29,11 @@ SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
 SET enable_hashagg = off;   -- sorted grouping gives a plain Partial GroupAggregate
 
-EXPLAIN (COSTS OFF)
+SELECT * FROM pg_temp.analyzed_plan($$
 SELECT customer_id, clv_summary_holdout(ordered_at, amount, '2023-10-01', '2024-02-01')
-FROM par_orders GROUP BY customer_id;
-EXPLAIN (COSTS OFF)
-SELECT clv_linreg_fit(y, x), clv_logreg_fit(y > 2, x) FROM par_rows;
+FROM par_orders GROUP BY customer_id$$);
+SELECT * FROM pg_temp.analyzed_plan($$
+SELECT clv_linreg_fit(y, x), clv_logreg_fit(y > 2, x) FROM par_rows$$);
 
 -- identical rows, customer by customer
 SELECT count(*) AS customers, count(*) FILTER (WHERE p.s = s.s) AS identical

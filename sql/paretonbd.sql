@@ -3,6 +3,7 @@
 -- alpha = 10.578, s = 0.606, beta = 11.669, log-likelihood -9595.0.
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS clv;
+\i test/sql/analyzed_plan.sql
 
 \set cbs pnbd_cbs
 \i test/data/cdnow_cbs.sql
@@ -63,7 +64,8 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
-EXPLAIN (COSTS OFF) SELECT clv_paretonbd_fit(x, t_x, t_cal) FROM pnbd_many;
+SELECT * FROM pg_temp.analyzed_plan($$
+SELECT clv_paretonbd_fit(x, t_x, t_cal) FROM pnbd_many$$);
 SELECT p.m = s.m AS identical_bytes
 FROM (SELECT clv_paretonbd_fit(x, t_x, t_cal) AS m FROM pnbd_many) p, pnbd_serial s;
 RESET ALL;

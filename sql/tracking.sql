@@ -4,6 +4,7 @@
 SET client_min_messages = warning;
 CREATE EXTENSION IF NOT EXISTS clv;
 RESET client_min_messages;
+\i test/sql/analyzed_plan.sql
 
 -- the SQLSTATE and message of a statement's error
 CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text
@@ -72,9 +73,9 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
-EXPLAIN (COSTS OFF)
+SELECT * FROM pg_temp.analyzed_plan($$
 SELECT clv_cumulative_expected_purchases((SELECT bg FROM trk_models), acquired, 78)
-FROM trk_many;
+FROM trk_many$$);
 SELECT p.curve = s.curve AS identical_in_parallel,
        abs(p.curve[78] / (50 * b.curve[78]) - 1) < 1e-12 AS fifty_times_the_cohort
 FROM (SELECT clv_cumulative_expected_purchases((SELECT bg FROM trk_models), acquired, 78) AS curve

@@ -4,6 +4,7 @@
 SET client_min_messages = warning;   -- quiet whichever test creates the extension first
 CREATE EXTENSION IF NOT EXISTS clv;
 RESET client_min_messages;
+\i test/sql/analyzed_plan.sql
 
 CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text
 LANGUAGE plpgsql AS
@@ -113,8 +114,9 @@ SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
 SET max_parallel_workers_per_gather = 2;
 SET parallel_leader_participation = off;
-EXPLAIN (COSTS OFF)
-SELECT clv_forest_fit(y, x, '{"seed": 1}'), clv_gbm_fit(high, x) FROM trees_data;
+SELECT * FROM pg_temp.analyzed_plan($$
+SELECT clv_forest_fit(y, x, '{"seed": 1, "n_trees": 30}'), clv_gbm_fit(high, x, '{"seed": 1, "n_rounds": 50}')
+FROM trees_data$$);
 CREATE TABLE trees_parallel AS
 SELECT clv_forest_fit(y, x, '{"seed": 1, "n_trees": 30}') AS forest,
        clv_gbm_fit(high, x, '{"seed": 1, "n_rounds": 50}') AS gbm FROM trees_data;
