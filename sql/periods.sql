@@ -264,6 +264,15 @@ JOIN p_serial s USING (customer_id);
 RESET ALL;
 SET timezone = 'UTC';
 
+-- spans beyond 64 bits of microseconds: the whole range of timestamps in
+-- hours, and in 300,000-year periods
+SELECT (s).recency, (s).t, (s).days_since_last
+FROM (SELECT clv_summary(t, 1, '294000-01-01', '1 hour', '1 day') AS s
+      FROM (VALUES (timestamptz '4713-11-25 BC'), ('294000-01-01')) v(t)) q;
+SELECT (s).recency, (s).t, (s).days_since_last
+FROM (SELECT clv_summary(t, 1, '2024-01-01', '300000 years', '1 day') AS s
+      FROM (VALUES (timestamptz '4000-01-01 BC'), ('2023-01-01')) v(t)) q;
+
 -- errors
 SELECT clv_summary(now(), 1.0, '2024-01-20', '1 month 3 days');
 SELECT clv_summary(now(), 1.0, '2024-01-20', '1 day', '1 year 1 second');
@@ -271,6 +280,7 @@ SELECT clv_summary(now(), 1.0, '2024-01-20', '-1 month');
 SELECT clv_summary(now(), 1.0, '2024-01-20', '1 month', '-1 year');
 SELECT clv_summary(now(), 1.0, '2024-01-20', '1 day', '1 month');
 SELECT clv_summary(now(), 1.0, '2024-01-20', '1000000000 days');
+SELECT clv_summary(now(), 1.0, '2024-01-20', '1000000 years');
 SELECT clv_summary(now(), 1.0, '2024-01-20', '1 month', '1 month', '2024-01-15');
 SELECT clv_summary(now(), 1.0, '2024-01-20', '1 month', '1 month', '2024-01-01 00:00:01');
 SELECT clv_summary(now(), 1.0, '2024-01-20', '1 day', '1 day', NULL);

@@ -34,6 +34,12 @@ typedef struct span
 	int64		us;
 } span;
 
+/*
+ * Longer than PostgreSQL's range of timestamps, and short enough that the
+ * year of any period's start fits an int
+ */
+#define MAX_SPAN_MONTHS			(12 * 300000)
+
 /* Monday 2000-01-03 00:00 local time, in microseconds from 2000-01-01 00:00 */
 #define DEFAULT_ORIGIN_LOCAL	(2 * USECS_PER_DAY)
 /* January 2000, as a month number (year * 12 + month - 1) */
@@ -221,24 +227,37 @@ period_of(const summary_state *s, tz_cache *cache, TimestampTz ts)
 	return period_of_local(s, local_time(cache, ts));
 }
 
-/* Where a period starts, in local microseconds from 2000-01-01 00:00. */
+/*
+ * The local date on which a period in months starts, in days from 2000-01-01.
+ * A long period can start before the earliest date that date2j handles, but
+ * the calendar repeats every 400 years (146,097 days): take the year from
+ * 2000 to 2399 with the same place in the cycle.
+ */
 static int64
-period_start(const summary_state *s, int64 period)
+month_period_start(const summary_state *s, int64 period)
 {
-	int64		start;
+	int64		month = s->origin_local + period * s->period.months;
+	int64		year = floor_div(month, 12);
+	int64		cycles = floor_div(year, 400);
 
-	if (s->period.months != 0)
-	{
-		int64		month = s->origin_local + period * s->period.months;
-		int64		year = floor_div(month, 12);
+	return date2j((int) (year - cycles * 400) + 2000, (int) (month - year * 12) + 1, 1) -
+		POSTGRES_EPOCH_JDATE + (cycles - 5) * 146097;
+}
 
-		return (int64) (date2j((int) year, (int) (month - year * 12) + 1, 1) -
-						POSTGRES_EPOCH_JDATE) * USECS_PER_DAY;
-	}
-	if (pg_mul_s64_overflow(period, s->period.us, &start) ||
-		pg_add_s64_overflow(start, s->origin_local, &start))
-		period_out_of_range();
-	return start;
+/*
+ * (to − from) × m / b, with one division, so that a whole result is exact;
+ * in floating point when the product does not fit 64 bits, which takes a
+ * span of about 300,000 years in microseconds.
+ */
+static double
+scaled_span(int64 from, int64 to, int64 m, int64 b)
+{
+	int64		n,
+				product;
+
+	if (!pg_sub_s64_overflow(to, from, &n) && !pg_mul_s64_overflow(n, m, &product))
+		return (double) product / (double) b;
+	return ((double) to - (double) from) * ((double) m / (double) b);
 }
 
 /* ---- arguments ------------------------------------------------------------- */
@@ -285,8 +304,9 @@ span_arg(FunctionCallInfo fcinfo, int argno, const char *what, span dflt)
 				 errhint("Use whole months or years, such as '1 month' or '3 months', or days and time, such as '7 days'.")));
 	if (iv->month != 0)
 		sp.months = iv->month;
-	else if (pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &sp.us) ||
-			 pg_add_s64_overflow(sp.us, iv->time, &sp.us))
+	if (sp.months > MAX_SPAN_MONTHS ||
+		pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &sp.us) ||
+		pg_add_s64_overflow(sp.us, iv->time, &sp.us))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
 				 errmsg("%s is out of range", what)));
@@ -554,7 +574,7 @@ static bool
 valid_span(span sp)
 {
 	return sp.months >= 0 && sp.us >= 0 && (sp.months == 0) != (sp.us == 0) &&
-		sp.months <= PG_INT32_MAX;
+		sp.months <= MAX_SPAN_MONTHS;
 }
 
 PG_FUNCTION_INFO_V1(clv_summary_deserialize);
@@ -613,19 +633,29 @@ clv_summary_deserialize(PG_FUNCTION_ARGS)
 /* ---- final ----------------------------------------------------------------- */
 
 /*
- * The time from the start of one period to the start of another, in units:
- * one division, so whole units come out exact.  Periods and units in months
- * count whole months; a unit of fixed length measures the local clock time
- * between the starts (the days of the months between them, for months).
+ * The time from the start of one period to the start of another, in units.
+ * Periods and units in months count whole months; a unit of fixed length
+ * measures the local clock time between the starts (for periods in months,
+ * the days between the months' first days).
  */
 static double
 in_units(const summary_state *s, int64 from, int64 to)
 {
 	if (s->unit.months != 0)
-		return (double) ((to - from) * s->period.months) / (double) s->unit.months;
+		return scaled_span(from, to, s->period.months, s->unit.months);
 	if (s->period.months == 0)
-		return (double) ((to - from) * s->period.us) / (double) s->unit.us;
-	return (double) (period_start(s, to) - period_start(s, from)) / (double) s->unit.us;
+		return scaled_span(from, to, s->period.us, s->unit.us);
+	return scaled_span(month_period_start(s, from), month_period_start(s, to),
+					   USECS_PER_DAY, s->unit.us);
+}
+
+/* The same in days (days_since_last). */
+static double
+in_days(const summary_state *s, int64 from, int64 to)
+{
+	if (s->period.months == 0)
+		return scaled_span(from, to, s->period.us, USECS_PER_DAY);
+	return (double) (month_period_start(s, to) - month_period_start(s, from));
 }
 
 static Datum
@@ -663,8 +693,7 @@ summary_final(FunctionCallInfo fcinfo, int natts)
 	values[5] = Float8GetDatum(r.revenue);
 	values[6] = TimestampTzGetDatum(r.first_time);
 	values[7] = TimestampTzGetDatum(r.last_time);
-	values[8] = Float8GetDatum((double) (period_start(s, s->as_of_period) -
-										 period_start(s, r.last_period)) / USECS_PER_DAY);
+	values[8] = Float8GetDatum(in_days(s, r.last_period, s->as_of_period));
 	if (natts > 9)
 	{
 		values[9] = Int32GetDatum((int32) Min(r.holdout_frequency, PG_INT32_MAX));
