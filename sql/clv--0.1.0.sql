@@ -42,11 +42,15 @@ CREATE FUNCTION clv_summary_trans(internal, timestamptz, float8, timestamptz, in
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
 CREATE FUNCTION clv_summary_trans(internal, timestamptz, float8, timestamptz, interval, interval)
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_trans(internal, timestamptz, float8, timestamptz, interval, interval, timestamptz)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
 CREATE FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz)
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
 CREATE FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz, interval)
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
 CREATE FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz, interval, interval)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz, interval, interval, timestamptz)
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
 CREATE FUNCTION clv_summary_combine(internal, internal)
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
@@ -59,7 +63,9 @@ RETURNS clv_customer_summary AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPU
 CREATE FUNCTION clv_summary_holdout_final(internal)
 RETURNS clv_holdout_summary AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 
--- Periods follow the session time zone (like date_trunc), hence STABLE.
+-- Periods follow the session time zone (like date_trunc), hence STABLE.  They
+-- are a fixed length (weeks from Monday 2000-01-03 unless origin says otherwise)
+-- or whole calendar months (from January 2000, or from origin's month).
 CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz) (
     SFUNC = clv_summary_trans, STYPE = internal, FINALFUNC = clv_summary_final,
     COMBINEFUNC = clv_summary_combine,
@@ -75,6 +81,13 @@ CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timest
 );
 CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz,
                              period interval, unit interval) (
+    SFUNC = clv_summary_trans, STYPE = internal, FINALFUNC = clv_summary_final,
+    COMBINEFUNC = clv_summary_combine,
+    SERIALFUNC = clv_summary_serialize, DESERIALFUNC = clv_summary_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz,
+                             period interval, unit interval, origin timestamptz) (
     SFUNC = clv_summary_trans, STYPE = internal, FINALFUNC = clv_summary_final,
     COMBINEFUNC = clv_summary_combine,
     SERIALFUNC = clv_summary_serialize, DESERIALFUNC = clv_summary_deserialize,
@@ -103,18 +116,30 @@ CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
     SERIALFUNC = clv_summary_serialize, DESERIALFUNC = clv_summary_deserialize,
     PARALLEL = SAFE
 );
+CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
+                                     calibration_end timestamptz, observation_end timestamptz,
+                                     period interval, unit interval, origin timestamptz) (
+    SFUNC = clv_summary_holdout_trans, STYPE = internal, FINALFUNC = clv_summary_holdout_final,
+    COMBINEFUNC = clv_summary_combine,
+    SERIALFUNC = clv_summary_serialize, DESERIALFUNC = clv_summary_deserialize,
+    PARALLEL = SAFE
+);
 COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz) IS
     'per-customer frequency, recency, T and monetary value as of a date; one-day periods';
 COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval) IS
     'per-customer frequency, recency, T and monetary value, merging purchases per period';
 COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, interval) IS
     'per-customer frequency, recency, T and monetary value; recency and T measured in unit';
+COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, interval, timestamptz) IS
+    'per-customer frequency, recency, T and monetary value; periods counted from origin';
 COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz) IS
     'calibration summary plus holdout frequency, monetary value and duration; one-day periods';
 COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval) IS
     'calibration summary plus holdout frequency, monetary value and duration, per period';
 COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval, interval) IS
     'calibration summary plus holdout frequency, monetary value and duration; times in unit';
+COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval, interval, timestamptz) IS
+    'calibration summary plus holdout frequency, monetary value and duration; periods counted from origin';
 
 --------------------------------------------------------------------------------
 -- Linear regression

@@ -70,7 +70,7 @@ INSERT INTO small_orders VALUES
     (3, '2024-02-02 10:00', 1);                                -- only after as_of
 SELECT customer_id, (clv_summary(ordered_at, amount, '2024-01-20')).*
 FROM small_orders GROUP BY customer_id ORDER BY customer_id;
--- weekly periods (from Saturday 2000-01-01), measured in days
+-- weekly periods (ISO weeks, from Monday), measured in days
 SELECT customer_id, (clv_summary(ordered_at, amount, '2024-01-20', '7 days', '1 day')).*
 FROM small_orders GROUP BY customer_id ORDER BY customer_id;
 -- holdout to the end of February
@@ -101,7 +101,7 @@ SELECT clv_summary(now(), 'NaN'::float8, '2024-01-20');
 SELECT clv_summary(now(), 'Infinity'::float8, '2024-01-20');
 SELECT clv_summary('infinity'::timestamptz, 1.0, '2024-01-20');
 SELECT clv_summary(now(), 1.0, NULL::timestamptz);
-SELECT clv_summary(now(), 1.0, '2024-01-20', '1 month');
+SELECT clv_summary(now(), 1.0, '2024-01-20', '1 month 3 days');
 SELECT clv_summary(now(), 1.0, '2024-01-20', '0 days');
 SELECT clv_summary(now(), 1.0, '2024-01-20', '1 day', '-1 day');
 SELECT clv_summary(now(), 1.0, '2024-01-20', NULL::interval);

@@ -2,14 +2,19 @@
  * summary_glue.c — clv_summary and clv_summary_holdout aggregates.
  *
  * Orders are mapped to periods of local time in the session time zone (like
- * date_trunc), counted from 2000-01-01 00:00: with the default one-day period
- * all orders of a calendar day merge into one purchase.  An order counts in
- * the calibration when its period is not after the period of as_of.
+ * date_trunc).  A period is either a fixed length of local clock time, counted
+ * from an origin (by default Monday 2000-01-03 00:00, so that seven-day
+ * periods are ISO weeks), or a whole number of calendar months, counted from
+ * January 2000 (so that three months are calendar quarters) or from the month
+ * of the origin.  An order counts in the calibration when it is not after
+ * as_of (calibration_end), in the holdout when it is after that and not after
+ * observation_end: the boundary is a time, not a period.
  */
 #include "clv.h"
 
 #include "access/htup_details.h"
 #include "catalog/pg_type.h"
+#include "common/int.h"
 #include "funcapi.h"
 #include "libpq/pqformat.h"
 #include "pgtime.h"
@@ -18,13 +23,38 @@
 
 #include "summary.h"
 
+/*
+ * A period or a unit: a whole number of calendar months, or a fixed length of
+ * local clock time in microseconds (a day counting as 24 hours).  Exactly one
+ * of the two is nonzero, and it is positive.
+ */
+typedef struct span
+{
+	int64		months;
+	int64		us;
+} span;
+
+/*
+ * Longer than PostgreSQL's range of timestamps, and short enough that the
+ * year of any period's start fits an int
+ */
+#define MAX_SPAN_MONTHS			(12 * 300000)
+
+/* Monday 2000-01-03 00:00 local time, in microseconds from 2000-01-01 00:00 */
+#define DEFAULT_ORIGIN_LOCAL	(2 * USECS_PER_DAY)
+/* January 2000, as a month number (year * 12 + month - 1) */
+#define DEFAULT_ORIGIN_MONTH	(2000 * 12)
+
 typedef struct summary_state
 {
 	/* arguments, fixed by the first row */
 	TimestampTz as_of;
-	TimestampTz observation_end;	/* holdout form only */
-	int64		period_us;
-	int64		unit_us;
+	TimestampTz observation_end;	/* as_of in the plain form */
+	TimestampTz origin;			/* DT_NOBEGIN when not given */
+	span		period;
+	span		unit;
+	/* derived from them in the session time zone */
+	int64		origin_local;	/* local microseconds, or a month number */
 	int64		as_of_period;
 	int64		observation_period;
 	bool		holdout;
@@ -45,11 +75,21 @@ typedef struct offset_span
 	long		gmtoff;
 } offset_span;
 
+#define ARGUMENT_TIMES 3
+
 typedef struct tz_cache
 {
 	pg_tz	   *tz;
 	offset_span span[2];		/* two spans: both sides of a DST change */
 	int			victim;
+	/*
+	 * as_of, observation_end and origin are the same for every group: their
+	 * local times are kept, so that starting a group costs no time zone lookup
+	 * and does not evict the spans of the orders
+	 */
+	int			n_arguments;
+	TimestampTz argument[ARGUMENT_TIMES];
+	int64		argument_local[ARGUMENT_TIMES];
 } tz_cache;
 
 static long
@@ -120,10 +160,104 @@ floor_div(int64 a, int64 b)
 	return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
 }
 
-static int64
-period_of(tz_cache *cache, TimestampTz ts, int64 period_us)
+static inline int64
+local_time(tz_cache *cache, TimestampTz ts)
 {
-	return floor_div(ts + (int64) utc_offset(cache, ts) * USECS_PER_SEC, period_us);
+	return ts + (int64) utc_offset(cache, ts) * USECS_PER_SEC;
+}
+
+static int64
+argument_local_time(tz_cache *cache, TimestampTz ts)
+{
+	int64		local;
+
+	if (cache->tz == session_timezone)
+		for (int i = 0; i < cache->n_arguments; i++)
+			if (cache->argument[i] == ts)
+				return cache->argument_local[i];
+	local = local_time(cache, ts);	/* resets the cache on a new time zone */
+	if (cache->n_arguments < ARGUMENT_TIMES)
+	{
+		cache->argument[cache->n_arguments] = ts;
+		cache->argument_local[cache->n_arguments++] = local;
+	}
+	return local;
+}
+
+/* The month number (year * 12 + month - 1) of a local time. */
+static inline int64
+month_of(int64 local)
+{
+	int			year,
+				month,
+				day;
+
+	j2date((int) (floor_div(local, USECS_PER_DAY) + POSTGRES_EPOCH_JDATE),
+		   &year, &month, &day);
+	return (int64) year * 12 + month - 1;
+}
+
+static pg_noinline void
+period_out_of_range(void)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+			 errmsg("timestamp out of range for the summary's periods")));
+}
+
+/*
+ * The period of an order.  The local time was computed anyway; a calendar
+ * month costs one Julian-day conversion more.
+ */
+static inline int64
+period_of_local(const summary_state *s, int64 local)
+{
+	int64		from_origin;
+
+	if (s->period.months != 0)
+		return floor_div(month_of(local) - s->origin_local, s->period.months);
+	if (unlikely(pg_sub_s64_overflow(local, s->origin_local, &from_origin)))
+		period_out_of_range();
+	return floor_div(from_origin, s->period.us);
+}
+
+static inline int64
+period_of(const summary_state *s, tz_cache *cache, TimestampTz ts)
+{
+	return period_of_local(s, local_time(cache, ts));
+}
+
+/*
+ * The local date on which a period in months starts, in days from 2000-01-01.
+ * A long period can start before the earliest date that date2j handles, but
+ * the calendar repeats every 400 years (146,097 days): take the year from
+ * 2000 to 2399 with the same place in the cycle.
+ */
+static int64
+month_period_start(const summary_state *s, int64 period)
+{
+	int64		month = s->origin_local + period * s->period.months;
+	int64		year = floor_div(month, 12);
+	int64		cycles = floor_div(year, 400);
+
+	return date2j((int) (year - cycles * 400) + 2000, (int) (month - year * 12) + 1, 1) -
+		POSTGRES_EPOCH_JDATE + (cycles - 5) * 146097;
+}
+
+/*
+ * (to − from) × m / b, with one division, so that a whole result is exact;
+ * in floating point when the product does not fit 64 bits, which takes a
+ * span of about 300,000 years in microseconds.
+ */
+static double
+scaled_span(int64 from, int64 to, int64 m, int64 b)
+{
+	int64		n,
+				product;
+
+	if (!pg_sub_s64_overflow(to, from, &n) && !pg_mul_s64_overflow(n, m, &product))
+		return (double) product / (double) b;
+	return ((double) to - (double) from) * ((double) m / (double) b);
 }
 
 /* ---- arguments ------------------------------------------------------------- */
@@ -145,12 +279,15 @@ timestamp_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 	return ts;
 }
 
-/* A fixed-length interval in microseconds: days count as 24 hours. */
-static int64
-interval_arg(FunctionCallInfo fcinfo, int argno, const char *what, int64 dflt)
+/*
+ * A period or unit argument: whole months (a year is 12), or days and time
+ * (a day counting as 24 hours), never both.
+ */
+static span
+span_arg(FunctionCallInfo fcinfo, int argno, const char *what, span dflt)
 {
 	Interval   *iv;
-	int64		us;
+	span		sp = {0, 0};
 
 	if (PG_NARGS() <= argno)
 		return dflt;
@@ -159,17 +296,63 @@ interval_arg(FunctionCallInfo fcinfo, int argno, const char *what, int64 dflt)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", what)));
 	iv = PG_GETARG_INTERVAL_P(argno);
-	if (iv->month != 0)
+	if (iv->month != 0 && (iv->day != 0 || iv->time != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("%s must not contain months or years", what),
-				 errdetail("Months have no fixed length; use days or weeks.")));
-	us = iv->time + (int64) iv->day * USECS_PER_DAY;
-	if (us <= 0)
+				 errmsg("%s must not combine months with days or time", what),
+				 errdetail("Months have no fixed length, and neither has a number of months plus days or time."),
+				 errhint("Use whole months or years, such as '1 month' or '3 months', or days and time, such as '7 days'.")));
+	if (iv->month != 0)
+		sp.months = iv->month;
+	if (sp.months > MAX_SPAN_MONTHS ||
+		pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &sp.us) ||
+		pg_add_s64_overflow(sp.us, iv->time, &sp.us))
+		ereport(ERROR,
+				(errcode(ERRCODE_DATETIME_VALUE_OUT_OF_RANGE),
+				 errmsg("%s is out of range", what)));
+	if (sp.months < 0 || sp.us < 0 || (sp.months == 0 && sp.us == 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s must be positive", what)));
-	return us;
+	return sp;
+}
+
+static inline bool
+same_span(span a, span b)
+{
+	return a.months == b.months && a.us == b.us;
+}
+
+static void
+set_origin(summary_state *s, FunctionCallInfo fcinfo, int argno, tz_cache *cache)
+{
+	int64		local;
+	int			year,
+				month,
+				day;
+
+	if (PG_NARGS() <= argno)
+	{
+		s->origin = DT_NOBEGIN;
+		s->origin_local = s->period.months ? DEFAULT_ORIGIN_MONTH : DEFAULT_ORIGIN_LOCAL;
+		return;
+	}
+	s->origin = timestamp_arg(fcinfo, argno, "origin");
+	local = argument_local_time(cache, s->origin);
+	if (s->period.months == 0)
+	{
+		/* reduced, so that an order's distance from it cannot overflow */
+		s->origin_local = local - floor_div(local, s->period.us) * s->period.us;
+		return;
+	}
+	j2date((int) (floor_div(local, USECS_PER_DAY) + POSTGRES_EPOCH_JDATE),
+		   &year, &month, &day);
+	if (day != 1 || local != floor_div(local, USECS_PER_DAY) * USECS_PER_DAY)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("origin must be the start of a month when period is in months"),
+				 errdetail("Periods of months start at midnight on the first day of a month, in the session time zone.")));
+	s->origin_local = month_of(local);
 }
 
 static summary_state *
@@ -177,9 +360,11 @@ new_state(FunctionCallInfo fcinfo, bool holdout, tz_cache *cache)
 {
 	summary_state *s = palloc0(sizeof(summary_state));
 	int			next = holdout ? 5 : 4;
+	span		one_day = {0, USECS_PER_DAY};
 
 	s->holdout = holdout;
 	s->as_of = timestamp_arg(fcinfo, 3, holdout ? "calibration_end" : "as_of");
+	s->observation_end = s->as_of;
 	if (holdout)
 	{
 		s->observation_end = timestamp_arg(fcinfo, 4, "observation_end");
@@ -188,32 +373,44 @@ new_state(FunctionCallInfo fcinfo, bool holdout, tz_cache *cache)
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("observation_end must not be before calibration_end")));
 	}
-	s->period_us = interval_arg(fcinfo, next, "period", USECS_PER_DAY);
-	s->unit_us = interval_arg(fcinfo, next + 1, "unit", s->period_us);
-	s->as_of_period = period_of(cache, s->as_of, s->period_us);
-	s->observation_period = holdout ? period_of(cache, s->observation_end, s->period_us)
-		: s->as_of_period;
+	s->period = span_arg(fcinfo, next, "period", one_day);
+	s->unit = span_arg(fcinfo, next + 1, "unit", s->period);
+	if (s->unit.months != 0 && s->period.months == 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unit must not be in months when period is not"),
+				 errdetail("Periods of fixed length are not a whole number of months apart."),
+				 errhint("Use a period in months, or a unit of fixed length such as '30.436875 days', the mean Gregorian month.")));
+	set_origin(s, fcinfo, next + 2, cache);
+	s->as_of_period = period_of_local(s, argument_local_time(cache, s->as_of));
+	s->observation_period = period_of_local(s, argument_local_time(cache, s->observation_end));
 	clv_summary_init(&s->acc);
 	return s;
 }
 
 /* ---- transition ------------------------------------------------------------ */
 
-/* The arguments after ordered_at and amount must not change within a group. */
+/*
+ * The arguments after ordered_at and amount must not change within a group.
+ * They are compared as given, without time zone conversions.
+ */
 static void
 check_same_arguments(FunctionCallInfo fcinfo, const summary_state *s)
 {
 	int			next = s->holdout ? 5 : 4;
+	span		one_day = {0, USECS_PER_DAY};
 	const char *what = NULL;
 
 	if (timestamp_arg(fcinfo, 3, s->holdout ? "calibration_end" : "as_of") != s->as_of)
 		what = s->holdout ? "calibration_end" : "as_of";
 	else if (s->holdout && timestamp_arg(fcinfo, 4, "observation_end") != s->observation_end)
 		what = "observation_end";
-	else if (interval_arg(fcinfo, next, "period", USECS_PER_DAY) != s->period_us)
+	else if (!same_span(span_arg(fcinfo, next, "period", one_day), s->period))
 		what = "period";
-	else if (interval_arg(fcinfo, next + 1, "unit", s->period_us) != s->unit_us)
+	else if (!same_span(span_arg(fcinfo, next + 1, "unit", s->period), s->unit))
 		what = "unit";
+	else if (PG_NARGS() > next + 2 && timestamp_arg(fcinfo, next + 2, "origin") != s->origin)
+		what = "origin";
 	if (what)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -228,7 +425,6 @@ summary_trans(FunctionCallInfo fcinfo, bool holdout)
 	tz_cache   *cache = fcinfo->flinfo->fn_extra;
 	TimestampTz ts = timestamp_arg(fcinfo, 1, "ordered_at");
 	double		amount = clv_finite_arg(fcinfo, 2, "amount");
-	int64		period;
 	MemoryContext old;
 
 	if (cache == NULL)
@@ -240,11 +436,11 @@ summary_trans(FunctionCallInfo fcinfo, bool holdout)
 	else
 		check_same_arguments(fcinfo, state);
 
-	period = period_of(cache, ts, state->period_us);
-	if (period <= state->as_of_period)
-		clv_summary_add(&state->acc, period, ts, amount);
-	else if (period <= state->observation_period)
-		clv_summary_add_holdout(&state->acc, period, amount);
+	/* the boundaries are times: a period that straddles one is split */
+	if (ts <= state->as_of)
+		clv_summary_add(&state->acc, period_of(state, cache, ts), ts, amount);
+	else if (ts <= state->observation_end)
+		clv_summary_add_holdout(&state->acc, period_of(state, cache, ts), amount);
 	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(state);
 }
@@ -269,7 +465,8 @@ static bool
 same_arguments(const summary_state *a, const summary_state *b)
 {
 	return a->as_of == b->as_of && a->observation_end == b->observation_end &&
-		a->period_us == b->period_us && a->unit_us == b->unit_us &&
+		same_span(a->period, b->period) && same_span(a->unit, b->unit) &&
+		a->origin == b->origin && a->origin_local == b->origin_local &&
 		a->holdout == b->holdout;
 }
 
@@ -294,7 +491,7 @@ clv_summary_combine(PG_FUNCTION_ARGS)
 	else if (!same_arguments(a, b))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("as_of, observation_end, period and unit must be the same for every row of a group")));
+				 errmsg("as_of, observation_end, period, unit and origin must be the same for every row of a group")));
 	clv_summary_merge(&a->acc, &b->acc);
 	MemoryContextSwitchTo(old);
 	PG_RETURN_POINTER(a);
@@ -351,8 +548,12 @@ clv_summary_serialize(PG_FUNCTION_ARGS)
 	pq_begintypsend(&buf);
 	pq_sendint64(&buf, s->as_of);
 	pq_sendint64(&buf, s->observation_end);
-	pq_sendint64(&buf, s->period_us);
-	pq_sendint64(&buf, s->unit_us);
+	pq_sendint64(&buf, s->origin);
+	pq_sendint64(&buf, s->period.months);
+	pq_sendint64(&buf, s->period.us);
+	pq_sendint64(&buf, s->unit.months);
+	pq_sendint64(&buf, s->unit.us);
+	pq_sendint64(&buf, s->origin_local);
 	pq_sendint64(&buf, s->as_of_period);
 	pq_sendint64(&buf, s->observation_period);
 	pq_sendbyte(&buf, s->holdout);
@@ -367,6 +568,13 @@ clv_summary_serialize(PG_FUNCTION_ARGS)
 	send_sum(&buf, s->acc.holdout_revenue);
 	send_periods(&buf, &s->acc.holdout_periods);
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+static bool
+valid_span(span sp)
+{
+	return sp.months >= 0 && sp.us >= 0 && (sp.months == 0) != (sp.us == 0) &&
+		sp.months <= MAX_SPAN_MONTHS;
 }
 
 PG_FUNCTION_INFO_V1(clv_summary_deserialize);
@@ -386,12 +594,18 @@ clv_summary_deserialize(PG_FUNCTION_ARGS)
 	s = palloc0(sizeof(summary_state));
 	s->as_of = pq_getmsgint64(&buf);
 	s->observation_end = pq_getmsgint64(&buf);
-	s->period_us = pq_getmsgint64(&buf);
-	s->unit_us = pq_getmsgint64(&buf);
+	s->origin = pq_getmsgint64(&buf);
+	s->period.months = pq_getmsgint64(&buf);
+	s->period.us = pq_getmsgint64(&buf);
+	s->unit.months = pq_getmsgint64(&buf);
+	s->unit.us = pq_getmsgint64(&buf);
+	s->origin_local = pq_getmsgint64(&buf);
 	s->as_of_period = pq_getmsgint64(&buf);
 	s->observation_period = pq_getmsgint64(&buf);
 	s->holdout = pq_getmsgbyte(&buf) != 0;
-	if (s->period_us <= 0 || s->unit_us <= 0)
+	if (!valid_span(s->period) || !valid_span(s->unit) ||
+		(s->unit.months != 0 && s->period.months == 0) ||
+		s->as_of_period > s->observation_period)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_CORRUPTED),
 				 errmsg("invalid clv_summary state: bad period")));
@@ -418,11 +632,30 @@ clv_summary_deserialize(PG_FUNCTION_ARGS)
 
 /* ---- final ----------------------------------------------------------------- */
 
-/* A number of periods in units: one division, so whole units come out exact. */
+/*
+ * The time from the start of one period to the start of another, in units.
+ * Periods and units in months count whole months; a unit of fixed length
+ * measures the local clock time between the starts (for periods in months,
+ * the days between the months' first days).
+ */
 static double
-in_units(const summary_state *s, int64 periods)
+in_units(const summary_state *s, int64 from, int64 to)
 {
-	return (double) (periods * s->period_us) / (double) s->unit_us;
+	if (s->unit.months != 0)
+		return scaled_span(from, to, s->period.months, s->unit.months);
+	if (s->period.months == 0)
+		return scaled_span(from, to, s->period.us, s->unit.us);
+	return scaled_span(month_period_start(s, from), month_period_start(s, to),
+					   USECS_PER_DAY, s->unit.us);
+}
+
+/* The same in days (days_since_last). */
+static double
+in_days(const summary_state *s, int64 from, int64 to)
+{
+	if (s->period.months == 0)
+		return scaled_span(from, to, s->period.us, USECS_PER_DAY);
+	return (double) (month_period_start(s, to) - month_period_start(s, from));
 }
 
 static Datum
@@ -453,22 +686,21 @@ summary_final(FunctionCallInfo fcinfo, int natts)
 		elog(ERROR, "clv_summary result type has %d columns, expected %d", desc->natts, natts);
 
 	values[0] = Int32GetDatum((int32) Min(r.frequency, PG_INT32_MAX));
-	values[1] = Float8GetDatum(in_units(s, r.recency_periods));
-	values[2] = Float8GetDatum(in_units(s, s->as_of_period - r.first_period));
+	values[1] = Float8GetDatum(in_units(s, r.first_period, r.last_period));
+	values[2] = Float8GetDatum(in_units(s, r.first_period, s->as_of_period));
 	values[3] = Float8GetDatum(r.monetary);
 	values[4] = Int64GetDatum(r.orders);
 	values[5] = Float8GetDatum(r.revenue);
 	values[6] = TimestampTzGetDatum(r.first_time);
 	values[7] = TimestampTzGetDatum(r.last_time);
-	values[8] = Float8GetDatum((double) ((s->as_of_period - r.last_period) * s->period_us) /
-							   USECS_PER_DAY);
+	values[8] = Float8GetDatum(in_days(s, r.last_period, s->as_of_period));
 	if (natts > 9)
 	{
 		values[9] = Int32GetDatum((int32) Min(r.holdout_frequency, PG_INT32_MAX));
 		values[10] = Float8GetDatum(r.holdout_monetary);
 		values[11] = Int64GetDatum(r.holdout_orders);
 		values[12] = Float8GetDatum(r.holdout_revenue);
-		values[13] = Float8GetDatum(in_units(s, s->observation_period - s->as_of_period));
+		values[13] = Float8GetDatum(in_units(s, s->as_of_period, s->observation_period));
 	}
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
