@@ -182,3 +182,20 @@ FROM predict_data d JOIN predict_store_small t USING (segment) JOIN predict_sepa
 SELECT count(*) FILTER (WHERE clv_predict(CASE WHEN d.i % 2 = 0 THEN t.lin ELSE m.lin END, d.x) = s.lin) AS identical
 FROM predict_data d JOIN predict_store_small t USING (segment)
 JOIN predict_segment_models m USING (segment) JOIN predict_separate s USING (i);
+
+-- One SQLSTATE per condition: x of another length than the earlier rows', or
+-- than the model's features, is 2202E whichever function reads it
+CREATE FUNCTION pg_temp.error_of(q text) RETURNS text
+LANGUAGE plpgsql AS
+$$ BEGIN EXECUTE q; RETURN 'no error';
+   EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE || ': ' || SQLERRM; END $$;
+CREATE TABLE predict_ragged AS
+SELECT i, i::float8 AS y, i > 2 AS label,
+       CASE WHEN i = 4 THEN ARRAY[i, 1.0] ELSE ARRAY[i, 1.0, i * i] END::float8[] AS x
+FROM generate_series(1, 6) i;
+SELECT f, pg_temp.error_of(format('SELECT %s FROM predict_ragged', f)) AS error
+FROM (VALUES ('clv_linreg_fit(y, x)'), ('clv_logreg_fit(label, x)'), ('clv_forest_fit(y, x)'),
+             ('clv_gbm_fit(label, x)'),
+             ('clv_predict((SELECT clv_linreg_fit(i, ARRAY[i, i * i]) FROM generate_series(1, 5) i), x)'))
+     v(f);
+DROP TABLE predict_ragged;

@@ -166,6 +166,40 @@ clv_float8_array(ArrayType *array, const char *what, int *n, bool allow_nan)
 }
 
 void
+clv_feature_count_error(bool between_states, int got, int expected)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+			 errmsg("x must have the same number of elements in every row"),
+			 between_states ?
+			 errdetail("Some rows have %d elements, others %d.", got, expected) :
+			 errdetail_plural("This row has %d element; earlier rows had %d.",
+							  "This row has %d elements; earlier rows had %d.",
+							  got, got, expected)));
+}
+
+const double *
+clv_row_features(FunctionCallInfo fcinfo, int argno, int expected, int max_features,
+				 const char *model_name, bool allow_nan, int *n)
+{
+	const double *x;
+
+	if (PG_ARGISNULL(argno))
+		ereport(ERROR,
+				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
+				 errmsg("x must not be NULL")));
+	x = clv_float8_array(PG_GETARG_ARRAYTYPE_P(argno), "x", n, allow_nan);
+	if (expected >= 0 && *n != expected)
+		clv_feature_count_error(false, *n, expected);
+	if (*n > max_features)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("x has %d elements, more than the %d a %s model supports",
+						*n, max_features, model_name)));
+	return x;
+}
+
+void
 clv_finite_arg_error(FunctionCallInfo fcinfo, int argno, const char *what)
 {
 	double		v;

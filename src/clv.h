@@ -57,6 +57,22 @@ extern const double *clv_float8_array(ArrayType *array, const char *what,
 									  int *n, bool allow_nan);
 
 /*
+ * The features x of one training row (argument argno): present, valid as for
+ * clv_float8_array, at most max_features long ("a <model_name> model"
+ * supports no more) and, once expected >= 0, as long as the earlier rows' x.
+ */
+extern const double *clv_row_features(FunctionCallInfo fcinfo, int argno, int expected,
+									  int max_features, const char *model_name,
+									  bool allow_nan, int *n);
+
+/*
+ * Training rows whose x differ in length (2202E): this row and the earlier
+ * ones, or, between_states, two partial states of the same aggregate.
+ */
+extern void clv_feature_count_error(bool between_states, int got, int expected)
+			pg_attribute_noreturn();
+
+/*
  * A float8 argument that must be present and finite.  Inline: scoring
  * functions read several per row, and only the error is worth a call.
  */

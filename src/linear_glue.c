@@ -56,31 +56,6 @@ parse_linear_options(Jsonb *options, bool logistic, linear_options *out)
 		clv_parse_options(options, "clv_linreg_fit", linreg_spec, lengthof(linreg_spec));
 }
 
-/* The features of one training row, checked against the expected count. */
-static const double *
-row_features(FunctionCallInfo fcinfo, int argno, int expected, int *n)
-{
-	const double *x;
-
-	if (PG_ARGISNULL(argno))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("x must not be NULL")));
-	x = clv_float8_array(PG_GETARG_ARRAYTYPE_P(argno), "x", n, false);
-	if (expected >= 0 && *n != expected)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg_plural("x has %d element, but earlier rows had %d",
-							   "x has %d elements, but earlier rows had %d",
-							   *n, *n, expected)));
-	if (*n > CLV_LINREG_MAX_FEATURES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("x has %d elements, more than the %d a linear model supports",
-						*n, CLV_LINREG_MAX_FEATURES)));
-	return x;
-}
-
 /* Metadata shared by both kinds: size, options, coefficient table. */
 static void
 json_regression(StringInfo buf, const clv_regression_fit *fit, const char *stat_name,
@@ -175,7 +150,8 @@ clv_linreg_fit_trans(PG_FUNCTION_ARGS)
 	linreg_state *state = PG_ARGISNULL(0) ? NULL : (linreg_state *) PG_GETARG_POINTER(0);
 	double		y = clv_finite_arg(fcinfo, 1, "y");
 	int			n;
-	const double *x = row_features(fcinfo, 2, state ? (int) state->acc.p : -1, &n);
+	const double *x = clv_row_features(fcinfo, 2, state ? (int) state->acc.p : -1,
+											   CLV_LINREG_MAX_FEATURES, "linear", false, &n);
 
 	if (state == NULL)
 	{
@@ -225,9 +201,7 @@ clv_linreg_fit_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_POINTER(a);
 	}
 	if (a->acc.p != b->acc.p)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("x has %u elements in some rows and %u in others", a->acc.p, b->acc.p)));
+		clv_feature_count_error(true, a->acc.p, b->acc.p);
 	clv_check_options_agree(fcinfo, a->options, b->options);
 	clv_linreg_acc_merge(&a->acc, &b->acc);
 	PG_RETURN_POINTER(a);
@@ -352,7 +326,8 @@ clv_logreg_fit_trans(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("y must not be NULL")));
 	y = PG_GETARG_BOOL(1);
-	x = row_features(fcinfo, 2, state ? (int) state->rows.p : -1, &n);
+	x = clv_row_features(fcinfo, 2, state ? (int) state->rows.p : -1,
+						 CLV_LINREG_MAX_FEATURES, "linear", false, &n);
 
 	old = MemoryContextSwitchTo(cxt);
 	if (state == NULL)
@@ -400,9 +375,7 @@ clv_logreg_fit_combine(PG_FUNCTION_ARGS)
 	else
 	{
 		if (a->rows.p != b->rows.p)
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_EXCEPTION),
-					 errmsg("x has %u elements in some rows and %u in others", a->rows.p, b->rows.p)));
+			clv_feature_count_error(true, a->rows.p, b->rows.p);
 		clv_check_options_agree(fcinfo, a->options, b->options);
 	}
 	st = clv_rows_merge(&a->rows, &b->rows, &err);

@@ -231,7 +231,7 @@ clv_model_features(ArrayType *xa, const clv_model *model, const char *fname)
 	x = clv_float8_array(xa, "x", &n, ensemble);
 	if ((uint32) n != model->n_features)
 		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg_plural("x has %d element, but the model has %u features",
 							   "x has %d elements, but the model has %u features",
 							   n, n, model->n_features)));

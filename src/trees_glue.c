@@ -290,23 +290,9 @@ parse_gbm_options(Jsonb *options, bool boolean_y, clv_gbm_options *opt, glue_opt
 static const double *
 row_features(FunctionCallInfo fcinfo, int expected, int *n)
 {
-	const double *x;
+	const double *x = clv_row_features(fcinfo, 2, expected, CLV_TREES_MAX_FEATURES, "tree",
+									   true, n);
 
-	if (PG_ARGISNULL(2))
-		ereport(ERROR,
-				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
-				 errmsg("x must not be NULL")));
-	x = clv_float8_array(PG_GETARG_ARRAYTYPE_P(2), "x", n, true);
-	if (expected >= 0 && *n != expected)
-		ereport(ERROR,
-				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-				 errmsg("x must have the same number of elements in every row"),
-				 errdetail("This row has %d elements; earlier rows had %d.", *n, expected)));
-	if (*n > CLV_TREES_MAX_FEATURES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("x has %d elements, more than the %d a tree model supports",
-						*n, CLV_TREES_MAX_FEATURES)));
 	for (int j = 0; j < *n; j++)
 		if (unlikely(isinf(x[j])))
 			ereport(ERROR,
@@ -451,10 +437,7 @@ clv_trees_fit_combine(PG_FUNCTION_ARGS)
 	else
 	{
 		if (a->rows.p != b->rows.p)
-			ereport(ERROR,
-					(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
-					 errmsg("x must have the same number of elements in every row"),
-					 errdetail("Some rows have %u elements, others %u.", a->rows.p, b->rows.p)));
+			clv_feature_count_error(true, a->rows.p, b->rows.p);
 		clv_check_options_agree(fcinfo, a->options, b->options);
 	}
 	st = clv_tree_rows_merge(&a->rows, &b->rows, &err);
