@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 
@@ -58,11 +59,19 @@ seed_value(const char *fname, double seed)
 	return (uint64) seed;
 }
 
+/*
+ * Worker threads may be running while this reports, so it must not throw:
+ * ereport(NOTICE) ends in CHECK_FOR_INTERRUPTS, which would serve a cancel
+ * here and unwind with the workers still reading the rows.  Held off, the
+ * cancel waits for the training's next poll, which joins the workers first.
+ */
 static void
 report_progress(void *arg, uint32_t done, uint32_t total, const char *what)
 {
+	HOLD_INTERRUPTS();
 	ereport(NOTICE,
 			(errmsg("%s: %u of %u %s", (const char *) arg, done, total, what)));
+	RESUME_INTERRUPTS();
 }
 
 static void
