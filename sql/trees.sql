@@ -108,6 +108,25 @@ SELECT (SELECT md5(forest) FROM trees_one_thread)
 FROM trees_train;
 RESET clv.training_threads;
 
+-- clv.training_threads takes CPUs that PostgreSQL does not count: only a
+-- superuser sets it, or a role granted SET on it, and never above 64
+SET clv.training_threads = 64;
+SET clv.training_threads = 65;
+RESET clv.training_threads;
+CREATE ROLE regress_clv_threads;
+SET ROLE regress_clv_threads;
+SET clv.training_threads = 1;
+SHOW clv.training_threads;
+RESET ROLE;
+GRANT SET ON PARAMETER clv.training_threads TO regress_clv_threads;
+SET ROLE regress_clv_threads;
+SET clv.training_threads = 1;
+SHOW clv.training_threads;
+RESET clv.training_threads;
+RESET ROLE;
+REVOKE SET ON PARAMETER clv.training_threads FROM regress_clv_threads;
+DROP ROLE regress_clv_threads;
+
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;

@@ -66,10 +66,12 @@ _PG_init(void)
 	DefineCustomIntVariable("clv.training_threads",
 							"Threads one tree ensemble fit may use, the backend's own included.",
 							"clv_forest_fit and clv_gbm_fit train on this many threads; "
-							"1 starts none.  The model does not depend on it.",
+							"1 starts none.  The model does not depend on it.  "
+							"Superuser-only: PostgreSQL does not count these threads "
+							"against max_worker_processes.",
 							&clv_training_threads,
 							2, 1, 64,
-							PGC_USERSET, 0,
+							PGC_SUSET, 0,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("clv");
 }
