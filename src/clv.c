@@ -48,6 +48,8 @@ _PG_init(void)
 {
 	/* GSL's default handler calls abort(): every status is checked instead */
 	gsl_set_error_handler_off();
+	/* tables the core only reads afterwards, built before any thread exists */
+	clv_btyd_init();
 
 	clv_rt.alloc = pg_alloc;
 	clv_rt.release = pfree;

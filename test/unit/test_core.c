@@ -2346,6 +2346,7 @@ main(void)
 {
 	/* as in _PG_init: GSL reports failures by status, never by abort() */
 	gsl_set_error_handler_off();
+	clv_btyd_init();
 
 	test_crc32c();
 	test_model_round_trip();
