@@ -190,6 +190,25 @@ test_crc32c(void)
 		  "crc32c can be computed incrementally");
 }
 
+/* ---- the size check of serialized aggregate states -------------------------- */
+
+static void
+test_bytes_fit(void)
+{
+	/* what a bytea holds: MaxAllocSize less its header and a terminating byte */
+	const size_t limit = 0x3fffffff - 4 - 1;
+
+	check(clv_bytes_fit(0, 16, 12, limit), "no rows fit");
+	check(clv_bytes_fit((limit - 12) / 16, 16, 12, limit), "the largest state that fits, fits");
+	check(!clv_bytes_fit((limit - 12) / 16 + 1, 16, 12, limit), "one row more does not");
+	check(!clv_bytes_fit(1, 0, limit + 1, limit), "a header past the limit does not");
+	check(clv_bytes_fit(SIZE_MAX, 0, 8, limit), "rows of no bytes fit");
+	check(!clv_bytes_fit(SIZE_MAX / 8 + 2, 16, 0, limit),
+		  "a product that overflows size_t does not fit (no wrap-around)");
+	check(!clv_bytes_fit((size_t) 1 << 40, 4 * 1000 + 8, 0, limit),
+		  "2^40 rows of 1000 features do not fit");
+}
+
 /* ---- model container ------------------------------------------------------- */
 
 static char *
@@ -2349,6 +2368,7 @@ main(void)
 	clv_btyd_init();
 
 	test_crc32c();
+	test_bytes_fit();
 	test_model_round_trip();
 	test_model_corruption();
 	test_model_predict();
