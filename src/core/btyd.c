@@ -4,6 +4,7 @@
  * errors from the Hessian, and per-customer predictions.
  */
 #include "btyd.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -28,7 +29,7 @@ clv_patterns_init(clv_patterns *p, size_t max_bytes)
 }
 
 static int
-compare_pattern(const void *a, const void *b)
+compare_pattern(const void *a, const void *b, void *arg CLV_UNUSED)
 {
 	const clv_pattern *x = a;
 	const clv_pattern *y = b;
@@ -47,7 +48,7 @@ void
 clv_patterns_compact(clv_patterns *p)
 {
 	if (p->n > 1)
-		qsort(p->v, p->n, sizeof(clv_pattern), compare_pattern);
+		clv_sort(p->v, p->n, sizeof(clv_pattern), compare_pattern, NULL);
 	/* the index refers to positions: rebuilt when next needed */
 	clv_release(p->slots);
 	p->slots = NULL;
