@@ -346,7 +346,9 @@ clv_summary_serialize(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 
 	clv_agg_context(fcinfo, "clv_summary_serialize");
-	pq_begintypsend(&buf);
+	/* the fields below: 11 of 8 bytes, 3 sums of 16, a byte, 2 counts of 4 */
+	clv_state_send_begin(&buf, s->acc.periods.n + s->acc.holdout_periods.n, 8,
+						 11 * 8 + 3 * 16 + 1 + 2 * 4, "purchase periods");
 	pq_sendint64(&buf, s->as_of);
 	pq_sendint64(&buf, s->observation_end);
 	pq_sendint64(&buf, s->period_us);
