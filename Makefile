@@ -56,9 +56,10 @@ test/fuzz/fuzz_model: $(CORE_DEPS) test/fuzz/fuzz_model.c
 		-o $@ test/fuzz/fuzz_model.c $(CORE_SRCS) $(UNIT_LIBS)
 
 .PHONY: unit unit-san fuzz bench-trees
-unit: test/unit/test_core test/unit/test_trees
+unit: test/unit/test_core test/unit/test_trees $(CORE_SRCS:.c=.o)
 	test/unit/test_core
 	test/unit/test_trees
+	test/unit/static_data.sh $(CORE_SRCS:.c=.o)
 unit-san: test/unit/test_core_san test/unit/test_trees_san
 	test/unit/test_core_san
 	CLV_TEST_QUICK=1 test/unit/test_trees_san

@@ -133,6 +133,12 @@ SELECT clv_logloss(false, -0.25);
 SELECT clv_logloss(true, 'NaN');
 SELECT clv_logloss(true, '-Infinity');
 SELECT clv_logloss_final('{1,-1,0}');
+-- every invalid aggregate state, float8[] or serialized, has one SQLSTATE:
+-- 22P03 invalid_binary_representation, as a malformed model bytea
+\set VERBOSITY sqlstate
+SELECT clv_mse_final('{1,2,3}');
+SELECT clv_logloss_final('{1,-1,0}');
+\set VERBOSITY default
 
 --------------------------------------------------------------------------------
 -- ROC AUC

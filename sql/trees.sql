@@ -109,6 +109,25 @@ SELECT (SELECT md5(forest) FROM trees_one_thread)
 FROM trees_train;
 RESET clv.training_threads;
 
+-- clv.training_threads takes CPUs that PostgreSQL does not count: only a
+-- superuser sets it, or a role granted SET on it, and never above 64
+SET clv.training_threads = 64;
+SET clv.training_threads = 65;
+RESET clv.training_threads;
+CREATE ROLE regress_clv_threads;
+SET ROLE regress_clv_threads;
+SET clv.training_threads = 1;
+SHOW clv.training_threads;
+RESET ROLE;
+GRANT SET ON PARAMETER clv.training_threads TO regress_clv_threads;
+SET ROLE regress_clv_threads;
+SET clv.training_threads = 1;
+SHOW clv.training_threads;
+RESET clv.training_threads;
+RESET ROLE;
+REVOKE SET ON PARAMETER clv.training_threads FROM regress_clv_threads;
+DROP ROLE regress_clv_threads;
+
 SET parallel_setup_cost = 0;
 SET parallel_tuple_cost = 0;
 SET min_parallel_table_scan_size = 0;
@@ -345,3 +364,28 @@ EXCEPTION WHEN query_canceled THEN
     RAISE NOTICE 'cancelled within 2 s of the timeout: %', clock_timestamp() - t0 < interval '3 s';
 END $$;
 RESET statement_timeout;
+
+-- progress reports while threads run: a cancel that lands during a report
+-- must stop and join the workers before the error unwinds (the workers read
+-- memory that the abort frees).  Each fit is cancelled during its first or
+-- second tree, when a report falls due; the reports go to the server log
+-- only, so that this output does not depend on timing.  No thread may be
+-- left behind, and the server must survive.
+CREATE TABLE trees_wide AS
+SELECT ARRAY(SELECT x[1 + k % 4] * (1 + k) FROM generate_series(0, 79) k) AS x, y
+FROM trees_long;
+SET log_min_messages = notice;
+SET client_min_messages = warning;
+SET clv.training_threads = 2;
+SET statement_timeout = '2500ms';
+SELECT clv_forest_fit(y, x, '{"n_trees": 100000, "max_depth": 30, "min_samples_leaf": 1, "mtry": 80, "progress": true}') FROM trees_wide;
+SET statement_timeout = '3000ms';
+SELECT clv_forest_fit(y, x, '{"n_trees": 100000, "max_depth": 30, "min_samples_leaf": 1, "mtry": 80, "progress": true}') FROM trees_wide;
+SET statement_timeout = '3500ms';
+SELECT clv_forest_fit(y, x, '{"n_trees": 100000, "max_depth": 30, "min_samples_leaf": 1, "mtry": 80, "progress": true}') FROM trees_wide;
+RESET statement_timeout;
+RESET clv.training_threads;
+RESET client_min_messages;
+RESET log_min_messages;
+SELECT CASE WHEN pg_stat_file('/proc/self/status', true) IS NULL THEN true
+            ELSE pg_read_file('/proc/self/status') ~ '\nThreads:\s+1\n' END AS no_thread_left;

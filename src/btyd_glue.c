@@ -11,6 +11,7 @@
 #include <math.h>
 
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/lsyscache.h"
 #include "utils/json.h"
@@ -188,7 +189,8 @@ clv_btyd_fit_serialize(PG_FUNCTION_ARGS)
 
 	clv_agg_context(fcinfo, "clv_btyd_fit_serialize");
 	clv_patterns_compact(&s->patterns);
-	pq_begintypsend(&buf);
+	clv_state_send_begin(&buf, s->patterns.n, 4 * sizeof(double),
+						 4 + clv_sent_jsonb_bytes(s->options) + 8, "distinct patterns");
 	pq_sendint32(&buf, s->model);
 	clv_send_jsonb(&buf, s->options);
 	pq_sendint64(&buf, s->patterns.n);
@@ -198,60 +200,50 @@ clv_btyd_fit_serialize(PG_FUNCTION_ARGS)
 		pq_sendfloat8(&buf, s->patterns.v[i].tx);
 		pq_sendfloat8(&buf, s->patterns.v[i].T);
 		pq_sendfloat8(&buf, s->patterns.v[i].count);
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-pg_attribute_noreturn()
-static void
-bad_state(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("invalid clv model fit state: %s", what)));
-}
-
+/* In the current context: the combine function copies what it keeps. */
 PG_FUNCTION_INFO_V1(clv_btyd_fit_deserialize);
 Datum
 clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_btyd_fit_deserialize");
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	btyd_state *s;
-	int32		model;
+	uint32		model;
 	int64		n;
 	clv_error	err;
-	MemoryContext old = MemoryContextSwitchTo(cxt);
 
-	buf.data = VARDATA_ANY(bytes);
-	buf.len = buf.maxlen = VARSIZE_ANY_EXHDR(bytes);
-	buf.cursor = 0;
-
-	model = pq_getmsgint(&buf, 4);
+	clv_agg_context(fcinfo, "clv_btyd_fit_deserialize");
+	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
+	model = clv_state_uint32(&buf);
 	if (model < CLV_BTYD_BGNBD || model > CLV_BTYD_PARETONBD)
-		bad_state("unknown model");
+		clv_invalid_state("The model number is %u.", model);
 	s = palloc0(sizeof(btyd_state));
 	s->model = (clv_btyd_model) model;
 	s->options = clv_receive_jsonb(&buf);
-	n = pq_getmsgint64(&buf);
+	n = clv_state_int64(&buf);
 	if (n < 0 || n > (buf.len - buf.cursor) / 32)
-		bad_state("bad pattern count");
+		clv_invalid_state("The pattern count is " INT64_FORMAT ".", n);
 	clv_patterns_init(&s->patterns, clv_training_memory_bytes());
 	for (int64 i = 0; i < n; i++)
 	{
-		double		x = pq_getmsgfloat8(&buf);
-		double		tx = pq_getmsgfloat8(&buf);
-		double		T = pq_getmsgfloat8(&buf);
-		double		count = pq_getmsgfloat8(&buf);
+		double		x = clv_state_float8(&buf);
+		double		tx = clv_state_float8(&buf);
+		double		T = clv_state_float8(&buf);
+		double		count = clv_state_float8(&buf);
 
 		if (!(count >= 1 && isfinite(count)) ||
 			clv_btyd_check_customer(s->model, x, tx, T, &err) != CLV_OK)
-			bad_state("bad pattern");
+			clv_invalid_state("Pattern " INT64_FORMAT " is not one that rows can produce.", i + 1);
 		clv_check(clv_patterns_add(&s->patterns, x, tx, T, count, &err), &err);
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
-	pq_getmsgend(&buf);
-	MemoryContextSwitchTo(old);
+	clv_state_end(&buf);
 	PG_RETURN_POINTER(s);
 }
 

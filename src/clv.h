@@ -103,6 +103,38 @@ clv_same_bytes(const struct varlena *a, const struct varlena *b)
 		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
+/* ---- serialized aggregate states ----------------------------------------- */
+
+/*
+ * A malformed aggregate state, serialized or float8[] (22P03, like a bad
+ * model bytea): "invalid clv aggregate state", the detail a full sentence.
+ */
+extern void clv_invalid_state(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
+
+/*
+ * Start serializing a state of fixed_bytes plus n_items of item_bytes each
+ * (what items counts is named in the error): past what a bytea holds (just
+ * under 1 GB), an error with a hint, before any size reaches an int length.
+ */
+extern void clv_state_send_begin(StringInfo buf, size_t n_items, size_t item_bytes,
+								 size_t fixed_bytes, const char *items);
+
+/* Append len bytes as they are, checking for interrupts between chunks. */
+extern void clv_state_send_bytes(StringInfo buf, const void *data, size_t len);
+
+/*
+ * Read a serialized state in place.  Every read checks what is left, so a
+ * state that ends early, or has bytes left over at clv_state_end, is
+ * invalid like any other (never the protocol reader's 08P01).
+ */
+extern void clv_state_reader(bytea *bytes, StringInfo buf);
+extern const char *clv_state_take(StringInfo buf, size_t len);
+extern uint32 clv_state_uint32(StringInfo buf);
+extern int64 clv_state_int64(StringInfo buf);
+extern uint8 clv_state_byte(StringInfo buf);
+extern double clv_state_float8(StringInfo buf);
+extern void clv_state_end(StringInfo buf);
+
 /* ---- options ------------------------------------------------------------ */
 
 /*
@@ -121,6 +153,7 @@ extern void clv_check_options_row(FunctionCallInfo fcinfo, int argno, const Json
 								  const char *fname);
 extern void clv_check_options_agree(FunctionCallInfo fcinfo, const Jsonb *a, const Jsonb *b);
 /* Options inside serialized aggregate states: a length, then the bytes. */
+extern size_t clv_sent_jsonb_bytes(const Jsonb *j);
 extern void clv_send_jsonb(StringInfo buf, const Jsonb *j);
 extern Jsonb *clv_receive_jsonb(StringInfo buf);
 

@@ -215,7 +215,8 @@ clv_linreg_fit_serialize(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 
 	clv_agg_context(fcinfo, "clv_linreg_fit_serialize");
-	pq_begintypsend(&buf);
+	clv_state_send_begin(&buf, state->acc.n_terms, 2 * sizeof(double),
+						 4 + clv_sent_jsonb_bytes(state->options), "sums");
 	pq_sendint32(&buf, state->acc.p);
 	clv_send_jsonb(&buf, state->options);
 	for (size_t k = 0; k < state->acc.n_terms; k++)
@@ -226,43 +227,29 @@ clv_linreg_fit_serialize(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* A StringInfo reading a bytea in place. */
-static void
-bytea_reader(bytea *bytes, StringInfo buf)
-{
-	buf->data = VARDATA_ANY(bytes);
-	buf->len = VARSIZE_ANY_EXHDR(bytes);
-	buf->maxlen = buf->len;
-	buf->cursor = 0;
-}
-
+/* In the current context: the combine function copies what it keeps. */
 PG_FUNCTION_INFO_V1(clv_linreg_fit_deserialize);
 Datum
 clv_linreg_fit_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_linreg_fit_deserialize");
 	StringInfoData buf;
 	linreg_state *state;
 	uint32		p;
-	MemoryContext old;
 
-	bytea_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	p = pq_getmsgint(&buf, 4);
+	clv_agg_context(fcinfo, "clv_linreg_fit_deserialize");
+	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
+	p = clv_state_uint32(&buf);
 	if (p < 1 || p > CLV_LINREG_MAX_FEATURES)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clv aggregate state: bad feature count %u", p)));
-	old = MemoryContextSwitchTo(cxt);
+		clv_invalid_state("The feature count is %u.", p);
 	state = palloc0(sizeof(linreg_state));
 	state->options = clv_receive_jsonb(&buf);
 	clv_linreg_acc_init(&state->acc, p);
 	for (size_t k = 0; k < state->acc.n_terms; k++)
 	{
-		state->acc.hi[k] = pq_getmsgfloat8(&buf);
-		state->acc.lo[k] = pq_getmsgfloat8(&buf);
+		state->acc.hi[k] = clv_state_float8(&buf);
+		state->acc.lo[k] = clv_state_float8(&buf);
 	}
-	pq_getmsgend(&buf);
-	MemoryContextSwitchTo(old);
+	clv_state_end(&buf);
 	PG_RETURN_POINTER(state);
 }
 
@@ -394,58 +381,48 @@ clv_logreg_fit_serialize(PG_FUNCTION_ARGS)
 {
 	logreg_state *state = (logreg_state *) PG_GETARG_POINTER(0);
 	StringInfoData buf;
-	size_t		xbytes = state->rows.n * state->rows.p * sizeof(double);
 
 	clv_agg_context(fcinfo, "clv_logreg_fit_serialize");
-	pq_begintypsend(&buf);
+	clv_state_send_begin(&buf, state->rows.n, (state->rows.p + 1) * sizeof(double),
+						 4 + 8 + clv_sent_jsonb_bytes(state->options), "rows");
 	pq_sendint32(&buf, state->rows.p);
 	pq_sendint64(&buf, state->rows.n);
 	clv_send_jsonb(&buf, state->options);
 	/* same server, same byte order: the rows go across as they are */
-	pq_sendbytes(&buf, (const char *) state->rows.y, state->rows.n * sizeof(double));
-	pq_sendbytes(&buf, (const char *) state->rows.x, xbytes);
+	clv_state_send_bytes(&buf, state->rows.y, state->rows.n * sizeof(double));
+	clv_state_send_bytes(&buf, state->rows.x, state->rows.n * state->rows.p * sizeof(double));
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
+/*
+ * The rows are a view of the bytes, in the current context: the combine
+ * function, the only one ever given this state, copies them (with memcpy,
+ * so the view needs no alignment).
+ */
 PG_FUNCTION_INFO_V1(clv_logreg_fit_deserialize);
 Datum
 clv_logreg_fit_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_logreg_fit_deserialize");
 	StringInfoData buf;
 	logreg_state *state;
 	uint32		p;
 	uint64		n;
-	MemoryContext old;
-	clv_error	err;
 
-	bytea_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	p = pq_getmsgint(&buf, 4);
-	n = pq_getmsgint64(&buf);
-	if (p < 1 || p > CLV_LINREG_MAX_FEATURES || n > (uint64) buf.len)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clv aggregate state: bad dimensions")));
-	old = MemoryContextSwitchTo(cxt);
+	clv_agg_context(fcinfo, "clv_logreg_fit_deserialize");
+	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
+	p = clv_state_uint32(&buf);
+	n = (uint64) clv_state_int64(&buf);
+	if (p < 1 || p > CLV_LINREG_MAX_FEATURES)
+		clv_invalid_state("The feature count is %u.", p);
+	if (n > (uint64) buf.len / ((p + 1) * sizeof(double)))
+		clv_invalid_state("The row count is " UINT64_FORMAT ".", n);
 	state = palloc0(sizeof(logreg_state));
 	state->options = clv_receive_jsonb(&buf);
-	clv_rows_init(&state->rows, p, clv_training_memory_bytes());
-	if (n > 0)
-	{
-		clv_rows	view = state->rows;
-
-		if ((uint64) (buf.len - buf.cursor) != n * (p + 1) * sizeof(double))
-			ereport(ERROR,
-					(errcode(ERRCODE_DATA_CORRUPTED),
-					 errmsg("invalid clv aggregate state: bad length")));
-		view.n = n;
-		view.y = (double *) (buf.data + buf.cursor);
-		view.x = view.y + n;
-		clv_check(clv_rows_merge(&state->rows, &view, &err), &err);
-		buf.cursor = buf.len;
-	}
-	pq_getmsgend(&buf);
-	MemoryContextSwitchTo(old);
+	clv_rows_init(&state->rows, p, 0);
+	state->rows.n = state->rows.cap = n;
+	state->rows.y = (double *) clv_state_take(&buf, n * sizeof(double));
+	state->rows.x = (double *) clv_state_take(&buf, n * p * sizeof(double));
+	clv_state_end(&buf);
 	PG_RETURN_POINTER(state);
 }
 

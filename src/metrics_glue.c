@@ -39,17 +39,10 @@ state_values(ArrayType *state, int len, state_check valid)
 	if (ARR_NDIM(state) != 1 || ARR_DIMS(state)[0] != len ||
 		ARR_ELEMTYPE(state) != FLOAT8OID ||
 		(ARR_HASNULL(state) && array_contains_nulls(state)))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid clv aggregate state"),
-				 errdetail("The state must be a float8 array of %d elements without NULLs.",
-						   len)));
+		clv_invalid_state("The state must be a float8 array of %d elements without NULLs.", len);
 	v = (double *) ARR_DATA_PTR(state);
 	if (!valid(v))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("invalid clv aggregate state"),
-				 errdetail("The state holds values that no rows can produce.")));
+		clv_invalid_state("The state holds values that no rows can produce.");
 	return v;
 }
 
@@ -364,19 +357,7 @@ clv_ranking_serialize(PG_FUNCTION_ARGS)
 
 	clv_agg_context(fcinfo, "clv_ranking_serialize");
 
-	/* a bytea, like any palloc'd string buffer, stops short of 1 GB */
-	if (state->pairs.n >
-		(MaxAllocSize - VARHDRSZ - RANKING_HEADER_BYTES) / RANKING_PAIR_BYTES)
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("too many rows to pass between parallel workers"),
-				 errdetail("A partial state of %zu rows exceeds the 1 GB limit of a bytea.",
-						   state->pairs.n),
-				 errhint("Disable parallel query for this statement with SET max_parallel_workers_per_gather = 0.")));
-
-	pq_begintypsend(&buf);
-	enlargeStringInfo(&buf, (int) (RANKING_HEADER_BYTES +
-								   state->pairs.n * RANKING_PAIR_BYTES));
+	clv_state_send_begin(&buf, state->pairs.n, RANKING_PAIR_BYTES, RANKING_HEADER_BYTES, "rows");
 	pq_sendint32(&buf, (int32) state->kind);
 	pq_sendint64(&buf, (int64) state->pairs.n);
 	for (size_t i = 0; i < state->pairs.n; i++)
@@ -389,41 +370,25 @@ clv_ranking_serialize(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-pg_attribute_noreturn()
-static void
-corrupt_state(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("invalid clv aggregate state: %s", what)));
-}
-
 PG_FUNCTION_INFO_V1(clv_ranking_deserialize);
 Datum
 clv_ranking_deserialize(PG_FUNCTION_ARGS)
 {
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	ranking_state *state;
-	int32		kind;
+	uint32		kind;
 	int64		n;
 	clv_error	err;
 
 	clv_agg_context(fcinfo, "clv_ranking_deserialize");
-
-	/* read in place: the reader only ever advances its cursor */
-	buf.data = VARDATA_ANY(bytes);
-	buf.len = VARSIZE_ANY_EXHDR(bytes);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-
-	kind = (int32) pq_getmsgint(&buf, 4);
+	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
+	kind = clv_state_uint32(&buf);
 	if (kind != RANKING_AUC && kind != RANKING_GINI)
-		corrupt_state("unknown metric");
-	n = (int64) pq_getmsgint64(&buf);
+		clv_invalid_state("The metric number is %u.", kind);
+	n = clv_state_int64(&buf);
 	if (n < 0 || (uint64) n != (uint64) (buf.len - buf.cursor) / RANKING_PAIR_BYTES ||
 		(buf.len - buf.cursor) % RANKING_PAIR_BYTES != 0)
-		corrupt_state("row count does not match its length");
+		clv_invalid_state("The row count does not match the length of the state.");
 
 	/*
 	 * The result goes straight to the combine function, which copies it: the
@@ -435,20 +400,19 @@ clv_ranking_deserialize(PG_FUNCTION_ARGS)
 
 	for (int64 i = 0; i < n; i++)
 	{
-		double		key = pq_getmsgfloat8(&buf);
-		double		value = pq_getmsgfloat8(&buf);
+		double		key = clv_state_float8(&buf);
+		double		value = clv_state_float8(&buf);
 
-		if (isnan(key))
-			corrupt_state("NaN key");
-		if (kind == RANKING_AUC ? (value != 0 && value != 1) : !isfinite(value))
-			corrupt_state("bad value");
+		if (isnan(key) ||
+			(kind == RANKING_AUC ? (value != 0 && value != 1) : !isfinite(value)))
+			clv_invalid_state("Row " INT64_FORMAT " is not one that rows can produce.", i + 1);
 		state->pairs.v[i].key = key;
 		state->pairs.v[i].value = value;
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
 	state->pairs.n = (size_t) n;
-	pq_getmsgend(&buf);
+	clv_state_end(&buf);
 	PG_RETURN_POINTER(state);
 }
 

@@ -275,6 +275,12 @@ clv_check_options_agree(FunctionCallInfo fcinfo, const Jsonb *a, const Jsonb *b)
 		options_differ(clv_agg_name(fcinfo));
 }
 
+size_t
+clv_sent_jsonb_bytes(const Jsonb *j)
+{
+	return 4 + (j ? VARSIZE(j) : 0);
+}
+
 void
 clv_send_jsonb(StringInfo buf, const Jsonb *j)
 {
@@ -286,20 +292,17 @@ clv_send_jsonb(StringInfo buf, const Jsonb *j)
 Jsonb *
 clv_receive_jsonb(StringInfo buf)
 {
-	int32		len = pq_getmsgint(buf, 4);
+	uint32		len = clv_state_uint32(buf);
 	Jsonb	   *j;
 
 	if (len == 0)
 		return NULL;
-	if (len < (int32) VARHDRSZ || len > buf->len - buf->cursor)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clv aggregate state: bad options length")));
+	if (len < VARHDRSZ)
+		clv_invalid_state("The options are %u bytes long.", len);
 	j = palloc(len);
-	pq_copymsgbytes(buf, (char *) j, len);
+	memcpy(j, clv_state_take(buf, len), len);
 	if (VARSIZE(j) != (Size) len)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clv aggregate state: bad options length")));
+		clv_invalid_state("The options are %u bytes long, their header says %zu.",
+						  len, (size_t) VARSIZE(j));
 	return j;
 }

@@ -509,8 +509,8 @@ get_sum(StringInfo buf)
 {
 	clv_sum		s;
 
-	s.hi = pq_getmsgfloat8(buf);
-	s.lo = pq_getmsgfloat8(buf);
+	s.hi = clv_state_float8(buf);
+	s.lo = clv_state_float8(buf);
 	return s;
 }
 
@@ -527,14 +527,12 @@ send_periods(StringInfo buf, const clv_period_set *set)
 static void
 get_periods(StringInfo buf, clv_period_set *set)
 {
-	uint32		n = pq_getmsgint(buf, 4);
+	uint32		n = clv_state_uint32(buf);
 
 	if ((uint64) n * 8 > (uint64) (buf->len - buf->cursor))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clv_summary state: bad period count")));
+		clv_invalid_state("The period count is %u.", n);
 	for (uint32 i = 0; i < n; i++)
-		clv_period_set_add(set, pq_getmsgint64(buf));
+		clv_period_set_add(set, clv_state_int64(buf));
 }
 
 PG_FUNCTION_INFO_V1(clv_summary_serialize);
@@ -545,7 +543,9 @@ clv_summary_serialize(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 
 	clv_agg_context(fcinfo, "clv_summary_serialize");
-	pq_begintypsend(&buf);
+	/* the fields below: 11 of 8 bytes, 3 sums of 16, a byte, 2 counts of 4 */
+	clv_state_send_begin(&buf, s->acc.periods.n + s->acc.holdout_periods.n, 8,
+						 11 * 8 + 3 * 16 + 1 + 2 * 4, "purchase periods");
 	pq_sendint64(&buf, s->as_of);
 	pq_sendint64(&buf, s->observation_end);
 	pq_sendint64(&buf, s->origin);
@@ -581,52 +581,44 @@ PG_FUNCTION_INFO_V1(clv_summary_deserialize);
 Datum
 clv_summary_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_summary_deserialize");
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	summary_state *s;
-	MemoryContext old = MemoryContextSwitchTo(cxt);
 
-	buf.data = VARDATA_ANY(bytes);
-	buf.len = buf.maxlen = VARSIZE_ANY_EXHDR(bytes);
-	buf.cursor = 0;
+	/* in the current context: the combine function copies what it keeps */
+	clv_agg_context(fcinfo, "clv_summary_deserialize");
+	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
 
 	s = palloc0(sizeof(summary_state));
-	s->as_of = pq_getmsgint64(&buf);
-	s->observation_end = pq_getmsgint64(&buf);
-	s->origin = pq_getmsgint64(&buf);
-	s->period.months = pq_getmsgint64(&buf);
-	s->period.us = pq_getmsgint64(&buf);
-	s->unit.months = pq_getmsgint64(&buf);
-	s->unit.us = pq_getmsgint64(&buf);
-	s->origin_local = pq_getmsgint64(&buf);
-	s->as_of_period = pq_getmsgint64(&buf);
-	s->observation_period = pq_getmsgint64(&buf);
-	s->holdout = pq_getmsgbyte(&buf) != 0;
+	s->as_of = clv_state_int64(&buf);
+	s->observation_end = clv_state_int64(&buf);
+	s->origin = clv_state_int64(&buf);
+	s->period.months = clv_state_int64(&buf);
+	s->period.us = clv_state_int64(&buf);
+	s->unit.months = clv_state_int64(&buf);
+	s->unit.us = clv_state_int64(&buf);
+	s->origin_local = clv_state_int64(&buf);
+	s->as_of_period = clv_state_int64(&buf);
+	s->observation_period = clv_state_int64(&buf);
+	s->holdout = clv_state_byte(&buf) != 0;
 	if (!valid_span(s->period) || !valid_span(s->unit) ||
 		(s->unit.months != 0 && s->period.months == 0) ||
 		s->as_of_period > s->observation_period)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clv_summary state: bad period")));
+		clv_invalid_state("The period, the unit or the boundaries are not valid.");
 	clv_summary_init(&s->acc);
-	s->acc.orders = pq_getmsgint64(&buf);
+	s->acc.orders = clv_state_int64(&buf);
 	s->acc.revenue = get_sum(&buf);
-	s->acc.first_time = pq_getmsgint64(&buf);
-	s->acc.last_time = pq_getmsgint64(&buf);
-	s->acc.first_period = pq_getmsgint64(&buf);
+	s->acc.first_time = clv_state_int64(&buf);
+	s->acc.last_time = clv_state_int64(&buf);
+	s->acc.first_period = clv_state_int64(&buf);
 	s->acc.first_period_revenue = get_sum(&buf);
 	get_periods(&buf, &s->acc.periods);
-	s->acc.holdout_orders = pq_getmsgint64(&buf);
+	s->acc.holdout_orders = clv_state_int64(&buf);
 	s->acc.holdout_revenue = get_sum(&buf);
 	get_periods(&buf, &s->acc.holdout_periods);
-	pq_getmsgend(&buf);
+	clv_state_end(&buf);
 	if ((s->acc.orders > 0) != (s->acc.periods.n > 0) ||
 		(s->acc.holdout_orders > 0) != (s->acc.holdout_periods.n > 0))
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_CORRUPTED),
-				 errmsg("invalid clv_summary state: counts disagree")));
-	MemoryContextSwitchTo(old);
+		clv_invalid_state("The order counts disagree with the period counts.");
 	PG_RETURN_POINTER(s);
 }
 

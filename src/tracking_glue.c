@@ -14,6 +14,7 @@
 
 #include "catalog/pg_type.h"
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
 #include "utils/array.h"
 
 #define MAX_PERIODS 100000
@@ -168,9 +169,10 @@ clv_tracking_serialize(PG_FUNCTION_ARGS)
 
 	clv_agg_context(fcinfo, "clv_tracking_serialize");
 	clv_patterns_compact(&s->acquired);
-	pq_begintypsend(&buf);
+	clv_state_send_begin(&buf, s->acquired.n, 2 * sizeof(double),
+						 4 + VARSIZE_ANY_EXHDR(s->model) + 4 + 8 + 8, "acquisition times");
 	pq_sendint32(&buf, VARSIZE_ANY_EXHDR(s->model));
-	pq_sendbytes(&buf, VARDATA_ANY(s->model), VARSIZE_ANY_EXHDR(s->model));
+	clv_state_send_bytes(&buf, VARDATA_ANY(s->model), VARSIZE_ANY_EXHDR(s->model));
 	pq_sendint32(&buf, s->periods);
 	pq_sendfloat8(&buf, s->period);
 	pq_sendint64(&buf, s->acquired.n);
@@ -178,60 +180,53 @@ clv_tracking_serialize(PG_FUNCTION_ARGS)
 	{
 		pq_sendfloat8(&buf, s->acquired.v[i].T);
 		pq_sendfloat8(&buf, s->acquired.v[i].count);
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-pg_attribute_noreturn()
-static void
-bad_state(const char *what)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("invalid %s state: %s", fname, what)));
-}
-
+/* In the current context: the combine function copies what it keeps. */
 PG_FUNCTION_INFO_V1(clv_tracking_deserialize);
 Datum
 clv_tracking_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_tracking_deserialize");
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	tracking_state *s;
-	int32		model_len;
+	uint32		model_len;
 	int64		n;
 	clv_error	err;
-	MemoryContext old = MemoryContextSwitchTo(cxt);
 
-	buf.data = VARDATA_ANY(bytes);
-	buf.len = buf.maxlen = VARSIZE_ANY_EXHDR(bytes);
-	buf.cursor = 0;
+	clv_agg_context(fcinfo, "clv_tracking_deserialize");
+	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
 	s = palloc0(sizeof(tracking_state));
-	model_len = pq_getmsgint(&buf, 4);
-	if (model_len < 0 || model_len > buf.len - buf.cursor)
-		bad_state("bad model length");
+	model_len = clv_state_uint32(&buf);
+	if (model_len > (uint32) (buf.len - buf.cursor))
+		clv_invalid_state("The model is %u bytes long.", model_len);
 	s->model = palloc(VARHDRSZ + model_len);
 	SET_VARSIZE(s->model, VARHDRSZ + model_len);
-	pq_copymsgbytes(&buf, VARDATA(s->model), model_len);
-	s->periods = pq_getmsgint(&buf, 4);
-	s->period = pq_getmsgfloat8(&buf);
-	check_settings(s->periods, s->period);
-	n = pq_getmsgint64(&buf);
+	memcpy(VARDATA(s->model), clv_state_take(&buf, model_len), model_len);
+	s->periods = (int32) clv_state_uint32(&buf);
+	s->period = clv_state_float8(&buf);
+	if (s->periods < 1 || s->periods > MAX_PERIODS || !(s->period > 0) || !isfinite(s->period))
+		clv_invalid_state("The state has %d periods of %g.", s->periods, s->period);
+	n = clv_state_int64(&buf);
 	if (n < 0 || n > (buf.len - buf.cursor) / 16)
-		bad_state("bad count of acquisition times");
+		clv_invalid_state("The count of acquisition times is " INT64_FORMAT ".", n);
 	acquired_init(&s->acquired);
 	for (int64 i = 0; i < n; i++)
 	{
-		double		T = pq_getmsgfloat8(&buf);
-		double		count = pq_getmsgfloat8(&buf);
+		double		T = clv_state_float8(&buf);
+		double		count = clv_state_float8(&buf);
 
 		if (!(count >= 1 && isfinite(count)) || !(T >= 0 && isfinite(T)))
-			bad_state("bad acquisition time");
+			clv_invalid_state("Acquisition time " INT64_FORMAT " is not one that rows can produce.",
+							  i + 1);
 		clv_check(clv_patterns_add(&s->acquired, 0, 0, T, count, &err), &err);
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
 	}
-	pq_getmsgend(&buf);
-	MemoryContextSwitchTo(old);
+	clv_state_end(&buf);
 	PG_RETURN_POINTER(s);
 }
 

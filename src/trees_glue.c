@@ -15,6 +15,7 @@
 #include <math.h>
 
 #include "libpq/pqformat.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 
@@ -58,11 +59,19 @@ seed_value(const char *fname, double seed)
 	return (uint64) seed;
 }
 
+/*
+ * Worker threads may be running while this reports, so it must not throw:
+ * ereport(NOTICE) ends in CHECK_FOR_INTERRUPTS, which would serve a cancel
+ * here and unwind with the workers still reading the rows.  Held off, the
+ * cancel waits for the training's next poll, which joins the workers first.
+ */
 static void
 report_progress(void *arg, uint32_t done, uint32_t total, const char *what)
 {
+	HOLD_INTERRUPTS();
 	ereport(NOTICE,
 			(errmsg("%s: %u of %u %s", (const char *) arg, done, total, what)));
+	RESUME_INTERRUPTS();
 }
 
 static void
@@ -459,74 +468,60 @@ clv_trees_fit_serialize(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 
 	clv_agg_context(fcinfo, "clv_trees_fit_serialize");
-	pq_begintypsend(&buf);
+	clv_state_send_begin(&buf, state->rows.n, sizeof(double) + state->rows.p * sizeof(float),
+						 4 + 8 + 1 + 4 + clv_sent_jsonb_bytes(state->options), "rows");
 	pq_sendint32(&buf, state->rows.p);
 	pq_sendint64(&buf, state->rows.n);
 	pq_sendbyte(&buf, state->boolean_y ? 1 : 0);
 	pq_sendint32(&buf, state->loss);
 	clv_send_jsonb(&buf, state->options);
 	/* same server, same byte order: the rows go across as they are */
-	pq_sendbytes(&buf, (const char *) state->rows.y, state->rows.n * sizeof(double));
-	pq_sendbytes(&buf, (const char *) state->rows.x, state->rows.n * state->rows.p * sizeof(float));
+	clv_state_send_bytes(&buf, state->rows.y, state->rows.n * sizeof(double));
+	clv_state_send_bytes(&buf, state->rows.x, state->rows.n * state->rows.p * sizeof(float));
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-pg_attribute_noreturn()
-static void
-bad_state(const char *detail)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_DATA_CORRUPTED),
-			 errmsg("invalid clv aggregate state: %s", detail)));
-}
-
+/*
+ * The state is read where it lies: its rows are a view of the bytes, in the
+ * current (per-call) context like everything else here, and the combine
+ * function, the only one ever given this state, copies them into its own.
+ * Keeping a copy in the aggregate context instead would hold every worker's
+ * rows twice until the group ends.
+ */
 PG_FUNCTION_INFO_V1(clv_trees_fit_deserialize);
 Datum
 clv_trees_fit_deserialize(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_trees_fit_deserialize");
-	bytea	   *bytes = PG_GETARG_BYTEA_PP(0);
 	StringInfoData buf;
 	trees_state *state;
 	uint32		p;
 	uint64		n;
 	int			flag;
-	MemoryContext old;
-	clv_error	err;
 
-	buf.data = VARDATA_ANY(bytes);
-	buf.len = VARSIZE_ANY_EXHDR(bytes);
-	buf.maxlen = buf.len;
-	buf.cursor = 0;
-	p = pq_getmsgint(&buf, 4);
-	n = pq_getmsgint64(&buf);
-	flag = pq_getmsgbyte(&buf);
-	if (p < 1 || p > CLV_TREES_MAX_FEATURES || n > (uint64) buf.len || (flag != 0 && flag != 1))
-		bad_state("bad dimensions");
+	clv_agg_context(fcinfo, "clv_trees_fit_deserialize");
+	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
+	p = clv_state_uint32(&buf);
+	n = (uint64) clv_state_int64(&buf);
+	flag = clv_state_byte(&buf);
+	if (p < 1 || p > CLV_TREES_MAX_FEATURES)
+		clv_invalid_state("The feature count is %u.", p);
+	if (flag != 0 && flag != 1)
+		clv_invalid_state("The target type is %d.", flag);
 
-	old = MemoryContextSwitchTo(cxt);
 	state = palloc0(sizeof(trees_state));
 	state->boolean_y = flag;
-	state->loss = pq_getmsgint(&buf, 4);
+	state->loss = (int32) clv_state_uint32(&buf);
 	if (state->loss < 0 || state->loss > CLV_LOSS_TWEEDIE)
-		bad_state("bad loss");
+		clv_invalid_state("The loss is %d.", state->loss);
 	state->options = clv_receive_jsonb(&buf);
-	clv_tree_rows_init(&state->rows, p, clv_training_memory_bytes());
-	if ((uint64) (buf.len - buf.cursor) != n * (sizeof(double) + p * sizeof(float)))
-		bad_state("bad length");
-	if (n > 0)
-	{
-		clv_tree_rows view = state->rows;
-
-		/* the merge copies with memcpy: the views need no alignment */
-		view.n = n;
-		view.y = (double *) (buf.data + buf.cursor);
-		view.x = (float *) (buf.data + buf.cursor + n * sizeof(double));
-		clv_check(clv_tree_rows_merge(&state->rows, &view, &err), &err);
-		buf.cursor = buf.len;
-	}
-	pq_getmsgend(&buf);
-	MemoryContextSwitchTo(old);
+	clv_tree_rows_init(&state->rows, p, 0);
+	if (n > (uint64) buf.len / (sizeof(double) + p * sizeof(float)))
+		clv_invalid_state("The row count is " UINT64_FORMAT ".", n);
+	/* the merge copies with memcpy: the views need no alignment */
+	state->rows.n = state->rows.cap = n;
+	state->rows.y = (double *) clv_state_take(&buf, n * sizeof(double));
+	state->rows.x = (float *) clv_state_take(&buf, n * p * sizeof(float));
+	clv_state_end(&buf);
 	PG_RETURN_POINTER(state);
 }
 

@@ -4,6 +4,7 @@
  * errors from the Hessian, and per-customer predictions.
  */
 #include "btyd.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -28,7 +29,7 @@ clv_patterns_init(clv_patterns *p, size_t max_bytes)
 }
 
 static int
-compare_pattern(const void *a, const void *b)
+compare_pattern(const void *a, const void *b, void *arg CLV_UNUSED)
 {
 	const clv_pattern *x = a;
 	const clv_pattern *y = b;
@@ -47,7 +48,7 @@ void
 clv_patterns_compact(clv_patterns *p)
 {
 	if (p->n > 1)
-		qsort(p->v, p->n, sizeof(clv_pattern), compare_pattern);
+		clv_sort(p->v, p->n, sizeof(clv_pattern), compare_pattern, NULL);
 	/* the index refers to positions: rebuilt when next needed */
 	clv_release(p->slots);
 	p->slots = NULL;
@@ -1204,6 +1205,20 @@ purchase_factor_curve(clv_btyd_model model, const double *params, double x, doub
 	return true;
 }
 
+/*
+ * Gauss-Legendre tables by node count, built once by clv_btyd_init before
+ * any thread exists and only read afterwards.
+ */
+static gsl_integration_glfixed_table *gl_tables[CURVE_MAX_POINTS];
+
+void
+clv_btyd_init(void)
+{
+	for (int n = 1; n < CURVE_MAX_POINTS; n++)
+		if (gl_tables[n] == NULL)
+			gl_tables[n] = gsl_integration_glfixed_table_alloc(n);
+}
+
 bool
 clv_btyd_discounted_factor(clv_btyd_model model, const double *params, double x,
 						   double T, double horizon, double step, double rate, double *out)
@@ -1253,20 +1268,23 @@ clv_btyd_discounted_factor(clv_btyd_model model, const double *params, double x,
 		 * that point: enough nodes for 20 digits, at least 16 and at most
 		 * BLOCK − 1 (a horizon of many times the customer's age).
 		 */
-		static gsl_integration_glfixed_table *tables[BLOCK];
-		gsl_integration_glfixed_table *nodes;
+		gsl_integration_glfixed_table *nodes,
+				   *own = NULL;
 		double		u = 1 + 2 * ((model == CLV_BTYD_PARETONBD ? params[3] : params[1]) + T) / horizon,
 					ellipse = u + sqrt(u * u - 1);
 		int			n_nodes = (int) fmin(BLOCK - 1, fmax(16, ceil(10 / log10(ellipse)))),
 					m = 0;
 
-		if (tables[n_nodes] == NULL &&
-			(tables[n_nodes] = gsl_integration_glfixed_table_alloc(n_nodes)) == NULL)
+		nodes = gl_tables[n_nodes];
+		/* without clv_btyd_init (or when it ran out of memory): a table of our own */
+		if (nodes == NULL &&
+			(nodes = own = gsl_integration_glfixed_table_alloc(n_nodes)) == NULL)
 			return false;
-		nodes = tables[n_nodes];
 		if (rate != 0)
 			for (; m < (int) nodes->n; m++)
 				gsl_integration_glfixed_point(0, horizon, m, &t[m], &w[m], nodes);
+		if (own)
+			gsl_integration_glfixed_table_free(own);
 		t[m++] = horizon;
 		if (!purchase_factor_curve(model, params, x, T, m, t, f))
 			return false;

@@ -15,6 +15,14 @@
 #include "clv_core.h"
 #include <math.h>
 
+/*
+ * Build the constant tables the models read (Gauss-Legendre nodes), once,
+ * before any thread exists: the host's load time.  GSL's error handler must
+ * be off.  Without it the functions still work, building what they need
+ * per call.
+ */
+void		clv_btyd_init(void);
+
 /* ---- distinct patterns with counts ------------------------------------- */
 
 typedef struct clv_pattern

@@ -52,6 +52,17 @@ clv_status	clv_rows_capacity(size_t *cap, size_t need, size_t row_bytes, size_t 
 							  clv_error *err);
 
 /*
+ * Whether fixed_bytes plus n_items of item_bytes each come to at most limit,
+ * without overflowing on the way.
+ */
+static inline bool
+clv_bytes_fit(size_t n_items, size_t item_bytes, size_t fixed_bytes, size_t limit)
+{
+	return fixed_bytes <= limit &&
+		(item_bytes == 0 || n_items <= (limit - fixed_bytes) / item_bytes);
+}
+
+/*
  * Hooks set by the host.  alloc never returns NULL (it raises instead);
  * check_interrupts may not return (a cancelled query).  Defaults use
  * malloc/free and do nothing, for the unit tests.

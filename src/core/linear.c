@@ -186,21 +186,28 @@ accumulate_fma(const double *z, uint32_t d, double *hi, double *lo)
 
 bool		clv_linreg_portable_only = false;
 
+#ifdef HAVE_FMA_CLONE
+/*
+ * Set once when the library is loaded, before any thread exists, and only
+ * read afterwards.
+ */
+static bool cpu_has_fma = false;
+
+__attribute__((constructor))
+static void
+detect_fma(void)
+{
+	__builtin_cpu_init();
+	cpu_has_fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2");
+}
+#endif
+
 void
 clv_linreg_acc_add(clv_linreg_acc *acc, double y, const double *x)
 {
 	uint32_t	d = acc->p + 2;
 	double		z[CLV_LINREG_MAX_DIM];
 
-#ifdef HAVE_FMA_CLONE
-	static int	cpu_has_fma = -1;
-
-	if (cpu_has_fma < 0)
-	{
-		__builtin_cpu_init();
-		cpu_has_fma = __builtin_cpu_supports("fma") && __builtin_cpu_supports("avx2");
-	}
-#endif
 	z[0] = 1.0;
 	memcpy(z + 1, x, sizeof(double) * acc->p);
 	z[d - 1] = y;

@@ -3,6 +3,7 @@
  * (key, value) pairs.
  */
 #include "metrics.h"
+#include "sort.h"
 
 #include <math.h>
 #include <stdlib.h>
@@ -286,7 +287,7 @@ clv_pairs_free(clv_pairs *pairs)
 }
 
 static int
-compare_keys(const void *a, const void *b)
+compare_keys(const void *a, const void *b, void *arg CLV_UNUSED)
 {
 	double		x = ((const clv_pair *) a)->key;
 	double		y = ((const clv_pair *) b)->key;
@@ -295,7 +296,7 @@ compare_keys(const void *a, const void *b)
 }
 
 static int
-compare_values(const void *a, const void *b)
+compare_values(const void *a, const void *b, void *arg CLV_UNUSED)
 {
 	double		x = ((const clv_pair *) a)->value;
 	double		y = ((const clv_pair *) b)->value;
@@ -310,7 +311,7 @@ sorted_copy(const clv_pairs *pairs, bool by_value)
 	clv_pair   *v = clv_alloc(pairs->n * sizeof(clv_pair));
 
 	memcpy(v, pairs->v, pairs->n * sizeof(clv_pair));
-	qsort(v, pairs->n, sizeof(clv_pair), by_value ? compare_values : compare_keys);
+	clv_sort(v, pairs->n, sizeof(clv_pair), by_value ? compare_values : compare_keys, NULL);
 	return v;
 }
 
@@ -416,7 +417,7 @@ clv_gini(const clv_pairs *pairs, double *gini)
 		return false;
 	v = sorted_copy(pairs, false);
 	model = centred_rank_sum(v, pairs->n, false);
-	qsort(v, pairs->n, sizeof(clv_pair), compare_values);
+	clv_sort(v, pairs->n, sizeof(clv_pair), compare_values, NULL);
 	perfect = centred_rank_sum(v, pairs->n, true);
 	clv_release(v);
 

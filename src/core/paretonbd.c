@@ -27,17 +27,25 @@
 
 #define SERIES_MAX_TERMS 2000
 
-/* 1/n for the series: a division less per term */
-static const double *
-reciprocals(void)
-{
-	static double inv[SERIES_MAX_TERMS];
+/*
+ * 1/n for the series, a division less per term: a constant table (any
+ * thread may read it), whose entries the compiler divides, correctly
+ * rounded as at run time; inv[0] is unused.
+ */
+#define INV1(n)		((n) > 0 ? 1.0 / (n) : 0.0)
+#define INV10(n)	INV1(n), INV1((n) + 1), INV1((n) + 2), INV1((n) + 3), INV1((n) + 4), \
+					INV1((n) + 5), INV1((n) + 6), INV1((n) + 7), INV1((n) + 8), INV1((n) + 9)
+#define INV100(n)	INV10(n), INV10((n) + 10), INV10((n) + 20), INV10((n) + 30), INV10((n) + 40), \
+					INV10((n) + 50), INV10((n) + 60), INV10((n) + 70), INV10((n) + 80), \
+					INV10((n) + 90)
+#define INV1000(n)	INV100(n), INV100((n) + 100), INV100((n) + 200), INV100((n) + 300), \
+					INV100((n) + 400), INV100((n) + 500), INV100((n) + 600), INV100((n) + 700), \
+					INV100((n) + 800), INV100((n) + 900)
 
-	if (inv[1] == 0)
-		for (int n = 1; n < SERIES_MAX_TERMS; n++)
-			inv[n] = 1.0 / n;
-	return inv;
-}
+static const double reciprocal[] = {INV1000(0), INV1000(1000)};
+
+_Static_assert(sizeof(reciprocal) / sizeof(reciprocal[0]) == SERIES_MAX_TERMS,
+			   "one reciprocal per series term");
 
 /*
  * F = 2F1(a, b; a+1; z) and its partial derivatives in a, b and z, at two
@@ -50,7 +58,7 @@ reciprocals(void)
 static bool
 hyperg_series(double a, double b, const double *z, double out[2][4])
 {
-	const double *inv = reciprocals();
+	const double *inv = reciprocal;
 	double		z0 = z[0],
 				z1 = z[1],
 				zmax = fmax(z0, z1);

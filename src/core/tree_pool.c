@@ -13,6 +13,10 @@
  *     or the progress callback;
  *   - workers are created with every signal blocked, so signals (cancel,
  *     statement_timeout, termination) are delivered to the calling thread;
+ *   - progress is reported on the calling thread only, never while it
+ *     holds the pool's mutex and never once the run is stopping; workers
+ *     may be running meanwhile, so the callback must not leave by longjmp
+ *     (the glue holds interrupts while it reports);
  *   - the calling thread takes tasks too (n_threads counts it), and asks
  *     clv_interrupt_pending() between tasks, between nodes inside a task,
  *     and every 100 ms while it waits for the workers to finish; when an
@@ -89,7 +93,8 @@ report(tree_pool *pool, const clv_tree_settings *s, uint32_t done, uint32_t tota
 {
 	double		now;
 
-	if (s == NULL || s->progress == NULL || total <= 1)
+	if (s == NULL || s->progress == NULL || total <= 1 ||
+		atomic_load_explicit(&pool->stop, memory_order_relaxed))
 		return;
 	now = seconds_now();
 	if (now - pool->last_report < 1.0)
@@ -257,11 +262,13 @@ tree_pool_run(tree_pool *pool, tree_task_fn fn, void *arg, uint32_t n_tasks,
 				until.tv_nsec -= 1000000000;
 			}
 			pthread_cond_timedwait(&pool->idle, &pool->mutex, &until);
-			if (pool->finished < pool->n_workers)
+			if (pool->finished < pool->n_workers && !tree_pool_stopping(pool))
 			{
-				(void) tree_pool_stopping(pool);
+				/* a worker that finishes must not wait for the report */
+				pthread_mutex_unlock(&pool->mutex);
 				report(pool, settings, progress_base + atomic_load(&pool->done_tasks),
 					   progress_total, what);
+				pthread_mutex_lock(&pool->mutex);
 			}
 		}
 		pthread_mutex_unlock(&pool->mutex);

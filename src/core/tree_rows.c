@@ -3,6 +3,7 @@
  * buffer, its canonical order, and quantile binning of the features.
  */
 #include "tree_internal.h"
+#include "sort.h"
 
 #include <float.h>
 #include <math.h>
@@ -108,9 +109,14 @@ clv_tree_rows_free(clv_tree_rows *rows)
 
 /* ---- canonical order ------------------------------------------------------ */
 
+/* Rows by y, then by the bit patterns of x: a total order on distinct rows. */
 static int
-compare_rows(const clv_tree_rows *rows, uint32_t i, uint32_t k)
+compare_rows(const void *a, const void *b, void *arg)
 {
+	const clv_tree_rows *rows = arg;
+	uint32_t	i = *(const uint32_t *) a,
+				k = *(const uint32_t *) b;
+
 	if (rows->y[i] != rows->y[k])
 		return rows->y[i] < rows->y[k] ? -1 : 1;
 	/* bit patterns: a total order, and NaN and zero have one pattern each */
@@ -118,48 +124,20 @@ compare_rows(const clv_tree_rows *rows, uint32_t i, uint32_t k)
 				  sizeof(float) * rows->p);
 }
 
-/* Bottom-up merge sort of row numbers (qsort has no portable context argument). */
-static void
-sort_order(const clv_tree_rows *rows, uint32_t *order, uint32_t *tmp, size_t n)
-{
-	for (size_t width = 1; width < n; width *= 2)
-	{
-		for (size_t lo = 0; lo < n; lo += 2 * width)
-		{
-			size_t		mid = lo + width < n ? lo + width : n;
-			size_t		hi = lo + 2 * width < n ? lo + 2 * width : n;
-			size_t		a = lo,
-						b = mid,
-						k = lo;
-
-			while (a < mid && b < hi)
-				tmp[k++] = compare_rows(rows, order[b], order[a]) < 0 ? order[b++] : order[a++];
-			while (a < mid)
-				tmp[k++] = order[a++];
-			while (b < hi)
-				tmp[k++] = order[b++];
-		}
-		memcpy(order, tmp, n * sizeof(uint32_t));
-	}
-}
-
 void
 tree_rows_sort(clv_tree_rows *rows)
 {
 	size_t		n = rows->n;
 	uint32_t   *order;
-	uint32_t   *tmp;
 	float	   *x;
 	double	   *y;
 
 	if (n < 2)
 		return;
 	order = clv_alloc(sizeof(uint32_t) * n);
-	tmp = clv_alloc(sizeof(uint32_t) * n);
 	for (size_t i = 0; i < n; i++)
 		order[i] = (uint32_t) i;
-	sort_order(rows, order, tmp, n);
-	clv_release(tmp);
+	clv_sort(order, n, sizeof(uint32_t), compare_rows, rows);
 
 	x = clv_alloc(sizeof(float) * rows->p * rows->cap);
 	y = clv_alloc(sizeof(double) * rows->cap);
@@ -167,6 +145,8 @@ tree_rows_sort(clv_tree_rows *rows)
 	{
 		memcpy(x + i * rows->p, rows->x + (size_t) order[i] * rows->p, sizeof(float) * rows->p);
 		y[i] = rows->y[order[i]];
+		if ((i & (CLV_SORT_POLL - 1)) == 0)
+			clv_check_interrupts();
 	}
 	clv_release(rows->x);
 	clv_release(rows->y);
@@ -317,6 +297,8 @@ tree_bins_build(const clv_tree_rows *rows, uint32_t max_bins, tree_bins *bins)
 				keys[m++] = float_key(v);
 		}
 		bins->has_missing[j] = m < n;
+		/* a feature of millions of rows is a fraction of a second */
+		clv_check_interrupts();
 		radix_sort(keys, tmp, m);
 		/* the missing code must fit in a byte too */
 		nb = choose_thresholds(keys, m, max_bins - (m < n ? 1 : 0), thr);

@@ -64,8 +64,11 @@ typedef enum clv_gbm_loss
  * Called on the calling thread only, at most about once a second, when the
  * caller asked for progress; `done` of `total` trees or rounds.  Worker
  * threads may be running and reading the training buffers meanwhile, so the
- * callback must not raise an error or otherwise leave by longjmp (a NOTICE
- * or a progress counter update is fine).
+ * callback must not raise an error or otherwise leave by longjmp.  A host
+ * whose report can serve a pending cancel (PostgreSQL's ereport at any
+ * level) must hold that off while it reports: the training notices the
+ * cancel at its next poll, stops and joins its workers, and only then lets
+ * it through.
  */
 typedef void (*clv_progress_fn) (void *arg, uint32_t done, uint32_t total,
 								 const char *what);

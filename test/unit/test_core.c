@@ -18,6 +18,7 @@
 #include "rows.h"
 #include "summary.h"
 #include "btyd.h"
+#include "sort.h"
 
 #include <float.h>
 #include <math.h>
@@ -188,6 +189,88 @@ test_crc32c(void)
 		  "crc32c of bytes 0..31 = 0x46DD794E");
 	check(clv_crc32c(clv_crc32c(0, "1234", 4), "56789", 5) == 0xE3069283u,
 		  "crc32c can be computed incrementally");
+}
+
+/* ---- the size check of serialized aggregate states -------------------------- */
+
+static void
+test_bytes_fit(void)
+{
+	/* what a bytea holds: MaxAllocSize less its header and a terminating byte */
+	const size_t limit = 0x3fffffff - 4 - 1;
+
+	check(clv_bytes_fit(0, 16, 12, limit), "no rows fit");
+	check(clv_bytes_fit((limit - 12) / 16, 16, 12, limit), "the largest state that fits, fits");
+	check(!clv_bytes_fit((limit - 12) / 16 + 1, 16, 12, limit), "one row more does not");
+	check(!clv_bytes_fit(1, 0, limit + 1, limit), "a header past the limit does not");
+	check(clv_bytes_fit(SIZE_MAX, 0, 8, limit), "rows of no bytes fit");
+	check(!clv_bytes_fit(SIZE_MAX / 8 + 2, 16, 0, limit),
+		  "a product that overflows size_t does not fit (no wrap-around)");
+	check(!clv_bytes_fit((size_t) 1 << 40, 4 * 1000 + 8, 0, limit),
+		  "2^40 rows of 1000 features do not fit");
+}
+
+/* ---- sorts that can be cancelled -------------------------------------------- */
+
+static long sort_polls;
+
+static void
+count_poll(void)
+{
+	sort_polls++;
+}
+
+typedef struct keyed
+{
+	double		key;
+	int			seq;
+} keyed;
+
+static int
+compare_keyed(const void *a, const void *b, void *arg)
+{
+	double		x = ((const keyed *) a)->key,
+				y = ((const keyed *) b)->key;
+
+	(void) arg;
+	return (x > y) - (x < y);
+}
+
+static void
+test_sort(void)
+{
+	size_t		n = 300000;
+	keyed	   *v = malloc(n * sizeof(keyed));
+	bool		ok = true;
+	clv_patterns p;
+	clv_error	err;
+
+	/* few distinct keys, so stability shows: equal keys keep their order */
+	for (size_t i = 0; i < n; i++)
+		v[i] = (keyed) {(double) ((i * 7919) % 101), (int) i};
+	clv_rt.check_interrupts = count_poll;
+	sort_polls = 0;
+	clv_sort(v, n, sizeof(keyed), compare_keyed, NULL);
+	for (size_t i = 1; i < n; i++)
+		ok &= v[i - 1].key < v[i].key || (v[i - 1].key == v[i].key && v[i - 1].seq < v[i].seq);
+	check(ok, "clv_sort sorts 300,000 elements by key, stably");
+	check(sort_polls > 0, "clv_sort checks for interrupts while it sorts (%ld checks)", sort_polls);
+	free(v);
+
+	/* the canonical order of BTYD patterns: a sort that can be cancelled too */
+	clv_patterns_init(&p, 0);
+	for (int i = (int) n; i > 0; i--)
+		clv_patterns_add(&p, i % 50, 0, i, 1, &err);
+	sort_polls = 0;
+	clv_patterns_compact(&p);
+	ok = true;
+	for (size_t i = 1; i < p.n; i++)
+		ok &= p.v[i - 1].x < p.v[i].x || (p.v[i - 1].x == p.v[i].x && p.v[i - 1].T < p.v[i].T);
+	check(ok && p.n == n, "clv_patterns_compact sorts 300,000 patterns");
+	check(sort_polls > 0, "clv_patterns_compact checks for interrupts while it sorts (%ld checks)",
+		  sort_polls);
+	clv_patterns_free(&p);
+	clv_rt.check_interrupts = NULL;
 }
 
 /* ---- model container ------------------------------------------------------- */
@@ -2346,8 +2429,11 @@ main(void)
 {
 	/* as in _PG_init: GSL reports failures by status, never by abort() */
 	gsl_set_error_handler_off();
+	clv_btyd_init();
 
 	test_crc32c();
+	test_bytes_fit();
+	test_sort();
 	test_model_round_trip();
 	test_model_corruption();
 	test_model_predict();

@@ -266,6 +266,44 @@ same_bytes(clv_ensemble *a, clv_ensemble *b)
 
 /* ---- rows and bins ------------------------------------------------------------ */
 
+static long sort_polls;
+
+static void
+count_poll(void)
+{
+	sort_polls++;
+}
+
+/* The canonical order of 300,000 rows: sorted, and a sort that can be cancelled. */
+static void
+test_rows_sort(void)
+{
+	clv_tree_rows rows;
+	clv_error	err;
+	size_t		n = 300000;
+	double		x[2];
+	bool		ok = true;
+
+	clv_tree_rows_init(&rows, 2, 0);
+	for (size_t i = 0; i < n; i++)
+	{
+		x[0] = (double) (i % 7);
+		x[1] = (double) i;
+		clv_tree_rows_append(&rows, (double) ((n - i) % 1000), x, &err);
+	}
+	clv_rt.check_interrupts = count_poll;
+	sort_polls = 0;
+	tree_rows_sort(&rows);
+	clv_rt.check_interrupts = NULL;
+	for (size_t i = 1; i < n; i++)
+		ok &= rows.y[i - 1] < rows.y[i] ||
+			(rows.y[i - 1] == rows.y[i] &&
+			 memcmp(&rows.x[(i - 1) * 2], &rows.x[i * 2], 2 * sizeof(float)) < 0);
+	check(ok, "rows: the canonical sort orders 300,000 rows by y, then by x's bits");
+	check(sort_polls > 0, "rows: the canonical sort checks for interrupts (%ld checks)", sort_polls);
+	clv_tree_rows_free(&rows);
+}
+
 static void
 test_rows(void)
 {
@@ -1565,6 +1603,7 @@ main(void)
 	quick = getenv("CLV_TEST_QUICK") != NULL;
 
 	test_rows();
+	test_rows_sort();
 	test_bins();
 	test_planted_split();
 	test_missing_direction();
