@@ -6,13 +6,13 @@ CORE_SRCS = $(wildcard src/core/*.c)
 GLUE_SRCS = $(wildcard src/*.c)
 OBJS      = $(GLUE_SRCS:.c=.o) $(CORE_SRCS:.c=.o)
 
-DATA = sql/clv--0.1.0.sql
+DATA = $(wildcard sql/clv--*.sql)
 DOC_FILES = $(wildcard doc/*.md)
 ifneq ($(DOC_FILES),)
 DOCS = $(DOC_FILES)
 endif
 
-REGRESS = summary periods model linreg logreg predict metrics parallel btyd paretonbd lifetime_value tracking trees aggregate_forms
+REGRESS = summary periods model upgrade linreg logreg predict metrics parallel btyd paretonbd lifetime_value tracking trees aggregate_forms
 REGRESS_OPTS = --inputdir=. --outputdir=$(or $(CLV_REGRESS_OUT),.)
 
 GSL_CFLAGS := $(shell gsl-config --cflags)
