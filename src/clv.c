@@ -5,13 +5,10 @@
 
 #include <limits.h>
 #include <math.h>
-#include <stdarg.h>
 
 #include <gsl/gsl_errno.h>
 
-#include "libpq/pqformat.h"
 #include "miscadmin.h"
-#include "port/pg_bswap.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
 #include "utils/guc.h"
@@ -220,126 +217,6 @@ clv_finite_arg_error(FunctionCallInfo fcinfo, int argno, const char *what)
 			(errcode(ERRCODE_DATA_EXCEPTION),
 			 errmsg("%s must be finite", what),
 			 errdetail("The value is %s.", isnan(v) ? "NaN" : v > 0 ? "Infinity" : "-Infinity")));
-}
-
-/* ---- serialized aggregate states ------------------------------------------ */
-
-void
-clv_invalid_state(const char *fmt,...)
-{
-	char		detail[256];
-	va_list		ap;
-
-	va_start(ap, fmt);
-	vsnprintf(detail, sizeof(detail), fmt, ap);
-	va_end(ap);
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
-			 errmsg("invalid clv aggregate state"),
-			 errdetail_internal("%s", detail)));
-	pg_unreachable();
-}
-
-/* Bytes copied between interrupt checks: well under a second. */
-#define SEND_CHUNK (64 * 1024 * 1024)
-
-void
-clv_state_send_begin(StringInfo buf, size_t n_items, size_t item_bytes, size_t fixed_bytes,
-					 const char *items)
-{
-	/* the StringInfo's own terminating byte and the bytea header count too */
-	size_t		room = MaxAllocSize - VARHDRSZ - 1;
-
-	if (!clv_bytes_fit(n_items, item_bytes, fixed_bytes, room))
-		ereport(ERROR,
-				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
-				 errmsg("aggregate state too large to pass between parallel workers"),
-				 errdetail("A partial state of %zu %s needs more than the 1 GB a bytea holds.",
-						   n_items, items),
-				 errhint("Disable parallel query for this statement with SET max_parallel_workers_per_gather = 0.")));
-	pq_begintypsend(buf);
-	enlargeStringInfo(buf, (int) (fixed_bytes + n_items * item_bytes));
-}
-
-void
-clv_state_send_bytes(StringInfo buf, const void *data, size_t len)
-{
-	const char *p = data;
-
-	while (len > 0)
-	{
-		size_t		chunk = Min(len, SEND_CHUNK);
-
-		pq_sendbytes(buf, p, (int) chunk);
-		p += chunk;
-		len -= chunk;
-		CHECK_FOR_INTERRUPTS();
-	}
-}
-
-void
-clv_state_reader(bytea *bytes, StringInfo buf)
-{
-	buf->data = VARDATA_ANY(bytes);
-	buf->len = VARSIZE_ANY_EXHDR(bytes);
-	buf->maxlen = buf->len;
-	buf->cursor = 0;
-}
-
-const char *
-clv_state_take(StringInfo buf, size_t len)
-{
-	const char *p = buf->data + buf->cursor;
-
-	if (len > (size_t) (buf->len - buf->cursor))
-		clv_invalid_state("The state ends %zu bytes early.",
-						  len - (size_t) (buf->len - buf->cursor));
-	buf->cursor += (int) len;
-	return p;
-}
-
-uint32
-clv_state_uint32(StringInfo buf)
-{
-	uint32		v;
-
-	memcpy(&v, clv_state_take(buf, sizeof(v)), sizeof(v));
-	return pg_ntoh32(v);
-}
-
-int64
-clv_state_int64(StringInfo buf)
-{
-	uint64		v;
-
-	memcpy(&v, clv_state_take(buf, sizeof(v)), sizeof(v));
-	return (int64) pg_ntoh64(v);
-}
-
-uint8
-clv_state_byte(StringInfo buf)
-{
-	return (uint8) *clv_state_take(buf, 1);
-}
-
-double
-clv_state_float8(StringInfo buf)
-{
-	union
-	{
-		int64		i;
-		double		d;
-	}			v;
-
-	v.i = clv_state_int64(buf);
-	return v.d;
-}
-
-void
-clv_state_end(StringInfo buf)
-{
-	if (buf->cursor != buf->len)
-		clv_invalid_state("The state has %d bytes left over.", buf->len - buf->cursor);
 }
 
 /* ---- JSON text building -------------------------------------------------- */

@@ -103,7 +103,25 @@ clv_same_bytes(const struct varlena *a, const struct varlena *b)
 		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
-/* ---- serialized aggregate states ----------------------------------------- */
+/* ---- aggregate states (agg_state.c) --------------------------------------- */
+
+/*
+ * A combine function of an internal state: clv_combine_states does what all
+ * share (a NULL side, the aggregate context, a copy of b's settings for a new
+ * state) around what the family supplies.
+ */
+typedef struct clv_combine_ops
+{
+	const char *fname;			/* the combine function, for errors */
+	/* an empty state with b's settings, allocated in the current context (cxt) */
+	void	   *(*new_like) (const void *b, MemoryContext cxt);
+	/* error unless a and b were built with the same arguments and options */
+	void		(*check_same) (FunctionCallInfo fcinfo, const void *a, const void *b);
+	/* add b's content to a, copying it; may raise (a memory limit, say) */
+	void		(*merge) (void *a, const void *b);
+} clv_combine_ops;
+
+extern Datum clv_combine_states(FunctionCallInfo fcinfo, const clv_combine_ops *ops);
 
 /*
  * A malformed aggregate state, serialized or float8[] (22P03, like a bad

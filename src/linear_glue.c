@@ -171,40 +171,43 @@ clv_linreg_fit_trans(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
-static linreg_state *
-linreg_copy(const linreg_state *src)
+static void *
+linreg_new_like(const void *b, MemoryContext cxt)
 {
+	const linreg_state *src = b;
 	linreg_state *dst = palloc0(sizeof(linreg_state));
 
 	clv_linreg_acc_init(&dst->acc, src->acc.p);
-	clv_linreg_acc_merge(&dst->acc, &src->acc);
-	dst->options = clv_copy_jsonb(CurrentMemoryContext, src->options);
+	dst->options = clv_copy_jsonb(cxt, src->options);
 	return dst;
 }
+
+static void
+linreg_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
+{
+	const linreg_state *sa = a,
+			   *sb = b;
+
+	if (sa->acc.p != sb->acc.p)
+		clv_feature_count_error(true, sa->acc.p, sb->acc.p);
+	clv_check_options_agree(fcinfo, sa->options, sb->options);
+}
+
+static void
+linreg_merge(void *a, const void *b)
+{
+	clv_linreg_acc_merge(&((linreg_state *) a)->acc, &((const linreg_state *) b)->acc);
+}
+
+static const clv_combine_ops linreg_combine = {
+	"clv_linreg_fit_combine", linreg_new_like, linreg_check_same, linreg_merge
+};
 
 PG_FUNCTION_INFO_V1(clv_linreg_fit_combine);
 Datum
 clv_linreg_fit_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_linreg_fit_combine");
-	linreg_state *a = PG_ARGISNULL(0) ? NULL : (linreg_state *) PG_GETARG_POINTER(0);
-	linreg_state *b = PG_ARGISNULL(1) ? NULL : (linreg_state *) PG_GETARG_POINTER(1);
-	MemoryContext old;
-
-	if (b == NULL)
-		PG_RETURN_POINTER(a);
-	if (a == NULL)
-	{
-		old = MemoryContextSwitchTo(cxt);
-		a = linreg_copy(b);
-		MemoryContextSwitchTo(old);
-		PG_RETURN_POINTER(a);
-	}
-	if (a->acc.p != b->acc.p)
-		clv_feature_count_error(true, a->acc.p, b->acc.p);
-	clv_check_options_agree(fcinfo, a->options, b->options);
-	clv_linreg_acc_merge(&a->acc, &b->acc);
-	PG_RETURN_POINTER(a);
+	return clv_combine_states(fcinfo, &linreg_combine);
 }
 
 PG_FUNCTION_INFO_V1(clv_linreg_fit_serialize);
@@ -339,40 +342,50 @@ clv_logreg_fit_trans(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(state);
 }
 
-PG_FUNCTION_INFO_V1(clv_logreg_fit_combine);
-Datum
-clv_logreg_fit_combine(PG_FUNCTION_ARGS)
+static void *
+logreg_new_like(const void *b, MemoryContext cxt)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_logreg_fit_combine");
-	logreg_state *a = PG_ARGISNULL(0) ? NULL : (logreg_state *) PG_GETARG_POINTER(0);
-	logreg_state *b = PG_ARGISNULL(1) ? NULL : (logreg_state *) PG_GETARG_POINTER(1);
-	MemoryContext old;
-	clv_error	err;
-	clv_status	st;
+	const logreg_state *src = b;
+	logreg_state *dst = palloc0(sizeof(logreg_state));
 
-	if (b == NULL)
-		PG_RETURN_POINTER(a);
-	old = MemoryContextSwitchTo(cxt);
-	if (a == NULL)
-	{
-		a = palloc0(sizeof(logreg_state));
-		clv_rows_init(&a->rows, b->rows.p, clv_training_memory_bytes());
-		a->options = clv_copy_jsonb(cxt, b->options);
-	}
-	else
-	{
-		if (a->rows.p != b->rows.p)
-			clv_feature_count_error(true, a->rows.p, b->rows.p);
-		clv_check_options_agree(fcinfo, a->options, b->options);
-	}
-	st = clv_rows_merge(&a->rows, &b->rows, &err);
-	MemoryContextSwitchTo(old);
-	if (st != CLV_OK)
+	clv_rows_init(&dst->rows, src->rows.p, clv_training_memory_bytes());
+	dst->options = clv_copy_jsonb(cxt, src->options);
+	return dst;
+}
+
+static void
+logreg_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
+{
+	const logreg_state *sa = a,
+			   *sb = b;
+
+	if (sa->rows.p != sb->rows.p)
+		clv_feature_count_error(true, sa->rows.p, sb->rows.p);
+	clv_check_options_agree(fcinfo, sa->options, sb->options);
+}
+
+static void
+logreg_merge(void *a, const void *b)
+{
+	clv_error	err;
+
+	if (clv_rows_merge(&((logreg_state *) a)->rows, &((const logreg_state *) b)->rows,
+					   &err) != CLV_OK)
 	{
 		clv_set_hint(&err, "Raise clv.max_training_memory, or fit on a sample.");
 		clv_raise(&err);
 	}
-	PG_RETURN_POINTER(a);
+}
+
+static const clv_combine_ops logreg_combine = {
+	"clv_logreg_fit_combine", logreg_new_like, logreg_check_same, logreg_merge
+};
+
+PG_FUNCTION_INFO_V1(clv_logreg_fit_combine);
+Datum
+clv_logreg_fit_combine(PG_FUNCTION_ARGS)
+{
+	return clv_combine_states(fcinfo, &logreg_combine);
 }
 
 PG_FUNCTION_INFO_V1(clv_logreg_fit_serialize);

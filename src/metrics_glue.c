@@ -317,35 +317,37 @@ check_kind(const ranking_state *state, ranking_kind kind, const char *fname)
 			 fname, (int) state->kind);
 }
 
+static void *
+ranking_new_like(const void *b, MemoryContext cxt)
+{
+	return ranking_state_new(((const ranking_state *) b)->kind);
+}
+
+static void
+ranking_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
+{
+	check_kind(b, ((const ranking_state *) a)->kind, "clv_ranking_combine");
+}
+
+static void
+ranking_merge(void *a, const void *b)
+{
+	clv_error	err;
+
+	if (clv_pairs_merge(&((ranking_state *) a)->pairs, &((const ranking_state *) b)->pairs,
+						&err) != CLV_OK)
+		raise_limit(&err);
+}
+
+static const clv_combine_ops ranking_combine = {
+	"clv_ranking_combine", ranking_new_like, ranking_check_same, ranking_merge
+};
+
 PG_FUNCTION_INFO_V1(clv_ranking_combine);
 Datum
 clv_ranking_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_ranking_combine");
-	ranking_state *a = PG_ARGISNULL(0) ? NULL : (ranking_state *) PG_GETARG_POINTER(0);
-	ranking_state *b = PG_ARGISNULL(1) ? NULL : (ranking_state *) PG_GETARG_POINTER(1);
-	MemoryContext old;
-	clv_error	err;
-	clv_status	st;
-
-	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
-	if (a != NULL)
-		check_kind(b, a->kind, "clv_ranking_combine");
-
-	/* b may live in a shorter-lived context: its pairs are copied, never kept */
-	old = MemoryContextSwitchTo(cxt);
-	if (a == NULL)
-		a = ranking_state_new(b->kind);
-	st = clv_pairs_merge(&a->pairs, &b->pairs, &err);
-	MemoryContextSwitchTo(old);
-	if (st != CLV_OK)
-		raise_limit(&err);
-	PG_RETURN_POINTER(a);
+	return clv_combine_states(fcinfo, &ranking_combine);
 }
 
 PG_FUNCTION_INFO_V1(clv_ranking_serialize);

@@ -470,31 +470,40 @@ same_arguments(const summary_state *a, const summary_state *b)
 		a->holdout == b->holdout;
 }
 
+static void *
+summary_new_like(const void *b, MemoryContext cxt)
+{
+	summary_state *dst = palloc(sizeof(summary_state));
+
+	*dst = *(const summary_state *) b;	/* the arguments; the counts start empty */
+	clv_summary_init(&dst->acc);
+	return dst;
+}
+
+static void
+summary_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
+{
+	if (!same_arguments(a, b))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("as_of, observation_end, period, unit and origin must be the same for every row of a group")));
+}
+
+static void
+summary_merge(void *a, const void *b)
+{
+	clv_summary_merge(&((summary_state *) a)->acc, &((const summary_state *) b)->acc);
+}
+
+static const clv_combine_ops summary_combine = {
+	"clv_summary_combine", summary_new_like, summary_check_same, summary_merge
+};
+
 PG_FUNCTION_INFO_V1(clv_summary_combine);
 Datum
 clv_summary_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_summary_combine");
-	summary_state *a = PG_ARGISNULL(0) ? NULL : (summary_state *) PG_GETARG_POINTER(0);
-	summary_state *b = PG_ARGISNULL(1) ? NULL : (summary_state *) PG_GETARG_POINTER(1);
-	MemoryContext old;
-
-	if (b == NULL)
-		PG_RETURN_POINTER(a);
-	old = MemoryContextSwitchTo(cxt);
-	if (a == NULL)
-	{
-		a = palloc(sizeof(summary_state));
-		*a = *b;
-		clv_summary_init(&a->acc);
-	}
-	else if (!same_arguments(a, b))
-		ereport(ERROR,
-				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("as_of, observation_end, period, unit and origin must be the same for every row of a group")));
-	clv_summary_merge(&a->acc, &b->acc);
-	MemoryContextSwitchTo(old);
-	PG_RETURN_POINTER(a);
+	return clv_combine_states(fcinfo, &summary_combine);
 }
 
 static void

@@ -127,37 +127,50 @@ clv_tracking_trans(PG_FUNCTION_ARGS)
 	PG_RETURN_POINTER(s);
 }
 
+static void *
+tracking_new_like(const void *b, MemoryContext cxt)
+{
+	const tracking_state *src = b;
+	tracking_state *dst = palloc0(sizeof(tracking_state));
+
+	dst->model = (bytea *) PG_DETOAST_DATUM_COPY(PointerGetDatum(src->model));
+	dst->periods = src->periods;
+	dst->period = src->period;
+	acquired_init(&dst->acquired);
+	return dst;
+}
+
+static void
+tracking_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
+{
+	const tracking_state *sa = a,
+			   *sb = b;
+
+	if (!clv_same_bytes(sa->model, sb->model))
+		not_constant("model");
+	if (sa->periods != sb->periods || sa->period != sb->period)
+		not_constant("periods and period");
+}
+
+static void
+tracking_merge(void *a, const void *b)
+{
+	clv_error	err;
+
+	if (clv_patterns_merge(&((tracking_state *) a)->acquired,
+						   &((const tracking_state *) b)->acquired, &err) != CLV_OK)
+		raise_limit(&err);
+}
+
+static const clv_combine_ops tracking_combine = {
+	"clv_tracking_combine", tracking_new_like, tracking_check_same, tracking_merge
+};
+
 PG_FUNCTION_INFO_V1(clv_tracking_combine);
 Datum
 clv_tracking_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_tracking_combine");
-	tracking_state *a = PG_ARGISNULL(0) ? NULL : (tracking_state *) PG_GETARG_POINTER(0);
-	tracking_state *b = PG_ARGISNULL(1) ? NULL : (tracking_state *) PG_GETARG_POINTER(1);
-	MemoryContext old;
-	clv_error	err;
-	clv_status	st;
-
-	if (b == NULL)
-		PG_RETURN_POINTER(a);
-	old = MemoryContextSwitchTo(cxt);
-	if (a == NULL)
-	{
-		a = palloc0(sizeof(tracking_state));
-		a->model = (bytea *) PG_DETOAST_DATUM_COPY(PointerGetDatum(b->model));
-		a->periods = b->periods;
-		a->period = b->period;
-		acquired_init(&a->acquired);
-	}
-	else if (!clv_same_bytes(a->model, b->model))
-		not_constant("model");
-	else if (a->periods != b->periods || a->period != b->period)
-		not_constant("periods and period");
-	st = clv_patterns_merge(&a->acquired, &b->acquired, &err);
-	MemoryContextSwitchTo(old);
-	if (st != CLV_OK)
-		raise_limit(&err);
-	PG_RETURN_POINTER(a);
+	return clv_combine_states(fcinfo, &tracking_combine);
 }
 
 PG_FUNCTION_INFO_V1(clv_tracking_serialize);

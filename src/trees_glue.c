@@ -160,43 +160,54 @@ clv_gbm_fit_bool_trans(PG_FUNCTION_ARGS)
 
 /* ---- combine, serialize, deserialize -------------------------------------- */
 
-PG_FUNCTION_INFO_V1(clv_trees_fit_combine);
-Datum
-clv_trees_fit_combine(PG_FUNCTION_ARGS)
+static void *
+trees_new_like(const void *b, MemoryContext cxt)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_trees_fit_combine");
-	trees_state *a = PG_ARGISNULL(0) ? NULL : (trees_state *) PG_GETARG_POINTER(0);
-	trees_state *b = PG_ARGISNULL(1) ? NULL : (trees_state *) PG_GETARG_POINTER(1);
-	MemoryContext old;
+	const trees_state *src = b;
+	trees_state *dst = palloc0(sizeof(trees_state));
+
+	clv_tree_rows_init(&dst->rows, src->rows.p, clv_training_memory_bytes());
+	dst->options = clv_copy_jsonb(cxt, src->options);
+	dst->boolean_y = src->boolean_y;
+	dst->loss = src->loss;
+	return dst;
+}
+
+static void
+trees_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
+{
+	const trees_state *sa = a,
+			   *sb = b;
+
+	if (sa->rows.p != sb->rows.p)
+		clv_feature_count_error(true, sa->rows.p, sb->rows.p);
+	clv_check_options_agree(fcinfo, sa->options, sb->options);
+}
+
+static void
+trees_merge(void *a, const void *b)
+{
 	clv_error	err;
 	clv_status	st;
 
-	if (b == NULL)
-		PG_RETURN_POINTER(a);
-	old = MemoryContextSwitchTo(cxt);
-	if (a == NULL)
-	{
-		a = palloc0(sizeof(trees_state));
-		clv_tree_rows_init(&a->rows, b->rows.p, clv_training_memory_bytes());
-		a->options = clv_copy_jsonb(cxt, b->options);
-		a->boolean_y = b->boolean_y;
-		a->loss = b->loss;
-	}
-	else
-	{
-		if (a->rows.p != b->rows.p)
-			clv_feature_count_error(true, a->rows.p, b->rows.p);
-		clv_check_options_agree(fcinfo, a->options, b->options);
-	}
-	st = clv_tree_rows_merge(&a->rows, &b->rows, &err);
-	MemoryContextSwitchTo(old);
+	st = clv_tree_rows_merge(&((trees_state *) a)->rows, &((const trees_state *) b)->rows, &err);
 	if (st != CLV_OK)
 	{
 		if (st == CLV_ERR_LIMIT)
 			clv_set_hint(&err, "Raise clv.max_training_memory, or fit on a sample.");
 		clv_raise(&err);
 	}
-	PG_RETURN_POINTER(a);
+}
+
+static const clv_combine_ops trees_combine = {
+	"clv_trees_fit_combine", trees_new_like, trees_check_same, trees_merge
+};
+
+PG_FUNCTION_INFO_V1(clv_trees_fit_combine);
+Datum
+clv_trees_fit_combine(PG_FUNCTION_ARGS)
+{
+	return clv_combine_states(fcinfo, &trees_combine);
 }
 
 PG_FUNCTION_INFO_V1(clv_trees_fit_serialize);
