@@ -18,6 +18,7 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
+#include "linear.h"
 #include "trees.h"
 
 /*
@@ -123,9 +124,7 @@ explained_model(FunctionCallInfo fcinfo, const char *fname, const explain_data *
 		else
 		{
 			d->means = parse_means(model);
-			d->expected = model->coef[0];
-			for (uint32 j = 0; j < model->n_features; j++)
-				d->expected += model->coef[j + 1] * d->means[j];
+			d->expected = clv_linear_expected(model->coef, d->means, model->n_features);
 		}
 		MemoryContextSwitchTo(old);
 		*slot = d;
@@ -161,8 +160,7 @@ clv_explain(PG_FUNCTION_ARGS)
 		clv_ensemble_explain(model->ensemble, x, phi, &expected);
 	}
 	else
-		for (uint32 j = 0; j < p; j++)
-			phi[j] = model->coef[j + 1] * (x[j] - d->means[j]);
+		clv_linear_explain(model->coef, d->means, x, p, phi);
 	PG_RETURN_ARRAYTYPE_P(float8_array(phi, p));
 }
 

@@ -85,46 +85,6 @@ json_regression(StringInfo buf, const clv_regression_fit *fit, const char *stat_
 	clv_json_number(buf, "condition_number", fit->condition_number);
 }
 
-/*
- * "feature_means": the training mean of each feature, which clv_explain
- * centres the features at.  The linear accumulator holds Σ x in its first
- * row of cross-products (index j + 1, beside n at 0).
- */
-static void
-json_means_from_acc(StringInfo buf, const clv_linreg_acc *acc)
-{
-	double		n = acc->hi[0] + acc->lo[0];
-	double	   *means = palloc(sizeof(double) * acc->p);
-
-	for (uint32 j = 0; j < acc->p; j++)
-		means[j] = (acc->hi[j + 1] + acc->lo[j + 1]) / n;
-	clv_json_numbers(buf, "feature_means", means, acc->p);
-	pfree(means);
-}
-
-/* The same from kept rows, with compensated sums (row order varies with the plan). */
-static void
-json_means_from_rows(StringInfo buf, const clv_rows *rows)
-{
-	double	   *means = palloc(sizeof(double) * rows->p);
-
-	for (uint32 j = 0; j < rows->p; j++)
-	{
-		double		hi = 0,
-					lo = 0;
-
-		for (size_t i = 0; i < rows->n; i++)
-		{
-			double		e;
-
-			hi = clv_two_sum(hi, rows->x[i * rows->p + j], &e);
-			lo += e;
-		}
-		means[j] = (hi + lo) / (double) rows->n;
-	}
-	clv_json_numbers(buf, "feature_means", means, rows->p);
-	pfree(means);
-}
 
 static bytea *
 regression_model(clv_model_kind kind, const clv_regression_fit *fit,
@@ -274,6 +234,7 @@ clv_linreg_fit_final(PG_FUNCTION_ARGS)
 	clv_regression_fit fit;
 	clv_error	err;
 	StringInfoData meta;
+	double	   *means;
 
 	clv_agg_context(fcinfo, "clv_linreg_fit_final");
 	if (state == NULL)
@@ -291,7 +252,10 @@ clv_linreg_fit_final(PG_FUNCTION_ARGS)
 	clv_json_number(&meta, "df_resid", fit.df_resid);
 	clv_json_number(&meta, "f_statistic", fit.f_statistic);
 	clv_json_number(&meta, "f_p_value", fit.f_p_value);
-	json_means_from_acc(&meta, &state->acc);
+	/* the training means, which clv_explain centres the features at */
+	means = palloc(sizeof(double) * state->acc.p);
+	clv_linreg_acc_feature_means(&state->acc, means);
+	clv_json_numbers(&meta, "feature_means", means, state->acc.p);
 	appendStringInfoChar(&meta, '}');
 	PG_RETURN_BYTEA_P(regression_model(CLV_KIND_LINREG, &fit, &opt, &meta));
 }
@@ -449,6 +413,7 @@ clv_logreg_fit_final(PG_FUNCTION_ARGS)
 	clv_regression_fit fit;
 	clv_error	err;
 	StringInfoData meta;
+	double	   *means;
 
 	clv_agg_context(fcinfo, "clv_logreg_fit_final");
 	if (state == NULL)
@@ -469,7 +434,10 @@ clv_logreg_fit_final(PG_FUNCTION_ARGS)
 	clv_json_number(&meta, "iterations", fit.iterations);
 	clv_json_key(&meta, "converged");
 	appendStringInfoString(&meta, fit.converged ? "true" : "false");
-	json_means_from_rows(&meta, &state->rows);
+	/* the training means, which clv_explain centres the features at */
+	means = palloc(sizeof(double) * state->rows.p);
+	clv_rows_feature_means(&state->rows, means);
+	clv_json_numbers(&meta, "feature_means", means, state->rows.p);
 	appendStringInfoChar(&meta, '}');
 	PG_RETURN_BYTEA_P(regression_model(CLV_KIND_LOGREG, &fit, &opt, &meta));
 }

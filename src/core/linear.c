@@ -234,6 +234,33 @@ clv_linreg_acc_count(const clv_linreg_acc *acc)
 	return acc->hi[0] + acc->lo[0];
 }
 
+void
+clv_linreg_acc_feature_means(const clv_linreg_acc *acc, double *means)
+{
+	double		n = acc->hi[0] + acc->lo[0];
+
+	for (uint32_t j = 0; j < acc->p; j++)
+		means[j] = (acc->hi[j + 1] + acc->lo[j + 1]) / n;
+}
+
+void
+clv_linear_explain(const double *coef, const double *means, const double *x, uint32_t p,
+				   double *phi)
+{
+	for (uint32_t j = 0; j < p; j++)
+		phi[j] = coef[j + 1] * (x[j] - means[j]);
+}
+
+double
+clv_linear_expected(const double *coef, const double *means, uint32_t p)
+{
+	double		expected = coef[0];
+
+	for (uint32_t j = 0; j < p; j++)
+		expected += coef[j + 1] * means[j];
+	return expected;
+}
+
 /* ---- solving ----------------------------------------------------------- */
 
 static inline size_t

@@ -35,6 +35,18 @@ void		clv_linreg_acc_add(clv_linreg_acc *acc, double y, const double *x);
 extern bool clv_linreg_portable_only;
 void		clv_linreg_acc_merge(clv_linreg_acc *acc, const clv_linreg_acc *other);
 double		clv_linreg_acc_count(const clv_linreg_acc *acc);
+/* The mean of each feature: Σ x sits beside n in the first row of the sums. */
+void		clv_linreg_acc_feature_means(const clv_linreg_acc *acc, double *means);
+
+/*
+ * Explanations of a linear predictor b0 + Σ b_j x_j (coef: p + 1 entries,
+ * intercept first) centred at the training means: the contributions
+ * b_j (x_j − mean_j), and the expected value, the predictor at the means,
+ * which the contributions add up from.
+ */
+void		clv_linear_explain(const double *coef, const double *means, const double *x,
+							   uint32_t p, double *phi);
+double		clv_linear_expected(const double *coef, const double *means, uint32_t p);
 
 /* Fit result: arrays have p + 1 entries, intercept first; NaN = not defined. */
 typedef struct clv_regression_fit

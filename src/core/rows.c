@@ -78,3 +78,22 @@ clv_rows_free(clv_rows *rows)
 	rows->x = rows->y = NULL;
 	rows->n = rows->cap = 0;
 }
+
+void
+clv_rows_feature_means(const clv_rows *rows, double *means)
+{
+	for (uint32_t j = 0; j < rows->p; j++)
+	{
+		double		hi = 0,
+					lo = 0;
+
+		for (size_t i = 0; i < rows->n; i++)
+		{
+			double		e;
+
+			hi = clv_two_sum(hi, rows->x[i * rows->p + j], &e);
+			lo += e;
+		}
+		means[j] = (hi + lo) / (double) rows->n;
+	}
+}

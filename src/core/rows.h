@@ -23,4 +23,10 @@ clv_status	clv_rows_append(clv_rows *rows, double y, const double *x,
 clv_status	clv_rows_merge(clv_rows *rows, const clv_rows *other, clv_error *err);
 void		clv_rows_free(clv_rows *rows);
 
+/*
+ * The mean of each feature over the rows, with compensated sums: the row
+ * order varies with the plan, the means barely do.
+ */
+void		clv_rows_feature_means(const clv_rows *rows, double *means);
+
 #endif							/* CLV_ROWS_H */
