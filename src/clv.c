@@ -80,6 +80,16 @@ _PG_init(void)
 							2, 1, 64,
 							PGC_SUSET, 0,
 							NULL, NULL, NULL);
+	DefineCustomIntVariable("clv.model_cache_size",
+							"Memory for decoded models kept by each backend across queries.",
+							"Scoring functions keep models they decoded, under their content "
+							"digest, so later queries with the same model skip the decode; past "
+							"this size the least recently used models not in use by a running "
+							"query are dropped.  0 keeps a model only while a query uses it.",
+							&clv_model_cache_size,
+							256 * 1024, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB,
+							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("clv");
 }
 
