@@ -74,6 +74,12 @@ typedef struct clv_runtime
 	void		(*check_interrupts) (void);
 	/* whether check_interrupts would not return: for loops holding malloc'd memory */
 	bool		(*interrupt_pending) (void);
+	/*
+	 * SHA-256 of a (alen bytes) then b (blen bytes) into out (32 bytes), when
+	 * the host has a faster one than the core's (model digests); may raise.
+	 */
+	void		(*sha256) (const void *a, size_t alen, const void *b, size_t blen,
+						   unsigned char *out);
 } clv_runtime;
 
 extern clv_runtime clv_rt;

@@ -228,6 +228,11 @@ content_digest(const unsigned char *header, const unsigned char *body, size_t bo
 {
 	clv_sha256	ctx;
 
+	if (clv_rt.sha256)
+	{
+		clv_rt.sha256(header, 20, body, body_len, digest);
+		return;
+	}
 	clv_sha256_init(&ctx);
 	clv_sha256_update(&ctx, header, 20);
 	clv_sha256_update(&ctx, body, body_len);
@@ -388,6 +393,11 @@ clv_model_compute_digest(const unsigned char *data, size_t len,
 	{
 		content_digest(data, data + CLV_MODEL_HEADER_SIZE_V2, len - CLV_MODEL_HEADER_SIZE_V2,
 					   digest);
+		return;
+	}
+	if (clv_rt.sha256)
+	{
+		clv_rt.sha256(data, len, NULL, 0, digest);
 		return;
 	}
 	clv_sha256_init(&ctx);
