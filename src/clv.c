@@ -8,6 +8,8 @@
 
 #include <gsl/gsl_errno.h>
 
+#include "common/cryptohash.h"
+#include "common/sha2.h"
 #include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/json.h"
@@ -43,6 +45,24 @@ pg_interrupt_pending(void)
 	return InterruptPending && (QueryCancelPending || ProcDiePending);
 }
 
+/*
+ * PostgreSQL's SHA-256 (OpenSSL's when the server is built with it, which
+ * uses the CPU's SHA instructions): several times faster than the core's
+ * portable one on the digest of a large model.
+ */
+static void
+pg_sha256(const void *a, size_t alen, const void *b, size_t blen, unsigned char *out)
+{
+	pg_cryptohash_ctx *ctx = pg_cryptohash_create(PG_SHA256);
+
+	if (pg_cryptohash_init(ctx) < 0 ||
+		pg_cryptohash_update(ctx, a, alen) < 0 ||
+		(blen > 0 && pg_cryptohash_update(ctx, b, blen) < 0) ||
+		pg_cryptohash_final(ctx, out, PG_SHA256_DIGEST_LENGTH) < 0)
+		elog(ERROR, "could not compute a SHA-256 digest: %s", pg_cryptohash_error(ctx));
+	pg_cryptohash_free(ctx);
+}
+
 void		_PG_init(void);
 
 void
@@ -57,6 +77,7 @@ _PG_init(void)
 	clv_rt.release = pfree;
 	clv_rt.check_interrupts = pg_check_interrupts;
 	clv_rt.interrupt_pending = pg_interrupt_pending;
+	clv_rt.sha256 = pg_sha256;
 
 	DefineCustomIntVariable("clv.max_training_memory",
 							"Largest training state one clv fit aggregate may hold.",
@@ -76,6 +97,16 @@ _PG_init(void)
 							&clv_training_threads,
 							2, 1, 64,
 							PGC_SUSET, 0,
+							NULL, NULL, NULL);
+	DefineCustomIntVariable("clv.model_cache_size",
+							"Memory for decoded models kept by each backend across queries.",
+							"Scoring functions keep models they decoded, under their content "
+							"digest, so later queries with the same model skip the decode; past "
+							"this size the least recently used models not in use by a running "
+							"query are dropped.  0 keeps a model only while a query uses it.",
+							&clv_model_cache_size,
+							256 * 1024, 0, INT_MAX,
+							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	MarkGUCPrefixReserved("clv");
 }

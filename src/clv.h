@@ -23,6 +23,9 @@ extern int	clv_max_training_memory;
 /* clv.training_threads: threads a tree ensemble fit may use, the caller's included */
 extern int	clv_training_threads;
 
+/* clv.model_cache_size, in kB: decoded models kept per backend (model_cache.c) */
+extern int	clv_model_cache_size;
+
 static inline size_t
 clv_training_memory_bytes(void)
 {
@@ -234,6 +237,18 @@ extern const clv_model *clv_cached_model(FunctionCallInfo fcinfo, int argno);
  */
 extern const clv_model *clv_cached_model_derived(FunctionCallInfo fcinfo, int argno,
 												 void ***derived, MemoryContext *cxt);
+
+/*
+ * The backend-wide cache of decoded models (model_cache.c).  acquire returns
+ * the entry of a model datum, decoding and checking it unless a model with
+ * its content digest is cached and the datum is known (or seen) to have
+ * those bytes; the entry stays pinned, never evicted or freed, until the
+ * matching release.  Errors (a corrupt value) leave nothing pinned.
+ */
+typedef struct clv_cached_entry clv_cached_entry;
+extern clv_cached_entry *clv_model_cache_acquire(Datum datum);
+extern const clv_model *clv_model_cache_model(const clv_cached_entry *entry);
+extern void clv_model_cache_release(clv_cached_entry *entry);
 
 /*
  * The feature vector x for a supervised model: its length must match the

@@ -1,6 +1,7 @@
 /*
  * model_glue.c — the model bytea: encoding, decoding, the per-query scoring
- * cache, clv_predict and clv_model_info.
+ * cache (in front of the backend-wide one, model_cache.c), clv_predict and
+ * clv_model_info.
  */
 #include "clv.h"
 
@@ -77,12 +78,15 @@ clv_model_from_bytea(bytea *bytes)
 
 /*
  * A query that scores rows calls clv_predict once per row, usually with the
- * same model.  Decoding (and checking the CRC of) the model per row would
- * dominate, so decoded models are kept in fn_extra with a key that is cheap to
- * compare: a model stored out of line is known by its TOAST pointer; any other
- * by its bytes as they are (compressed or not), compared in full as PostGIS
- * does, so a changed byte is never mistaken for the cached model.  A few
- * entries serve queries that score with several models (one per segment).
+ * same model.  Two layers keep that cheap.  Per call site (fn_extra), a few
+ * entries recognise the model of the previous rows by a key that is cheap to
+ * compare: a model stored out of line is known by its TOAST pointer; any
+ * other by its bytes as they are (compressed or not), compared in full as
+ * PostGIS does, so a changed byte is never mistaken for the cached model.
+ * Each entry points to a decoded model of the backend-wide cache
+ * (model_cache.c), which keeps models across queries under their content
+ * digest, and pins it while it does.  A few entries serve queries that score
+ * with several models (one per segment).
  */
 #define CACHE_ENTRIES 4
 
@@ -93,7 +97,7 @@ typedef struct cache_entry
 	Size		key_len;
 	char	   *key;			/* in cxt */
 	MemoryContext cxt;
-	clv_model  *model;
+	clv_cached_entry *cached;	/* pinned while this entry points to it */
 	void	   *derived;		/* a caller's data about this model, in cxt */
 } cache_entry;
 
@@ -107,15 +111,36 @@ typedef struct model_cache
 	int			hint[HINTED_ARGS];	/* entry each model argument found last:
 									 * tried first, as rows repeat it */
 	cache_entry entries[CACHE_ENTRIES];
+	MemoryContextCallback unpin;	/* when fn_mcxt goes, so do the pins */
 } model_cache;
+
+static void
+unpin_all(void *arg)
+{
+	model_cache *cache = arg;
+
+	for (int i = 0; i < CACHE_ENTRIES; i++)
+		if (cache->entries[i].cached != NULL)
+		{
+			clv_model_cache_release(cache->entries[i].cached);
+			cache->entries[i].cached = NULL;
+		}
+}
 
 static model_cache *
 call_site_cache(FunctionCallInfo fcinfo)
 {
-	if (fcinfo->flinfo->fn_extra == NULL)
-		fcinfo->flinfo->fn_extra =
-			MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(model_cache));
-	return fcinfo->flinfo->fn_extra;
+	model_cache *cache = fcinfo->flinfo->fn_extra;
+
+	if (cache == NULL)
+	{
+		cache = MemoryContextAllocZero(fcinfo->flinfo->fn_mcxt, sizeof(model_cache));
+		cache->unpin.func = unpin_all;
+		cache->unpin.arg = cache;
+		MemoryContextRegisterResetCallback(fcinfo->flinfo->fn_mcxt, &cache->unpin);
+		fcinfo->flinfo->fn_extra = cache;
+	}
+	return cache;
 }
 
 /*
@@ -141,7 +166,7 @@ model_key(Datum datum, const char **key, Size *len)
 	return false;
 }
 
-/* The entry of the model of argument argno: found, or filled by decoding it. */
+/* The entry of the model of argument argno: found, or filled from the backend cache. */
 static cache_entry *
 cache_lookup(FunctionCallInfo fcinfo, int argno)
 {
@@ -153,7 +178,6 @@ cache_lookup(FunctionCallInfo fcinfo, int argno)
 	/* rows usually repeat the model: start at the entry this argument found last */
 	int			first = argno < HINTED_ARGS ? cache->hint[argno] : 0;
 	cache_entry *e;
-	MemoryContext old;
 
 	for (int k = 0; k < CACHE_ENTRIES; k++)
 	{
@@ -177,19 +201,23 @@ cache_lookup(FunctionCallInfo fcinfo, int argno)
 		cache->hint[argno] = cache->next;
 	e = &cache->entries[cache->next];
 	cache->next = (cache->next + 1) % CACHE_ENTRIES;
+	e->valid = false;
+	e->derived = NULL;
+	if (e->cached != NULL)
+	{
+		clv_model_cache_release(e->cached);
+		e->cached = NULL;
+	}
 	if (e->cxt == NULL)
-		e->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "clv model cache",
+		e->cxt = AllocSetContextCreate(fcinfo->flinfo->fn_mcxt, "clv model cache entry",
 									   ALLOCSET_SMALL_SIZES);
 	else
 		MemoryContextReset(e->cxt);
-	e->valid = false;
-	e->derived = NULL;
 
-	old = MemoryContextSwitchTo(e->cxt);
-	e->model = clv_model_from_bytea(DatumGetByteaPP(datum));
-	e->key = palloc(key_len);
+	e->key = MemoryContextAlloc(e->cxt, key_len);
 	memcpy(e->key, key, key_len);
-	MemoryContextSwitchTo(old);
+	/* nothing that can fail between the pin and its owner */
+	e->cached = clv_model_cache_acquire(datum);
 	e->key_len = key_len;
 	e->toasted = toasted;
 	e->valid = true;
@@ -199,7 +227,7 @@ cache_lookup(FunctionCallInfo fcinfo, int argno)
 const clv_model *
 clv_cached_model(FunctionCallInfo fcinfo, int argno)
 {
-	return cache_lookup(fcinfo, argno)->model;
+	return clv_model_cache_model(cache_lookup(fcinfo, argno)->cached);
 }
 
 const clv_model *
@@ -210,7 +238,7 @@ clv_cached_model_derived(FunctionCallInfo fcinfo, int argno, void ***derived,
 
 	*derived = &e->derived;
 	*cxt = e->cxt;
-	return e->model;
+	return clv_model_cache_model(e->cached);
 }
 
 /* ---- SQL functions ---------------------------------------------------------- */

@@ -74,6 +74,12 @@ typedef struct clv_runtime
 	void		(*check_interrupts) (void);
 	/* whether check_interrupts would not return: for loops holding malloc'd memory */
 	bool		(*interrupt_pending) (void);
+	/*
+	 * SHA-256 of a (alen bytes) then b (blen bytes) into out (32 bytes), when
+	 * the host has a faster one than the core's (model digests); may raise.
+	 */
+	void		(*sha256) (const void *a, size_t alen, const void *b, size_t blen,
+						   unsigned char *out);
 } clv_runtime;
 
 extern clv_runtime clv_rt;
@@ -133,5 +139,20 @@ clv_mix64(uint64_t z)
 
 /* CRC-32C (Castagnoli), as used by the model container. */
 uint32_t	clv_crc32c(uint32_t crc, const void *data, size_t len);
+
+/* SHA-256 (FIPS 180-4): the content digest of format-version-2 models. */
+#define CLV_SHA256_SIZE 32
+
+typedef struct clv_sha256
+{
+	uint32_t	state[8];
+	uint64_t	total;			/* bytes hashed so far */
+	size_t		used;			/* bytes waiting in block */
+	unsigned char block[64];
+} clv_sha256;
+
+void		clv_sha256_init(clv_sha256 *ctx);
+void		clv_sha256_update(clv_sha256 *ctx, const void *data, size_t len);
+void		clv_sha256_final(clv_sha256 *ctx, unsigned char digest[CLV_SHA256_SIZE]);
 
 #endif							/* CLV_CORE_H */

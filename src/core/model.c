@@ -1,10 +1,13 @@
 /*
  * model.c — encoder and strict decoder of the model container.
  *
- * Header (24 bytes, little-endian whatever the host):
+ * Header, little-endian whatever the host:
  *   0  magic "CLVM"        4  u16 format version   6  u16 model kind
  *   8  u32 flags (0)      12  u32 feature count    16  u32 body length
- *  20  u32 CRC-32C of header bytes 0..19 and the body
+ *  20  u32 CRC-32C: version 1, of header bytes 0..19 and the body;
+ *      version 2, of header bytes 0..19 and 24..55 (the header alone)
+ *  24  version 2 only: SHA-256 of header bytes 0..19 and the body, the
+ *      model's identity (56 header bytes in all)
  * Body: feature names, metadata JSON, kind-specific payload; each a length
  * followed by bytes.  See doc/model-format.md.
  *
@@ -212,12 +215,51 @@ encode_payload(const clv_model *model, clv_buf *buf)
 	}
 }
 
+static size_t
+header_size(uint16_t version)
+{
+	return version >= 2 ? CLV_MODEL_HEADER_SIZE_V2 : CLV_MODEL_HEADER_SIZE;
+}
+
+/* SHA-256 of header bytes 0..19, then of the body: a version-2 identity. */
+static void
+content_digest(const unsigned char *header, const unsigned char *body, size_t body_len,
+			   unsigned char digest[CLV_MODEL_DIGEST_SIZE])
+{
+	clv_sha256	ctx;
+
+	if (clv_rt.sha256)
+	{
+		clv_rt.sha256(header, 20, body, body_len, digest);
+		return;
+	}
+	clv_sha256_init(&ctx);
+	clv_sha256_update(&ctx, header, 20);
+	clv_sha256_update(&ctx, body, body_len);
+	clv_sha256_final(&ctx, digest);
+}
+
+/* A version-2 header's CRC-32C: of bytes 0..19, then of the digest. */
+static uint32_t
+header_checksum(const unsigned char *header)
+{
+	return clv_crc32c(clv_crc32c(0, header, 20), header + CLV_MODEL_HEADER_SIZE,
+					  CLV_MODEL_DIGEST_SIZE);
+}
+
 void
 clv_model_encode(const clv_model *model, clv_buf *out)
 {
+	clv_model_encode_version(model, CLV_MODEL_FORMAT_VERSION, out);
+}
+
+void
+clv_model_encode_version(const clv_model *model, uint16_t version, clv_buf *out)
+{
 	clv_buf		body;
 	clv_buf		payload;
-	unsigned char header[CLV_MODEL_HEADER_SIZE];
+	unsigned char header[CLV_MODEL_HEADER_SIZE_V2];
+	size_t		hsize = header_size(version);
 	size_t		meta_len = model->meta ? strlen(model->meta) : 0;
 
 	clv_buf_init(&body, 256 + 8 * (size_t) model->n_features);
@@ -242,17 +284,23 @@ clv_model_encode(const clv_model *model, clv_buf *out)
 	clv_release(payload.data);
 
 	memcpy(header, CLV_MODEL_MAGIC, 4);
-	header[4] = CLV_MODEL_FORMAT_VERSION & 0xFF;
-	header[5] = CLV_MODEL_FORMAT_VERSION >> 8;
+	header[4] = (unsigned char) (version & 0xFF);
+	header[5] = (unsigned char) (version >> 8);
 	header[6] = (unsigned char) (model->kind & 0xFF);
 	header[7] = (unsigned char) (model->kind >> 8);
 	store_u32(header + 8, 0);
 	store_u32(header + 12, model->n_features);
 	store_u32(header + 16, (uint32_t) body.len);
-	store_u32(header + 20, model_checksum(header, body.data, body.len));
+	if (version >= 2)
+	{
+		content_digest(header, body.data, body.len, header + CLV_MODEL_HEADER_SIZE);
+		store_u32(header + 20, header_checksum(header));
+	}
+	else
+		store_u32(header + 20, model_checksum(header, body.data, body.len));
 
-	clv_buf_init(out, CLV_MODEL_HEADER_SIZE + body.len);
-	clv_buf_put(out, header, CLV_MODEL_HEADER_SIZE);
+	clv_buf_init(out, hsize + body.len);
+	clv_buf_put(out, header, hsize);
 	clv_buf_put(out, body.data, body.len);
 	clv_release(body.data);
 }
@@ -267,13 +315,18 @@ corrupt(clv_error *err, const char *what)
 	return CLV_ERR_CORRUPT;
 }
 
-clv_status
-clv_model_check_header(const unsigned char *data, size_t len, clv_error *err)
+/*
+ * The header checks, on the first avail bytes of a value total bytes long:
+ * everything but what needs the body.
+ */
+static clv_status
+check_header(const unsigned char *data, size_t avail, size_t total, clv_error *err)
 {
 	uint16_t	version;
 	uint32_t	kind;
+	size_t		hsize;
 
-	if (len < CLV_MODEL_HEADER_SIZE)
+	if (avail < CLV_MODEL_HEADER_SIZE || total < CLV_MODEL_HEADER_SIZE)
 		return corrupt(err, "The value is shorter than a model header.");
 	if (memcmp(data, CLV_MODEL_MAGIC, 4) != 0)
 		return corrupt(err, "The value does not start with the clv model magic bytes.");
@@ -299,9 +352,69 @@ clv_model_check_header(const unsigned char *data, size_t len, clv_error *err)
 		return corrupt(err, "The model header has unknown flags set.");
 	if (load_u32(data + 12) > CLV_MAX_FEATURES)
 		return corrupt(err, "The model header gives too many features.");
-	if ((size_t) load_u32(data + 16) != len - CLV_MODEL_HEADER_SIZE)
+	hsize = header_size(version);
+	if (avail < hsize || total < hsize)
+		return corrupt(err, "The value is shorter than a model header.");
+	if ((size_t) load_u32(data + 16) != total - hsize)
 		return corrupt(err, "The model body length does not match the value's length; it may be truncated.");
+	if (version >= 2 && load_u32(data + 20) != header_checksum(data))
+		return corrupt(err, "The model header checksum does not match; the value is corrupted.");
 	return CLV_OK;
+}
+
+clv_status
+clv_model_check_header(const unsigned char *data, size_t len, clv_error *err)
+{
+	return check_header(data, len, len, err);
+}
+
+clv_status
+clv_model_read_identity(const unsigned char *header, size_t header_len, size_t total_len,
+						uint16_t *version, unsigned char digest[CLV_MODEL_DIGEST_SIZE],
+						clv_error *err)
+{
+	clv_status	st = check_header(header, header_len, total_len, err);
+
+	if (st != CLV_OK)
+		return st;
+	*version = load_u16(header + 4);
+	if (*version >= 2)
+		memcpy(digest, header + CLV_MODEL_HEADER_SIZE, CLV_MODEL_DIGEST_SIZE);
+	return CLV_OK;
+}
+
+void
+clv_model_compute_digest(const unsigned char *data, size_t len,
+						 unsigned char digest[CLV_MODEL_DIGEST_SIZE])
+{
+	clv_sha256	ctx;
+
+	if (len >= CLV_MODEL_HEADER_SIZE_V2 && load_u16(data + 4) >= 2)
+	{
+		content_digest(data, data + CLV_MODEL_HEADER_SIZE_V2, len - CLV_MODEL_HEADER_SIZE_V2,
+					   digest);
+		return;
+	}
+	if (clv_rt.sha256)
+	{
+		clv_rt.sha256(data, len, NULL, 0, digest);
+		return;
+	}
+	clv_sha256_init(&ctx);
+	clv_sha256_update(&ctx, data, len);
+	clv_sha256_final(&ctx, digest);
+}
+
+bool
+clv_model_digest_matches(const unsigned char *data, size_t len, clv_error *err)
+{
+	unsigned char digest[CLV_MODEL_DIGEST_SIZE];
+
+	clv_model_compute_digest(data, len, digest);
+	if (memcmp(digest, data + CLV_MODEL_HEADER_SIZE, CLV_MODEL_DIGEST_SIZE) == 0)
+		return true;
+	corrupt(err, "The model digest does not match its contents; the value is corrupted.");
+	return false;
 }
 
 static clv_status
@@ -415,11 +528,19 @@ clv_model_decode(const unsigned char *data, size_t len, clv_model **out,
 	uint32_t	payload_len;
 	const unsigned char *p;
 
+	size_t		hsize;
+
 	*out = NULL;
 	if ((st = clv_model_check_header(data, len, err)) != CLV_OK)
 		return st;
-	if (load_u32(data + 20) != model_checksum(data, data + CLV_MODEL_HEADER_SIZE,
-											  len - CLV_MODEL_HEADER_SIZE))
+	hsize = header_size(load_u16(data + 4));
+	if (hsize == CLV_MODEL_HEADER_SIZE_V2)
+	{
+		if (!clv_model_digest_matches(data, len, err))
+			return CLV_ERR_CORRUPT;
+	}
+	else if (load_u32(data + 20) != model_checksum(data, data + CLV_MODEL_HEADER_SIZE,
+												   len - CLV_MODEL_HEADER_SIZE))
 		return corrupt(err, "The model checksum does not match; the value is corrupted.");
 
 	m = clv_alloc(sizeof(clv_model));
@@ -431,7 +552,7 @@ clv_model_decode(const unsigned char *data, size_t len, clv_model **out,
 	if (m->n_features == 0)
 		return corrupt(err, "The model has no features.");
 
-	body = (clv_reader) {data + CLV_MODEL_HEADER_SIZE, len - CLV_MODEL_HEADER_SIZE, 0};
+	body = (clv_reader) {data + hsize, len - hsize, 0};
 	if ((st = decode_names(&body, m, err)) != CLV_OK ||
 		(st = decode_meta(&body, m, err)) != CLV_OK)
 		return st;

@@ -8,8 +8,10 @@
 #include "clv_core.h"
 
 #define CLV_MODEL_MAGIC			"CLVM"
-#define CLV_MODEL_FORMAT_VERSION 1
-#define CLV_MODEL_HEADER_SIZE	24
+#define CLV_MODEL_FORMAT_VERSION 2	/* what the encoder writes; 1 is still read */
+#define CLV_MODEL_HEADER_SIZE	24	/* the fields every version starts with */
+#define CLV_MODEL_DIGEST_SIZE	CLV_SHA256_SIZE
+#define CLV_MODEL_HEADER_SIZE_V2 (CLV_MODEL_HEADER_SIZE + CLV_MODEL_DIGEST_SIZE)
 #define CLV_MAX_FEATURES		10000
 #define CLV_MAX_NAME_LEN		1024
 #define CLV_MAX_META_LEN		(16u * 1024 * 1024)
@@ -85,10 +87,19 @@ bool		clv_read_bytes(clv_reader *r, size_t n, const unsigned char **p);
 const char *clv_model_kind_name(clv_model_kind kind);
 
 /*
- * Serialise a model into buf (which is initialised here).  The model must be
- * valid; encoding cannot fail except through the allocator.
+ * Serialise a model into buf (which is initialised here), in the current
+ * format version.  The model must be valid; encoding cannot fail except
+ * through the allocator.
  */
 void		clv_model_encode(const clv_model *model, clv_buf *buf);
+
+/*
+ * The same in a given format version (1 or 2): golden tests and the fuzz
+ * target re-encode a version-1 model as it was read.  The payload is written
+ * as the payload encoders write it.
+ */
+void		clv_model_encode_version(const clv_model *model, uint16_t version,
+									 clv_buf *buf);
 
 /*
  * Decode and validate bytes.  On success *out holds a model whose every
@@ -102,6 +113,36 @@ void		clv_model_free(clv_model *model);
 /* Validate only the fixed header: used to key the scoring cache cheaply. */
 clv_status	clv_model_check_header(const unsigned char *data, size_t len,
 								   clv_error *err);
+
+/*
+ * The identity of a model read from the start of its value alone: header
+ * holds the first header_len bytes of a value total_len bytes long (a slice
+ * of at least CLV_MODEL_HEADER_SIZE_V2 bytes, or the whole value if shorter).
+ * The header is checked as clv_model_check_header does, and a version-2
+ * header's own CRC-32C too; *version is set, and for version 2 digest gets
+ * the SHA-256 the header records.  That digest is the writer's claim: only
+ * clv_model_decode (or clv_model_digest_matches) proves the body has it.
+ */
+clv_status	clv_model_read_identity(const unsigned char *header, size_t header_len,
+									size_t total_len, uint16_t *version,
+									unsigned char digest[CLV_MODEL_DIGEST_SIZE],
+									clv_error *err);
+
+/*
+ * Whether the SHA-256 of a whole version-2 value (already checked by
+ * clv_model_read_identity) is the one in its header.  When false, err is
+ * set to the decoder's error for a digest mismatch.
+ */
+bool		clv_model_digest_matches(const unsigned char *data, size_t len,
+									 clv_error *err);
+
+/*
+ * The content digest a version-2 model records: SHA-256 of header bytes
+ * 0..19 followed by the body.  For a version-1 value, the SHA-256 of all its
+ * bytes (the glue's cache key for them; never written anywhere).
+ */
+void		clv_model_compute_digest(const unsigned char *data, size_t len,
+									 unsigned char digest[CLV_MODEL_DIGEST_SIZE]);
 
 /* Parameters a probabilistic kind has, or 0 for the other kinds. */
 uint32_t	clv_model_kind_params(clv_model_kind kind);

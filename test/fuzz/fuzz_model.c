@@ -8,10 +8,11 @@
  * format has one encoding per model, so anything else is a decoder that
  * accepted bytes it does not understand).
  *
- * Random mutations almost never carry a valid CRC-32C, which would confine
- * the fuzzer to the header checks; so each input is decoded twice: as given,
- * and with its body length and checksum fields made consistent, which lets
- * mutations reach the structural checks behind the checksum.
+ * Random mutations almost never carry a valid CRC-32C (or, in format
+ * version 2, SHA-256 digest), which would confine the fuzzer to the header
+ * checks; so each input is decoded twice: as given, and with its body length,
+ * digest and checksum fields made consistent for the version it claims,
+ * which lets mutations reach the structural checks behind them.
  *
  * A decoded tree ensemble is also scored and explained on a few inputs
  * (all zeros, all missing, a mixture), and its TreeSHAP values must add up
@@ -93,7 +94,7 @@ decode_and_check(const uint8_t *data, size_t size)
 		clv_model_check_header(data, size, &err) != CLV_OK)
 		abort();
 
-	clv_model_encode(m, &enc);
+	clv_model_encode_version(m, m->format_version, &enc);
 	if (enc.len != size || memcmp(enc.data, data, size) != 0)
 		abort();				/* a valid decode must round-trip */
 	clv_release(enc.data);
@@ -137,18 +138,30 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	decode_and_check(data, size);
 
-	/* the same bytes with a consistent length and checksum */
+	/* the same bytes with a consistent length, digest and checksum */
 	if (size >= CLV_MODEL_HEADER_SIZE)
 	{
 		uint8_t    *copy = malloc(size);
+		bool		v2 = (data[4] | data[5] << 8) >= 2;
 
 		if (copy == NULL)
 			abort();
 		memcpy(copy, data, size);
-		store_u32(copy + 16, (uint32_t) (size - CLV_MODEL_HEADER_SIZE));
-		store_u32(copy + 20, clv_crc32c(clv_crc32c(0, copy, 20), copy + CLV_MODEL_HEADER_SIZE,
-										size - CLV_MODEL_HEADER_SIZE));
-		decode_and_check(copy, size);
+		if (!v2)
+		{
+			store_u32(copy + 16, (uint32_t) (size - CLV_MODEL_HEADER_SIZE));
+			store_u32(copy + 20, clv_crc32c(clv_crc32c(0, copy, 20), copy + CLV_MODEL_HEADER_SIZE,
+											size - CLV_MODEL_HEADER_SIZE));
+			decode_and_check(copy, size);
+		}
+		else if (size >= CLV_MODEL_HEADER_SIZE_V2)
+		{
+			store_u32(copy + 16, (uint32_t) (size - CLV_MODEL_HEADER_SIZE_V2));
+			clv_model_compute_digest(copy, size, copy + CLV_MODEL_HEADER_SIZE);
+			store_u32(copy + 20, clv_crc32c(clv_crc32c(0, copy, 20), copy + CLV_MODEL_HEADER_SIZE,
+											CLV_MODEL_DIGEST_SIZE));
+			decode_and_check(copy, size);
+		}
 		free(copy);
 	}
 	return 0;

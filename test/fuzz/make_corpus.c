@@ -4,7 +4,10 @@
  * A handful of small valid models of each kind, with and without feature
  * names and metadata, so that mutations start from bytes that pass every
  * check, and a few small tree ensembles (under the fuzzer's 4096-byte
- * inputs).  Not part of the build; regenerate with:
+ * inputs).  It writes the current format version; the seeds named v1_* are
+ * the same models as clv 0.1.0 wrote them (format version 1), kept so that
+ * the fuzzer keeps exercising the version-1 decoder.  Not part of the
+ * build; regenerate with:
  *
  *   cc -std=gnu11 -pthread -Isrc/core -o make_corpus test/fuzz/make_corpus.c \
  *       src/core/[a-z]*.c $(gsl-config --libs) -lm

@@ -191,6 +191,47 @@ test_crc32c(void)
 		  "crc32c can be computed incrementally");
 }
 
+/* ---- SHA-256 ---------------------------------------------------------------- */
+
+static bool
+sha256_is(const void *data, size_t len, size_t step, const char *hex)
+{
+	clv_sha256	ctx;
+	unsigned char d[CLV_SHA256_SIZE];
+	char		got[2 * CLV_SHA256_SIZE + 1];
+
+	clv_sha256_init(&ctx);
+	for (size_t off = 0; off < len; off += step)
+		clv_sha256_update(&ctx, (const unsigned char *) data + off, len - off < step ? len - off : step);
+	clv_sha256_final(&ctx, d);
+	for (int i = 0; i < CLV_SHA256_SIZE; i++)
+		snprintf(got + 2 * i, 3, "%02x", d[i]);
+	return strcmp(got, hex) == 0;
+}
+
+static void
+test_sha256(void)
+{
+	static const char two_blocks[] = "abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq";
+	unsigned char *million = clv_alloc(1000000);
+
+	/* FIPS 180-4 examples, and the one-million-'a' vector */
+	check(sha256_is("", 0, 1, "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"),
+		  "sha256 of no bytes");
+	check(sha256_is("abc", 3, 3, "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"),
+		  "sha256(\"abc\")");
+	check(sha256_is(two_blocks, 56, 56, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+		  "sha256 of the 56-byte two-block message");
+	check(sha256_is(two_blocks, 56, 5, "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"),
+		  "sha256 computed in pieces of 5 bytes");
+	memset(million, 'a', 1000000);
+	check(sha256_is(million, 1000000, 1000000, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
+		  "sha256 of one million 'a'");
+	check(sha256_is(million, 1000000, 777, "cdc76e5c9914fb9281a1c7e284d73e67f1809a48a497200e046d39ccc7112cd0"),
+		  "sha256 of one million 'a' in pieces of 777 bytes");
+	clv_release(million);
+}
+
 /* ---- the size check of serialized aggregate states -------------------------- */
 
 static void
@@ -495,6 +536,27 @@ container_crc(const unsigned char *model, size_t len)
 	return clv_crc32c(clv_crc32c(0, model, 20), model + 24, len - 24);
 }
 
+/* Version 2: CRC-32C of header bytes 0..19 and the digest at 24..55. */
+static uint32_t
+header_crc_v2(const unsigned char *model)
+{
+	return clv_crc32c(clv_crc32c(0, model, 20), model + 24, 32);
+}
+
+/* Version 2: the digest is SHA-256 of header bytes 0..19, then the body. */
+static bool
+digest_v2_ok(const unsigned char *model, size_t len)
+{
+	clv_sha256	ctx;
+	unsigned char d[32];
+
+	clv_sha256_init(&ctx);
+	clv_sha256_update(&ctx, model, 20);
+	clv_sha256_update(&ctx, model + 56, len - 56);
+	clv_sha256_final(&ctx, d);
+	return memcmp(d, model + 24, 32) == 0;
+}
+
 /* Build, decode expecting failure, free. */
 static void
 spec_fails(const model_spec *s, clv_status want, const char *keyword,
@@ -517,14 +579,15 @@ round_trip(const clv_model *m, const char *what)
 	clv_error	err;
 
 	clv_model_encode(m, &a);
-	check(a.len >= CLV_MODEL_HEADER_SIZE && memcmp(a.data, "CLVM", 4) == 0 &&
-		  a.data[4] == 1 && a.data[5] == 0 &&
+	check(a.len >= CLV_MODEL_HEADER_SIZE_V2 && memcmp(a.data, "CLVM", 4) == 0 &&
+		  a.data[4] == 2 && a.data[5] == 0 &&
 		  a.data[6] == (unsigned char) m->kind && a.data[7] == 0 &&
 		  a.data[8] == 0 && a.data[9] == 0 && a.data[10] == 0 && a.data[11] == 0 &&
 		  a.data[12] == (unsigned char) m->n_features &&
-		  a.data[16] == (unsigned char) (a.len - CLV_MODEL_HEADER_SIZE) &&
-		  a.data[20] == (unsigned char) container_crc(a.data, a.len),
-		  "%s: header fields (magic, version 1, kind, flags 0, count, length, crc)", what);
+		  a.data[16] == (unsigned char) (a.len - CLV_MODEL_HEADER_SIZE_V2) &&
+		  a.data[20] == (unsigned char) header_crc_v2(a.data) &&
+		  digest_v2_ok(a.data, a.len),
+		  "%s: header fields (magic, version 2, kind, flags 0, count, length, crc, digest)", what);
 	check(clv_model_check_header(a.data, a.len, &err) == CLV_OK,
 		  "%s: clv_model_check_header accepts the encoding", what);
 	d = decode_ok(a.data, a.len, what);
@@ -540,6 +603,23 @@ round_trip(const clv_model *m, const char *what)
 	clv_release(a.data);
 	clv_release(b.data);
 	clv_model_free(d);
+
+	/* written as format version 1, read back and written again the same */
+	clv_model_encode_version(m, 1, &a);
+	check(a.data[4] == 1 && a.data[20] == (unsigned char) container_crc(a.data, a.len),
+		  "%s: version-1 header (version 1, crc over header and body)", what);
+	d = decode_ok(a.data, a.len, what);
+	if (d != NULL)
+	{
+		check(models_equal(m, d) && d->format_version == 1,
+			  "%s: version-1 encoding decodes to the same model", what);
+		clv_model_encode_version(d, 1, &b);
+		check(a.len == b.len && memcmp(a.data, b.data, a.len) == 0,
+			  "%s: version-1 re-encoding is byte-identical", what);
+		clv_release(b.data);
+		clv_model_free(d);
+	}
+	clv_release(a.data);
 }
 
 static void
@@ -582,10 +662,17 @@ test_model_round_trip(void)
 		for (uint32_t i = 0; i < 4; i++)
 			c[i] = spec_coef(i);
 		m = make_model(CLV_KIND_LINREG, 3, fn, s.meta, c);
-		clv_model_encode(m, &a);
+		clv_model_encode_version(m, 1, &a);
 		build_model(&s, &b);
 		check(a.len == b.len && memcmp(a.data, b.data, a.len) == 0,
-			  "clv_model_encode matches the documented layout written independently");
+			  "clv_model_encode_version(1) matches the documented layout written independently");
+		clv_release(a.data);
+		/* version 2: the same body after a 56-byte header */
+		clv_model_encode(m, &a);
+		check(a.len == b.len + 32 && memcmp(a.data, b.data, 20) != 0 &&
+			  memcmp(a.data + 56, b.data + 24, b.len - 24) == 0 &&
+			  memcmp(a.data + 6, b.data + 6, 10) == 0,
+			  "clv_model_encode writes the version-1 body after a version-2 header");
 		clv_release(a.data);
 		clv_release(b.data);
 		clv_model_free(m);
@@ -613,9 +700,44 @@ test_model_round_trip(void)
 
 		m = decode_ok(golden, sizeof(golden), "golden version-1 model decodes");
 		check(m != NULL && models_equal(m, want), "golden version-1 model has the expected fields");
-		clv_model_encode(want, &enc);
+		clv_model_encode_version(want, 1, &enc);
 		check(enc.len == sizeof(golden) && memcmp(enc.data, golden, enc.len) == 0,
 			  "encoder still writes the golden version-1 bytes");
+		clv_release(enc.data);
+		clv_model_free(want);
+		clv_model_free(m);
+	}
+
+	/*
+	 * Golden bytes of format version 2 (clv 0.2.0): the same model after a
+	 * 56-byte header whose digest is SHA-256 of bytes 0..19 and the body.
+	 */
+	{
+		static const unsigned char golden[] = {
+			0x43, 0x4c, 0x56, 0x4d, 0x02, 0x00, 0x01, 0x00,
+			0x00, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+			0x27, 0x00, 0x00, 0x00, 0xaa, 0xfa, 0x8f, 0x18,
+			0x0a, 0xf5, 0x11, 0x0b, 0xbf, 0x7d, 0x61, 0x59,
+			0x56, 0xb9, 0xf8, 0xc0, 0x06, 0x39, 0x48, 0x00,
+			0xd7, 0xe4, 0xeb, 0x89, 0xfd, 0xe6, 0xf1, 0x5e,
+			0xcb, 0x66, 0x99, 0x04, 0x35, 0xf3, 0x50, 0x41,
+			0x01, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00,
+			0x78, 0x02, 0x00, 0x00, 0x00, 0x7b, 0x7d, 0x14,
+			0x00, 0x00, 0x00, 0x02, 0x00, 0x00, 0x00, 0x00,
+			0x00, 0x00, 0x00, 0x00, 0x00, 0xf8, 0x3f, 0x00,
+			0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xc0
+		};
+		const double want_coef[] = {1.5, -2.0};
+		const char *const want_names[] = {"x"};
+		clv_model  *want = make_model(CLV_KIND_LINREG, 1, want_names, "{}", want_coef);
+		clv_buf		enc;
+
+		m = decode_ok(golden, sizeof(golden), "golden version-2 model decodes");
+		check(m != NULL && models_equal(m, want) && m->format_version == 2,
+			  "golden version-2 model has the expected fields");
+		clv_model_encode(want, &enc);
+		check(enc.len == sizeof(golden) && memcmp(enc.data, golden, enc.len) == 0,
+			  "encoder writes the golden version-2 bytes");
 		clv_release(enc.data);
 		clv_model_free(want);
 		clv_model_free(m);
@@ -691,6 +813,54 @@ test_model_corruption(void)
 	clv_model_encode(m, &enc);
 	clv_model_free(m);
 	exhaustive_corruption(&enc, "logreg with names and metadata");
+	{
+		/* the same as format version 1: its CRC covers everything */
+		clv_model  *d = NULL;
+		clv_error	err;
+		clv_buf		v1;
+
+		clv_model_decode(enc.data, enc.len, &d, &err);
+		clv_model_encode_version(d, 1, &v1);
+		exhaustive_corruption(&v1, "logreg with names and metadata, version 1");
+		clv_release(v1.data);
+		clv_model_free(d);
+	}
+	{
+		/* version 2: what each part of the header guards */
+		unsigned char *copy = clv_alloc(enc.len);
+		unsigned char digest[CLV_MODEL_DIGEST_SIZE];
+		uint16_t	version = 0;
+		clv_error	err;
+
+		check(clv_model_read_identity(enc.data, CLV_MODEL_HEADER_SIZE_V2, enc.len, &version,
+									  digest, &err) == CLV_OK &&
+			  version == 2 && memcmp(digest, enc.data + 24, 32) == 0,
+			  "read_identity returns the digest from a 56-byte header slice");
+		check(clv_model_read_identity(enc.data, CLV_MODEL_HEADER_SIZE_V2 - 1, enc.len, &version,
+									  digest, &err) == CLV_ERR_CORRUPT,
+			  "read_identity rejects a slice shorter than the version-2 header");
+		memcpy(copy, enc.data, enc.len);
+		copy[enc.len - 1] ^= 1;
+		check(clv_model_read_identity(copy, CLV_MODEL_HEADER_SIZE_V2, enc.len, &version,
+									  digest, &err) == CLV_OK,
+			  "read_identity accepts a header whose body was changed (it reads no body)");
+		check(!clv_model_digest_matches(copy, enc.len, &err) && strstr(err.detail, "digest") != NULL,
+			  "digest_matches rejects a changed body");
+		decode_fails(copy, enc.len, CLV_ERR_CORRUPT, "digest",
+					 "version 2: a changed body byte fails the digest");
+		memcpy(copy, enc.data, enc.len);
+		copy[40] ^= 1;
+		decode_fails(copy, enc.len, CLV_ERR_CORRUPT, "header checksum",
+					 "version 2: a changed digest byte fails the header checksum");
+		check(clv_model_read_identity(copy, CLV_MODEL_HEADER_SIZE_V2, enc.len, &version,
+									  digest, &err) == CLV_ERR_CORRUPT,
+			  "read_identity rejects a changed digest byte");
+		memcpy(copy, enc.data, enc.len);
+		copy[12] ^= 1;
+		decode_fails(copy, enc.len, CLV_ERR_CORRUPT, "header checksum",
+					 "version 2: a changed feature count fails the header checksum");
+		clv_release(copy);
+	}
 
 	/* header fields, each with everything else valid */
 	{
@@ -708,8 +878,8 @@ test_model_corruption(void)
 
 		s.version = 0;
 		spec_fails(&s, CLV_ERR_CORRUPT, "version", "format version 0 is rejected as corrupt");
-		s.version = 2;
-		spec_fails(&s, CLV_ERR_UNSUPPORTED, "version", "future format version 2 is unsupported");
+		s.version = 3;
+		spec_fails(&s, CLV_ERR_UNSUPPORTED, "version", "future format version 3 is unsupported");
 		s.version = 0xFFFF;
 		spec_fails(&s, CLV_ERR_UNSUPPORTED, "version", "format version 65535 is unsupported");
 	}
@@ -2434,6 +2604,7 @@ main(void)
 	test_crc32c();
 	test_bytes_fit();
 	test_sort();
+	test_sha256();
 	test_model_round_trip();
 	test_model_corruption();
 	test_model_predict();
