@@ -30,7 +30,7 @@ typedef struct btyd_options
 } btyd_options;
 
 /* The SQL name of each model's fit aggregate, for messages. */
-static const char *const fit_names[] = {
+static const char *const fit_names[CLV_BTYD_N_MODELS] = {
 	[CLV_BTYD_BGNBD] = "clv_bgnbd_fit",
 	[CLV_BTYD_MBGNBD] = "clv_mbgnbd_fit",
 	[CLV_BTYD_GAMMAGAMMA] = "clv_gammagamma_fit",
@@ -55,11 +55,11 @@ parse_btyd_options(clv_btyd_model model, Jsonb *options, btyd_options *out)
 	memset(out, 0, sizeof(*out));
 	out->max_iter = 500;
 	clv_parse_options(options, fit_name(model), spec, lengthof(spec));
-	if (out->start.n > 0 && out->start.n != clv_btyd_n_params(model))
+	if (out->start.n > 0 && out->start.n != clv_btyd_models[model].n_params)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"start\" of %s must have %d values", fit_name(model),
-						clv_btyd_n_params(model))));
+						clv_btyd_models[model].n_params)));
 }
 
 /* ---- transition ------------------------------------------------------------ */
@@ -68,7 +68,7 @@ pg_attribute_noreturn()
 static void
 raise_pattern_limit(clv_error *err, clv_btyd_model model)
 {
-	clv_set_hint(err, model == CLV_BTYD_GAMMAGAMMA
+	clv_set_hint(err, clv_btyd_models[model].spend
 				 ? "Raise clv.max_training_memory, or round monetary to fewer distinct values."
 				 : "Raise clv.max_training_memory, or round recency and t to fewer distinct values.");
 	clv_raise(err);
@@ -79,8 +79,7 @@ btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
 {
 	MemoryContext cxt = clv_agg_context(fcinfo, fit_name(model));
 	btyd_state *state = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
-	bool		gg = model == CLV_BTYD_GAMMAGAMMA;
-	int			options_arg = gg ? 3 : 4;
+	int			options_arg = 1 + clv_btyd_models[model].n_features;
 	double		x,
 				tx,
 				T;
@@ -89,8 +88,6 @@ btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
 	MemoryContext old;
 
 	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
-	if (gg && x == 0)
-		tx = 0;					/* one-time buyers' spend carries no information */
 
 	old = MemoryContextSwitchTo(cxt);
 	if (state == NULL)
@@ -106,7 +103,7 @@ btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
 	}
 	else
 		clv_check_options_row(fcinfo, options_arg, state->options, fit_name(model));
-	st = clv_patterns_add(&state->patterns, x, tx, T, 1, &err);
+	st = clv_btyd_add_customer(model, &state->patterns, x, tx, T, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
 		raise_pattern_limit(&err, model);
@@ -213,7 +210,7 @@ clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
 	clv_agg_context(fcinfo, "clv_btyd_fit_deserialize");
 	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
 	model = clv_state_uint32(&buf);
-	if (model < CLV_BTYD_BGNBD || model > CLV_BTYD_PARETONBD)
+	if (model >= CLV_BTYD_N_MODELS)
 		clv_invalid_state("The model number is %u.", model);
 	s = palloc0(sizeof(btyd_state));
 	s->model = (clv_btyd_model) model;
@@ -245,11 +242,9 @@ clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
 static void
 json_params(StringInfo buf, const char *key, clv_btyd_model model, const double *v)
 {
-	const char *names[CLV_BTYD_MAX_PARAMS];
+	const clv_btyd_ops *ops = &clv_btyd_models[model];
 
-	for (int i = 0; i < clv_btyd_n_params(model); i++)
-		names[i] = clv_btyd_param_name(model, i);
-	clv_json_named_numbers(buf, key, names, v, clv_btyd_n_params(model));
+	clv_json_named_numbers(buf, key, ops->param_names, v, ops->n_params);
 }
 
 PG_FUNCTION_INFO_V1(clv_btyd_fit_final);
@@ -257,8 +252,7 @@ Datum
 clv_btyd_fit_final(PG_FUNCTION_ARGS)
 {
 	btyd_state *s = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
-	static char *const bg_names[] = {"frequency", "recency", "t"};
-	static char *const gg_names[] = {"frequency", "monetary"};
+	const clv_btyd_ops *ops;
 	btyd_options opt;
 	clv_btyd_options copt;
 	clv_btyd_fit fit;
@@ -266,7 +260,6 @@ clv_btyd_fit_final(PG_FUNCTION_ARGS)
 	clv_patterns sorted;
 	StringInfoData meta;
 	clv_model	model = {0};
-	bool		gg;
 
 	clv_agg_context(fcinfo, "clv_btyd_fit_final");
 	if (s == NULL)
@@ -274,7 +267,7 @@ clv_btyd_fit_final(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("%s cannot fit a model on zero rows",
 						clv_agg_name(fcinfo))));
-	gg = s->model == CLV_BTYD_GAMMAGAMMA;
+	ops = &clv_btyd_models[s->model];
 	parse_btyd_options(s->model, s->options, &opt);
 	copt.l2 = opt.l2;
 	copt.max_iter = opt.max_iter;
@@ -302,9 +295,9 @@ clv_btyd_fit_final(PG_FUNCTION_ARGS)
 						   JsonbToCString(NULL, &s->options->root, VARSIZE(s->options)) : "{}");
 	appendStringInfoChar(&meta, '}');
 
-	model.kind = clv_btyd_kind_of_model(s->model);
-	model.n_features = gg ? 2 : 3;
-	model.feature_names = gg ? (char **) gg_names : (char **) bg_names;
+	model.kind = ops->kind;
+	model.n_features = ops->n_features;
+	model.feature_names = (char **) ops->feature_names;
 	model.meta = meta.data;
 	model.n_params = fit.n_params;
 	model.params = fit.params;

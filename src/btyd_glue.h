@@ -16,31 +16,13 @@ static pg_attribute_always_inline void
 clv_btyd_customer_args(FunctionCallInfo fcinfo, int first, clv_btyd_model model,
 					   double *x, double *tx, double *T)
 {
-	bool		spend = model == CLV_BTYD_GAMMAGAMMA;
+	bool		spend = clv_btyd_models[model].spend;
 	clv_error	err;
 
 	*x = clv_finite_arg(fcinfo, first, "frequency");
 	*tx = clv_finite_arg(fcinfo, first + 1, spend ? "monetary" : "recency");
 	*T = spend ? 0 : clv_finite_arg(fcinfo, first + 2, "t");
 	clv_check(clv_btyd_check_customer(model, *x, *tx, *T, &err), &err);
-}
-
-/* The stored kind of a BTYD model. */
-static inline clv_model_kind
-clv_btyd_kind_of_model(clv_btyd_model model)
-{
-	switch (model)
-	{
-		case CLV_BTYD_BGNBD:
-			return CLV_KIND_BGNBD;
-		case CLV_BTYD_MBGNBD:
-			return CLV_KIND_MBGNBD;
-		case CLV_BTYD_PARETONBD:
-			return CLV_KIND_PARETONBD;
-		case CLV_BTYD_GAMMAGAMMA:
-			break;
-	}
-	return CLV_KIND_GAMMAGAMMA;
 }
 
 /* btyd_score_glue.c */

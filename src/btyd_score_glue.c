@@ -12,9 +12,10 @@
 clv_btyd_model
 clv_btyd_model_of(const clv_model *m, const char *fname, bool spend)
 {
-	for (int k = CLV_BTYD_BGNBD; k <= CLV_BTYD_PARETONBD; k++)
-		if (clv_btyd_kind_of_model(k) == m->kind && (k == CLV_BTYD_GAMMAGAMMA) == spend)
-			return (clv_btyd_model) k;
+	clv_btyd_model model;
+
+	if (clv_btyd_model_of_kind(m->kind, &model) && clv_btyd_models[model].spend == spend)
+		return model;
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 			 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(m->kind)),
@@ -72,7 +73,7 @@ clv_btyd_palive_of(clv_btyd_model model, const double *params, double x, double 
 		last.params[0] != params[0] || last.params[1] != params[1] ||
 		last.params[2] != params[2] || last.params[3] != params[3])
 	{
-		last.value = clv_bgnbd_palive(model, params, x, tx, T);
+		last.value = clv_btyd_palive(model, params, x, tx, T);
 		last.model = model;
 		memcpy(last.params, params, sizeof(last.params));
 		last.x = x;
@@ -175,14 +176,11 @@ clv_expected_spend(PG_FUNCTION_ARGS)
 	const clv_model *m = btyd_model_arg(fcinfo, "clv_expected_spend", true, &model);
 	double		x,
 				mon,
-				T;
+				T,
+				spend;
+	clv_error	err;
 
-	clv_btyd_customer_args(fcinfo, 1, CLV_BTYD_GAMMAGAMMA, &x, &mon, &T);
-	if (m->params[1] <= 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected spend is not defined for this model"),
-				 errdetail("Its parameter q is %g; the mean spend exists only for q > 1.",
-						   m->params[1])));
-	PG_RETURN_FLOAT8(clv_gammagamma_expected_spend(m->params, x, x > 0 ? mon : 0));
+	clv_btyd_customer_args(fcinfo, 1, model, &x, &mon, &T);
+	clv_check(clv_btyd_expected_spend(model, m->params, x, mon, &spend, &err), &err);
+	PG_RETURN_FLOAT8(spend);
 }

@@ -244,7 +244,7 @@ read_value_settings(const Interval *horizon, const Interval *unit, double annual
 	set->annual = annual;
 	set->horizon_units = horizon_days / unit_days;
 	/* cash flows at the end of each unit, or continuous; ρ per unit */
-	set->rate = log1p(annual) * unit_days / DAYS_PER_YEAR;
+	set->rate = clv_btyd_discount_rate(annual, unit_days);
 	set->valid = true;
 }
 
@@ -252,7 +252,8 @@ PG_FUNCTION_INFO_V1(clv_lifetime_value);
 Datum
 clv_lifetime_value(PG_FUNCTION_ARGS)
 {
-	clv_btyd_model purchase;
+	clv_btyd_model purchase,
+				spend_model;
 	clv_btyd_memo *memo;
 	const clv_model *pm = clv_btyd_purchase_model_arg(fcinfo, "clv_lifetime_value", &purchase,
 													  &memo);
@@ -270,7 +271,7 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 				purchases;
 	clv_error	err;
 
-	if (sm->kind != CLV_KIND_GAMMAGAMMA)
+	if (!clv_btyd_model_of_kind(sm->kind, &spend_model) || !clv_btyd_models[spend_model].spend)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("clv_lifetime_value cannot use a %s model as its spend model",
@@ -278,21 +279,14 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 				 errhint("The second argument takes a model fitted by clv_gammagamma_fit.")));
 	clv_btyd_customer_args(fcinfo, 2, purchase, &x, &tx, &T);
 	mon = clv_finite_arg(fcinfo, 5, "monetary");
-	clv_check(clv_btyd_check_customer(CLV_BTYD_GAMMAGAMMA, x, mon, 0, &err), &err);
+	clv_check(clv_btyd_check_customer(spend_model, x, mon, 0, &err), &err);
 	/* the settings are usually the same on every row: checked once */
 	if (!set->valid || set->annual != annual ||
 		memcmp(&set->horizon, horizon, sizeof(Interval)) != 0 ||
 		memcmp(&set->unit, unit, sizeof(Interval)) != 0 ||
 		!text_is(method, set->continuous ? "continuous" : "discrete"))
 		read_value_settings(horizon, unit, annual, method, set);
-	if (sm->params[1] <= 1)
-		ereport(ERROR,
-				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("expected spend is not defined for this model"),
-				 errdetail("Its parameter q is %g; the mean spend exists only for q > 1.",
-						   sm->params[1])));
-
-	spend = clv_gammagamma_expected_spend(sm->params, x, x > 0 ? mon : 0);
+	clv_check(clv_btyd_expected_spend(spend_model, sm->params, x, mon, &spend, &err), &err);
 	if (!clv_btyd_memo_factor(memo, purchase, pm->params, set->horizon_units,
 							  set->continuous ? 0 : 1, set->rate, x, T, &purchases))
 		clv_btyd_hypergeometric_error();
@@ -317,7 +311,7 @@ clv_dert(PG_FUNCTION_ARGS)
 				annual,
 				dert;
 
-	if (model != CLV_BTYD_PARETONBD)
+	if (clv_btyd_models[model].dert == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("clv_dert needs a paretonbd model"),
@@ -332,7 +326,8 @@ clv_dert(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unit and annual_discount_rate must be positive"),
 				 errdetail("Without discounting, expected residual purchases are unbounded.")));
-	if (!clv_paretonbd_dert(m->params, x, tx, T, log1p(annual) * unit_days / DAYS_PER_YEAR, &dert))
+	if (!clv_btyd_dert(model, m->params, x, tx, T, clv_btyd_discount_rate(annual, unit_days),
+					   &dert))
 		clv_btyd_hypergeometric_error();
 	PG_RETURN_FLOAT8(dert);
 }

@@ -17,7 +17,7 @@
 #include "model.h"
 #include "rows.h"
 #include "summary.h"
-#include "btyd.h"
+#include "btyd_internal.h"
 #include "sort.h"
 
 #include <float.h>
@@ -2378,15 +2378,15 @@ test_btyd(void)
 		 fit.params[2], fit.params[3]);
 
 	/* P(alive) is 1 for BG/NBD without repeat purchases, below 1 for MBG/NBD */
-	check(clv_bgnbd_palive(CLV_BTYD_BGNBD, truth, 0, 0, 30) == 1.0 &&
-		  clv_bgnbd_palive(CLV_BTYD_MBGNBD, truth, 0, 0, 30) < 1.0,
+	check(clv_btyd_palive(CLV_BTYD_BGNBD, truth, 0, 0, 30) == 1.0 &&
+		  clv_btyd_palive(CLV_BTYD_MBGNBD, truth, 0, 0, 30) < 1.0,
 		  "btyd: P(alive) at frequency 0");
 	{
 		double		e0,
 					e1;
 
-		check(clv_bgnbd_expected_purchases(CLV_BTYD_BGNBD, truth, 0, 2, 10, 30, &e0) && e0 == 0 &&
-			  clv_bgnbd_expected_purchases(CLV_BTYD_BGNBD, truth, 39, 300, 50, 50, &e1) &&
+		check(clv_btyd_expected_purchases(CLV_BTYD_BGNBD, truth, 0, 2, 10, 30, &e0) && e0 == 0 &&
+			  clv_btyd_expected_purchases(CLV_BTYD_BGNBD, truth, 39, 300, 50, 50, &e1) &&
 			  isfinite(e1) && e1 > 0,
 			  "btyd: expected purchases at horizon 0, and finite for 300 purchases");
 	}
@@ -2404,7 +2404,7 @@ test_btyd(void)
 				for (double h = 1; h <= 200; h *= 3)
 				{
 					clv_btyd_purchase_factor(model, cdnow, h, x, 38.86, &closed);
-					clv_bgnbd_purchase_factor_integral(model, cdnow, h, x, 38.86, &quad);
+					clv_bgnbd_purchase_factor_integral(model == CLV_BTYD_MBGNBD, cdnow, h, x, 38.86, &quad);
 					worst = fmax(worst, fabs(quad / closed - 1));
 				}
 		check(worst < 1e-9, "btyd: expected-purchase factor by quadrature matches the closed form (%.2g)",
