@@ -2424,6 +2424,72 @@ test_btyd(void)
 	gsl_rng_free(rng);
 }
 
+/*
+ * The table of BTYD models: every row is complete for its family, every
+ * stored kind maps back to its row, and anything else is no BTYD model (never
+ * a default one).  The arithmetic moved out of the glue keeps its values.
+ */
+static void
+test_btyd_table(void)
+{
+	const double gg[3] = {6, 4, 15},
+				gg_no_mean[3] = {6, 0.5, 15};
+	clv_error	err;
+	clv_btyd_model found;
+	bool		complete = true,
+				kinds = true;
+	double		spend = 0,
+				one_time = 0;
+	clv_patterns p;
+
+	for (int m = 0; m < CLV_BTYD_N_MODELS; m++)
+	{
+		const clv_btyd_ops *ops = &clv_btyd_models[m];
+		bool		purchase = !ops->spend;
+
+		complete &= ops->title != NULL && ops->n_params > 0 &&
+			ops->n_params <= CLV_BTYD_MAX_PARAMS && ops->param_names != NULL &&
+			ops->n_features == (purchase ? 3 : 2) && ops->feature_names != NULL &&
+			ops->log_likelihood != NULL && ops->starts != NULL &&
+			(ops->palive != NULL) == purchase && (ops->purchase_factor != NULL) == purchase &&
+			(ops->probability_of_purchases != NULL) == purchase &&
+			(ops->alive_probability_of_purchases != NULL) == purchase &&
+			(ops->expected_spend != NULL) == !purchase &&
+			(!purchase || (ops->time_scale > 0 && ops->time_scale < ops->n_params));
+		for (int i = 0; i < ops->n_params; i++)
+			complete &= ops->param_names[i] != NULL;
+		kinds &= clv_btyd_model_of_kind(ops->kind, &found) && found == (clv_btyd_model) m &&
+			clv_model_kind_params(ops->kind) == (uint32_t) ops->n_params;
+	}
+	check(complete, "btyd: every row of the model table is complete for its family");
+	check(kinds, "btyd: every stored kind maps back to its own row");
+	check(!clv_btyd_model_of_kind(CLV_KIND_LINREG, &found) &&
+		  !clv_btyd_model_of_kind(CLV_KIND_GBM, &found) &&
+		  !clv_btyd_model_of_kind((clv_model_kind) 0, &found) &&
+		  !clv_btyd_model_of_kind((clv_model_kind) 99, &found),
+		  "btyd: a kind that is no BTYD model maps to none");
+	check(clv_btyd_discount_rate(0.1, 7) == log1p(0.1) * 7 / 365.25 &&
+		  clv_btyd_discount_rate(0, 7) == 0,
+		  "btyd: discount rate per unit is ln(1 + annual) times the unit in years");
+	check(clv_btyd_expected_spend(CLV_BTYD_GAMMAGAMMA, gg, 3, 20, &spend, &err) == CLV_OK &&
+		  spend == (15 + 20 * 3.0) * 6 / (6 * 3.0 + 4 - 1) &&
+		  clv_btyd_expected_spend(CLV_BTYD_GAMMAGAMMA, gg, 0, 20, &one_time, &err) == CLV_OK &&
+		  one_time == 15 * 6 / (4 - 1.0),
+		  "btyd: Gamma-Gamma expected spend, the population mean for one-time buyers");
+	check(clv_btyd_expected_spend(CLV_BTYD_GAMMAGAMMA, gg_no_mean, 3, 20, &spend, &err)
+		  == CLV_ERR_DATA && strstr(err.detail, "q is 0.5") != NULL,
+		  "btyd: Gamma-Gamma expected spend needs q > 1");
+	check(clv_btyd_expected_spend(CLV_BTYD_BGNBD, gg, 3, 20, &spend, &err) == CLV_ERR_INTERNAL,
+		  "btyd: a purchase model has no expected spend");
+	clv_patterns_init(&p, 0);
+	clv_btyd_add_customer(CLV_BTYD_GAMMAGAMMA, &p, 0, 12, 0, &err);
+	clv_btyd_add_customer(CLV_BTYD_GAMMAGAMMA, &p, 0, 30, 0, &err);
+	clv_btyd_add_customer(CLV_BTYD_BGNBD, &p, 0, 0, 5, &err);
+	check(p.n == 2 && p.v[0].tx == 0 && p.v[0].count == 2,
+		  "btyd: a one-time buyer's spend is not part of a Gamma-Gamma pattern");
+	clv_patterns_free(&p);
+}
+
 int
 main(void)
 {
@@ -2449,6 +2515,7 @@ main(void)
 	test_rows();
 	test_summary();
 	test_btyd();
+	test_btyd_table();
 	test_paretonbd();
 	test_btyd_recovery();
 
