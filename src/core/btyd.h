@@ -8,11 +8,19 @@
  * (x, mean spend m) for Gamma-Gamma, so the data are held as distinct
  * patterns with counts: combining partial states is exact, and a fit over
  * millions of customers costs what its distinct patterns cost.
+ *
+ * What differs between the models is one row each of clv_btyd_models; the
+ * code that fits and predicts reads the row and never asks which model it
+ * has.  The files: btyd_patterns.c (patterns, time index, customer checks),
+ * btyd_fit.c (maximum likelihood), btyd_predict.c (predictions), one file per
+ * model (bgnbd.c for BG/NBD and MBG/NBD, paretonbd.c, gammagamma.c) and
+ * btyd_models.c, the table.
  */
 #ifndef CLV_BTYD_H
 #define CLV_BTYD_H
 
 #include "clv_core.h"
+#include "model.h"
 #include <math.h>
 
 /*
@@ -71,17 +79,119 @@ typedef struct clv_time_index
 void		clv_time_index_build(const clv_patterns *p, clv_time_index *ix);
 void		clv_time_index_free(clv_time_index *ix);
 
-/* ---- fitting ------------------------------------------------------------ */
+/* ---- the models ----------------------------------------------------------- */
 
+/* The numbers are stored in aggregate states: append, never renumber. */
 typedef enum clv_btyd_model
 {
 	CLV_BTYD_BGNBD,				/* params r, alpha, a, b */
 	CLV_BTYD_MBGNBD,			/* params r, alpha, a, b */
 	CLV_BTYD_GAMMAGAMMA,		/* params p, q, gamma */
-	CLV_BTYD_PARETONBD			/* params r, alpha, s, beta */
+	CLV_BTYD_PARETONBD,			/* params r, alpha, s, beta */
+	CLV_BTYD_N_MODELS
 } clv_btyd_model;
 
 #define CLV_BTYD_MAX_PARAMS 4
+
+/*
+ * One model's row of clv_btyd_models.  Times and parameters are in the
+ * model's units; every function is pure and safe to call from any thread.
+ * A purchase model fills the purchase operations and leaves expected_spend
+ * NULL; a spend model the other way round.
+ */
+typedef struct clv_btyd_ops
+{
+	const char *title;			/* for messages: "BG/NBD" */
+	clv_model_kind kind;		/* the kind a fitted model is stored as */
+	int			n_params;
+	const char *const *param_names;
+	/* the fit aggregate's customer arguments, stored as the feature names */
+	int			n_features;
+	const char *const *feature_names;
+
+	/*
+	 * A spend model: patterns are (x, mean spend m, 0), without times, and
+	 * only customers with repeat purchases inform the fit.
+	 */
+	bool		spend;
+
+	/* ---- fitting ---- */
+
+	/*
+	 * Log-likelihood of the patterns (sorted by x) at params and, when grad
+	 * is not NULL, its gradient; ix is the patterns' time index (scratch
+	 * included), or NULL where the model allows it.
+	 */
+	double		(*log_likelihood) (const clv_patterns *p, const clv_time_index *ix,
+								   const double *params, double *grad);
+	/* Up to 3 starting points of the search; mean_T is the customers' mean age. */
+	int			(*starts) (const clv_patterns *p, double mean_T,
+						   double starts[][CLV_BTYD_MAX_PARAMS]);
+
+	/* ---- predictions of a purchase model ---- */
+
+	double		(*palive) (const double *params, double x, double tx, double T);
+	/* The factor of clv_btyd_purchase_factor, for t > 0. */
+	bool		(*purchase_factor) (const double *params, double t, double x, double T,
+									double *out);
+
+	/*
+	 * The factor at n horizons t[] at once, or false to leave every horizon
+	 * to purchase_factor; NULL when the model has no faster way.
+	 */
+	bool		(*purchase_factor_curve) (const double *params, double x, double T, int n,
+										  const double *t, double *out);
+	/* The factor is analytic in t but at t = −(params[time_scale] + T). */
+	int			time_scale;
+	/* P(X(t) = n) for a new customer; NaN when it cannot be computed. */
+	double		(*probability_of_purchases) (const double *params, double t, int n);
+	/* P(n purchases in (T, T + t] | alive at T, x purchases). */
+	double		(*alive_probability_of_purchases) (const double *params, double t, int n,
+												   double x, double T);
+	/* Discounted expected residual transactions; NULL without a closed form. */
+	bool		(*dert) (const double *params, double x, double tx, double T,
+						 double delta, double *out);
+
+	/* ---- predictions of a spend model ---- */
+
+	/* E[mean spend | x, m]; an error when the model has no mean. */
+	clv_status	(*expected_spend) (const double *params, double x, double m, double *out,
+								   clv_error *err);
+} clv_btyd_ops;
+
+/* Indexed by clv_btyd_model (btyd_models.c). */
+extern const clv_btyd_ops clv_btyd_models[CLV_BTYD_N_MODELS];
+
+/* The BTYD model stored as kind; false when kind is not a BTYD model. */
+bool		clv_btyd_model_of_kind(clv_model_kind kind, clv_btyd_model *out);
+
+/* ---- customers (btyd_patterns.c) ------------------------------------------- */
+
+/*
+ * Check one customer's data for a model; a message in err when unfit.  The
+ * common case is inline (scoring checks every row); the out-of-line function
+ * finds which rule failed.
+ */
+clv_status	clv_btyd_customer_error(clv_btyd_model model, double x, double tx,
+									double T, clv_error *err);
+
+static inline clv_status
+clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
+						clv_error *err)
+{
+	bool		whole = x >= 0 && x < 9007199254740992.0 && x == (double) (int64_t) x;
+	bool		ok = clv_btyd_models[model].spend
+		? whole && (x == 0 || (tx > 0 && isfinite(tx)))
+		: whole && tx >= 0 && tx <= T && isfinite(T) && (x > 0) == (tx > 0);
+
+	return ok ? CLV_OK : clv_btyd_customer_error(model, x, tx, T, err);
+}
+
+/* Count one checked customer in p, as the model sees it. */
+clv_status	clv_btyd_add_customer(clv_btyd_model model, clv_patterns *p, double x,
+								  double tx, double T, clv_error *err);
+
+/* ---- fitting (btyd_fit.c) ------------------------------------------------- */
 
 typedef struct clv_btyd_options
 {
@@ -102,29 +212,6 @@ typedef struct clv_btyd_fit
 	bool		converged;
 } clv_btyd_fit;
 
-int			clv_btyd_n_params(clv_btyd_model model);
-const char *clv_btyd_param_name(clv_btyd_model model, int i);
-
-/*
- * Check one customer's data for a model; a message in err when unfit.  The
- * common case is inline (scoring checks every row); the out-of-line function
- * finds which rule failed.
- */
-clv_status	clv_btyd_customer_error(clv_btyd_model model, double x, double tx,
-									double T, clv_error *err);
-
-static inline clv_status
-clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
-						clv_error *err)
-{
-	bool		whole = x >= 0 && x < 9007199254740992.0 && x == (double) (int64_t) x;
-	bool		ok = model == CLV_BTYD_GAMMAGAMMA
-		? whole && (x == 0 || (tx > 0 && isfinite(tx)))
-		: whole && tx >= 0 && tx <= T && isfinite(T) && (x > 0) == (tx > 0);
-
-	return ok ? CLV_OK : clv_btyd_customer_error(model, x, tx, T, err);
-}
-
 /*
  * Log-likelihood of all patterns at params (no penalty) and, when grad is
  * not NULL, its gradient with respect to the parameters.
@@ -136,42 +223,39 @@ clv_status	clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 						   const clv_btyd_options *opt, clv_btyd_fit *fit,
 						   clv_error *err);
 
-/* ---- predictions -------------------------------------------------------- */
+/* ---- predictions (btyd_predict.c) ------------------------------------------ */
 
-/* P(alive | x, t_x, T) for BG/NBD, MBG/NBD and Pareto/NBD. */
-double		clv_bgnbd_palive(clv_btyd_model model, const double *params,
-							 double x, double tx, double T);
+/* P(alive | x, t_x, T) for a purchase model; NaN when it cannot be computed. */
+double		clv_btyd_palive(clv_btyd_model model, const double *params,
+							double x, double tx, double T);
 
 /*
  * E[purchases in (T, T + t] | x, t_x, T) = factor(t, x, T) · P(alive): the
  * factor, the expectation for a customer known to be alive, does not depend
  * on t_x, so scoring can reuse it across customers.  Both return false when
- * the Gauss hypergeometric function cannot be evaluated to full precision.
+ * the model's expectation cannot be evaluated to full precision.
  */
 bool		clv_btyd_purchase_factor(clv_btyd_model model, const double *params,
 									 double t, double x, double T, double *out);
-/* The BG/NBD and MBG/NBD factor by quadrature, the closed form's fallback. */
-bool		clv_bgnbd_purchase_factor_integral(clv_btyd_model model, const double *params,
-											   double t, double x, double T, double *out);
-bool		clv_bgnbd_expected_purchases(clv_btyd_model model, const double *params,
-										 double t, double x, double tx, double T,
-										 double *out);
+bool		clv_btyd_expected_purchases(clv_btyd_model model, const double *params,
+										double t, double x, double tx, double T,
+										double *out);
 
 /*
- * Pareto/NBD discounted expected residual transactions (Fader, Hardie & Lee
- * 2005, "RFM and CLV"): the expected purchases after T, each discounted by
- * exp(−delta·τ), over an unlimited horizon; delta per model unit.
+ * Discounted expected residual transactions (Fader, Hardie & Lee 2005, "RFM
+ * and CLV"): the expected purchases after T, each discounted by exp(−delta·τ),
+ * over an unlimited horizon; delta per model unit.  False when the model has
+ * no closed form (see clv_btyd_ops.dert) or it cannot be evaluated.
  */
-bool		clv_paretonbd_dert(const double *params, double x, double tx, double T,
-							   double delta, double *out);
+bool		clv_btyd_dert(clv_btyd_model model, const double *params, double x, double tx,
+						  double T, double delta, double *out);
 
 /*
- * P(X(t) = n): the probability that a new customer makes exactly n repeat
- * purchases in a period of length t (FHL 2005 eq. 8; Batislam et al. for
- * MBG/NBD).  BG/NBD and MBG/NBD only: NaN for other models.
+ * The continuous discount rate per model unit of an annual rate compounded
+ * yearly, ln(1 + annual) × the unit in years, for a unit of unit_days days
+ * (a year is 365.25 days).
  */
-double		clv_bgnbd_probability_of_purchases(clv_btyd_model model, const double *params,
-											   double t, int n);
+double		clv_btyd_discount_rate(double annual, double unit_days);
 
 /*
  * Discounted expected purchases in (T, T + horizon] of a customer known to be
@@ -199,7 +283,12 @@ bool		clv_btyd_cumulative_expected(clv_btyd_model model, const double *params,
 										 const clv_patterns *acquired, int n, double period,
 										 double *out);
 
-/* P(X(t) = n) for a new customer of any purchase model; NaN when it fails. */
+/*
+ * P(X(t) = n): the probability that a new customer makes exactly n repeat
+ * purchases in a period of length t (FHL 2005 eq. 8; Batislam et al. for
+ * MBG/NBD); NaN when it cannot be computed or the model is not a purchase
+ * model.
+ */
 double		clv_btyd_probability_of_purchases(clv_btyd_model model, const double *params,
 											  double t, int n);
 
@@ -208,27 +297,11 @@ double		clv_btyd_conditional_probability_of_purchases(clv_btyd_model model,
 														  const double *params, double t,
 														  int n, double x, double tx, double T);
 
-/* ---- Pareto/NBD (paretonbd.c) --------------------------------------------- */
-
 /*
- * A customer's likelihood is Γ(r+x)/Γ(r) α^r β^s (E1 + E2): E1 for being alive
- * at T, E2 for having died in (t_x, T].  Their logarithms and, when g1 and g2
- * are not NULL, their gradients in (r, α, s, β); false when E2 cannot be
- * computed.
+ * E[mean spend | x, m] of a spend model: for a one-time buyer (x = 0) the
+ * population mean, whatever m.  CLV_ERR_DATA when the model has no mean.
  */
-bool		clv_paretonbd_terms(const double *params, double x, double tx, double T,
-								double *log_e1, double *log_e2, double *g1, double *g2);
-/*
- * Log-likelihood of the patterns (and its gradient when grad is not NULL); ix,
- * the patterns' time index, or NULL to take each pattern's logs on its own.
- */
-double		clv_paretonbd_ll(const clv_patterns *p, const clv_time_index *ix,
-							 const double *params, double *grad);
-double		clv_paretonbd_palive(const double *params, double x, double tx, double T);
-/* P(X(t) = n) for a new Pareto/NBD customer; NaN when the integral fails. */
-double		clv_paretonbd_probability_of_purchases(const double *params, double t, int n);
-
-/* Gamma-Gamma: E[mean spend | x, m]; for x = 0 the population mean. */
-double		clv_gammagamma_expected_spend(const double *params, double x, double m);
+clv_status	clv_btyd_expected_spend(clv_btyd_model model, const double *params, double x,
+									double m, double *out, clv_error *err);
 
 #endif							/* CLV_BTYD_H */

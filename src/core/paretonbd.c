@@ -1,6 +1,8 @@
 /*
- * paretonbd.c — the Pareto/NBD model's per-customer likelihood terms, with
- * analytic gradients, and the predictions that rest on them.
+ * paretonbd.c — the Pareto/NBD model, for its row of clv_btyd_models: the
+ * per-customer likelihood terms with analytic gradients, the log-likelihood,
+ * P(alive), expected and discounted residual purchases, purchase-count
+ * probabilities and starting points.
  *
  * A customer's likelihood (Fader & Hardie 2005, "A note on deriving the
  * Pareto/NBD model") is Γ(r+x)/Γ(r) α^r β^s (E1 + E2) with
@@ -14,7 +16,7 @@
  * Where the series would need too many terms (z near 1 with a large b), the
  * integral is taken by adaptive quadrature, and so are its derivatives.
  */
-#include "btyd.h"
+#include "btyd_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -385,6 +387,22 @@ clv_paretonbd_palive(const double *params, double x, double tx, double T)
 	return 1.0 / (1.0 + exp(le2 - le1));
 }
 
+/* (r+x)(β+T) / ((α+T)(s−1)) · [1 − ((β+T)/(β+T+t))^(s−1)], for t > 0 */
+bool
+clv_paretonbd_purchase_factor(const double *params, double t, double x, double T,
+							  double *out)
+{
+	double		r = params[0],
+				alpha = params[1],
+				s = params[2],
+				beta = params[3];
+	double		lratio = log(beta + T) - log(beta + T + t);
+
+	*out = (r + x) * (beta + T) / (alpha + T)
+		* (fabs(s - 1) < 1e-10 ? -lratio : -expm1((s - 1) * lratio) / (s - 1));
+	return isfinite(*out);
+}
+
 bool
 clv_paretonbd_dert(const double *params, double x, double tx, double T, double delta,
 				   double *out)
@@ -466,4 +484,31 @@ clv_paretonbd_probability_of_purchases(const double *params, double t, int n)
 	if (!ok)
 		return NAN;
 	return exp(log_nbd(&c, t) + c.s * log(c.beta / (c.beta + t))) + died;
+}
+
+/*
+ * Alive at T after x purchases, the customer's rates have the model's form
+ * again, λ ~ Gamma(r+x, α+T) and μ ~ Gamma(s, β+T): the count is a new
+ * customer's under those parameters.
+ */
+double
+clv_paretonbd_alive_probability_of_purchases(const double *params, double t, int n,
+											 double x, double T)
+{
+	double		post[4] = {params[0] + x, params[1] + T, params[2], params[3] + T};
+
+	return clv_paretonbd_probability_of_purchases(post, t, n);
+}
+
+/* Two starts: beta, like alpha, is on the scale of time. */
+int
+clv_paretonbd_starts(const clv_patterns *p, double mean_T,
+					 double starts[][CLV_BTYD_MAX_PARAMS])
+{
+	double		scale = mean_T > 0 ? mean_T : 1;
+
+	(void) p;
+	starts[0][0] = 1, starts[0][1] = scale / 4, starts[0][2] = 1, starts[0][3] = scale / 4;
+	starts[1][0] = 0.5, starts[1][1] = scale, starts[1][2] = 0.5, starts[1][3] = scale;
+	return 2;
 }

@@ -17,7 +17,7 @@
 #include "model.h"
 #include "rows.h"
 #include "summary.h"
-#include "btyd.h"
+#include "btyd_internal.h"
 #include "sort.h"
 
 #include <float.h>
@@ -2548,15 +2548,15 @@ test_btyd(void)
 		 fit.params[2], fit.params[3]);
 
 	/* P(alive) is 1 for BG/NBD without repeat purchases, below 1 for MBG/NBD */
-	check(clv_bgnbd_palive(CLV_BTYD_BGNBD, truth, 0, 0, 30) == 1.0 &&
-		  clv_bgnbd_palive(CLV_BTYD_MBGNBD, truth, 0, 0, 30) < 1.0,
+	check(clv_btyd_palive(CLV_BTYD_BGNBD, truth, 0, 0, 30) == 1.0 &&
+		  clv_btyd_palive(CLV_BTYD_MBGNBD, truth, 0, 0, 30) < 1.0,
 		  "btyd: P(alive) at frequency 0");
 	{
 		double		e0,
 					e1;
 
-		check(clv_bgnbd_expected_purchases(CLV_BTYD_BGNBD, truth, 0, 2, 10, 30, &e0) && e0 == 0 &&
-			  clv_bgnbd_expected_purchases(CLV_BTYD_BGNBD, truth, 39, 300, 50, 50, &e1) &&
+		check(clv_btyd_expected_purchases(CLV_BTYD_BGNBD, truth, 0, 2, 10, 30, &e0) && e0 == 0 &&
+			  clv_btyd_expected_purchases(CLV_BTYD_BGNBD, truth, 39, 300, 50, 50, &e1) &&
 			  isfinite(e1) && e1 > 0,
 			  "btyd: expected purchases at horizon 0, and finite for 300 purchases");
 	}
@@ -2574,7 +2574,7 @@ test_btyd(void)
 				for (double h = 1; h <= 200; h *= 3)
 				{
 					clv_btyd_purchase_factor(model, cdnow, h, x, 38.86, &closed);
-					clv_bgnbd_purchase_factor_integral(model, cdnow, h, x, 38.86, &quad);
+					clv_bgnbd_purchase_factor_integral(model == CLV_BTYD_MBGNBD, cdnow, h, x, 38.86, &quad);
 					worst = fmax(worst, fabs(quad / closed - 1));
 				}
 		check(worst < 1e-9, "btyd: expected-purchase factor by quadrature matches the closed form (%.2g)",
@@ -2592,6 +2592,72 @@ test_btyd(void)
 
 	clv_patterns_free(&pats);
 	gsl_rng_free(rng);
+}
+
+/*
+ * The table of BTYD models: every row is complete for its family, every
+ * stored kind maps back to its row, and anything else is no BTYD model (never
+ * a default one).  The arithmetic moved out of the glue keeps its values.
+ */
+static void
+test_btyd_table(void)
+{
+	const double gg[3] = {6, 4, 15},
+				gg_no_mean[3] = {6, 0.5, 15};
+	clv_error	err;
+	clv_btyd_model found;
+	bool		complete = true,
+				kinds = true;
+	double		spend = 0,
+				one_time = 0;
+	clv_patterns p;
+
+	for (int m = 0; m < CLV_BTYD_N_MODELS; m++)
+	{
+		const clv_btyd_ops *ops = &clv_btyd_models[m];
+		bool		purchase = !ops->spend;
+
+		complete &= ops->title != NULL && ops->n_params > 0 &&
+			ops->n_params <= CLV_BTYD_MAX_PARAMS && ops->param_names != NULL &&
+			ops->n_features == (purchase ? 3 : 2) && ops->feature_names != NULL &&
+			ops->log_likelihood != NULL && ops->starts != NULL &&
+			(ops->palive != NULL) == purchase && (ops->purchase_factor != NULL) == purchase &&
+			(ops->probability_of_purchases != NULL) == purchase &&
+			(ops->alive_probability_of_purchases != NULL) == purchase &&
+			(ops->expected_spend != NULL) == !purchase &&
+			(!purchase || (ops->time_scale > 0 && ops->time_scale < ops->n_params));
+		for (int i = 0; i < ops->n_params; i++)
+			complete &= ops->param_names[i] != NULL;
+		kinds &= clv_btyd_model_of_kind(ops->kind, &found) && found == (clv_btyd_model) m &&
+			clv_model_kind_params(ops->kind) == (uint32_t) ops->n_params;
+	}
+	check(complete, "btyd: every row of the model table is complete for its family");
+	check(kinds, "btyd: every stored kind maps back to its own row");
+	check(!clv_btyd_model_of_kind(CLV_KIND_LINREG, &found) &&
+		  !clv_btyd_model_of_kind(CLV_KIND_GBM, &found) &&
+		  !clv_btyd_model_of_kind((clv_model_kind) 0, &found) &&
+		  !clv_btyd_model_of_kind((clv_model_kind) 99, &found),
+		  "btyd: a kind that is no BTYD model maps to none");
+	check(clv_btyd_discount_rate(0.1, 7) == log1p(0.1) * 7 / 365.25 &&
+		  clv_btyd_discount_rate(0, 7) == 0,
+		  "btyd: discount rate per unit is ln(1 + annual) times the unit in years");
+	check(clv_btyd_expected_spend(CLV_BTYD_GAMMAGAMMA, gg, 3, 20, &spend, &err) == CLV_OK &&
+		  spend == (15 + 20 * 3.0) * 6 / (6 * 3.0 + 4 - 1) &&
+		  clv_btyd_expected_spend(CLV_BTYD_GAMMAGAMMA, gg, 0, 20, &one_time, &err) == CLV_OK &&
+		  one_time == 15 * 6 / (4 - 1.0),
+		  "btyd: Gamma-Gamma expected spend, the population mean for one-time buyers");
+	check(clv_btyd_expected_spend(CLV_BTYD_GAMMAGAMMA, gg_no_mean, 3, 20, &spend, &err)
+		  == CLV_ERR_DATA && strstr(err.detail, "q is 0.5") != NULL,
+		  "btyd: Gamma-Gamma expected spend needs q > 1");
+	check(clv_btyd_expected_spend(CLV_BTYD_BGNBD, gg, 3, 20, &spend, &err) == CLV_ERR_INTERNAL,
+		  "btyd: a purchase model has no expected spend");
+	clv_patterns_init(&p, 0);
+	clv_btyd_add_customer(CLV_BTYD_GAMMAGAMMA, &p, 0, 12, 0, &err);
+	clv_btyd_add_customer(CLV_BTYD_GAMMAGAMMA, &p, 0, 30, 0, &err);
+	clv_btyd_add_customer(CLV_BTYD_BGNBD, &p, 0, 0, 5, &err);
+	check(p.n == 2 && p.v[0].tx == 0 && p.v[0].count == 2,
+		  "btyd: a one-time buyer's spend is not part of a Gamma-Gamma pattern");
+	clv_patterns_free(&p);
 }
 
 int
@@ -2620,6 +2686,7 @@ main(void)
 	test_rows();
 	test_summary();
 	test_btyd();
+	test_btyd_table();
 	test_paretonbd();
 	test_btyd_recovery();
 

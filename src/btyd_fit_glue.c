@@ -1,0 +1,305 @@
+/*
+ * btyd_fit_glue.c — the fit aggregates of the "buy till you die" models:
+ * clv_bgnbd_fit, clv_mbgnbd_fit, clv_paretonbd_fit and clv_gammagamma_fit,
+ * with their combine, serialize and deserialize functions.
+ *
+ * The aggregate state is the set of distinct customer patterns with counts
+ * (see btyd.h), so partial states combine exactly.
+ */
+#include "btyd_glue.h"
+
+#include <math.h>
+
+#include "libpq/pqformat.h"
+#include "miscadmin.h"
+#include "utils/builtins.h"
+#include "utils/jsonb.h"
+
+typedef struct btyd_state
+{
+	clv_btyd_model model;
+	clv_patterns patterns;
+	Jsonb	   *options;		/* NULL when none were given */
+} btyd_state;
+
+typedef struct btyd_options
+{
+	double		l2;
+	int			max_iter;
+	clv_numbers start;
+} btyd_options;
+
+/* The SQL name of each model's fit aggregate, for messages. */
+static const char *const fit_names[CLV_BTYD_N_MODELS] = {
+	[CLV_BTYD_BGNBD] = "clv_bgnbd_fit",
+	[CLV_BTYD_MBGNBD] = "clv_mbgnbd_fit",
+	[CLV_BTYD_GAMMAGAMMA] = "clv_gammagamma_fit",
+	[CLV_BTYD_PARETONBD] = "clv_paretonbd_fit",
+};
+
+static inline const char *
+fit_name(clv_btyd_model model)
+{
+	return fit_names[model];
+}
+
+static void
+parse_btyd_options(clv_btyd_model model, Jsonb *options, btyd_options *out)
+{
+	const clv_option spec[] = {
+		{"l2", CLV_OPT_NUMBER, &out->l2, 0, 1e300},
+		{"max_iter", CLV_OPT_INTEGER, &out->max_iter, 1, 100000},
+		{"start", CLV_OPT_NUMBERS, &out->start, 1e-300, 1e300},
+	};
+
+	memset(out, 0, sizeof(*out));
+	out->max_iter = 500;
+	clv_parse_options(options, fit_name(model), spec, lengthof(spec));
+	if (out->start.n > 0 && out->start.n != clv_btyd_models[model].n_params)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("option \"start\" of %s must have %d values", fit_name(model),
+						clv_btyd_models[model].n_params)));
+}
+
+/* ---- transition ------------------------------------------------------------ */
+
+pg_attribute_noreturn()
+static void
+raise_pattern_limit(clv_error *err, clv_btyd_model model)
+{
+	clv_set_hint(err, clv_btyd_models[model].spend
+				 ? "Raise clv.max_training_memory, or round monetary to fewer distinct values."
+				 : "Raise clv.max_training_memory, or round recency and t to fewer distinct values.");
+	clv_raise(err);
+}
+
+static Datum
+btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, fit_name(model));
+	btyd_state *state = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
+	int			options_arg = 1 + clv_btyd_models[model].n_features;
+	double		x,
+				tx,
+				T;
+	clv_error	err;
+	clv_status	st;
+	MemoryContext old;
+
+	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
+
+	old = MemoryContextSwitchTo(cxt);
+	if (state == NULL)
+	{
+		btyd_options opt;
+		Jsonb	   *options = clv_options_arg(fcinfo, options_arg, cxt);
+
+		parse_btyd_options(model, options, &opt);	/* fail early */
+		state = palloc0(sizeof(btyd_state));
+		state->model = model;
+		state->options = options;
+		clv_patterns_init(&state->patterns, clv_training_memory_bytes());
+	}
+	else
+		clv_check_options_row(fcinfo, options_arg, state->options, fit_name(model));
+	st = clv_btyd_add_customer(model, &state->patterns, x, tx, T, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+		raise_pattern_limit(&err, model);
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(clv_bgnbd_fit_trans);
+Datum
+clv_bgnbd_fit_trans(PG_FUNCTION_ARGS)
+{
+	return btyd_trans(fcinfo, CLV_BTYD_BGNBD);
+}
+
+PG_FUNCTION_INFO_V1(clv_mbgnbd_fit_trans);
+Datum
+clv_mbgnbd_fit_trans(PG_FUNCTION_ARGS)
+{
+	return btyd_trans(fcinfo, CLV_BTYD_MBGNBD);
+}
+
+PG_FUNCTION_INFO_V1(clv_paretonbd_fit_trans);
+Datum
+clv_paretonbd_fit_trans(PG_FUNCTION_ARGS)
+{
+	return btyd_trans(fcinfo, CLV_BTYD_PARETONBD);
+}
+
+PG_FUNCTION_INFO_V1(clv_gammagamma_fit_trans);
+Datum
+clv_gammagamma_fit_trans(PG_FUNCTION_ARGS)
+{
+	return btyd_trans(fcinfo, CLV_BTYD_GAMMAGAMMA);
+}
+
+/* ---- combine, serialize, deserialize -------------------------------------- */
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_combine);
+Datum
+clv_btyd_fit_combine(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_btyd_fit_combine");
+	btyd_state *a = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
+	btyd_state *b = PG_ARGISNULL(1) ? NULL : (btyd_state *) PG_GETARG_POINTER(1);
+	MemoryContext old;
+	clv_error	err;
+	clv_status	st;
+
+	if (b == NULL)
+		PG_RETURN_POINTER(a);
+	old = MemoryContextSwitchTo(cxt);
+	if (a == NULL)
+	{
+		a = palloc0(sizeof(btyd_state));
+		a->model = b->model;
+		a->options = clv_copy_jsonb(cxt, b->options);
+		clv_patterns_init(&a->patterns, clv_training_memory_bytes());
+	}
+	else
+		clv_check_options_agree(fcinfo, a->options, b->options);
+	st = clv_patterns_merge(&a->patterns, &b->patterns, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+		raise_pattern_limit(&err, a->model);
+	PG_RETURN_POINTER(a);
+}
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_serialize);
+Datum
+clv_btyd_fit_serialize(PG_FUNCTION_ARGS)
+{
+	btyd_state *s = (btyd_state *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	clv_agg_context(fcinfo, "clv_btyd_fit_serialize");
+	clv_patterns_compact(&s->patterns);
+	clv_state_send_begin(&buf, s->patterns.n, 4 * sizeof(double),
+						 4 + clv_sent_jsonb_bytes(s->options) + 8, "distinct patterns");
+	pq_sendint32(&buf, s->model);
+	clv_send_jsonb(&buf, s->options);
+	pq_sendint64(&buf, s->patterns.n);
+	for (size_t i = 0; i < s->patterns.n; i++)
+	{
+		pq_sendfloat8(&buf, s->patterns.v[i].x);
+		pq_sendfloat8(&buf, s->patterns.v[i].tx);
+		pq_sendfloat8(&buf, s->patterns.v[i].T);
+		pq_sendfloat8(&buf, s->patterns.v[i].count);
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* In the current context: the combine function copies what it keeps. */
+PG_FUNCTION_INFO_V1(clv_btyd_fit_deserialize);
+Datum
+clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	btyd_state *s;
+	uint32		model;
+	int64		n;
+	clv_error	err;
+
+	clv_agg_context(fcinfo, "clv_btyd_fit_deserialize");
+	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
+	model = clv_state_uint32(&buf);
+	if (model >= CLV_BTYD_N_MODELS)
+		clv_invalid_state("The model number is %u.", model);
+	s = palloc0(sizeof(btyd_state));
+	s->model = (clv_btyd_model) model;
+	s->options = clv_receive_jsonb(&buf);
+	n = clv_state_int64(&buf);
+	if (n < 0 || n > (buf.len - buf.cursor) / 32)
+		clv_invalid_state("The pattern count is " INT64_FORMAT ".", n);
+	clv_patterns_init(&s->patterns, clv_training_memory_bytes());
+	for (int64 i = 0; i < n; i++)
+	{
+		double		x = clv_state_float8(&buf);
+		double		tx = clv_state_float8(&buf);
+		double		T = clv_state_float8(&buf);
+		double		count = clv_state_float8(&buf);
+
+		if (!(count >= 1 && isfinite(count)) ||
+			clv_btyd_check_customer(s->model, x, tx, T, &err) != CLV_OK)
+			clv_invalid_state("Pattern " INT64_FORMAT " is not one that rows can produce.", i + 1);
+		clv_check(clv_patterns_add(&s->patterns, x, tx, T, count, &err), &err);
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	clv_state_end(&buf);
+	PG_RETURN_POINTER(s);
+}
+
+/* ---- final ----------------------------------------------------------------- */
+
+static void
+json_params(StringInfo buf, const char *key, clv_btyd_model model, const double *v)
+{
+	const clv_btyd_ops *ops = &clv_btyd_models[model];
+
+	clv_json_named_numbers(buf, key, ops->param_names, v, ops->n_params);
+}
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_final);
+Datum
+clv_btyd_fit_final(PG_FUNCTION_ARGS)
+{
+	btyd_state *s = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
+	const clv_btyd_ops *ops;
+	btyd_options opt;
+	clv_btyd_options copt;
+	clv_btyd_fit fit;
+	clv_error	err;
+	clv_patterns sorted;
+	StringInfoData meta;
+	clv_model	model = {0};
+
+	clv_agg_context(fcinfo, "clv_btyd_fit_final");
+	if (s == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_DATA_EXCEPTION),
+				 errmsg("%s cannot fit a model on zero rows",
+						clv_agg_name(fcinfo))));
+	ops = &clv_btyd_models[s->model];
+	parse_btyd_options(s->model, s->options, &opt);
+	copt.l2 = opt.l2;
+	copt.max_iter = opt.max_iter;
+	copt.start = opt.start.n > 0 ? opt.start.v : NULL;
+
+	/* a sorted copy: the final function leaves the state as it was */
+	clv_patterns_init(&sorted, 0);
+	clv_check(clv_patterns_merge(&sorted, &s->patterns, &err), &err);
+	clv_patterns_compact(&sorted);
+	clv_check(clv_btyd_solve(s->model, &sorted, &copt, &fit, &err), &err);
+
+	initStringInfo(&meta);
+	appendStringInfoChar(&meta, '{');
+	clv_json_number(&meta, "n_customers", fit.n_customers);
+	clv_json_number(&meta, "n_patterns", (double) fit.n_patterns);
+	json_params(&meta, "params", s->model, fit.params);
+	json_params(&meta, "std_errors", s->model, fit.std_error);
+	clv_json_number(&meta, "log_likelihood", fit.log_likelihood);
+	clv_json_number(&meta, "iterations", fit.iterations);
+	clv_json_key(&meta, "converged");
+	appendStringInfoString(&meta, fit.converged ? "true" : "false");
+	clv_json_number(&meta, "l2", opt.l2);
+	clv_json_key(&meta, "options");
+	appendStringInfoString(&meta, s->options ?
+						   JsonbToCString(NULL, &s->options->root, VARSIZE(s->options)) : "{}");
+	appendStringInfoChar(&meta, '}');
+
+	model.kind = ops->kind;
+	model.n_features = ops->n_features;
+	model.feature_names = (char **) ops->feature_names;
+	model.meta = meta.data;
+	model.n_params = fit.n_params;
+	model.params = fit.params;
+	PG_RETURN_BYTEA_P(clv_model_to_bytea(&model));
+}

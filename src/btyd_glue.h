@@ -1,0 +1,52 @@
+/*
+ * btyd_glue.h — what the "buy till you die" glue files share: a customer's
+ * arguments, the last P(alive) computed, the model's table of expected-purchase
+ * factors, and the error of a prediction that cannot be computed.
+ */
+#ifndef CLV_BTYD_GLUE_H
+#define CLV_BTYD_GLUE_H
+
+#include "clv.h"
+
+/*
+ * A customer's frequency, recency and t (a spend model's frequency and
+ * monetary) from arguments first.., checked for model (inline: per row).
+ */
+static pg_attribute_always_inline void
+clv_btyd_customer_args(FunctionCallInfo fcinfo, int first, clv_btyd_model model,
+					   double *x, double *tx, double *T)
+{
+	bool		spend = clv_btyd_models[model].spend;
+	clv_error	err;
+
+	*x = clv_finite_arg(fcinfo, first, "frequency");
+	*tx = clv_finite_arg(fcinfo, first + 1, spend ? "monetary" : "recency");
+	*T = spend ? 0 : clv_finite_arg(fcinfo, first + 2, "t");
+	clv_check(clv_btyd_check_customer(model, *x, *tx, *T, &err), &err);
+}
+
+/* btyd_score_glue.c */
+pg_attribute_noreturn()
+extern void clv_btyd_hypergeometric_error(void);
+extern double clv_btyd_palive_of(clv_btyd_model model, const double *params, double x,
+								 double tx, double T);
+
+/* btyd_value_glue.c */
+typedef struct clv_btyd_memo clv_btyd_memo;
+
+/* The cached purchase model of argument 0, its BTYD model and its factor table. */
+extern const clv_model *clv_btyd_purchase_model_arg(FunctionCallInfo fcinfo,
+													const char *fname,
+													clv_btyd_model *model,
+													clv_btyd_memo **memo);
+
+/*
+ * The discounted factor of (x, T) over horizon for the memo's model and the
+ * setting (step < 0: the plain factor at the horizon), from the table or
+ * computed; false when it cannot be computed.
+ */
+extern bool clv_btyd_memo_factor(clv_btyd_memo *memo, clv_btyd_model model,
+								 const double *params, double horizon, double step,
+								 double rate, double x, double T, double *out);
+
+#endif							/* CLV_BTYD_GLUE_H */

@@ -1,0 +1,333 @@
+/*
+ * btyd_value_glue.c — the discounted value of a customer: clv_lifetime_value
+ * and clv_dert, and the table of expected-purchase factors that each cached
+ * purchase model carries, which clv_expected_purchases shares.
+ */
+#include "btyd_glue.h"
+
+#include <math.h>
+
+#include "utils/builtins.h"
+#include "utils/timestamp.h"
+
+/*
+ * Scoring a table calls clv_expected_purchases or clv_lifetime_value once per
+ * customer, and the Gauss hypergeometric terms dominate; but they enter
+ * through a factor (the expectation for a customer known to be alive) that
+ * depends only on (frequency, t, horizon) and the call's settings, and
+ * customers share those.  So each cached purchase model carries a hash table
+ * of its factors for one setting (discounting); another setting empties it.
+ * The table starts small and doubles as it fills, so the few thousand keys of
+ * typical data stay close together in cache; a full table starts over.
+ */
+#define MEMO_MIN_SLOTS 1024		/* powers of two */
+#define MEMO_MAX_SLOTS 65536
+#define MEMO_EMPTY (-1.0)		/* x of an unused slot: frequencies are >= 0 */
+
+typedef struct memo_slot
+{
+	double		x,
+				T,
+				horizon,
+				value;
+} memo_slot;
+
+/* clv_lifetime_value's settings as last read at a call site, and what they give */
+typedef struct value_settings
+{
+	bool		valid;
+	Interval	horizon,
+				unit;
+	double		annual;
+	bool		continuous;
+	double		horizon_units;	/* the horizon in units */
+	double		rate;			/* continuous discount rate per unit */
+} value_settings;
+
+struct clv_btyd_memo
+{
+	MemoryContext cxt;			/* the cached model's: the table lives as long */
+	double		step,			/* the setting of the factors in the table */
+				rate;
+	uint32		n_slots;
+	uint32		used;
+	memo_slot  *slots;			/* cache-line aligned, in allocated */
+	void	   *allocated;
+	value_settings settings;
+};
+
+static void
+memo_clear(clv_btyd_memo *memo)
+{
+	for (uint32 i = 0; i < memo->n_slots; i++)
+		memo->slots[i].x = MEMO_EMPTY;
+	memo->used = 0;
+}
+
+/* A table of n empty slots, each within one cache line. */
+static void
+memo_allocate(clv_btyd_memo *memo, uint32 n)
+{
+	memo->allocated = MemoryContextAlloc(memo->cxt, n * sizeof(memo_slot) + PG_CACHE_LINE_SIZE);
+	memo->slots = (memo_slot *) TYPEALIGN(PG_CACHE_LINE_SIZE, memo->allocated);
+	memo->n_slots = n;
+	memo_clear(memo);
+}
+
+/* The cached purchase model of argument 0 and its factor table. */
+const clv_model *
+clv_btyd_purchase_model_arg(FunctionCallInfo fcinfo, const char *fname, clv_btyd_model *model,
+							clv_btyd_memo **memo)
+{
+	void	  **derived;
+	MemoryContext cxt;
+	const clv_model *m = clv_cached_model_derived(fcinfo, 0, &derived, &cxt);
+
+	*model = clv_btyd_model_of(m, fname, false);
+	if (*derived == NULL)
+	{
+		clv_btyd_memo *fresh = MemoryContextAllocZero(cxt, sizeof(clv_btyd_memo));
+
+		fresh->cxt = cxt;
+		fresh->step = -1;
+		memo_allocate(fresh, MEMO_MIN_SLOTS);
+		*derived = fresh;
+	}
+	*memo = *derived;
+	return m;
+}
+
+/* The free slot of key, or the slot holding it. */
+static memo_slot *
+memo_find(const clv_btyd_memo *memo, double x, double T, double horizon)
+{
+	uint64		h,
+				bits[3];
+	double		key[3] = {x, T, horizon};
+
+	memcpy(bits, key, sizeof(bits));
+	/* whole numbers leave a double's low bits zero: mix every bit in */
+	h = (((bits[0] * 0x9e3779b97f4a7c15ULL) ^ bits[1]) * 0x9e3779b97f4a7c15ULL) ^ bits[2];
+	h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
+	for (uint32 i = (uint32) (h >> 32) & (memo->n_slots - 1);; i = (i + 1) & (memo->n_slots - 1))
+	{
+		memo_slot  *s = &memo->slots[i];
+
+		if (s->x == MEMO_EMPTY || (s->x == x && s->T == T && s->horizon == horizon))
+			return s;
+	}
+}
+
+/* Make room for one more entry: double the table, or empty it at its largest. */
+static void
+memo_reserve(clv_btyd_memo *memo)
+{
+	memo_slot  *old = memo->slots;
+	void	   *old_allocated = memo->allocated;
+	uint32		n_old = memo->n_slots;
+
+	if (memo->used < memo->n_slots / 2)
+		return;
+	if (memo->n_slots == MEMO_MAX_SLOTS)
+	{
+		memo_clear(memo);
+		return;
+	}
+	memo_allocate(memo, 2 * n_old);
+	for (uint32 i = 0; i < n_old; i++)
+		if (old[i].x != MEMO_EMPTY)
+		{
+			*memo_find(memo, old[i].x, old[i].T, old[i].horizon) = old[i];
+			memo->used++;
+		}
+	pfree(old_allocated);
+}
+
+/*
+ * The discounted factor of (x, T) over horizon for the memo's model and the
+ * setting (step < 0: the plain factor at the horizon), from the table or
+ * computed.
+ */
+bool
+clv_btyd_memo_factor(clv_btyd_memo *memo, clv_btyd_model model, const double *params,
+					 double horizon, double step, double rate, double x, double T, double *out)
+{
+	memo_slot  *s;
+	bool		ok;
+
+	x += 0.0;					/* −0 as 0 */
+	T += 0.0;
+	horizon += 0.0;
+	if (memo->step != step || memo->rate != rate)
+	{
+		memo->step = step;
+		memo->rate = rate;
+		memo_clear(memo);
+	}
+	s = memo_find(memo, x, T, horizon);
+	if (s->x != MEMO_EMPTY)
+	{
+		*out = s->value;
+		return true;
+	}
+	ok = step < 0 ? clv_btyd_purchase_factor(model, params, horizon, x, T, out)
+		: clv_btyd_discounted_factor(model, params, x, T, horizon, step, rate, out);
+	if (!ok)
+		return false;
+	memo_reserve(memo);
+	*memo_find(memo, x, T, horizon) = (memo_slot) {x, T, horizon, *out};
+	memo->used++;
+	return true;
+}
+
+/*
+ * clv_lifetime_value: discounted expected revenue over a horizon.  Horizon and
+ * unit are intervals so the time unit is stated at every call: unit is what one
+ * unit of recency and t meant when the purchase model was fitted (with the
+ * CDNOW convention, '7 days').  The discount rate is annual.
+ */
+static double
+interval_days(const Interval *iv, const char *what)
+{
+	/* a month is an average Gregorian month, so '1 year' is 365.25 days */
+	double		days = iv->month * (DAYS_PER_YEAR / MONTHS_PER_YEAR) + iv->day +
+		(double) iv->time / USECS_PER_DAY;
+
+	if (!(days >= 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s must not be negative", what)));
+	return days;
+}
+
+/* Whether t is s, without a per-row copy (inline, so strlen(s) is a constant). */
+static inline bool
+text_is(text *t, const char *s)
+{
+	size_t		len = strlen(s);
+
+	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
+}
+
+/* Read and check clv_lifetime_value's settings (arguments 6 to 9) into set. */
+static void
+read_value_settings(const Interval *horizon, const Interval *unit, double annual,
+					text *method, value_settings *set)
+{
+	double		horizon_days = interval_days(horizon, "horizon"),
+				unit_days = interval_days(unit, "unit");
+
+	set->valid = false;
+	if (unit_days <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unit must be positive")));
+	if (annual <= -1)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("annual_discount_rate must be greater than -1")));
+	if (text_is(method, "continuous"))
+		set->continuous = true;
+	else if (text_is(method, "discrete"))
+		set->continuous = false;
+	else
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unknown discounting \"%s\"", text_to_cstring(method)),
+				 errhint("Use \"discrete\" (cash flows at the end of each unit) or \"continuous\".")));
+	if (horizon_days / unit_days > 100000)
+		ereport(ERROR,
+				(errcode(ERRCODE_PROGRAM_LIMIT_EXCEEDED),
+				 errmsg("horizon is more than 100000 units")));
+	set->horizon = *horizon;
+	set->unit = *unit;
+	set->annual = annual;
+	set->horizon_units = horizon_days / unit_days;
+	/* cash flows at the end of each unit, or continuous; ρ per unit */
+	set->rate = clv_btyd_discount_rate(annual, unit_days);
+	set->valid = true;
+}
+
+PG_FUNCTION_INFO_V1(clv_lifetime_value);
+Datum
+clv_lifetime_value(PG_FUNCTION_ARGS)
+{
+	clv_btyd_model purchase,
+				spend_model;
+	clv_btyd_memo *memo;
+	const clv_model *pm = clv_btyd_purchase_model_arg(fcinfo, "clv_lifetime_value", &purchase,
+													  &memo);
+	const clv_model *sm = clv_cached_model(fcinfo, 1);
+	const Interval *horizon = PG_GETARG_INTERVAL_P(6),
+			   *unit = PG_GETARG_INTERVAL_P(7);
+	double		annual = clv_finite_arg(fcinfo, 8, "annual_discount_rate");
+	text	   *method = PG_GETARG_TEXT_PP(9);
+	value_settings *set = &memo->settings;
+	double		x,
+				tx,
+				T,
+				mon,
+				spend,
+				purchases;
+	clv_error	err;
+
+	if (!clv_btyd_model_of_kind(sm->kind, &spend_model) || !clv_btyd_models[spend_model].spend)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clv_lifetime_value cannot use a %s model as its spend model",
+						clv_model_kind_name(sm->kind)),
+				 errhint("The second argument takes a model fitted by clv_gammagamma_fit.")));
+	clv_btyd_customer_args(fcinfo, 2, purchase, &x, &tx, &T);
+	mon = clv_finite_arg(fcinfo, 5, "monetary");
+	clv_check(clv_btyd_check_customer(spend_model, x, mon, 0, &err), &err);
+	/* the settings are usually the same on every row: checked once */
+	if (!set->valid || set->annual != annual ||
+		memcmp(&set->horizon, horizon, sizeof(Interval)) != 0 ||
+		memcmp(&set->unit, unit, sizeof(Interval)) != 0 ||
+		!text_is(method, set->continuous ? "continuous" : "discrete"))
+		read_value_settings(horizon, unit, annual, method, set);
+	clv_check(clv_btyd_expected_spend(spend_model, sm->params, x, mon, &spend, &err), &err);
+	if (!clv_btyd_memo_factor(memo, purchase, pm->params, set->horizon_units,
+							  set->continuous ? 0 : 1, set->rate, x, T, &purchases))
+		clv_btyd_hypergeometric_error();
+	if (set->horizon_units > 0)
+		purchases *= clv_btyd_palive_of(purchase, pm->params, x, tx, T);
+	if (!isfinite(purchases))
+		clv_btyd_hypergeometric_error();
+	PG_RETURN_FLOAT8(spend * purchases);
+}
+
+/* clv_dert: Pareto/NBD discounted expected residual transactions, unlimited horizon. */
+PG_FUNCTION_INFO_V1(clv_dert);
+Datum
+clv_dert(PG_FUNCTION_ARGS)
+{
+	const clv_model *m = clv_cached_model(fcinfo, 0);
+	clv_btyd_model model = clv_btyd_model_of(m, "clv_dert", false);
+	double		x,
+				tx,
+				T,
+				unit_days,
+				annual,
+				dert;
+
+	if (clv_btyd_models[model].dert == NULL)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("clv_dert needs a paretonbd model"),
+				 errdetail("Only the Pareto/NBD model has a closed form for an unlimited horizon."),
+				 errhint("Use clv_lifetime_value with a long horizon for a %s model.",
+						 clv_model_kind_name(m->kind))));
+	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
+	unit_days = interval_days(PG_GETARG_INTERVAL_P(4), "unit");
+	annual = clv_finite_arg(fcinfo, 5, "annual_discount_rate");
+	if (unit_days <= 0 || annual <= 0)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unit and annual_discount_rate must be positive"),
+				 errdetail("Without discounting, expected residual purchases are unbounded.")));
+	if (!clv_btyd_dert(model, m->params, x, tx, T, clv_btyd_discount_rate(annual, unit_days),
+					   &dert))
+		clv_btyd_hypergeometric_error();
+	PG_RETURN_FLOAT8(dert);
+}

@@ -1,0 +1,437 @@
+/*
+ * bgnbd.c — BG/NBD (Fader, Hardie & Lee 2005) and MBG/NBD (Batislam et al.
+ * 2007): their likelihood with its analytic gradient, P(alive), the expected
+ * purchases of a customer known to be alive, purchase-count probabilities and
+ * starting points, for their rows of clv_btyd_models.
+ *
+ * The two models differ only in whether a customer can die right after the
+ * first purchase: every formula here takes k = 0 (BG/NBD) or k = 1
+ * (MBG/NBD), which shifts b by one where the survived purchases count.
+ */
+#include "btyd_internal.h"
+
+#include <math.h>
+#include <string.h>
+
+#include <gsl/gsl_errno.h>
+#include <gsl/gsl_integration.h>
+#include <gsl/gsl_sf_gamma.h>
+#include <gsl/gsl_sf_hyperg.h>
+#include <gsl/gsl_sf_psi.h>
+
+/*
+ * Log-likelihood of the patterns and, when grad is given, its gradient with
+ * respect to the natural parameters.  Patterns are sorted by x, so the terms
+ * that depend on x alone (the gamma and digamma functions) are computed once
+ * per distinct frequency, not once per customer.
+ */
+static inline double
+family_ll(double k, const clv_patterns *p, const clv_time_index *ix,
+		  const double *theta, double *grad)
+{
+	double		r = theta[0],
+				alpha = theta[1],
+				a = theta[2],
+				b = theta[3];
+	double		ll = 0;
+	double		g[4] = {0, 0, 0, 0};
+	double		last_x = -1;
+	double		ax = 0,
+				dr_x = 0,
+				da_x = 0,
+				db_x = 0,
+				lodds_x = 0;
+	double		lgr = gsl_sf_lngamma(r),
+				lgb = gsl_sf_lngamma(b),
+				lgab = gsl_sf_lngamma(a + b);
+	double		psr = gsl_sf_psi(r),
+				psb = gsl_sf_psi(b),
+				psab = gsl_sf_psi(a + b);
+
+	for (size_t j = 0; j < ix->n; j++)
+		ix->log[j] = log(alpha + ix->value[j]);
+	for (size_t i = 0; i < p->n; i++)
+	{
+		const clv_pattern *c = &p->v[i];
+		double		x = c->x;
+		double		lT = ix->log[ix->T_at[i]],
+					ltx = ix->log[ix->tx_at[i]];
+		double		l3,
+					w4,
+					term;
+		/* MBG/NBD: death is possible right after the first purchase too */
+		bool		has4 = k > 0 || x > 0;
+
+		if (x != last_x)
+		{
+			/* A1 + A2, the part that depends on x alone, and its derivatives */
+			ax = gsl_sf_lngamma(r + x) - lgr + r * log(alpha)
+				+ lgab + gsl_sf_lngamma(b + x + k) - lgb - gsl_sf_lngamma(a + b + x + k);
+			dr_x = gsl_sf_psi(r + x) - psr + log(alpha);
+			da_x = psab - gsl_sf_psi(a + b + x + k);
+			db_x = psab + gsl_sf_psi(b + x + k) - psb - gsl_sf_psi(a + b + x + k);
+			/* without the dropout term (BG/NBD at x = 0) b + x − 1 may be 0 */
+			lodds_x = has4 ? log(a) - log(b + x - 1 + k) : 0;
+			last_x = x;
+		}
+		/* log of (alive at T) + (died after the last purchase), and the second's share */
+		l3 = -(r + x) * lT;
+		if (has4)
+		{
+			double		d = lodds_x - (r + x) * ltx - l3,
+						e = exp(-fabs(d));
+
+			term = l3 + fmax(d, 0) + log1p(e);
+			w4 = d > 0 ? 1 / (1 + e) : e / (1 + e);
+		}
+		else
+		{
+			term = l3;
+			w4 = 0;
+		}
+		ll += c->count * (ax + term);
+		if (grad)
+		{
+			double		w3 = 1 - w4;
+
+			g[0] += c->count * (dr_x - w3 * lT - w4 * ltx);
+			g[1] += c->count * (r / alpha - (r + x) * (w3 / (alpha + c->T) + w4 / (alpha + c->tx)));
+			g[2] += c->count * (da_x + (has4 ? w4 / a : 0));
+			g[3] += c->count * (db_x - (has4 ? w4 / (b + x - 1 + k) : 0));
+		}
+	}
+	if (grad)
+		memcpy(grad, g, sizeof(g));
+	return ll;
+}
+
+static inline double
+family_palive(double k, const double *params, double x, double tx, double T)
+{
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+
+	/* a BG/NBD customer dies only after a purchase */
+	if (k == 0 && x == 0)
+		return 1.0;
+	/* 1 / (1 + a/(b+x−1+k) · ((α+T)/(α+t_x))^(r+x)), the power in logs */
+	return 1.0 / (1.0 + exp(log(a / (b + x - 1 + k))
+							+ (r + x) * log((alpha + T) / (alpha + tx))));
+}
+
+/* For t > 0. */
+static bool
+family_purchase_factor(double k, const double *params, double t, double x, double T,
+					   double *out)
+{
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+	gsl_sf_result hyp;
+
+	if (fabs(a - 1) < 1e-7)
+	{
+		/* the closed form divides by a − 1; it is continuous in a, so average its sides */
+		double		lo[4] = {r, alpha, 1 - 1e-7, b},
+					hi[4] = {r, alpha, 1 + 1e-7, b},
+					f_lo,
+					f_hi;
+
+		if (!family_purchase_factor(k, lo, t, x, T, &f_lo) ||
+			!family_purchase_factor(k, hi, t, x, T, &f_hi))
+			return false;
+		*out = (f_lo + f_hi) / 2;
+		return true;
+	}
+	/* (a+b+x−1+k)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x+k; a+b+x−1+k; z)] */
+	if (gsl_sf_hyperg_2F1_e(r + x, b + x + k, a + b + x - 1 + k, t / (alpha + T + t),
+							&hyp) != GSL_SUCCESS || !isfinite(hyp.val))
+		return clv_bgnbd_purchase_factor_integral(k > 0, params, t, x, T, out);
+	*out = (a + b + x - 1 + k) / (a - 1)
+		* (1 - exp((r + x) * (log(alpha + T) - log(alpha + T + t))) * hyp.val);
+	return isfinite(*out);
+}
+
+/* (1 − (1 + p·c)^−(r+x)) / p: smooth on [0, 1], (r+x)·c at 0 */
+typedef struct factor_integrand
+{
+	double		c;
+	double		rx;
+} factor_integrand;
+
+static double
+factor_integrand_fn(double p, void *arg)
+{
+	const factor_integrand *f = arg;
+
+	if (p < 1e-300)
+		return f->rx * f->c;
+	return -expm1(-f->rx * log1p(p * f->c)) / p;
+}
+
+/*
+ * The same factor as an integral over the dropout probability p, for where
+ * GSL's 2F1 gives up (heavy buyers over long horizons):
+ * ∫ p^(a−1) (1−p)^(b+x+k−1) · (1 − (1 + p t/(α+T))^−(r+x)) / p dp / B(a, b+x+k).
+ * QAWS handles the algebraic end-point behaviour exactly.
+ */
+bool
+clv_bgnbd_purchase_factor_integral(bool modified, const double *params, double t,
+								   double x, double T, double *out)
+{
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+	double		k = modified ? 1 : 0;
+	factor_integrand arg = {t / (alpha + T), r + x};
+	gsl_function fn = {factor_integrand_fn, &arg};
+	gsl_integration_qaws_table *table;
+	gsl_integration_workspace *ws;
+	double		value = NAN,
+				abserr;
+	bool		ok = false;
+
+	table = gsl_integration_qaws_table_alloc(a - 1, b + x + k - 1, 0, 0);
+	ws = gsl_integration_workspace_alloc(200);
+	if (table != NULL && ws != NULL &&
+		gsl_integration_qaws(&fn, 0, 1, table, 0, 1e-12, 200, ws, &value, &abserr) == GSL_SUCCESS)
+	{
+		*out = exp(log(value) - gsl_sf_lnbeta(a, b + x + k));
+		ok = isfinite(*out);
+	}
+	if (table != NULL)
+		gsl_integration_qaws_table_free(table);
+	if (ws != NULL)
+		gsl_integration_workspace_free(ws);
+	return ok;
+}
+
+
+static inline double
+family_probability_of_purchases(double k, const double *params, double t, int n)
+{
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+	double		lp = log(alpha / (alpha + t)),
+				lq = t > 0 ? log(t / (alpha + t)) : -INFINITY;
+	double		lbab = gsl_sf_lnbeta(a, b);
+	double		first,
+				second = 0;
+
+	/* alive throughout, with n purchases from the NBD */
+	first = exp(gsl_sf_lnbeta(a, b + n + k) - lbab + gsl_sf_lngamma(r + n)
+				- gsl_sf_lngamma(r) - gsl_sf_lngamma(n + 1.0) + r * lp
+				+ (n > 0 ? n * lq : 0));
+	/* dropped out after the n-th purchase, which came before t */
+	if (n > 0 || k > 0)
+	{
+		double		fewer = 0;
+
+		for (int j = 0; j < n; j++)
+			fewer += exp(gsl_sf_lngamma(r + j) - gsl_sf_lngamma(r) - gsl_sf_lngamma(j + 1.0)
+						 + r * lp + (j > 0 ? j * lq : 0));
+		second = exp(gsl_sf_lnbeta(a + 1, b + n - 1 + k) - lbab) * (1 - fewer);
+	}
+	return first + second;
+}
+
+#define CURVE_MAX_TERMS 2000
+
+/*
+ * The factor of one (x, T) at n <= CLV_BTYD_CURVE_MAX_POINTS horizons t[i]:
+ * the hypergeometric series has the same coefficients at every horizon, so
+ * they are computed once and each horizon costs a sum.  False when the
+ * series would converge too slowly (z near 1) or the closed form does not
+ * hold (a = 1): the caller takes each horizon on its own.
+ */
+static bool
+family_purchase_factor_curve(double k, const double *params, double x, double T,
+							 int n, const double *t, double *out)
+{
+	double		r = params[0],
+				alpha = params[1],
+				a = params[2],
+				b = params[3];
+	double		A = r + x,
+				B = b + x + k,
+				C = a + b + x - 1 + k;
+	double		coef[CURVE_MAX_TERMS];
+	int			n_terms = 0;
+	double		zmax = 0;
+
+	for (int i = 0; i < n; i++)
+		zmax = fmax(zmax, t[i] / (alpha + T + t[i]));
+	if (fabs(a - 1) >= 1e-7 && zmax <= 0.95)
+	{
+		/* c_n = (A)_n (B)_n / ((C)_n n!), until c_n zmax^n is negligible and falling */
+		double		c = 1,
+					pw = 1,
+					sum = 1;
+
+		coef[n_terms++] = 1;
+		while (n_terms < CURVE_MAX_TERMS)
+		{
+			int			m = n_terms - 1;
+			double		ratio = (A + m) * (B + m) / ((C + m) * (m + 1));
+
+			c *= ratio;
+			pw *= zmax;
+			coef[n_terms++] = c;
+			sum += c * pw;
+			if (c * pw < 1e-17 * sum && ratio * zmax < 0.9)
+				break;
+		}
+		if (n_terms == CURVE_MAX_TERMS)
+			n_terms = 0;		/* too slow: every point on its own */
+	}
+	if (n_terms > 0)
+	{
+		/*
+		 * Horner at every horizon at once, two horizons to a vector (GCC and
+		 * Clang vector extensions; plain SSE2 on x86-64): the horizons are
+		 * independent, so the loop over them runs without waiting on each
+		 * multiply-add.  An odd count gets a padding horizon at z = 0.
+		 */
+		typedef double pair __attribute__((vector_size(16)));
+		enum {PAIRS = CLV_BTYD_CURVE_MAX_POINTS / 2};
+		pair		z[PAIRS],
+					sum[PAIRS];
+		int			n_pairs = (n + 1) / 2;
+		double		log_aT = log(alpha + T);
+
+		for (int h = 0; h < n_pairs; h++)
+		{
+			double		t0 = t[2 * h],
+						t1 = 2 * h + 1 < n ? t[2 * h + 1] : 0;
+
+			z[h] = (pair) {t0 / (alpha + T + t0), t1 / (alpha + T + t1)};
+			sum[h] = (pair) {0, 0};
+		}
+		for (int j = n_terms - 1; j >= 0; j--)
+		{
+			pair		c = {coef[j], coef[j]};
+
+			for (int h = 0; h < n_pairs; h++)
+				sum[h] = sum[h] * z[h] + c;
+		}
+		for (int i = 0; i < n; i++)
+			out[i] = C / (a - 1) * (1 - exp(A * (log_aT - log(alpha + T + t[i])))
+									* sum[i / 2][i % 2]);
+	}
+	return n_terms > 0;
+}
+
+/*
+ * Alive at T after x purchases, the customer's rates have the model's form
+ * again: λ ~ Gamma(r+x, α+T) and p ~ Beta(a, b+x+k), the purchases survived
+ * (MBG/NBD also survived the first).  After T an MBG/NBD customer dies only
+ * after purchases, as under BG/NBD: the count is BG/NBD's.
+ */
+static inline double
+family_alive_probability_of_purchases(double k, const double *params, double t, int n,
+									  double x, double T)
+{
+	double		post[4] = {params[0] + x, params[1] + T, params[2], params[3] + x + k};
+
+	return family_probability_of_purchases(0, post, t, n);
+}
+
+/* Three starts: alpha, the rate's scale, near the customers' mean age. */
+int
+clv_bgnbd_starts(const clv_patterns *p, double mean_T,
+				 double starts[][CLV_BTYD_MAX_PARAMS])
+{
+	double		scale = mean_T > 0 ? mean_T : 1;
+
+	(void) p;
+	starts[0][0] = 0.5, starts[0][1] = scale, starts[0][2] = 0.5, starts[0][3] = 2;
+	starts[1][0] = 1, starts[1][1] = 1, starts[1][2] = 1, starts[1][3] = 1;
+	starts[2][0] = 1, starts[2][1] = scale / 4, starts[2][2] = 1, starts[2][3] = 1;
+	return 3;
+}
+
+/* ---- the two rows' operations: the formulas above at k = 0 and k = 1 ------ */
+
+double
+clv_bgnbd_ll(const clv_patterns *p, const clv_time_index *ix, const double *params,
+			 double *grad)
+{
+	return family_ll(0, p, ix, params, grad);
+}
+
+double
+clv_mbgnbd_ll(const clv_patterns *p, const clv_time_index *ix, const double *params,
+			  double *grad)
+{
+	return family_ll(1, p, ix, params, grad);
+}
+
+double
+clv_bgnbd_palive(const double *params, double x, double tx, double T)
+{
+	return family_palive(0, params, x, tx, T);
+}
+
+double
+clv_mbgnbd_palive(const double *params, double x, double tx, double T)
+{
+	return family_palive(1, params, x, tx, T);
+}
+
+bool
+clv_bgnbd_purchase_factor(const double *params, double t, double x, double T, double *out)
+{
+	return family_purchase_factor(0, params, t, x, T, out);
+}
+
+bool
+clv_mbgnbd_purchase_factor(const double *params, double t, double x, double T, double *out)
+{
+	return family_purchase_factor(1, params, t, x, T, out);
+}
+
+bool
+clv_bgnbd_purchase_factor_curve(const double *params, double x, double T, int n,
+								const double *t, double *out)
+{
+	return family_purchase_factor_curve(0, params, x, T, n, t, out);
+}
+
+bool
+clv_mbgnbd_purchase_factor_curve(const double *params, double x, double T, int n,
+								 const double *t, double *out)
+{
+	return family_purchase_factor_curve(1, params, x, T, n, t, out);
+}
+
+double
+clv_bgnbd_probability_of_purchases(const double *params, double t, int n)
+{
+	return family_probability_of_purchases(0, params, t, n);
+}
+
+double
+clv_mbgnbd_probability_of_purchases(const double *params, double t, int n)
+{
+	return family_probability_of_purchases(1, params, t, n);
+}
+
+double
+clv_bgnbd_alive_probability_of_purchases(const double *params, double t, int n, double x,
+										 double T)
+{
+	return family_alive_probability_of_purchases(0, params, t, n, x, T);
+}
+
+double
+clv_mbgnbd_alive_probability_of_purchases(const double *params, double t, int n, double x,
+										  double T)
+{
+	return family_alive_probability_of_purchases(1, params, t, n, x, T);
+}

@@ -1,0 +1,83 @@
+/*
+ * btyd_internal.h — what the BTYD model files give their rows of
+ * clv_btyd_models (btyd_models.c), and what the unit tests read of them.
+ * Outside the core, use the clv_btyd_* functions of btyd.h.
+ */
+#ifndef CLV_BTYD_INTERNAL_H
+#define CLV_BTYD_INTERNAL_H
+
+#include "btyd.h"
+
+/* Horizons that clv_btyd_ops.purchase_factor_curve takes at once, at most. */
+#define CLV_BTYD_CURVE_MAX_POINTS 64
+
+/* ---- BG/NBD and MBG/NBD (bgnbd.c) ------------------------------------------ */
+
+double		clv_bgnbd_ll(const clv_patterns *p, const clv_time_index *ix,
+						 const double *params, double *grad);
+double		clv_mbgnbd_ll(const clv_patterns *p, const clv_time_index *ix,
+						  const double *params, double *grad);
+int			clv_bgnbd_starts(const clv_patterns *p, double mean_T,
+							 double starts[][CLV_BTYD_MAX_PARAMS]);
+double		clv_bgnbd_palive(const double *params, double x, double tx, double T);
+double		clv_mbgnbd_palive(const double *params, double x, double tx, double T);
+bool		clv_bgnbd_purchase_factor(const double *params, double t, double x, double T,
+									  double *out);
+bool		clv_mbgnbd_purchase_factor(const double *params, double t, double x, double T,
+									   double *out);
+
+/*
+ * The BG/NBD (MBG/NBD when modified) factor by quadrature, the closed form's
+ * fallback where GSL's 2F1 gives up.
+ */
+bool		clv_bgnbd_purchase_factor_integral(bool modified, const double *params,
+											   double t, double x, double T, double *out);
+bool		clv_bgnbd_purchase_factor_curve(const double *params, double x, double T, int n,
+											const double *t, double *out);
+bool		clv_mbgnbd_purchase_factor_curve(const double *params, double x, double T, int n,
+											 const double *t, double *out);
+double		clv_bgnbd_probability_of_purchases(const double *params, double t, int n);
+double		clv_mbgnbd_probability_of_purchases(const double *params, double t, int n);
+double		clv_bgnbd_alive_probability_of_purchases(const double *params, double t, int n,
+													 double x, double T);
+double		clv_mbgnbd_alive_probability_of_purchases(const double *params, double t, int n,
+													  double x, double T);
+
+/* ---- Pareto/NBD (paretonbd.c) ---------------------------------------------- */
+
+/*
+ * A customer's likelihood is Γ(r+x)/Γ(r) α^r β^s (E1 + E2): E1 for being alive
+ * at T, E2 for having died in (t_x, T].  Their logarithms and, when g1 and g2
+ * are not NULL, their gradients in (r, α, s, β); false when E2 cannot be
+ * computed.
+ */
+bool		clv_paretonbd_terms(const double *params, double x, double tx, double T,
+								double *log_e1, double *log_e2, double *g1, double *g2);
+/*
+ * Log-likelihood of the patterns (and its gradient when grad is not NULL); ix,
+ * the patterns' time index, or NULL to take each pattern's logs on its own.
+ */
+double		clv_paretonbd_ll(const clv_patterns *p, const clv_time_index *ix,
+							 const double *params, double *grad);
+int			clv_paretonbd_starts(const clv_patterns *p, double mean_T,
+								 double starts[][CLV_BTYD_MAX_PARAMS]);
+double		clv_paretonbd_palive(const double *params, double x, double tx, double T);
+bool		clv_paretonbd_purchase_factor(const double *params, double t, double x, double T,
+										  double *out);
+/* P(X(t) = n) for a new Pareto/NBD customer; NaN when the integral fails. */
+double		clv_paretonbd_probability_of_purchases(const double *params, double t, int n);
+double		clv_paretonbd_alive_probability_of_purchases(const double *params, double t,
+														 int n, double x, double T);
+bool		clv_paretonbd_dert(const double *params, double x, double tx, double T,
+							   double delta, double *out);
+
+/* ---- Gamma-Gamma (gammagamma.c) -------------------------------------------- */
+
+double		clv_gammagamma_ll(const clv_patterns *p, const clv_time_index *ix,
+							  const double *params, double *grad);
+int			clv_gammagamma_starts(const clv_patterns *p, double mean_T,
+								  double starts[][CLV_BTYD_MAX_PARAMS]);
+clv_status	clv_gammagamma_expected_spend(const double *params, double x, double m,
+										  double *out, clv_error *err);
+
+#endif							/* CLV_BTYD_INTERNAL_H */
