@@ -140,34 +140,44 @@ clv_gammagamma_fit_trans(PG_FUNCTION_ARGS)
 
 /* ---- combine, serialize, deserialize -------------------------------------- */
 
+static void *
+btyd_new_like(const void *b, MemoryContext cxt)
+{
+	const btyd_state *src = b;
+	btyd_state *dst = palloc0(sizeof(btyd_state));
+
+	dst->model = src->model;
+	dst->options = clv_copy_jsonb(cxt, src->options);
+	clv_patterns_init(&dst->patterns, clv_training_memory_bytes());
+	return dst;
+}
+
+static void
+btyd_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
+{
+	clv_check_options_agree(fcinfo, ((const btyd_state *) a)->options,
+							((const btyd_state *) b)->options);
+}
+
+static void
+btyd_merge(void *a, const void *b)
+{
+	btyd_state *sa = a;
+	clv_error	err;
+
+	if (clv_patterns_merge(&sa->patterns, &((const btyd_state *) b)->patterns, &err) != CLV_OK)
+		raise_pattern_limit(&err, sa->model);
+}
+
+static const clv_combine_ops btyd_combine = {
+	"clv_btyd_fit_combine", btyd_new_like, btyd_check_same, btyd_merge
+};
+
 PG_FUNCTION_INFO_V1(clv_btyd_fit_combine);
 Datum
 clv_btyd_fit_combine(PG_FUNCTION_ARGS)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_btyd_fit_combine");
-	btyd_state *a = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
-	btyd_state *b = PG_ARGISNULL(1) ? NULL : (btyd_state *) PG_GETARG_POINTER(1);
-	MemoryContext old;
-	clv_error	err;
-	clv_status	st;
-
-	if (b == NULL)
-		PG_RETURN_POINTER(a);
-	old = MemoryContextSwitchTo(cxt);
-	if (a == NULL)
-	{
-		a = palloc0(sizeof(btyd_state));
-		a->model = b->model;
-		a->options = clv_copy_jsonb(cxt, b->options);
-		clv_patterns_init(&a->patterns, clv_training_memory_bytes());
-	}
-	else
-		clv_check_options_agree(fcinfo, a->options, b->options);
-	st = clv_patterns_merge(&a->patterns, &b->patterns, &err);
-	MemoryContextSwitchTo(old);
-	if (st != CLV_OK)
-		raise_pattern_limit(&err, a->model);
-	PG_RETURN_POINTER(a);
+	return clv_combine_states(fcinfo, &btyd_combine);
 }
 
 PG_FUNCTION_INFO_V1(clv_btyd_fit_serialize);
