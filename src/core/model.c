@@ -203,7 +203,7 @@ encode_payload(const clv_model *model, clv_buf *buf)
 			clv_buf_put_f64(buf, model->coef[i]);
 	}
 	else if (clv_kind_is_ensemble(model->kind))
-		clv_ensemble_encode(model->ensemble, buf);
+		clv_ensemble_encode(model->ensemble, CLV_MODEL_FORMAT_VERSION, buf);
 	else
 	{
 		clv_buf_put_u32(buf, model->n_params);
@@ -394,7 +394,8 @@ decode_parameters(clv_reader *r, clv_model *m, clv_error *err)
 static clv_status
 decode_ensemble(clv_reader *r, clv_model *m, clv_error *err)
 {
-	clv_status	st = clv_ensemble_decode(r, m->n_features, &m->ensemble, err);
+	clv_status	st = clv_ensemble_decode(r, m->n_features, m->format_version,
+											 &m->ensemble, err);
 	clv_ensemble_type want = m->kind == CLV_KIND_FOREST ? CLV_ENSEMBLE_FOREST : CLV_ENSEMBLE_BOOSTED;
 
 	if (st != CLV_OK)

@@ -8,7 +8,7 @@
 #include "clv_core.h"
 
 #define CLV_MODEL_MAGIC			"CLVM"
-#define CLV_MODEL_FORMAT_VERSION 1
+#define CLV_MODEL_FORMAT_VERSION 2	/* 2: compact tree nodes; 1 still read */
 #define CLV_MODEL_HEADER_SIZE	24
 #define CLV_MAX_FEATURES		10000
 #define CLV_MAX_NAME_LEN		1024

@@ -409,7 +409,7 @@ valid_spec(uint32_t p)
 	model_spec	s;
 
 	memset(&s, 0, sizeof(s));
-	s.version = 1;
+	s.version = CLV_MODEL_FORMAT_VERSION;
 	s.kind = CLV_KIND_LINREG;
 	s.n_features = p;
 	s.n_names = p;
@@ -518,13 +518,14 @@ round_trip(const clv_model *m, const char *what)
 
 	clv_model_encode(m, &a);
 	check(a.len >= CLV_MODEL_HEADER_SIZE && memcmp(a.data, "CLVM", 4) == 0 &&
-		  a.data[4] == 1 && a.data[5] == 0 &&
+		  a.data[4] == CLV_MODEL_FORMAT_VERSION && a.data[5] == 0 &&
 		  a.data[6] == (unsigned char) m->kind && a.data[7] == 0 &&
 		  a.data[8] == 0 && a.data[9] == 0 && a.data[10] == 0 && a.data[11] == 0 &&
 		  a.data[12] == (unsigned char) m->n_features &&
 		  a.data[16] == (unsigned char) (a.len - CLV_MODEL_HEADER_SIZE) &&
 		  a.data[20] == (unsigned char) container_crc(a.data, a.len),
-		  "%s: header fields (magic, version 1, kind, flags 0, count, length, crc)", what);
+		  "%s: header fields (magic, version %d, kind, flags 0, count, length, crc)", what,
+		  CLV_MODEL_FORMAT_VERSION);
 	check(clv_model_check_header(a.data, a.len, &err) == CLV_OK,
 		  "%s: clv_model_check_header accepts the encoding", what);
 	d = decode_ok(a.data, a.len, what);
@@ -614,8 +615,13 @@ test_model_round_trip(void)
 		m = decode_ok(golden, sizeof(golden), "golden version-1 model decodes");
 		check(m != NULL && models_equal(m, want), "golden version-1 model has the expected fields");
 		clv_model_encode(want, &enc);
-		check(enc.len == sizeof(golden) && memcmp(enc.data, golden, enc.len) == 0,
-			  "encoder still writes the golden version-1 bytes");
+		/* a linear payload is the same in version 2: only version and CRC differ */
+		check(enc.len == sizeof(golden) && memcmp(enc.data, golden, 4) == 0 &&
+			  enc.data[4] == CLV_MODEL_FORMAT_VERSION && enc.data[5] == 0 &&
+			  memcmp(enc.data + 6, golden + 6, 14) == 0 &&
+			  memcmp(enc.data + 24, golden + 24, sizeof(golden) - 24) == 0,
+			  "encoder writes the golden version-1 linreg in version %d, body unchanged",
+			  CLV_MODEL_FORMAT_VERSION);
 		clv_release(enc.data);
 		clv_model_free(want);
 		clv_model_free(m);
@@ -708,8 +714,8 @@ test_model_corruption(void)
 
 		s.version = 0;
 		spec_fails(&s, CLV_ERR_CORRUPT, "version", "format version 0 is rejected as corrupt");
-		s.version = 2;
-		spec_fails(&s, CLV_ERR_UNSUPPORTED, "version", "future format version 2 is unsupported");
+		s.version = CLV_MODEL_FORMAT_VERSION + 1;
+		spec_fails(&s, CLV_ERR_UNSUPPORTED, "version", "a future format version is unsupported");
 		s.version = 0xFFFF;
 		spec_fails(&s, CLV_ERR_UNSUPPORTED, "version", "format version 65535 is unsupported");
 	}
