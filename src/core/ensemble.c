@@ -516,11 +516,13 @@ encode_nodes_v2(const clv_ensemble *e, clv_buf *buf)
 	for (size_t k = 0; k <= set.mask; k++)
 	{
 		threshold_entry *en = &set.slot[k];
-		uint32_t	lo = first[en->feature],
-					hi = first[en->feature + 1];
+		uint32_t	lo,
+					hi;
 
 		if (en->feature == UINT32_MAX)
 			continue;
+		lo = first[en->feature];
+		hi = first[en->feature + 1];
 		while (hi - lo > 1)
 		{
 			uint32_t	mid = lo + (hi - lo) / 2;
@@ -951,6 +953,10 @@ decode_covers(clv_ensemble *e, const nodes_v2 *c, clv_error *err)
 			!covers_add_up(nd->cover, e->nodes[nd->left].cover, e->nodes[nd->right].cover))
 			return corrupt(err, "A node's cover is not the sum of its children's.");
 	}
+	/* one encoding per model: the most compact that holds the covers exactly */
+	if ((c->cover_mode != COVER_LEAF_COUNTS && covers_are_counts(e)) ||
+		(c->cover_mode == COVER_ALL_F64 && covers_are_differences(e)))
+		return corrupt(err, "The covers are not in their most compact encoding.");
 	return CLV_OK;
 }
 

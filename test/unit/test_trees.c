@@ -1499,6 +1499,23 @@ test_decoder_v2(void)
 			  "decoder v2: a left child's cover above its parent's is refused in cover encoding %u",
 			  mode);
 	}
+	{
+		/* every node's covers (at 130) that a more compact encoding holds */
+		const double counts[3] = {10, 4, 6},
+					differences[3] = {10.5, 4.25, 6.25};
+
+		for (int k = 0; k < 2; k++)
+		{
+			e = tiny_ensemble();
+			e->nodes[0].cover = 10.5;
+			e->nodes[1].cover = 4.25;
+			e->nodes[2].cover = 6.2500001;
+			check_status(decode_patched(e, base + 46, k == 0 ? counts : differences, 24, &err),
+						 CLV_ERR_CORRUPT, &err, k == 0 ?
+						 "decoder v2: row counts stored as float8 for every node are refused" :
+						 "decoder v2: differences stored as float8 for every node are refused");
+		}
+	}
 	e = tiny_ensemble();
 	e->nodes[2].cover = 7;
 	check_status(decode_spliced(e, 0, 0, NULL, 0, &err), CLV_ERR_CORRUPT, &err,
