@@ -8,6 +8,10 @@
  * format has one encoding per model, so anything else is a decoder that
  * accepted bytes it does not understand).
  *
+ * A model of an earlier format version is re-encoded in that version, by a
+ * writer of the version-1 layout here (the library writes only the current
+ * version), so the round trip holds for every version the decoder reads.
+ *
  * Random mutations almost never carry a valid CRC-32C, which would confine
  * the fuzzer to the header checks; so each input is decoded twice: as given,
  * and with its body length and checksum fields made consistent, which lets
@@ -69,6 +73,67 @@ check_ensemble(const clv_model *m)
 }
 
 static void
+store_u32(uint8_t *p, uint32_t v)
+{
+	p[0] = (uint8_t) v;
+	p[1] = (uint8_t) (v >> 8);
+	p[2] = (uint8_t) (v >> 16);
+	p[3] = (uint8_t) (v >> 24);
+}
+
+/* A version-1 value of m, from the specification; the payloads are the library's. */
+static void
+encode_v1(const clv_model *m, clv_buf *out)
+{
+	clv_buf		body,
+				payload;
+	unsigned char header[CLV_MODEL_HEADER_SIZE];
+	size_t		meta_len = strlen(m->meta);
+
+	clv_buf_init(&body, 256);
+	clv_buf_put_u32(&body, m->feature_names ? m->n_features : 0);
+	for (uint32_t i = 0; m->feature_names && i < m->n_features; i++)
+	{
+		clv_buf_put_u32(&body, (uint32_t) strlen(m->feature_names[i]));
+		clv_buf_put(&body, m->feature_names[i], strlen(m->feature_names[i]));
+	}
+	clv_buf_put_u32(&body, (uint32_t) meta_len);
+	clv_buf_put(&body, m->meta, meta_len);
+	clv_buf_init(&payload, 64);
+	if (m->ensemble)
+		clv_ensemble_encode(m->ensemble, 1, &payload);
+	else if (m->coef)
+	{
+		clv_buf_put_u32(&payload, m->n_features + 1);
+		for (uint32_t i = 0; i <= m->n_features; i++)
+			clv_buf_put_f64(&payload, m->coef[i]);
+	}
+	else
+	{
+		clv_buf_put_u32(&payload, m->n_params);
+		for (uint32_t i = 0; i < m->n_params; i++)
+			clv_buf_put_f64(&payload, m->params[i]);
+	}
+	clv_buf_put_u32(&body, (uint32_t) payload.len);
+	clv_buf_put(&body, payload.data, payload.len);
+
+	memcpy(header, "CLVM", 4);
+	header[4] = 1;
+	header[5] = 0;
+	header[6] = (uint8_t) m->kind;
+	header[7] = (uint8_t) (m->kind >> 8);
+	store_u32(header + 8, 0);
+	store_u32(header + 12, m->n_features);
+	store_u32(header + 16, (uint32_t) body.len);
+	store_u32(header + 20, clv_crc32c(clv_crc32c(0, header, 20), body.data, body.len));
+	clv_buf_init(out, CLV_MODEL_HEADER_SIZE + body.len);
+	clv_buf_put(out, header, CLV_MODEL_HEADER_SIZE);
+	clv_buf_put(out, body.data, body.len);
+	clv_release(body.data);
+	clv_release(payload.data);
+}
+
+static void
 decode_and_check(const uint8_t *data, size_t size)
 {
 	clv_model  *m = NULL;
@@ -93,7 +158,12 @@ decode_and_check(const uint8_t *data, size_t size)
 		clv_model_check_header(data, size, &err) != CLV_OK)
 		abort();
 
-	clv_model_encode(m, &enc);
+	if (m->format_version == 1)
+		encode_v1(m, &enc);
+	else if (m->format_version == CLV_MODEL_FORMAT_VERSION)
+		clv_model_encode(m, &enc);
+	else
+		abort();				/* a version the decoder should have refused */
 	if (enc.len != size || memcmp(enc.data, data, size) != 0)
 		abort();				/* a valid decode must round-trip */
 	clv_release(enc.data);
@@ -123,14 +193,6 @@ decode_and_check(const uint8_t *data, size_t size)
 	clv_model_free(m);
 }
 
-static void
-store_u32(uint8_t *p, uint32_t v)
-{
-	p[0] = (uint8_t) v;
-	p[1] = (uint8_t) (v >> 8);
-	p[2] = (uint8_t) (v >> 16);
-	p[3] = (uint8_t) (v >> 24);
-}
 
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -4,7 +4,10 @@
  * A handful of small valid models of each kind, with and without feature
  * names and metadata, so that mutations start from bytes that pass every
  * check, and a few small tree ensembles (under the fuzzer's 4096-byte
- * inputs).  Not part of the build; regenerate with:
+ * inputs), written in the current format version with a "_v2" suffix.  The
+ * tree seeds without the suffix are version-1 bytes written by clv 0.1.0;
+ * keep them, so that the fuzzer also mutates version-1 payloads.  Not part
+ * of the build; regenerate with:
  *
  *   cc -std=gnu11 -pthread -Isrc/core -o make_corpus test/fuzz/make_corpus.c \
  *       src/core/[a-z]*.c $(gsl-config --libs) -lm
@@ -90,7 +93,7 @@ write_tree_seed(const char *dir, const char *name, int which, uint32_t p,
 	{
 		for (uint32_t j = 0; j < p; j++)
 			x[j] = (i * 7 + j * 13) % 17 == 0 ? NAN : sin(i * 0.37 + j * 1.3);
-		clv_tree_rows_append(&rows, which == 1 ? (x[0] > 0.2) : fabs(x[0]) * 3 + (i % 5),
+		clv_tree_rows_append(&rows, which == 1 || which == 4 ? (x[0] > 0.2) : fabs(x[0]) * 3 + (i % 5),
 							 x, &err);
 	}
 	if (which == 0 || which == 1)
@@ -108,9 +111,9 @@ write_tree_seed(const char *dir, const char *name, int which, uint32_t p,
 		clv_gbm_options go;
 
 		clv_gbm_options_default(&go);
-		go.n_rounds = 3;
-		go.tree.max_depth = 2;
-		go.loss = which == 2 ? CLV_LOSS_SQUARED : CLV_LOSS_TWEEDIE;
+		go.n_rounds = which == 4 ? 4 : 3;
+		go.tree.max_depth = which == 4 ? 3 : 2;
+		go.loss = which == 2 ? CLV_LOSS_SQUARED : which == 3 ? CLV_LOSS_TWEEDIE : CLV_LOSS_LOGISTIC;
 		st = clv_gbm_train(&rows, &go, &e, &err);
 	}
 	clv_tree_rows_free(&rows);
@@ -161,9 +164,10 @@ main(int argc, char **argv)
 	failed += write_seed(argv[1], "logreg_p5_meta", CLV_KIND_LOGREG, 5, NULL,
 						 "{\"options\": {\"l2\": 1.5, \"max_iter\": 50}}");
 	failed += write_seed(argv[1], "logreg_p3_odd_names", CLV_KIND_LOGREG, 3, odd, "");
-	failed += write_tree_seed(argv[1], "forest_regression_p3", 0, 3, rfm);
-	failed += write_tree_seed(argv[1], "forest_classifier_p2", 1, 2, NULL);
-	failed += write_tree_seed(argv[1], "gbm_squared_p3", 2, 3, NULL);
-	failed += write_tree_seed(argv[1], "gbm_tweedie_p2", 3, 2, two);
+	failed += write_tree_seed(argv[1], "forest_regression_p3_v2", 0, 3, rfm);
+	failed += write_tree_seed(argv[1], "forest_classifier_p2_v2", 1, 2, NULL);
+	failed += write_tree_seed(argv[1], "gbm_squared_p3_v2", 2, 3, NULL);
+	failed += write_tree_seed(argv[1], "gbm_tweedie_p2_v2", 3, 2, two);
+	failed += write_tree_seed(argv[1], "gbm_logistic_p3_v2", 4, 3, NULL);
 	return failed ? 1 : 0;
 }
