@@ -174,7 +174,7 @@ SELECT clv_model_info(m || '\x00'::bytea) FROM model_models WHERE kind = 'linreg
 SELECT clv_predict(set_byte(m, 0, ascii('X')), '{1, 2, 3}') FROM model_models WHERE kind = 'linreg';
 SELECT clv_model_info(overlay(m PLACING 'clvm'::bytea FROM 1 FOR 4)) FROM model_models WHERE kind = 'logreg';
 -- a future format version, with and without a valid checksum; version 0
-SELECT clv_predict(set_byte(m, 4, 2), '{1, 2, 3}') FROM model_models WHERE kind = 'linreg';
+SELECT clv_predict(set_byte(m, 4, 3), '{1, 2, 3}') FROM model_models WHERE kind = 'linreg';
 SELECT clv_model_info(pg_temp.reseal(set_byte(set_byte(m, 4, 0), 5, 1))) FROM model_models WHERE kind = 'logreg';
 SELECT clv_predict(pg_temp.reseal(set_byte(m, 4, 0)), '{1, 2, 3}') FROM model_models WHERE kind = 'linreg';
 -- an unknown kind, nonzero flags (checksums valid)
