@@ -415,7 +415,7 @@ SELECT bool_and(clv_predict(m, x) = CASE kind WHEN 'forest' THEN 3.8999692300412
 FROM trees_golden, trees_golden_rows WHERE i IN (3, 123);
 SELECT kind, max(abs((clv_explain(m, x))[1] + (clv_explain(m, x))[2] + (clv_explain(m, x))[3]
                  + clv_explain_expected(m) - CASE kind WHEN 'gbm' THEN ln(clv_predict(m, x) / (1 - clv_predict(m, x)))
-                                                   ELSE clv_predict(m, x) END))) < 1e-9 AS explained
+                                                   ELSE clv_predict(m, x) END)) < 1e-9 AS explained
 FROM trees_golden, trees_golden_rows GROUP BY kind ORDER BY kind;
 
 -- training memory: 3000 rows of 6 features are 3000 × (8 + 24) bytes = 94 kB
