@@ -197,7 +197,7 @@ model_checksum(const unsigned char *header, const unsigned char *body, size_t bo
 }
 
 static void
-encode_payload(const clv_model *model, clv_buf *buf)
+encode_payload(const clv_model *model, uint16_t version, clv_buf *buf)
 {
 	if (clv_kind_is_linear(model->kind))
 	{
@@ -206,7 +206,7 @@ encode_payload(const clv_model *model, clv_buf *buf)
 			clv_buf_put_f64(buf, model->coef[i]);
 	}
 	else if (clv_kind_is_ensemble(model->kind))
-		clv_ensemble_encode(model->ensemble, buf);
+		clv_ensemble_encode(model->ensemble, version, buf);
 	else
 	{
 		clv_buf_put_u32(buf, model->n_params);
@@ -278,7 +278,7 @@ clv_model_encode_version(const clv_model *model, uint16_t version, clv_buf *out)
 	clv_buf_put(&body, model->meta, meta_len);
 
 	clv_buf_init(&payload, 16 + 8 * (size_t) model->n_features);
-	encode_payload(model, &payload);
+	encode_payload(model, version, &payload);
 	clv_buf_put_u32(&body, (uint32_t) payload.len);
 	clv_buf_put(&body, payload.data, payload.len);
 	clv_release(payload.data);
@@ -507,7 +507,8 @@ decode_parameters(clv_reader *r, clv_model *m, clv_error *err)
 static clv_status
 decode_ensemble(clv_reader *r, clv_model *m, clv_error *err)
 {
-	clv_status	st = clv_ensemble_decode(r, m->n_features, &m->ensemble, err);
+	clv_status	st = clv_ensemble_decode(r, m->n_features, m->format_version,
+											 &m->ensemble, err);
 	clv_ensemble_type want = m->kind == CLV_KIND_FOREST ? CLV_ENSEMBLE_FOREST : CLV_ENSEMBLE_BOOSTED;
 
 	if (st != CLV_OK)

@@ -189,12 +189,20 @@ clv_status	clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt,
 						  clv_ensemble **out, clv_error *err);
 void		clv_ensemble_free(clv_ensemble *e);
 
-/* Serialised payload inside the model container (doc/model-format.md). */
+/*
+ * Serialised payload inside the model container (doc/model-format.md), in
+ * the layout of a model format version: 1 (40-byte nodes) or 2 (compact
+ * nodes).  The encoder needs a valid ensemble (trained or decoded).  The
+ * decoder checks everything; version-1 nodes keep their stored order,
+ * version-2 nodes come out in preorder, which predicts and explains the same.
+ */
 struct clv_buf;
 struct clv_reader;
-void		clv_ensemble_encode(const clv_ensemble *e, struct clv_buf *buf);
+void		clv_ensemble_encode(const clv_ensemble *e, uint16_t version,
+								struct clv_buf *buf);
 clv_status	clv_ensemble_decode(struct clv_reader *r, uint32_t n_features,
-								clv_ensemble **out, clv_error *err);
+								uint16_t version, clv_ensemble **out,
+								clv_error *err);
 
 /* ---- prediction and explanation ------------------------------------------ */
 

@@ -10,6 +10,10 @@
 #        vs scikit-learn's predict with n_jobs=1, for the forest; XGBoost's predict with
 #        nthread=1, for the boosted model (info line)
 #   and the held-out R² of every model.
+#   4. the forest's size: its bytes, bytes a node and stored (compressed) bytes, next to
+#        scikit-learn's pickled forest; and the fit alone (SELECT length(clv_forest_fit(...)))
+#        against the fit stored with CREATE TABLE AS, whose difference is the cost of
+#        storing the model (info lines)
 #
 # Usage:
 #   test/bench/bench_trees.sh            full run (200,000 train / 100,000 test rows,
@@ -146,6 +150,8 @@ echo
 echo "runs:"
 CLV_FOREST_MS=$(clv_ms "CREATE TABLE forest_model AS SELECT clv_forest_fit(y, x, '$FOREST_OPTS') AS m FROM train")
 echo "  clv forest fit:    $CLV_FOREST_MS ms"
+CLV_FOREST_FIT_ONLY_MS=$(clv_ms "SELECT length(clv_forest_fit(y, x, '$FOREST_OPTS')) FROM train")
+echo "  clv forest fit, not stored: $CLV_FOREST_FIT_ONLY_MS ms"
 CLV_GBM_MS=$(clv_ms "CREATE TABLE gbm_model AS SELECT clv_gbm_fit(y, x, '$GBM_OPTS') AS m FROM train")
 echo "  clv gbm fit:       $CLV_GBM_MS ms"
 CLV_SCORE_FOREST_MS=$(clv_ms "SELECT sum(clv_predict(m, x)) FROM score, forest_model")
@@ -177,6 +183,9 @@ else:
     rf = RandomForestRegressor(n_estimators=100, max_depth=12, min_samples_leaf=5, max_features=0.5,
                                n_jobs=threads, random_state=1)
     t0 = time.perf_counter(); rf.fit(xtr, ytr); print("sklearn_fit_ms %.1f" % ((time.perf_counter() - t0) * 1000))
+    import pickle
+    print("sklearn_pickle_bytes %d" % len(pickle.dumps(rf, protocol=pickle.HIGHEST_PROTOCOL)))
+    print("sklearn_nodes %d" % sum(t.tree_.node_count for t in rf.estimators_))
     print("sklearn_r2 %.4f" % r2(yte, rf.predict(xte)))
     rf.set_params(n_jobs=1)
     t0 = time.perf_counter(); s = rf.predict(xsc).sum()
@@ -250,6 +259,19 @@ echo
 echo "held-out R²: clv forest $CLV_FOREST_R2, sklearn forest $(peer sklearn_r2), ranger $(peer ranger_r2);"
 echo "             clv gbm $CLV_GBM_R2, XGBoost $(peer xgboost_r2)"
 echo "speed-up = peer time / clv time; targets are the least speed-up wanted. MISS is reported, not fatal."
+SIZE=$(psql_val "SET search_path = $SCHEMA, public;
+SELECT length(m) || ' ' || pg_column_size(m) || ' ' || (clv_model_info(m) ->> 'n_nodes') FROM forest_model" | tail -n1)
+read -r CLV_BYTES CLV_STORED CLV_NODES <<<"$SIZE"
+echo
+echo "forest model size and storing it (info):"
+printf '  clv model:        %12d bytes, %8d nodes, %6.2f bytes a node; stored (compressed) %d bytes\n' \
+	"$CLV_BYTES" "$CLV_NODES" "$(awk -v b="$CLV_BYTES" -v n="$CLV_NODES" 'BEGIN{ print b / n }')" "$CLV_STORED"
+if [ -n "$(peer sklearn_pickle_bytes)" ]; then
+	printf '  sklearn pickle:   %12d bytes, %8d nodes, %6.2f bytes a node\n' "$(peer sklearn_pickle_bytes)" \
+		"$(peer sklearn_nodes)" "$(awk -v b="$(peer sklearn_pickle_bytes)" -v n="$(peer sklearn_nodes)" 'BEGIN{ print b / n }')"
+fi
+echo "  clv fit alone $CLV_FOREST_FIT_ONLY_MS ms, fit stored by CREATE TABLE AS $CLV_FOREST_MS ms:" \
+	"storing costs $(awk -v a="$CLV_FOREST_FIT_ONLY_MS" -v b="$CLV_FOREST_MS" 'BEGIN{ printf "%.0f", b - a }') ms (one run each)"
 if [ "$MODE" = smoke ]; then
 	echo "smoke mode: tiny tables, one run each; the ratios above are not meaningful."
 fi

@@ -93,7 +93,7 @@ write_tree_seed(const char *dir, const char *name, int which, uint32_t p,
 	{
 		for (uint32_t j = 0; j < p; j++)
 			x[j] = (i * 7 + j * 13) % 17 == 0 ? NAN : sin(i * 0.37 + j * 1.3);
-		clv_tree_rows_append(&rows, which == 1 ? (x[0] > 0.2) : fabs(x[0]) * 3 + (i % 5),
+		clv_tree_rows_append(&rows, which == 1 || which == 4 ? (x[0] > 0.2) : fabs(x[0]) * 3 + (i % 5),
 							 x, &err);
 	}
 	if (which == 0 || which == 1)
@@ -113,7 +113,7 @@ write_tree_seed(const char *dir, const char *name, int which, uint32_t p,
 		clv_gbm_options_default(&go);
 		go.n_rounds = 3;
 		go.tree.max_depth = 2;
-		go.loss = which == 2 ? CLV_LOSS_SQUARED : CLV_LOSS_TWEEDIE;
+		go.loss = which == 2 ? CLV_LOSS_SQUARED : which == 3 ? CLV_LOSS_TWEEDIE : CLV_LOSS_LOGISTIC;
 		st = clv_gbm_train(&rows, &go, &e, &err);
 	}
 	clv_tree_rows_free(&rows);
@@ -168,5 +168,7 @@ main(int argc, char **argv)
 	failed += write_tree_seed(argv[1], "forest_classifier_p2", 1, 2, NULL);
 	failed += write_tree_seed(argv[1], "gbm_squared_p3", 2, 3, NULL);
 	failed += write_tree_seed(argv[1], "gbm_tweedie_p2", 3, 2, two);
+	/* covers that are not row counts: the version-2 cover encoding 2 */
+	failed += write_tree_seed(argv[1], "gbm_logistic_p3", 4, 3, NULL);
 	return failed ? 1 : 0;
 }

@@ -851,10 +851,10 @@ test_prediction_layout(void)
 		h->tree_start[33] = 97;
 		memcpy(x2.x, (double[]) {0.05, 0.95, NAN, 0.3, 0.5, NAN, 0.2, 0.2, -1, 2}, sizeof(double) * 10);
 		clv_buf_init(&buf, 64);
-		clv_ensemble_encode(h, &buf);
+		clv_ensemble_encode(h, 2, &buf);
 		r = (clv_reader) {buf.data, buf.len, 0};
 		e = NULL;
-		check_status(clv_ensemble_decode(&r, 2, &e, &err), CLV_OK, &err,
+		check_status(clv_ensemble_decode(&r, 2, 2, &e, &err), CLV_OK, &err,
 					 "layout: a hand-made ensemble decodes");
 		check(margins_identical(e, &x2),
 			  "layout: a leaf at index 0 walked in step with splits predicts as the plain walk");
@@ -961,8 +961,9 @@ tiny_ensemble(void)
 	return e;
 }
 
+/* Encode e's payload in a format version's layout, decode it, free e. */
 static clv_status
-decode_payload(clv_ensemble *e, clv_error *err)
+decode_payload_version(clv_ensemble *e, uint16_t version, clv_error *err)
 {
 	clv_buf		buf;
 	clv_reader	r;
@@ -970,15 +971,22 @@ decode_payload(clv_ensemble *e, clv_error *err)
 	clv_status	st;
 
 	clv_buf_init(&buf, 64);
-	clv_ensemble_encode(e, &buf);
+	clv_ensemble_encode(e, version, &buf);
 	r = (clv_reader) {buf.data, buf.len, 0};
-	st = clv_ensemble_decode(&r, 2, &out, err);
+	st = clv_ensemble_decode(&r, 2, version, &out, err);
 	if (st == CLV_OK && r.pos != r.len)
 		st = CLV_ERR_INTERNAL;
 	clv_ensemble_free(out);
 	clv_release(buf.data);
 	clv_ensemble_free(e);
 	return st;
+}
+
+/* The version-1 layout's own checks: child indexes and tree offsets. */
+static clv_status
+decode_payload(clv_ensemble *e, clv_error *err)
+{
+	return decode_payload_version(e, 1, err);
 }
 
 static void
@@ -1001,9 +1009,9 @@ test_decoder_structure(void)
 		memcpy(wide->tree_start, tiny->tree_start, sizeof(uint32_t) * 2);
 		memcpy(wide->nodes, tiny->nodes, sizeof(clv_tree_node) * 3);
 		clv_buf_init(&buf, 64);
-		clv_ensemble_encode(wide, &buf);
+		clv_ensemble_encode(wide, 1, &buf);
 		r = (clv_reader) {buf.data, buf.len, 0};
-		check_status(clv_ensemble_decode(&r, p, &out, &err),
+		check_status(clv_ensemble_decode(&r, p, 1, &out, &err),
 					 p > CLV_TREES_MAX_FEATURES ? CLV_ERR_CORRUPT : CLV_OK, &err,
 					 p > CLV_TREES_MAX_FEATURES ? "decoder: more features than a fit allows are refused"
 					 : "decoder: the most features a fit allows decode");
@@ -1054,17 +1062,17 @@ test_decoder_structure(void)
 
 		clv_buf_init(&buf, 64);
 		e->n_trees = 1;
-		clv_ensemble_encode(e, &buf);
+		clv_ensemble_encode(e, 1, &buf);
 		memcpy(buf.data + 16, &(uint32_t) {0xFFFFFFFFu}, 4);	/* node count */
 		r = (clv_reader) {buf.data, buf.len, 0};
-		check_status(clv_ensemble_decode(&r, 2, &out, &err), CLV_ERR_CORRUPT, &err,
+		check_status(clv_ensemble_decode(&r, 2, 1, &out, &err), CLV_ERR_CORRUPT, &err,
 					 "decoder: a node count of 2^32 - 1 is refused before allocation");
 		clv_ensemble_free(out);
 		out = NULL;
 		memcpy(buf.data + 16, &(uint32_t) {3}, 4);
 		memcpy(buf.data + 12, &n_trees, 4);
 		r = (clv_reader) {buf.data, buf.len, 0};
-		check_status(clv_ensemble_decode(&r, 2, &out, &err), CLV_ERR_CORRUPT, &err,
+		check_status(clv_ensemble_decode(&r, 2, 1, &out, &err), CLV_ERR_CORRUPT, &err,
 					 "decoder: more trees than offsets present is refused");
 		clv_ensemble_free(out);
 		clv_release(buf.data);
@@ -1086,6 +1094,525 @@ test_decoder_structure(void)
 		e->nodes[n - 1] = (clv_tree_node) {-1, 0, 0, 0, 0, 1, 1};
 		check_status(decode_payload(e, &err), CLV_ERR_CORRUPT, &err,
 					 "decoder: a tree deeper than the maximum is refused");
+	}
+}
+
+/* ---- format versions: version-1 and version-2 payloads ---------------------------- */
+
+/* The ensemble's payload in a format version's layout. */
+static clv_buf
+encode_payload(const clv_ensemble *e, uint16_t version)
+{
+	clv_buf		buf;
+
+	clv_buf_init(&buf, 64);
+	clv_ensemble_encode(e, version, &buf);
+	return buf;
+}
+
+static clv_ensemble *
+decode_payload_bytes(const clv_buf *buf, uint32_t p, uint16_t version, clv_error *err)
+{
+	clv_reader	r = {buf->data, buf->len, 0};
+	clv_ensemble *out = NULL;
+
+	if (clv_ensemble_decode(&r, p, version, &out, err) != CLV_OK)
+	{
+		clv_ensemble_free(out);
+		return NULL;
+	}
+	if (r.pos != r.len)
+	{
+		/* as the model decoder reports it */
+		clv_fail(err, CLV_ERR_CORRUPT, "invalid clv model");
+		clv_set_detail(err, "The payload has trailing bytes.");
+		clv_ensemble_free(out);
+		return NULL;
+	}
+	return out;
+}
+
+static void
+put_le(unsigned char *p, uint32_t v, int n)
+{
+	for (int b = 0; b < n; b++)
+		p[b] = (unsigned char) (v >> (8 * b));
+}
+
+/*
+ * A whole version-1 model around a version-1 payload, written from the
+ * specification (header, no names, metadata "{}"), as clv 0.1.0 wrote it.
+ */
+static clv_buf
+model_v1(const clv_ensemble *e)
+{
+	clv_buf		payload = encode_payload(e, 1);
+	clv_buf		out;
+	size_t		body_len = 4 + 4 + 2 + 4 + payload.len;
+	unsigned char header[24];
+
+	clv_buf_init(&out, 24 + body_len);
+	memcpy(header, "CLVM", 4);
+	put_le(header + 4, 1, 2);
+	put_le(header + 6, e->type == CLV_ENSEMBLE_FOREST ? CLV_KIND_FOREST : CLV_KIND_GBM, 2);
+	put_le(header + 8, 0, 4);
+	put_le(header + 12, e->n_features, 4);
+	put_le(header + 16, (uint32_t) body_len, 4);
+	clv_buf_put(&out, header, 24);
+	clv_buf_put_u32(&out, 0);
+	clv_buf_put_u32(&out, 2);
+	clv_buf_put(&out, "{}", 2);
+	clv_buf_put_u32(&out, (uint32_t) payload.len);
+	clv_buf_put(&out, payload.data, payload.len);
+	put_le(out.data + 20, clv_crc32c(clv_crc32c(0, out.data, 20), out.data + 24, body_len), 4);
+	clv_release(payload.data);
+	return out;
+}
+
+/* Margins, predictions and TreeSHAP values of a and b on d's rows, bit for bit. */
+static bool
+same_scores(const clv_ensemble *a, const clv_ensemble *b, const dataset *d, size_t n_explain)
+{
+	double	   *phi_a = malloc(sizeof(double) * d->p);
+	double	   *phi_b = malloc(sizeof(double) * d->p);
+	bool		same = a != NULL && b != NULL;
+
+	for (size_t i = 0; same && i < d->n; i++)
+	{
+		const double *x = d->x + i * d->p;
+		double		ma = clv_ensemble_margin(a, x),
+					mb = clv_ensemble_margin(b, x),
+					pa = clv_ensemble_predict(a, x),
+					pb = clv_ensemble_predict(b, x);
+
+		same = memcmp(&ma, &mb, 8) == 0 && memcmp(&pa, &pb, 8) == 0;
+		if (same && i < n_explain)
+		{
+			double		ea,
+						eb;
+
+			clv_ensemble_explain(a, x, phi_a, &ea);
+			clv_ensemble_explain(b, x, phi_b, &eb);
+			same = memcmp(&ea, &eb, 8) == 0 && memcmp(phi_a, phi_b, sizeof(double) * d->p) == 0;
+		}
+	}
+	free(phi_a);
+	free(phi_b);
+	return same;
+}
+
+/*
+ * One fitted ensemble through both payload versions and the model
+ * container: every decoding scores bit for bit like the fitted ensemble,
+ * version 2 re-encodes to itself, and its nodes take at most 16 bytes.
+ */
+static void
+check_versions(const char *what, clv_ensemble *e, const dataset *q, uint32_t want_mode)
+{
+	clv_error	err;
+	clv_buf		v1 = encode_payload(e, 1),
+				v2 = encode_payload(e, 2);
+	clv_ensemble *d1 = decode_payload_bytes(&v1, e->n_features, 1, &err);
+	clv_ensemble *d2 = decode_payload_bytes(&v2, e->n_features, 2, &err);
+	size_t		head = 5 * 4 + 8 + 4 + 4 * 8 + 8 * (size_t) e->n_features + 4 +
+		(e->permutation_importance ? 8 * (size_t) e->n_features : 0);
+	double		per_node = (double) (v2.len - head) / e->n_nodes;
+	uint32_t	mode;
+	clv_buf		model,
+				again;
+	clv_model  *m = NULL;
+
+	check(d1 != NULL && d2 != NULL, "versions: %s decodes from both payload versions", what);
+	check(same_scores(e, d1, q, 200) && same_scores(e, d2, q, 200),
+		  "versions: %s: version 1 and 2 predict and explain bit for bit as fitted (%zu rows)",
+		  what, q->n);
+	memcpy(&mode, v2.data + head, 4);
+	check(mode == want_mode && per_node <= 16,
+		  "versions: %s: %.2f bytes a node in version 2 (cover encoding %u), %.2f in version 1",
+		  what, per_node, mode, (double) (v1.len - head) / e->n_nodes);
+	if (d1 && d2)
+	{
+		clv_buf		from1 = encode_payload(d1, 2),
+					from2 = encode_payload(d2, 2),
+					back = encode_payload(d2, 1);
+		clv_ensemble *d21 = decode_payload_bytes(&back, e->n_features, 1, &err);
+
+		check(from1.len == v2.len && memcmp(from1.data, v2.data, v2.len) == 0 &&
+			  from2.len == v2.len && memcmp(from2.data, v2.data, v2.len) == 0,
+			  "versions: %s: version 2 re-encodes to the same bytes, from either version", what);
+		check(same_scores(e, d21, q, 0),
+			  "versions: %s: written back as version 1, it still predicts the same", what);
+		clv_ensemble_free(d21);
+		clv_release(from1.data);
+		clv_release(from2.data);
+		clv_release(back.data);
+	}
+
+	/* whole models: a version-1 value as 0.1.0 wrote it, and today's */
+	model = model_v1(e);
+	check_status(clv_model_decode(model.data, model.len, &m, &err), CLV_OK, &err,
+				 "versions: a version-1 model decodes");
+	check(m != NULL && m->format_version == 1 && same_scores(e, m->ensemble, q, 0),
+		  "versions: %s: the version-1 model scores bit for bit as fitted", what);
+	if (m)
+	{
+		clv_model_encode(m, &again);
+		check(again.len < model.len && again.data[4] == CLV_MODEL_FORMAT_VERSION,
+			  "versions: %s: re-encoded, it is written in version %d, %zu bytes instead of %zu",
+			  what, CLV_MODEL_FORMAT_VERSION, again.len, model.len);
+		clv_model_free(m);
+		m = NULL;
+		check_status(clv_model_decode(again.data, again.len, &m, &err), CLV_OK, &err,
+					 "versions: the re-encoded model decodes");
+		check(m != NULL && same_scores(e, m->ensemble, q, 0),
+			  "versions: %s: the re-encoded model scores bit for bit as fitted", what);
+		clv_model_free(m);
+		clv_release(again.data);
+	}
+	clv_release(model.data);
+	clv_ensemble_free(d1);
+	clv_ensemble_free(d2);
+	clv_release(v1.data);
+	clv_release(v2.data);
+}
+
+static void
+test_versions(void)
+{
+	dataset		d = friedman(quick ? 1500 : 5000, 61);
+	dataset		q = friedman(quick ? 2000 : 20000, 62);
+	dataset		c = friedman(quick ? 1500 : 5000, 63);
+	clv_forest_options fo;
+	clv_gbm_options go;
+	clv_ensemble *e;
+
+	/* missing values in training and scoring; scoring also at every threshold */
+	for (size_t i = 0; i < d.n; i += 3)
+		d.x[i * 10 + (i % 7 == 0 ? 0 : 3)] = NAN;
+	for (size_t i = 0; i < c.n; i++)
+		c.y[i] = c.y[i] > 14;
+	for (size_t i = 0; i < q.n; i += 4)
+		q.x[i * 10 + i % 10] = i % 3 == 0 ? NAN : i % 3 == 1 ? INFINITY : -INFINITY;
+
+	clv_forest_options_default(&fo, 10, false);
+	fo.n_trees = quick ? 10 : 30;
+	fo.tree.min_samples_leaf = 2;
+	fo.permutation_importance = true;
+	e = train_forest(&d, NULL, &fo);
+	/* rows that sit exactly on thresholds, and a hair either side */
+	for (size_t i = 0; e && i < q.n; i += 7)
+	{
+		const clv_tree_node *nd = &e->nodes[(i * 2654435761u) % e->n_nodes];
+
+		if (nd->feature >= 0)
+			q.x[i * 10 + nd->feature] = i % 3 == 0 ? nd->threshold :
+				nextafter(nd->threshold, i % 3 == 1 ? -INFINITY : INFINITY);
+	}
+	check_versions("regression forest", e, &q, 1);
+	clv_ensemble_free(e);
+
+	clv_forest_options_default(&fo, 10, true);
+	fo.n_trees = quick ? 10 : 30;
+	fo.replace = false;
+	fo.sample_fraction = 0.7;
+	e = train_forest(&c, NULL, &fo);
+	check_versions("classification forest", e, &q, 1);
+	clv_ensemble_free(e);
+
+	clv_gbm_options_default(&go);
+	go.n_rounds = quick ? 15 : 60;
+	go.tree.max_depth = 6;
+	go.subsample = 0.8;
+	e = train_gbm(&d, NULL, &go);
+	check_versions("squared-loss boosting", e, &q, 1);
+	clv_ensemble_free(e);
+
+	go.loss = CLV_LOSS_LOGISTIC;
+	go.subsample = 1;
+	e = train_gbm(&c, NULL, &go);
+	check_versions("logistic boosting", e, &q, 2);
+	clv_ensemble_free(e);
+
+	dataset_free(&d);
+	dataset_free(&q);
+	dataset_free(&c);
+}
+
+/* A version-2 payload of e with bytes [at, at + del) replaced by ins; decoded. */
+static clv_status
+decode_spliced(clv_ensemble *e, size_t at, size_t del, const void *ins, size_t n_ins,
+			   clv_error *err)
+{
+	clv_buf		v2 = encode_payload(e, 2),
+				out;
+	clv_ensemble *d;
+	clv_status	st;
+
+	clv_buf_init(&out, v2.len + n_ins);
+	clv_buf_put(&out, v2.data, at);
+	clv_buf_put(&out, ins, n_ins);
+	clv_buf_put(&out, v2.data + at + del, v2.len - at - del);
+	d = decode_payload_bytes(&out, e->n_features, 2, err);
+	st = d != NULL ? CLV_OK : err->status != CLV_OK ? err->status : CLV_ERR_INTERNAL;
+	clv_ensemble_free(d);
+	clv_release(v2.data);
+	clv_release(out.data);
+	clv_ensemble_free(e);
+	return st;
+}
+
+static clv_status
+decode_patched(clv_ensemble *e, size_t at, const void *bytes, size_t n, clv_error *err)
+{
+	return decode_spliced(e, at, n, bytes, n, err);
+}
+
+/* Two splits on feature 0 (thresholds 0.25 and 0.5), three leaves. */
+static clv_ensemble *
+two_split_ensemble(void)
+{
+	clv_ensemble *e = ensemble_new(2, 1, 5);
+
+	e->type = CLV_ENSEMBLE_BOOSTED;
+	e->tree_start[0] = 0;
+	e->tree_start[1] = 5;
+	e->nodes[0] = (clv_tree_node) {0, 1, 4, 0, 0.5, 0, 10};
+	e->nodes[1] = (clv_tree_node) {0, 2, 3, 1, 0.25, 0, 6};
+	e->nodes[2] = (clv_tree_node) {-1, 0, 0, 0, 0, 1, 2};
+	e->nodes[3] = (clv_tree_node) {-1, 0, 0, 0, 0, 2, 4};
+	e->nodes[4] = (clv_tree_node) {-1, 0, 0, 0, 0, 3, 4};
+	return e;
+}
+
+static void
+test_decoder_v2(void)
+{
+	/*
+	 * tiny_ensemble() in version 2, p = 2: the node section starts at 84:
+	 * cover encoding (84), index width (88), threshold counts 1, 0 (92),
+	 * threshold 0.5 (100), tags 2 0 0 (108), feature 0 (111), index 0
+	 * (113), leaf values -1, 2 (114), leaf covers 4, 6 (130); 138 bytes.
+	 */
+	const size_t base = 84;
+	clv_error	err;
+	clv_ensemble *e;
+	clv_buf		tiny;
+	uint32_t	u;
+	double		v;
+
+	e = tiny_ensemble();
+	tiny = encode_payload(e, 2);
+	clv_ensemble_free(e);
+	{
+		/* the example of doc/model-format.md, byte for byte */
+		static const unsigned char doc_example[54] = {
+			1, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0,
+			0, 0, 0, 0, 0, 0, 0xe0, 0x3f,
+			2, 0, 0, 0, 0, 0,
+			0, 0, 0, 0, 0, 0, 0xf0, 0xbf,
+			0, 0, 0, 0, 0, 0, 0, 0x40,
+			4, 0, 0, 0, 6, 0, 0, 0
+		};
+
+		check(tiny.len == base + sizeof(doc_example) &&
+			  memcmp(tiny.data + base, doc_example, sizeof(doc_example)) == 0,
+			  "decoder v2: the hand-made tree is the documented example (%zu bytes)", tiny.len);
+	}
+	clv_release(tiny.data);
+	check_status(decode_spliced(tiny_ensemble(), 0, 0, NULL, 0, &err), CLV_OK, &err,
+				 "decoder v2: a valid tree decodes");
+	check_status(decode_spliced(two_split_ensemble(), 0, 0, NULL, 0, &err), CLV_OK, &err,
+				 "decoder v2: two splits on one feature decode");
+
+	u = 3;
+	check_status(decode_patched(tiny_ensemble(), base, &u, 4, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: an unknown cover encoding is refused");
+	check_status(decode_patched(tiny_ensemble(), base + 4, &u, 4, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: an index width of 3 is refused");
+	u = 2;
+	check_status(decode_patched(tiny_ensemble(), base + 4, &u, 4, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: an index width wider than needed is refused");
+	{
+		unsigned char more[20];
+
+		memcpy(more, &(uint32_t) {2}, 4);
+		check_status(decode_spliced(tiny_ensemble(), base + 8, 4, more, 4, &err), CLV_ERR_CORRUPT, &err,
+					 "decoder v2: more thresholds than splits are refused");
+		/* two splits on feature 0 at 0.5; feature 1 given a threshold, 0.75, too */
+		e = two_split_ensemble();
+		e->nodes[1].threshold = 0.5;
+		memcpy(more, &(uint32_t) {1}, 4);
+		memcpy(more + 4, &(double) {0.5}, 8);
+		memcpy(more + 12, &(double) {0.75}, 8);
+		check_status(decode_spliced(e, base + 12, 12, more, 20, &err), CLV_ERR_CORRUPT, &err,
+					 "decoder v2: a threshold no split uses is refused");
+		check(strstr(err.detail, "not used") != NULL, "decoder v2: ... as unused (%s)", err.detail);
+	}
+	v = 0.75;
+	check_status(decode_patched(two_split_ensemble(), base + 16, &v, 8, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: thresholds out of order are refused");
+	v = -0.0;
+	check_status(decode_patched(tiny_ensemble(), base + 16, &v, 8, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: a threshold of -0 is refused");
+	v = NAN;
+	check_status(decode_patched(tiny_ensemble(), base + 16, &v, 8, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: a NaN threshold is refused");
+	v = INFINITY;
+	check_status(decode_patched(tiny_ensemble(), base + 16, &v, 8, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: an infinite threshold is refused");
+	check_status(decode_patched(tiny_ensemble(), base + 24, "\3", 1, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: an unknown node tag is refused");
+	check_status(decode_patched(tiny_ensemble(), base + 24, "\0", 1, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: a tree that ends before its nodes do is refused");
+	check_status(decode_patched(tiny_ensemble(), base + 25, "\1", 1, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: more splits than the node count allows are refused");
+	check_status(decode_patched(tiny_ensemble(), base + 27, "\2", 1, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: a feature out of range is refused");
+	check_status(decode_patched(tiny_ensemble(), base + 27, "\0\1", 2, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: a feature past 255 is refused");
+	check_status(decode_patched(tiny_ensemble(), base + 29, "\1", 1, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: a threshold index out of range is refused");
+	v = INFINITY;
+	check_status(decode_patched(tiny_ensemble(), base + 38, &v, 8, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: an infinite leaf is refused");
+	check_status(decode_spliced(tiny_ensemble(), base + 54, 0, "\0", 1, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: a trailing byte is refused");
+	u = 0xFFFFFFFFu;
+	check_status(decode_patched(tiny_ensemble(), 16, &u, 4, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: a node count of 2^32 - 1 is refused before allocation");
+	u = 4;
+	check_status(decode_patched(tiny_ensemble(), 16, &u, 4, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: a node count that binary trees cannot have is refused");
+
+	/* covers that are not row counts: the roots' and left children's, or all */
+	for (uint32_t mode = 2; mode <= 3; mode++)
+	{
+		clv_ensemble *out;
+
+		e = tiny_ensemble();
+		e->nodes[0].cover = 10.5;
+		e->nodes[1].cover = 4.25;
+		e->nodes[2].cover = mode == 2 ? 6.25 : 6.2500001;
+		tiny = encode_payload(e, 2);
+		out = decode_payload_bytes(&tiny, 2, 2, &err);
+		check(tiny.data[base] == mode && out != NULL && out->nodes[2].cover == e->nodes[2].cover &&
+			  tiny.len == 138 + (mode == 2 ? 8 : 16),
+			  "decoder v2: fractional covers decode in cover encoding %u", mode);
+		clv_ensemble_free(out);
+		clv_release(tiny.data);
+		e->nodes[1].cover = -1;
+		e->nodes[2].cover = mode == 2 ? 11.5 : 11.6;
+		check(decode_spliced(e, 0, 0, NULL, 0, &err) == CLV_ERR_CORRUPT,
+			  "decoder v2: a negative cover is refused in cover encoding %u", mode);
+		e = tiny_ensemble();
+		e->nodes[0].cover = 10.5;
+		e->nodes[1].cover = 11;
+		e->nodes[2].cover = mode == 2 ? 0 : 0.1;
+		check(decode_spliced(e, 0, 0, NULL, 0, &err) == CLV_ERR_CORRUPT,
+			  "decoder v2: a left child's cover above its parent's is refused in cover encoding %u",
+			  mode);
+	}
+	{
+		/* every node's covers (at 130) that a more compact encoding holds */
+		const double counts[3] = {10, 4, 6},
+					differences[3] = {10.5, 4.25, 6.25};
+
+		for (int k = 0; k < 2; k++)
+		{
+			e = tiny_ensemble();
+			e->nodes[0].cover = 10.5;
+			e->nodes[1].cover = 4.25;
+			e->nodes[2].cover = 6.2500001;
+			check_status(decode_patched(e, base + 46, k == 0 ? counts : differences, 24, &err),
+						 CLV_ERR_CORRUPT, &err, k == 0 ?
+						 "decoder v2: row counts stored as float8 for every node are refused" :
+						 "decoder v2: differences stored as float8 for every node are refused");
+		}
+	}
+	e = tiny_ensemble();
+	e->nodes[2].cover = 7;
+	check_status(decode_spliced(e, 0, 0, NULL, 0, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: covers that do not add up are refused");
+	e = tiny_ensemble();
+	e->nodes[2].cover = NAN;
+	check_status(decode_spliced(e, 0, 0, NULL, 0, &err), CLV_ERR_CORRUPT, &err,
+				 "decoder v2: a NaN cover is refused");
+	{
+		/* chains at and past CLV_TREES_MAX_DEPTH */
+		for (uint32_t depth = CLV_TREES_MAX_DEPTH; depth <= CLV_TREES_MAX_DEPTH + 1; depth++)
+		{
+			uint32_t	n = 2 * depth + 1;
+
+			e = ensemble_new(2, 1, n);
+			e->type = CLV_ENSEMBLE_BOOSTED;
+			e->tree_start[0] = 0;
+			e->tree_start[1] = n;
+			for (uint32_t i = 0; i + 1 < n; i += 2)
+			{
+				e->nodes[i] = (clv_tree_node) {0, i + 1, i + 2, 0, 0.5, 0, (n - i) / 2 + 1};
+				e->nodes[i + 1] = (clv_tree_node) {-1, 0, 0, 0, 0, 1, 1};
+			}
+			e->nodes[n - 1] = (clv_tree_node) {-1, 0, 0, 0, 0, 1, 1};
+			check_status(decode_spliced(e, 0, 0, NULL, 0, &err),
+						 depth > CLV_TREES_MAX_DEPTH ? CLV_ERR_CORRUPT : CLV_OK, &err,
+						 depth > CLV_TREES_MAX_DEPTH ? "decoder v2: a tree deeper than the maximum is refused"
+						 : "decoder v2: a tree of the maximum depth decodes");
+		}
+	}
+
+	/* every truncation and every byte value at every position of a fitted payload */
+	{
+		dataset		d = friedman(400, 71);
+		clv_gbm_options go;
+		clv_buf		buf;
+		bool		all_fail = true,
+					all_ok = true;
+		int			decoded = 0;
+
+		clv_gbm_options_default(&go);
+		go.loss = CLV_LOSS_SQUARED;
+		go.n_rounds = 3;
+		go.tree.max_depth = 3;
+		for (size_t i = 0; i < d.n; i += 4)
+			d.x[i * 10 + 2] = NAN;
+		e = train_gbm(&d, NULL, &go);
+		buf = encode_payload(e, 2);
+		for (size_t len = 0; len < buf.len; len++)
+		{
+			clv_buf		cut = {buf.data, len, len};
+			clv_ensemble *out = decode_payload_bytes(&cut, 10, 2, &err);
+
+			if (out != NULL || err.status != CLV_ERR_CORRUPT)
+				all_fail = false;
+			clv_ensemble_free(out);
+		}
+		check(all_fail, "decoder v2: each of the %zu truncations fails as corrupt", buf.len);
+		for (size_t at = 0; at < buf.len; at++)
+			for (int b = 0; b < 256; b += quick ? 51 : 5)
+			{
+				unsigned char keep = buf.data[at];
+				clv_ensemble *out;
+
+				buf.data[at] = (unsigned char) b;
+				out = decode_payload_bytes(&buf, 10, 2, &err);
+				if (out != NULL)
+				{
+					clv_buf		again = encode_payload(out, 2);
+
+					decoded++;
+					all_ok &= again.len == buf.len && memcmp(again.data, buf.data, buf.len) == 0;
+					clv_release(again.data);
+				}
+				else
+					all_ok &= err.status == CLV_ERR_CORRUPT && err.detail[0] != '\0';
+				clv_ensemble_free(out);
+				buf.data[at] = keep;
+			}
+		check(all_ok, "decoder v2: changed bytes either fail as corrupt or re-encode to themselves (%d decoded)",
+			  decoded);
+		clv_release(buf.data);
+		clv_ensemble_free(e);
+		dataset_free(&d);
 	}
 }
 
@@ -1613,6 +2140,8 @@ main(void)
 	test_prediction_layout();
 	test_codec();
 	test_decoder_structure();
+	test_versions();
+	test_decoder_v2();
 	test_shap();
 	test_forest_quality();
 	test_gbm_losses();
