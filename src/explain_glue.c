@@ -18,8 +18,6 @@
 #include "utils/jsonb.h"
 #include "utils/numeric.h"
 
-#include "linear.h"
-#include "trees.h"
 
 /*
  * What explanations derive from a model, computed on first use and kept with
@@ -83,22 +81,6 @@ parse_means(const clv_model *model)
 	return means;
 }
 
-static double
-ensemble_expected(const clv_ensemble *e, uint32 p)
-{
-	double	   *x = palloc(sizeof(double) * p);
-	double	   *phi = palloc(sizeof(double) * p);
-	double		expected;
-
-	/* the expected value does not depend on x */
-	for (uint32 j = 0; j < p; j++)
-		x[j] = NAN;
-	clv_ensemble_explain(e, x, phi, &expected);
-	pfree(x);
-	pfree(phi);
-	return expected;
-}
-
 /* The model of argument 0 and its explain_data; other kinds are an error. */
 static const clv_model *
 explained_model(FunctionCallInfo fcinfo, const char *fname, const explain_data **out)
@@ -110,22 +92,19 @@ explained_model(FunctionCallInfo fcinfo, const char *fname, const explain_data *
 
 	if (d == NULL)
 	{
+		const clv_kind_ops *ops = clv_kind_ops_of(model->kind);
 		MemoryContext old;
 
-		if (!clv_kind_is_ensemble(model->kind) && !clv_kind_is_linear(model->kind))
+		if (ops->explain == NULL)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(model->kind)),
 					 errhint("Use clv_expected_purchases, clv_palive or clv_expected_spend.")));
 		old = MemoryContextSwitchTo(cxt);
 		d = palloc0(sizeof(explain_data));
-		if (clv_kind_is_ensemble(model->kind))
-			d->expected = ensemble_expected(model->ensemble, model->n_features);
-		else
-		{
+		if (ops->needs_means)
 			d->means = parse_means(model);
-			d->expected = clv_linear_expected(model->coef, d->means, model->n_features);
-		}
+		d->expected = ops->expected(model, d->means);
 		MemoryContextSwitchTo(old);
 		*slot = d;
 	}
@@ -153,14 +132,7 @@ clv_explain(PG_FUNCTION_ARGS)
 	uint32		p = model->n_features;
 	double	   *phi = palloc(sizeof(double) * p);
 
-	if (clv_kind_is_ensemble(model->kind))
-	{
-		double		expected;
-
-		clv_ensemble_explain(model->ensemble, x, phi, &expected);
-	}
-	else
-		clv_linear_explain(model->coef, d->means, x, p, phi);
+	clv_kind_ops_of(model->kind)->explain(model, d->means, x, phi);
 	PG_RETURN_ARRAYTYPE_P(float8_array(phi, p));
 }
 

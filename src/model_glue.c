@@ -246,24 +246,25 @@ clv_cached_model_derived(FunctionCallInfo fcinfo, int argno, void ***derived,
 const double *
 clv_model_features(ArrayType *xa, const clv_model *model, const char *fname)
 {
-	bool		ensemble = clv_kind_is_ensemble(model->kind);
+	const clv_kind_ops *ops = clv_kind_ops_of(model->kind);
+	bool		missing_allowed = ops->missing_allowed;
 	int			n;
 	const double *x;
 
-	if (!ensemble && !clv_kind_is_linear(model->kind))
+	if (ops->predict == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(model->kind)),
 				 errhint("Use clv_expected_purchases, clv_palive or clv_expected_spend.")));
 	/* a tree sends a missing value (NaN) its learned way; a linear model cannot */
-	x = clv_float8_array(xa, "x", &n, ensemble);
+	x = clv_float8_array(xa, "x", &n, missing_allowed);
 	if ((uint32) n != model->n_features)
 		ereport(ERROR,
 				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
 				 errmsg_plural("x has %d element, but the model has %u features",
 							   "x has %d elements, but the model has %u features",
 							   n, n, model->n_features)));
-	if (ensemble)
+	if (missing_allowed)
 		for (int j = 0; j < n; j++)
 			if (unlikely(isinf(x[j])))
 				ereport(ERROR,
@@ -281,10 +282,18 @@ clv_predict(PG_FUNCTION_ARGS)
 	const clv_model *model = clv_cached_model(fcinfo, 0);
 	const double *x = clv_model_features(PG_GETARG_ARRAYTYPE_P(1), model, "clv_predict");
 
-	if (clv_kind_is_ensemble(model->kind))
-		PG_RETURN_FLOAT8(clv_ensemble_predict(model->ensemble, x));
-	PG_RETURN_FLOAT8(clv_model_predict(model, x));
+	PG_RETURN_FLOAT8(clv_kind_ops_of(model->kind)->predict(model, x));
 }
+
+/*
+ * The glue's side of the kind table: what clv_model_info reports for a kind
+ * beyond the container's keys and the fit's metadata (NULL: nothing more).
+ */
+static void (*const kind_info[]) (StringInfo buf, const clv_model *model) = {
+	[CLV_KIND_FOREST] = clv_ensemble_info,
+	[CLV_KIND_GBM] = clv_ensemble_info,
+	[CLV_KIND_GBM + 1] = NULL,
+};
 
 PG_FUNCTION_INFO_V1(clv_model_info);
 Datum
@@ -322,8 +331,8 @@ clv_model_info(PG_FUNCTION_ARGS)
 	}
 	else
 		appendStringInfoString(&buf, "null");
-	if (clv_kind_is_ensemble(model->kind))
-		clv_ensemble_info(&buf, model);
+	if (kind_info[model->kind] != NULL)
+		kind_info[model->kind] (&buf, model);
 	appendStringInfoChar(&buf, '}');
 
 	/* the container's own keys win over metadata keys of the same name */

@@ -444,37 +444,10 @@ json_per_feature(StringInfo buf, const char *key, const clv_model *model, const 
 		clv_json_numbers(buf, key, v, model->n_features);
 }
 
-/* Deepest leaf: children follow their parents, so one forward pass does. */
-static uint32
-ensemble_depth(const clv_ensemble *e)
-{
-	uint32	   *depth = palloc0(sizeof(uint32) * e->n_nodes);
-	uint32		deepest = 0;
-
-	for (uint32 i = 0; i < e->n_nodes; i++)
-	{
-		const clv_tree_node *node = &e->nodes[i];
-
-		if (node->feature < 0)
-			deepest = Max(deepest, depth[i]);
-		else
-			depth[node->left] = depth[node->right] = depth[i] + 1;
-	}
-	pfree(depth);
-	return deepest;
-}
-
 void
 clv_ensemble_info(StringInfo buf, const clv_model *model)
 {
 	const clv_ensemble *e = model->ensemble;
-	double	   *x = palloc(sizeof(double) * model->n_features);
-	double	   *phi = palloc(sizeof(double) * model->n_features);
-	double		expected;
-
-	for (uint32 j = 0; j < model->n_features; j++)
-		x[j] = NAN;
-	clv_ensemble_explain(e, x, phi, &expected);
 
 	if (e->type == CLV_ENSEMBLE_FOREST)
 		json_string(buf, "task", e->classification ? "classification" : "regression");
@@ -483,9 +456,9 @@ clv_ensemble_info(StringInfo buf, const clv_model *model)
 					e->link == CLV_LINK_LOG ? "tweedie" : "squared");
 	clv_json_number(buf, "n_trees", e->n_trees);
 	clv_json_number(buf, "n_nodes", e->n_nodes);
-	clv_json_number(buf, "max_depth", ensemble_depth(e));
+	clv_json_number(buf, "max_depth", clv_ensemble_depth(e));
 	clv_json_number(buf, "base_score", e->base_score);
-	clv_json_number(buf, "expected_value", expected);
+	clv_json_number(buf, "expected_value", clv_ensemble_expected(e, model->n_features));
 	json_per_feature(buf, "importance", model, e->importance);
 	if (e->permutation_importance)
 		json_per_feature(buf, "permutation_importance", model, e->permutation_importance);
@@ -500,6 +473,4 @@ clv_ensemble_info(StringInfo buf, const clv_model *model)
 		clv_json_number(buf, "train_loss", e->train_loss);
 		clv_json_number(buf, "valid_loss", e->valid_loss);
 	}
-	pfree(x);
-	pfree(phi);
 }

@@ -4,7 +4,7 @@
  * TreeSHAP.
  */
 #include "tree_internal.h"
-#include "model.h"
+#include "bytes.h"
 #include "sort.h"
 
 #include <math.h>
@@ -1266,4 +1266,41 @@ clv_ensemble_explain(const clv_ensemble *e, const double *x, double *phi,
 	}
 	*expected = e->type == CLV_ENSEMBLE_FOREST ? base / e->n_trees : e->base_score + base;
 	clv_release(path);
+}
+
+double
+clv_ensemble_expected(const clv_ensemble *e, uint32_t n_features)
+{
+	double	   *x = clv_alloc(sizeof(double) * n_features);
+	double	   *phi = clv_alloc(sizeof(double) * n_features);
+	double		expected;
+
+	/* explain reports φ0 whatever x is: all missing is as good as any */
+	for (uint32_t j = 0; j < n_features; j++)
+		x[j] = NAN;
+	clv_ensemble_explain(e, x, phi, &expected);
+	clv_release(x);
+	clv_release(phi);
+	return expected;
+}
+
+/* Children follow their parents, so one forward pass finds every depth. */
+uint32_t
+clv_ensemble_depth(const clv_ensemble *e)
+{
+	uint32_t   *depth = clv_alloc(sizeof(uint32_t) * (e->n_nodes > 0 ? e->n_nodes : 1));
+	uint32_t	deepest = 0;
+
+	memset(depth, 0, sizeof(uint32_t) * e->n_nodes);
+	for (uint32_t i = 0; i < e->n_nodes; i++)
+	{
+		const clv_tree_node *node = &e->nodes[i];
+
+		if (node->feature < 0)
+			deepest = depth[i] > deepest ? depth[i] : deepest;
+		else
+			depth[node->left] = depth[node->right] = depth[i] + 1;
+	}
+	clv_release(depth);
+	return deepest;
 }

@@ -243,6 +243,22 @@ clv_linreg_acc_feature_means(const clv_linreg_acc *acc, double *means)
 		means[j] = (acc->hi[j + 1] + acc->lo[j + 1]) / n;
 }
 
+double
+clv_linear_margin(const double *coef, const double *x, uint32_t p)
+{
+	double		eta = coef[0];
+
+	for (uint32_t j = 0; j < p; j++)
+		eta += coef[j + 1] * x[j];
+	return eta;
+}
+
+double
+clv_logistic(double eta)
+{
+	return eta >= 0 ? 1.0 / (1.0 + exp(-eta)) : exp(eta) / (1.0 + exp(eta));
+}
+
 void
 clv_linear_explain(const double *coef, const double *means, const double *x, uint32_t p,
 				   double *phi)

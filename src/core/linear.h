@@ -38,11 +38,15 @@ double		clv_linreg_acc_count(const clv_linreg_acc *acc);
 /* The mean of each feature: Σ x sits beside n in the first row of the sums. */
 void		clv_linreg_acc_feature_means(const clv_linreg_acc *acc, double *means);
 
+/* The linear predictor b0 + Σ b_j x_j (coef: p + 1 entries, intercept first). */
+double		clv_linear_margin(const double *coef, const double *x, uint32_t p);
+/* 1 / (1 + e^−eta), without overflow for either sign */
+double		clv_logistic(double eta);
+
 /*
- * Explanations of a linear predictor b0 + Σ b_j x_j (coef: p + 1 entries,
- * intercept first) centred at the training means: the contributions
- * b_j (x_j − mean_j), and the expected value, the predictor at the means,
- * which the contributions add up from.
+ * Explanations of a linear predictor centred at the training means: the
+ * contributions b_j (x_j − mean_j), and the expected value, the predictor at
+ * the means, which the contributions add up from.
  */
 void		clv_linear_explain(const double *coef, const double *means, const double *x,
 							   uint32_t p, double *phi);

@@ -6,6 +6,7 @@
 #define CLV_MODEL_H
 
 #include "clv_core.h"
+#include "bytes.h"
 
 #define CLV_MODEL_MAGIC			"CLVM"
 #define CLV_MODEL_FORMAT_VERSION 2	/* what the encoder writes; 1 is still read */
@@ -28,20 +29,6 @@ typedef enum clv_model_kind
 	CLV_KIND_GBM = 8
 } clv_model_kind;
 
-/* Kinds whose payload is a linear predictor's coefficients. */
-static inline bool
-clv_kind_is_linear(clv_model_kind kind)
-{
-	return kind == CLV_KIND_LINREG || kind == CLV_KIND_LOGREG;
-}
-
-/* Kinds whose payload is a tree ensemble (trees.h). */
-static inline bool
-clv_kind_is_ensemble(clv_model_kind kind)
-{
-	return kind == CLV_KIND_FOREST || kind == CLV_KIND_GBM;
-}
-
 /* A decoded model.  Everything hangs off one clv_alloc'd block per field. */
 typedef struct clv_model
 {
@@ -59,32 +46,39 @@ typedef struct clv_model
 	struct clv_ensemble *ensemble;
 } clv_model;
 
-/* Growable output buffer for encoders. */
-typedef struct clv_buf
+/*
+ * What a model kind is and does: one row per stored kind (model_kinds.c).
+ * The container writes and reads the header, the names and the metadata; the
+ * row handles the payload.  A NULL function: the kind cannot do that.
+ */
+typedef struct clv_kind_ops
 {
-	unsigned char *data;
-	size_t		len;
-	size_t		cap;
-} clv_buf;
+	clv_model_kind kind;
+	const char *name;			/* in clv_model_info and in messages */
+	uint32_t	n_params;		/* probabilistic kinds: their parameters; else 0 */
+	bool		missing_allowed;	/* NaN in x is a missing value (tree ensembles) */
+	void		(*encode) (const clv_model *m, uint16_t version, clv_buf *buf);
+	/* read the payload strictly: every count, length and value checked */
+	clv_status	(*decode) (clv_reader *r, uint16_t version, clv_model *m, clv_error *err);
+	void		(*free) (clv_model *m);	/* the payload; NULL-safe */
+	/* supervised kinds: the value, P(y = true) or the Tweedie mean for x */
+	double		(*predict) (const clv_model *m, const double *x);
+	/*
+	 * Per-feature contributions on the margin scale, and the value they add
+	 * up from; kinds with needs_means take the training means of the features.
+	 */
+	bool		needs_means;
+	void		(*explain) (const clv_model *m, const double *means, const double *x,
+							double *phi);
+	double		(*expected) (const clv_model *m, const double *means);
+} clv_kind_ops;
 
-void		clv_buf_init(clv_buf *buf, size_t reserve);
-void		clv_buf_put(clv_buf *buf, const void *src, size_t n);
-void		clv_buf_put_u32(clv_buf *buf, uint32_t v);
-void		clv_buf_put_f64(clv_buf *buf, double v);
-
-/* Bounds-checked little-endian reader for decoders. */
-typedef struct clv_reader
-{
-	const unsigned char *data;
-	size_t		len;
-	size_t		pos;
-} clv_reader;
-
-bool		clv_read_u32(clv_reader *r, uint32_t *v);
-bool		clv_read_f64(clv_reader *r, double *v);
-bool		clv_read_bytes(clv_reader *r, size_t n, const unsigned char **p);
-
+/* The row of a stored kind number, or NULL when no such kind exists. */
+const clv_kind_ops *clv_kind_ops_of(uint32_t kind);
 const char *clv_model_kind_name(clv_model_kind kind);
+
+/* For payload decoders: "invalid clv model" with detail what (CLV_ERR_CORRUPT). */
+clv_status	clv_model_corrupt(clv_error *err, const char *what);
 
 /*
  * Serialise a model into buf (which is initialised here), in the current
@@ -148,8 +142,9 @@ void		clv_model_compute_digest(const unsigned char *data, size_t len,
 uint32_t	clv_model_kind_params(clv_model_kind kind);
 
 /*
- * Score one feature vector (length n_features, finite values) with a linear
- * kind; NaN for the others, which have their own prediction functions.
+ * Score one feature vector (length n_features; NaN only where the kind allows
+ * missing values) with a supervised kind; NaN for the others, which have
+ * their own prediction functions.
  */
 double		clv_model_predict(const clv_model *model, const double *x);
 

@@ -220,5 +220,12 @@ double		clv_ensemble_predict(const clv_ensemble *e, const double *x);
  */
 void		clv_ensemble_explain(const clv_ensemble *e, const double *x,
 								 double *phi, double *expected);
+/*
+ * The value the explanations add up from: the model's expected margin over
+ * the training data (TreeSHAP's φ0, the same for every x).
+ */
+double		clv_ensemble_expected(const clv_ensemble *e, uint32_t n_features);
+/* The depth of the deepest leaf. */
+uint32_t	clv_ensemble_depth(const clv_ensemble *e);
 
 #endif							/* CLV_TREES_H */

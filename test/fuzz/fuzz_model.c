@@ -99,7 +99,7 @@ decode_and_check(const uint8_t *data, size_t size)
 		abort();				/* a valid decode must round-trip */
 	clv_release(enc.data);
 
-	if (clv_kind_is_ensemble(m->kind))
+	if (m->ensemble != NULL)
 	{
 		check_ensemble(m);
 		clv_model_free(m);
@@ -109,7 +109,7 @@ decode_and_check(const uint8_t *data, size_t size)
 	if (x == NULL)
 		abort();
 	y = clv_model_predict(m, x);
-	if (!clv_kind_is_linear(m->kind))
+	if (m->coef == NULL)
 	{
 		/* the probabilistic kinds have positive, finite parameters */
 		for (uint32_t i = 0; i < m->n_params; i++)
