@@ -17,20 +17,47 @@
  * depends only on (frequency, t, horizon) and the call's settings, and
  * customers share those.  So each cached purchase model carries a hash table
  * of its factors for one setting (discounting); another setting empties it.
- * The table starts small and doubles as it fills, so the few thousand keys of
- * typical data stay close together in cache; a full table starts over.
+ * The table (PostgreSQL's simplehash, as every hash table of the glue) starts
+ * small and grows as it fills, so the few thousand keys of typical data stay
+ * close together in cache; a full table starts over.
  */
-#define MEMO_MIN_SLOTS 1024		/* powers of two */
-#define MEMO_MAX_SLOTS 65536
-#define MEMO_EMPTY (-1.0)		/* x of an unused slot: frequencies are >= 0 */
+#define MEMO_MIN_ENTRIES 512
+#define MEMO_MAX_ENTRIES 32768
 
-typedef struct memo_slot
+typedef struct memo_key
 {
 	double		x,
 				T,
-				horizon,
-				value;
-} memo_slot;
+				horizon;
+} memo_key;
+
+typedef struct memo_entry
+{
+	memo_key	key;
+	double		value;
+	char		status;			/* simplehash's */
+} memo_entry;
+
+/* whole numbers leave a double's low bits zero: clv_mix64 mixes every bit in */
+static inline uint32
+memo_key_hash(memo_key k)
+{
+	uint64		bits[3];
+
+	memcpy(bits, &k, sizeof(bits));
+	return (uint32) (clv_mix64(bits[0] ^ clv_mix64(bits[1] ^ clv_mix64(bits[2]))) >> 32);
+}
+
+#define SH_PREFIX memo
+#define SH_ELEMENT_TYPE memo_entry
+#define SH_KEY_TYPE memo_key
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) memo_key_hash(k)
+#define SH_EQUAL(tb, a, b) ((a).x == (b).x && (a).T == (b).T && (a).horizon == (b).horizon)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
 
 /* clv_lifetime_value's settings as last read at a call site, and what they give */
 typedef struct value_settings
@@ -46,33 +73,11 @@ typedef struct value_settings
 
 struct clv_btyd_memo
 {
-	MemoryContext cxt;			/* the cached model's: the table lives as long */
 	double		step,			/* the setting of the factors in the table */
 				rate;
-	uint32		n_slots;
-	uint32		used;
-	memo_slot  *slots;			/* cache-line aligned, in allocated */
-	void	   *allocated;
+	memo_hash  *table;			/* in the cached model's context: lives as long */
 	value_settings settings;
 };
-
-static void
-memo_clear(clv_btyd_memo *memo)
-{
-	for (uint32 i = 0; i < memo->n_slots; i++)
-		memo->slots[i].x = MEMO_EMPTY;
-	memo->used = 0;
-}
-
-/* A table of n empty slots, each within one cache line. */
-static void
-memo_allocate(clv_btyd_memo *memo, uint32 n)
-{
-	memo->allocated = MemoryContextAlloc(memo->cxt, n * sizeof(memo_slot) + PG_CACHE_LINE_SIZE);
-	memo->slots = (memo_slot *) TYPEALIGN(PG_CACHE_LINE_SIZE, memo->allocated);
-	memo->n_slots = n;
-	memo_clear(memo);
-}
 
 /* The cached purchase model of argument 0 and its factor table. */
 const clv_model *
@@ -88,59 +93,12 @@ clv_btyd_purchase_model_arg(FunctionCallInfo fcinfo, const char *fname, clv_btyd
 	{
 		clv_btyd_memo *fresh = MemoryContextAllocZero(cxt, sizeof(clv_btyd_memo));
 
-		fresh->cxt = cxt;
 		fresh->step = -1;
-		memo_allocate(fresh, MEMO_MIN_SLOTS);
+		fresh->table = memo_create(cxt, MEMO_MIN_ENTRIES, NULL);
 		*derived = fresh;
 	}
 	*memo = *derived;
 	return m;
-}
-
-/* The free slot of key, or the slot holding it. */
-static memo_slot *
-memo_find(const clv_btyd_memo *memo, double x, double T, double horizon)
-{
-	uint64		h,
-				bits[3];
-	double		key[3] = {x, T, horizon};
-
-	memcpy(bits, key, sizeof(bits));
-	/* whole numbers leave a double's low bits zero: mix every bit in */
-	h = (((bits[0] * 0x9e3779b97f4a7c15ULL) ^ bits[1]) * 0x9e3779b97f4a7c15ULL) ^ bits[2];
-	h = (h ^ (h >> 31)) * 0xbf58476d1ce4e5b9ULL;
-	for (uint32 i = (uint32) (h >> 32) & (memo->n_slots - 1);; i = (i + 1) & (memo->n_slots - 1))
-	{
-		memo_slot  *s = &memo->slots[i];
-
-		if (s->x == MEMO_EMPTY || (s->x == x && s->T == T && s->horizon == horizon))
-			return s;
-	}
-}
-
-/* Make room for one more entry: double the table, or empty it at its largest. */
-static void
-memo_reserve(clv_btyd_memo *memo)
-{
-	memo_slot  *old = memo->slots;
-	void	   *old_allocated = memo->allocated;
-	uint32		n_old = memo->n_slots;
-
-	if (memo->used < memo->n_slots / 2)
-		return;
-	if (memo->n_slots == MEMO_MAX_SLOTS)
-	{
-		memo_clear(memo);
-		return;
-	}
-	memo_allocate(memo, 2 * n_old);
-	for (uint32 i = 0; i < n_old; i++)
-		if (old[i].x != MEMO_EMPTY)
-		{
-			*memo_find(memo, old[i].x, old[i].T, old[i].horizon) = old[i];
-			memo->used++;
-		}
-	pfree(old_allocated);
 }
 
 /*
@@ -152,31 +110,30 @@ bool
 clv_btyd_memo_factor(clv_btyd_memo *memo, clv_btyd_model model, const double *params,
 					 double horizon, double step, double rate, double x, double T, double *out)
 {
-	memo_slot  *s;
-	bool		ok;
+	memo_key	key = {x + 0.0, T + 0.0, horizon + 0.0};	/* −0 as 0 */
+	memo_entry *e;
+	bool		found;
 
-	x += 0.0;					/* −0 as 0 */
-	T += 0.0;
-	horizon += 0.0;
 	if (memo->step != step || memo->rate != rate)
 	{
 		memo->step = step;
 		memo->rate = rate;
-		memo_clear(memo);
+		memo_reset(memo->table);
 	}
-	s = memo_find(memo, x, T, horizon);
-	if (s->x != MEMO_EMPTY)
+	e = memo_lookup(memo->table, key);
+	if (e != NULL)
 	{
-		*out = s->value;
+		*out = e->value;
 		return true;
 	}
-	ok = step < 0 ? clv_btyd_purchase_factor(model, params, horizon, x, T, out)
-		: clv_btyd_discounted_factor(model, params, x, T, horizon, step, rate, out);
-	if (!ok)
+	if (!(step < 0 ? clv_btyd_purchase_factor(model, params, key.horizon, key.x, key.T, out)
+		  : clv_btyd_discounted_factor(model, params, key.x, key.T, key.horizon, step, rate,
+									   out)))
 		return false;
-	memo_reserve(memo);
-	*memo_find(memo, x, T, horizon) = (memo_slot) {x, T, horizon, *out};
-	memo->used++;
+	if (memo->table->members >= MEMO_MAX_ENTRIES)
+		memo_reset(memo->table);
+	e = memo_insert(memo->table, key, &found);
+	e->value = *out;
 	return true;
 }
 
