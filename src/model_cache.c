@@ -27,7 +27,6 @@
 #include "funcapi.h"
 #include "lib/ilist.h"
 #include "utils/builtins.h"
-#include "utils/hsearch.h"
 #include "utils/memutils.h"
 #include "utils/timestamp.h"
 
@@ -54,31 +53,52 @@ struct clv_cached_entry
 	struct varatt_external verified[VERIFIED_POINTERS];
 };
 
+typedef struct model_digest
+{
+	unsigned char bytes[CLV_MODEL_DIGEST_SIZE];
+} model_digest;
+
 typedef struct cache_slot
 {
-	unsigned char digest[CLV_MODEL_DIGEST_SIZE];	/* hash key */
+	model_digest digest;		/* hash key */
 	clv_cached_entry *entry;
+	char		status;			/* simplehash's */
 } cache_slot;
 
+/* a digest is uniformly random already: its first bytes are its hash */
+static inline uint32
+digest_hash(const model_digest *d)
+{
+	uint32		h;
+
+	memcpy(&h, d->bytes, sizeof(h));
+	return h;
+}
+
+#define SH_PREFIX models
+#define SH_ELEMENT_TYPE cache_slot
+#define SH_KEY_TYPE model_digest
+#define SH_KEY digest
+#define SH_HASH_KEY(tb, k) digest_hash(&(k))
+#define SH_EQUAL(tb, a, b) (memcmp((a).bytes, (b).bytes, CLV_MODEL_DIGEST_SIZE) == 0)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
 static MemoryContext cache_cxt = NULL;
-static HTAB *cache_table = NULL;
+static models_hash *cache_table = NULL;
 static dlist_head cache_lru = DLIST_STATIC_INIT(cache_lru);
 static Size cache_bytes = 0;
 
 static void
 cache_init(void)
 {
-	HASHCTL		ctl;
-
 	if (cache_table != NULL)
 		return;
 	cache_cxt = AllocSetContextCreate(TopMemoryContext, "clv model cache",
 									  ALLOCSET_SMALL_SIZES);
-	ctl.keysize = CLV_MODEL_DIGEST_SIZE;
-	ctl.entrysize = sizeof(cache_slot);
-	ctl.hcxt = cache_cxt;
-	cache_table = hash_create("clv model cache", 16, &ctl,
-							  HASH_ELEM | HASH_BLOBS | HASH_CONTEXT);
+	cache_table = models_create(cache_cxt, 16, NULL);
 }
 
 static Size
@@ -91,9 +111,11 @@ cache_limit(void)
 static void
 cache_drop(clv_cached_entry *e)
 {
-	bool		found;
+	model_digest key;
+	bool		found PG_USED_FOR_ASSERTS_ONLY;
 
-	hash_search(cache_table, e->digest, HASH_REMOVE, &found);
+	memcpy(key.bytes, e->digest, CLV_MODEL_DIGEST_SIZE);
+	found = models_delete(cache_table, key);
 	Assert(found);
 	dlist_delete(&e->lru);
 	cache_bytes -= e->bytes;
@@ -158,6 +180,7 @@ cache_insert(bytea *whole, const unsigned char *digest, uint16 version)
 	MemoryContext old = MemoryContextSwitchTo(cxt);
 	clv_cached_entry *e = palloc0(sizeof(clv_cached_entry));
 	cache_slot *slot;
+	model_digest key;
 	bool		found;
 
 	e->model = clv_model_from_bytea(whole);
@@ -167,7 +190,8 @@ cache_insert(bytea *whole, const unsigned char *digest, uint16 version)
 	e->format_version = version;
 	e->bytes = MemoryContextMemAllocated(cxt, true);
 
-	slot = hash_search(cache_table, digest, HASH_ENTER, &found);
+	memcpy(key.bytes, digest, CLV_MODEL_DIGEST_SIZE);
+	slot = models_insert(cache_table, key, &found);
 	Assert(!found);
 	MemoryContextSetParent(cxt, cache_cxt);
 	slot->entry = e;
@@ -189,6 +213,7 @@ clv_model_cache_acquire(Datum datum)
 	uint16		version;
 	clv_error	err;
 	cache_slot *slot;
+	model_digest key;
 	clv_cached_entry *e;
 
 	cache_init();
@@ -210,7 +235,8 @@ clv_model_cache_acquire(Datum datum)
 								 VARSIZE_ANY_EXHDR(whole), digest);
 	}
 
-	slot = hash_search(cache_table, digest, HASH_FIND, NULL);
+	memcpy(key.bytes, digest, CLV_MODEL_DIGEST_SIZE);
+	slot = models_lookup(cache_table, key);
 	if (slot != NULL)
 	{
 		e = slot->entry;
