@@ -22,3 +22,26 @@ AS 'MODULE_PATHNAME', 'clv_model_cache_reset'
 LANGUAGE C VOLATILE STRICT PARALLEL RESTRICTED;
 COMMENT ON FUNCTION clv_model_cache_reset() IS
 'drop every decoded model this backend keeps (a model in use by a running query is freed when that query ends); returns how many were dropped';
+
+-- ---- RFM scores and segments -------------------------------------------------
+
+CREATE FUNCTION clv_rfm_score(value float8, thresholds float8[], higher_is_better boolean)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'clv_rfm_score'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION clv_rfm_score(float8, float8[], boolean) IS
+'score of value among ascending thresholds (n thresholds give scores 1 to n + 1, the higher the better; a value equal to a threshold takes the worse score)';
+
+CREATE FUNCTION clv_rfm_segment(r integer, f integer, m integer)
+RETURNS text
+AS 'MODULE_PATHNAME', 'clv_rfm_segment'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION clv_rfm_segment(integer, integer, integer) IS
+'named segment of RFM scores 1 to 5 (5 best) in the default map of 11 segments, over R and FM, the mean of F and M rounded half up';
+
+CREATE FUNCTION clv_rfm_segment(r integer, f integer, m integer, map jsonb)
+RETURNS text
+AS 'MODULE_PATHNAME', 'clv_rfm_segment_map'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION clv_rfm_segment(integer, integer, integer, jsonb) IS
+'named segment of RFM scores 1 to 5 in a user map {"rules": [{"segment", "r", "f", "m"}, ...], "default"}: the first matching rule wins';
