@@ -380,10 +380,10 @@ clv_rfm_score(PG_FUNCTION_ARGS)
 	const double *t = clv_float8_array(ta, "thresholds", &n, false);
 	int			better = 0;
 
-	if (n < 1 || n > RFM_MAX_THRESHOLDS)
+	if (n > RFM_MAX_THRESHOLDS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("thresholds must have between 1 and %d elements, not %d",
+				 errmsg("thresholds must have at most %d elements, not %d",
 						RFM_MAX_THRESHOLDS, n)));
 	for (int i = 1; i < n; i++)
 		if (t[i] < t[i - 1])
