@@ -170,3 +170,18 @@ SELECT clv_rfm_score(1, '{1,NULL}', true);
 SELECT clv_rfm_score(1, '{1,NaN}', true);
 SELECT clv_rfm_score(1, '{{1,2},{3,4}}', true);
 SELECT clv_rfm_score(1, array_fill(0::float8, ARRAY[101]), true);
+-- the SQLSTATE of each kind of error
+CREATE FUNCTION pg_temp.sqlstate_of(q text) RETURNS text
+LANGUAGE plpgsql AS
+$$ BEGIN EXECUTE q; RETURN 'no error';
+   EXCEPTION WHEN OTHERS THEN RETURN SQLSTATE; END $$;
+SELECT q, pg_temp.sqlstate_of(q) AS sqlstate
+FROM (VALUES ('SELECT clv_rfm_segment(0, 1, 1)'),
+             ('SELECT clv_rfm_segment(1, 1, 1, ''{"rules": [{"segment": "a", "m": [6]}], "default": "x"}'')'),
+             ('SELECT clv_rfm_segment(1, 1, 1, ''{"rules": []}'')'),
+             ('SELECT clv_rfm_score(''NaN'', ''{1,2}'', true)'),
+             ('SELECT clv_rfm_score(1, ''{3,2,1}'', true)'),
+             ('SELECT clv_rfm_score(1, array_fill(0::float8, ARRAY[101]), true)'),
+             ('SELECT clv_rfm_score(1, ''{}'', true)'),
+             ('SELECT clv_rfm_score(1, ''{1,NULL}'', true)'),
+             ('SELECT clv_rfm_score(1, ''{1,NaN}'', true)')) v(q);
