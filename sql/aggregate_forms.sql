@@ -41,6 +41,7 @@ SELECT CASE
         CASE name WHEN 'ordered_at' THEN 'ordered_at'
                   WHEN 'observation_end' THEN '''1997-12-31''::timestamptz'
                   ELSE '''1997-09-30''::timestamptz' END
+    WHEN type = 'boolean'::regtype AND name = 'treated' THEN '(i % 2 = 0)'
     WHEN type = 'boolean'::regtype THEN 'y_bool'
     WHEN type = 'float8'::regtype THEN
         CASE name WHEN 'frequency' THEN 'frequency' WHEN 'recency' THEN 'recency'
@@ -49,6 +50,7 @@ SELECT CASE
                   WHEN 'period' THEN '1.0::float8'
                   WHEN 'prediction' THEN 'prediction' WHEN 'predicted' THEN 'prediction'
                   WHEN 'probability' THEN 'probability' WHEN 'score' THEN 'probability'
+                  WHEN 'outcome' THEN 'frequency'
                   ELSE 'y_float8' END
 END $$;
 

@@ -45,3 +45,24 @@ AS 'MODULE_PATHNAME', 'clv_rfm_segment_map'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION clv_rfm_segment(integer, integer, integer, jsonb) IS
 'named segment of RFM scores 1 to 5 in a user map {"rules": [{"segment", "r", "f", "m"}, ...], "default"}: the first matching rule wins';
+
+-- ---- the Qini coefficient of an uplift model --------------------------------
+
+CREATE FUNCTION clv_qini_trans(internal, float8, boolean, float8)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_qini_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_qini_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_qini_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_qini_final(internal)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE clv_qini(score float8, treated boolean, outcome float8) (
+    SFUNC = clv_qini_trans, STYPE = internal, FINALFUNC = clv_qini_final,
+    COMBINEFUNC = clv_qini_combine,
+    SERIALFUNC = clv_qini_serialize, DESERIALFUNC = clv_qini_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_qini(float8, boolean, float8) IS
+    'normalised Qini coefficient of an uplift score (1 = perfect, 0 = random, ties grouped); NULL without treated or control rows';

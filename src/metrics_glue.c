@@ -1,6 +1,6 @@
 /*
  * metrics_glue.c — evaluation metric aggregates: clv_mse, clv_rmse, clv_mae,
- * clv_r2, clv_logloss, clv_auc and clv_gini.
+ * clv_r2, clv_logloss, clv_auc, clv_gini and clv_qini.
  *
  * The error metrics and the log loss keep a few sums in a float8[] state,
  * like avg(float8): no serialization, and the four error metrics of one query
@@ -452,4 +452,167 @@ clv_gini_final(PG_FUNCTION_ARGS)
 	if (!isfinite(gini))
 		overflow_error("The rank-weighted sums of actual");
 	PG_RETURN_FLOAT8(gini);
+}
+
+/* ---- clv_qini: internal state of (score, treated, outcome) rows ------------- */
+
+typedef struct qini_state
+{
+	clv_uplift_rows rows;
+} qini_state;
+
+/* Serialized: int64 count, then count × (float8 score, float8 outcome, byte treated). */
+#define QINI_HEADER_BYTES 8
+#define QINI_ROW_BYTES (8 + 8 + 1)
+
+/* A new, empty state in the current memory context. */
+static qini_state *
+qini_state_new(void)
+{
+	qini_state *state = palloc0(sizeof(qini_state));
+
+	clv_uplift_rows_init(&state->rows, clv_training_memory_bytes());
+	return state;
+}
+
+PG_FUNCTION_INFO_V1(clv_qini_trans);
+Datum
+clv_qini_trans(PG_FUNCTION_ARGS)
+{
+	MemoryContext cxt = clv_agg_context(fcinfo, "clv_qini_trans");
+	qini_state *state = PG_ARGISNULL(0) ? NULL : (qini_state *) PG_GETARG_POINTER(0);
+	double		score;
+	bool		treated;
+	double		outcome;
+	MemoryContext old;
+	clv_error	err;
+	clv_status	st;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		RETURN_STATE_UNCHANGED();
+	score = clv_finite_arg(fcinfo, 1, "score");
+	treated = PG_GETARG_BOOL(2);
+	outcome = clv_finite_arg(fcinfo, 3, "outcome");
+
+	old = MemoryContextSwitchTo(cxt);
+	if (state == NULL)
+		state = qini_state_new();
+	st = clv_uplift_rows_append(&state->rows, score, treated, outcome, &err);
+	MemoryContextSwitchTo(old);
+	if (st != CLV_OK)
+		raise_limit(&err);
+	PG_RETURN_POINTER(state);
+}
+
+static void *
+qini_new_like(const void *b, MemoryContext cxt)
+{
+	return qini_state_new();
+}
+
+/* Every qini state is built the same way: nothing to compare. */
+static void
+qini_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
+{
+}
+
+static void
+qini_merge(void *a, const void *b)
+{
+	clv_error	err;
+
+	if (clv_uplift_rows_merge(&((qini_state *) a)->rows, &((const qini_state *) b)->rows,
+							  &err) != CLV_OK)
+		raise_limit(&err);
+}
+
+static const clv_combine_ops qini_combine = {
+	"clv_qini_combine", qini_new_like, qini_check_same, qini_merge
+};
+
+PG_FUNCTION_INFO_V1(clv_qini_combine);
+Datum
+clv_qini_combine(PG_FUNCTION_ARGS)
+{
+	return clv_combine_states(fcinfo, &qini_combine);
+}
+
+PG_FUNCTION_INFO_V1(clv_qini_serialize);
+Datum
+clv_qini_serialize(PG_FUNCTION_ARGS)
+{
+	qini_state *state = (qini_state *) PG_GETARG_POINTER(0);
+	StringInfoData buf;
+
+	clv_agg_context(fcinfo, "clv_qini_serialize");
+
+	clv_state_send_begin(&buf, state->rows.n, QINI_ROW_BYTES, QINI_HEADER_BYTES, "rows");
+	pq_sendint64(&buf, (int64) state->rows.n);
+	for (size_t i = 0; i < state->rows.n; i++)
+	{
+		pq_sendfloat8(&buf, state->rows.v[i].score);
+		pq_sendfloat8(&buf, state->rows.v[i].outcome);
+		pq_sendbyte(&buf, state->rows.v[i].treated ? 1 : 0);
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+PG_FUNCTION_INFO_V1(clv_qini_deserialize);
+Datum
+clv_qini_deserialize(PG_FUNCTION_ARGS)
+{
+	StringInfoData buf;
+	qini_state *state;
+	int64		n;
+	clv_error	err;
+
+	clv_agg_context(fcinfo, "clv_qini_deserialize");
+	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
+	n = clv_state_int64(&buf);
+	if (n < 0 || (uint64) n != (uint64) (buf.len - buf.cursor) / QINI_ROW_BYTES ||
+		(buf.len - buf.cursor) % QINI_ROW_BYTES != 0)
+		clv_invalid_state("The row count does not match the length of the state.");
+
+	/* per-call context, as for the ranking states: the combine function copies it */
+	state = qini_state_new();
+	if (clv_uplift_rows_reserve(&state->rows, (size_t) n, &err) != CLV_OK)
+		raise_limit(&err);
+
+	for (int64 i = 0; i < n; i++)
+	{
+		double		score = clv_state_float8(&buf);
+		double		outcome = clv_state_float8(&buf);
+		uint8		treated = clv_state_byte(&buf);
+
+		if (!isfinite(score) || !isfinite(outcome) || treated > 1)
+			clv_invalid_state("Row " INT64_FORMAT " is not one that rows can produce.", i + 1);
+		state->rows.v[i].score = score;
+		state->rows.v[i].outcome = outcome;
+		state->rows.v[i].treated = treated == 1;
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	state->rows.n = (size_t) n;
+	clv_state_end(&buf);
+	PG_RETURN_POINTER(state);
+}
+
+PG_FUNCTION_INFO_V1(clv_qini_final);
+Datum
+clv_qini_final(PG_FUNCTION_ARGS)
+{
+	qini_state *state = PG_ARGISNULL(0) ? NULL : (qini_state *) PG_GETARG_POINTER(0);
+	double		qini;
+
+	clv_agg_context(fcinfo, "clv_qini_final");
+	if (state == NULL)
+		PG_RETURN_NULL();
+	/* no treated or no control row, or even the perfect ranking is no better than chance */
+	if (!clv_qini(&state->rows, &qini))
+		PG_RETURN_NULL();
+	if (!isfinite(qini))
+		overflow_error("The Qini curve's areas");
+	PG_RETURN_FLOAT8(qini);
 }

@@ -430,3 +430,175 @@ clv_gini(const clv_pairs *pairs, double *gini)
 	*gini = model / perfect;
 	return true;
 }
+
+/* ---- uplift: the Qini coefficient ----------------------------------------- */
+
+void
+clv_uplift_rows_init(clv_uplift_rows *rows, size_t max_bytes)
+{
+	memset(rows, 0, sizeof(*rows));
+	rows->max_bytes = max_bytes;
+}
+
+/* Make room for at least `need` rows, doubling, within the memory limit. */
+clv_status
+clv_uplift_rows_reserve(clv_uplift_rows *rows, size_t need, clv_error *err)
+{
+	size_t		limit = rows->max_bytes ? rows->max_bytes / sizeof(clv_uplift_row) : 0;
+	size_t		cap;
+	clv_uplift_row *v;
+
+	if (need <= rows->cap)
+		return CLV_OK;
+	if (limit && need > limit)
+	{
+		clv_fail(err, CLV_ERR_LIMIT, "rows held by the aggregate exceed the memory limit of %zu kB",
+				 rows->max_bytes / 1024);
+		clv_set_detail(err, "%zu rows need %zu kB.",
+					   need, (need * sizeof(clv_uplift_row) + 1023) / 1024);
+		return CLV_ERR_LIMIT;
+	}
+	cap = rows->cap ? rows->cap * 2 : 64;
+	while (cap < need)
+		cap *= 2;
+	if (limit && cap > limit)
+		cap = limit;
+
+	v = clv_alloc(cap * sizeof(clv_uplift_row));
+	if (rows->n)
+		memcpy(v, rows->v, rows->n * sizeof(clv_uplift_row));
+	clv_release(rows->v);
+	rows->v = v;
+	rows->cap = cap;
+	return CLV_OK;
+}
+
+clv_status
+clv_uplift_rows_append(clv_uplift_rows *rows, double score, bool treated,
+					   double outcome, clv_error *err)
+{
+	clv_status	st;
+
+	if (rows->n == rows->cap &&
+		(st = clv_uplift_rows_reserve(rows, rows->n + 1, err)) != CLV_OK)
+		return st;
+	rows->v[rows->n].score = score;
+	rows->v[rows->n].outcome = outcome;
+	rows->v[rows->n].treated = treated;
+	rows->n++;
+	return CLV_OK;
+}
+
+clv_status
+clv_uplift_rows_merge(clv_uplift_rows *rows, const clv_uplift_rows *other,
+					  clv_error *err)
+{
+	clv_status	st;
+
+	if (other->n == 0)
+		return CLV_OK;
+	if ((st = clv_uplift_rows_reserve(rows, rows->n + other->n, err)) != CLV_OK)
+		return st;
+	memcpy(rows->v + rows->n, other->v, other->n * sizeof(clv_uplift_row));
+	rows->n += other->n;
+	return CLV_OK;
+}
+
+/* The ranking key: the model's score, or the perfect ranking's. */
+static inline double
+uplift_key(const clv_uplift_row *r, bool perfect)
+{
+	if (!perfect)
+		return r->score;
+	return r->treated ? r->outcome : -r->outcome;
+}
+
+static int
+compare_uplift_desc(const void *a, const void *b, void *arg)
+{
+	bool		perfect = *(const bool *) arg;
+	double		x = uplift_key(a, perfect);
+	double		y = uplift_key(b, perfect);
+
+	return (x < y) - (x > y);
+}
+
+/*
+ * The Qini curve's trapezoidal area less the random line's, over rows sorted
+ * descending by the key, one tie group at a time.
+ */
+static double
+qini_excess_area(const clv_uplift_row *v, size_t n, bool perfect)
+{
+	double		area_hi = 0,
+				area_lo = 0;
+	double		yt_hi = 0,
+				yt_lo = 0,
+				yc_hi = 0,
+				yc_lo = 0;
+	double		nt = 0,
+				nc = 0;
+	double		x_prev = 0,
+				q_prev = 0;
+
+	for (size_t i = 0, j; i < n; i = j)
+	{
+		double		key = uplift_key(&v[i], perfect);
+		double		x,
+					q;
+
+		for (j = i; j < n && uplift_key(&v[j], perfect) == key; j++)
+		{
+			if (v[j].treated)
+			{
+				nt += 1;
+				dd_add(&yt_hi, &yt_lo, v[j].outcome);
+			}
+			else
+			{
+				nc += 1;
+				dd_add(&yc_hi, &yc_lo, v[j].outcome);
+			}
+			if (j % INTERRUPT_EVERY == 0)
+				clv_check_interrupts();
+		}
+		x = (double) j;
+		q = (yt_hi + yt_lo) - (nc > 0 ? (yc_hi + yc_lo) * (nt / nc) : 0);
+		dd_add(&area_hi, &area_lo, (x - x_prev) * (q + q_prev) / 2);
+		x_prev = x;
+		q_prev = q;
+	}
+	/* the random line ends where the curve does, at (n, Q(n)) */
+	return (area_hi + area_lo) - x_prev * q_prev / 2;
+}
+
+bool
+clv_qini(const clv_uplift_rows *rows, double *qini)
+{
+	size_t		n = rows->n;
+	size_t		n_treated = 0;
+	clv_uplift_row *v;
+	bool		perfect;
+	double		model,
+				best;
+
+	for (size_t i = 0; i < n; i++)
+		n_treated += rows->v[i].treated;
+	if (n_treated == 0 || n_treated == n)
+		return false;
+
+	v = clv_alloc(n * sizeof(clv_uplift_row));
+	memcpy(v, rows->v, n * sizeof(clv_uplift_row));
+	perfect = false;
+	clv_sort(v, n, sizeof(clv_uplift_row), compare_uplift_desc, &perfect);
+	model = qini_excess_area(v, n, false);
+	perfect = true;
+	clv_sort(v, n, sizeof(clv_uplift_row), compare_uplift_desc, &perfect);
+	best = qini_excess_area(v, n, true);
+	clv_release(v);
+
+	if (best == 0)
+		return false;
+	*qini = model / best;
+	return true;
+}

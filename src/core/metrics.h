@@ -124,4 +124,44 @@ bool		clv_auc(const clv_pairs *pairs, double *auc);
  */
 bool		clv_gini(const clv_pairs *pairs, double *gini);
 
+/* ---- uplift: the Qini coefficient ----------------------------------------- */
+
+/* One row of an uplift evaluation: finite score and outcome, and the group. */
+typedef struct clv_uplift_row
+{
+	double		score;
+	double		outcome;
+	bool		treated;
+} clv_uplift_row;
+
+typedef struct clv_uplift_rows
+{
+	size_t		n;
+	size_t		cap;
+	size_t		max_bytes;		/* limit on the row array; 0 = none */
+	clv_uplift_row *v;
+} clv_uplift_rows;
+
+void		clv_uplift_rows_init(clv_uplift_rows *rows, size_t max_bytes);
+clv_status	clv_uplift_rows_reserve(clv_uplift_rows *rows, size_t need,
+									clv_error *err);
+clv_status	clv_uplift_rows_append(clv_uplift_rows *rows, double score,
+								   bool treated, double outcome, clv_error *err);
+clv_status	clv_uplift_rows_merge(clv_uplift_rows *rows,
+								  const clv_uplift_rows *other, clv_error *err);
+
+/*
+ * Normalised Qini coefficient (Radcliffe 2007, in scikit-uplift's form).
+ * Rows are taken by score, descending, one group of tied scores at a time;
+ * after each group the Qini curve is at x = rows so far and
+ * Q = Yt − Yc · Nt / Nc (Yt, Yc: summed outcome of treated and control rows
+ * so far; Nt, Nc: their counts; Q = Yt while Nc = 0), starting from (0, 0).
+ * Its trapezoidal area less that of the random line from (0, 0) to (n, Q(n)),
+ * over the same for the perfect ranking (score = outcome for treated rows,
+ * −outcome for control rows, ties grouped likewise).  Returns false when
+ * there is no treated or no control row, or when the perfect curve has no
+ * area above the random line.  Works on a copy.
+ */
+bool		clv_qini(const clv_uplift_rows *rows, double *qini);
+
 #endif							/* CLV_METRICS_H */
