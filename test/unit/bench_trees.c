@@ -20,7 +20,7 @@
  * Prints one line per model: seconds of training, R² on 50,000 held-out
  * rows, trees, nodes and the time per row of scoring 1,000,000 rows (the
  * held-out rows 20 times over, one thread, as the server's scoring
- * benchmark).  Options follow issue 4's speed targets.
+ * benchmark).  Options follow the documented speed targets.
  */
 #include "trees.h"
 
