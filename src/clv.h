@@ -209,6 +209,9 @@ typedef struct clv_option
 	double		max;
 } clv_option;
 
+/* "a string", "an array", ...: a jsonb value's type, for messages. */
+extern const char *clv_jsonb_type_name(const JsonbValue *v);
+
 /* Parse a jsonb object; unknown keys and wrong types are errors naming them. */
 extern void clv_parse_options(Jsonb *options, const char *fname,
 							  const clv_option *spec, int n_spec);

@@ -74,26 +74,6 @@ map_error(const char *detail)
 			 errdetail_internal("%s", detail)));
 }
 
-static const char *
-json_type_name(const JsonbValue *v)
-{
-	switch (v->type)
-	{
-		case jbvNull:
-			return "null";
-		case jbvString:
-			return "a string";
-		case jbvNumeric:
-			return "a number";
-		case jbvBool:
-			return "a boolean";
-		case jbvBinary:
-			return JsonContainerIsArray(v->val.binary.data) ? "an array" : "an object";
-		default:
-			return "an array or object";
-	}
-}
-
 /* Mark in allowed[] the scores listed by a rule's "r", "f" or "m" array. */
 static void
 parse_scores(const JsonbValue *v, int rule, const char *key, bool *allowed)
@@ -105,7 +85,7 @@ parse_scores(const JsonbValue *v, int rule, const char *key, bool *allowed)
 
 	if (v->type != jbvBinary || !JsonContainerIsArray(v->val.binary.data))
 		map_error(psprintf("Key \"%s\" of rule %d must be an array of scores, not %s.",
-						   key, rule, json_type_name(v)));
+						   key, rule, clv_jsonb_type_name(v)));
 	memset(allowed, 0, sizeof(bool) * RFM_SCORES);
 	it = JsonbIteratorInit(v->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &e, true)) != WJB_DONE)
@@ -155,7 +135,7 @@ parse_rule(rfm_map *map, const JsonbValue *v, int rule, bool *assigned, int max_
 	int			segment = 0;
 
 	if (v->type != jbvBinary || !JsonContainerIsObject(v->val.binary.data))
-		map_error(psprintf("Rule %d must be an object, not %s.", rule, json_type_name(v)));
+		map_error(psprintf("Rule %d must be an object, not %s.", rule, clv_jsonb_type_name(v)));
 	memset(allowed, 1, sizeof(allowed));
 	it = JsonbIteratorInit(v->val.binary.data);
 	while ((tok = JsonbIteratorNext(&it, &k, true)) != WJB_DONE)
@@ -232,7 +212,7 @@ parse_map(Jsonb *jb)
 		{
 			if (v.type != jbvBinary || !JsonContainerIsArray(v.val.binary.data))
 				map_error(psprintf("Key \"rules\" must be an array of rules, not %s.",
-								   json_type_name(&v)));
+								   clv_jsonb_type_name(&v)));
 			rules = v;
 			has_rules = true;
 		}
