@@ -44,23 +44,7 @@ LANGUAGE sql AS
 $$ SELECT bool_and(clv_predict(mm.m, p.x) = r.score)
    FROM mc_models mm, mc_probe p JOIN mc_ref r ON r.i = p.i AND r.name = model
    WHERE mm.id = 1 $$;
--- little-endian u32, and CRC-32C (Castagnoli, reflected polynomial 0x82F63B78)
-CREATE FUNCTION pg_temp.le32(v bigint) RETURNS bytea
-LANGUAGE sql IMMUTABLE AS
-$$ SELECT set_byte(set_byte(set_byte(set_byte('\x00000000'::bytea,
-          0, (v & 255)::int), 1, ((v >> 8) & 255)::int), 2, ((v >> 16) & 255)::int), 3, ((v >> 24) & 255)::int) $$;
-CREATE FUNCTION pg_temp.crc32c(b bytea) RETURNS bigint
-LANGUAGE plpgsql IMMUTABLE AS
-$$ DECLARE crc bigint := 4294967295;
-   BEGIN
-       FOR i IN 0 .. length(b) - 1 LOOP
-           crc := crc # get_byte(b, i);
-           FOR k IN 1 .. 8 LOOP
-               crc := CASE WHEN (crc & 1) = 1 THEN (crc >> 1) # 2197175160 ELSE crc >> 1 END;
-           END LOOP;
-       END LOOP;
-       RETURN crc # 4294967295;
-   END $$;
+\i test/sql/model_bytes.sql
 -- the cache, described without the bytes that vary between builds
 CREATE FUNCTION pg_temp.cached() RETURNS TABLE (model text, kind text, format_version int,
                                                 n_features int, has_bytes boolean, hits bigint)
@@ -131,19 +115,7 @@ SELECT pg_temp.scores_as('forest_c') AS forest_c;
 --------------------------------------------------------------------------------
 -- Version-1 models still score, and are cached under the SHA-256 of their bytes
 --------------------------------------------------------------------------------
-CREATE TABLE mc_v1 AS SELECT decode(
-    '434c564d0100010000000000010000001d020000312d09a9010000000100000078f80100007b226e223a20332c20226c' ||
-    '32223a20302c20226f7074696f6e73223a207b226665617475726573223a205b2278225d7d2c20227465726d73223a20' ||
-    '5b2228696e7465726365707429222c202278225d2c2022636f656666696369656e7473223a205b302e39313636363636' ||
-    '363636363636363636332c20322e32355d2c20227374645f6572726f7273223a205b302e313836333338393938313234' ||
-    '39383234352c20302e31343433333735363732393734303634335d2c2022745f76616c756573223a205b342e39313933' ||
-    '3439353530343939353337392c2031352e3538383435373236383131393839365d2c2022705f76616c756573223a205b' ||
-    '302e31323736373137373637303831323739362c20302e3034303738333239343533363833343530355d2c2022636f6e' ||
-    '646974696f6e5f6e756d626572223a20312c20227232223a20302e39393539303136333933343432363233352c202261' ||
-    '646a5f7232223a20302e39393138303332373836383835323436392c2022727373223a20302e30343136363636363636' ||
-    '36363636363636342c20227369676d61223a20302e32303431323431343532333139333135312c202264665f72657369' ||
-    '64223a20312c2022665f737461746973746963223a203234332c2022665f705f76616c7565223a20302e303430373833' ||
-    '3239343533363833343530357d1400000002000000555555555555ed3f0000000000000240', 'hex') AS m;
+CREATE TABLE mc_v1 AS SELECT pg_temp.golden_linreg_v1() AS m;
 SELECT clv_model_cache_reset() > 0 AS dropped;
 SELECT clv_predict(m, '{2}') AS v1_at_2 FROM mc_v1;
 SELECT clv_predict(m, '{2}') AS v1_at_2 FROM mc_v1;
