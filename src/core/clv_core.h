@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include <math.h>
 
 /* What went wrong, in terms the glue maps to a SQLSTATE. */
 typedef enum clv_status
@@ -122,6 +123,13 @@ clv_two_sum(double a, double b, double *err)
 
 	*err = (a - (s - bb)) + (b - bb);
 	return s;
+}
+
+/* The logistic function 1 / (1 + e^−eta), without overflow for either sign. */
+static inline double
+clv_logistic(double eta)
+{
+	return eta >= 0 ? 1.0 / (1.0 + exp(-eta)) : exp(eta) / (1.0 + exp(eta));
 }
 
 /*

@@ -232,7 +232,7 @@ clv_ensemble_predict(const clv_ensemble *e, const double *x)
 	switch (e->link)
 	{
 		case CLV_LINK_LOGIT:
-			return m >= 0 ? 1.0 / (1.0 + exp(-m)) : exp(m) / (1.0 + exp(m));
+			return clv_logistic(m);
 		case CLV_LINK_LOG:
 			return exp(m);
 		case CLV_LINK_IDENTITY:

@@ -96,7 +96,7 @@ gradient_task(void *arg, uint32_t chunk, uint32_t worker)
 				break;
 			case CLV_LOSS_LOGISTIC:
 				{
-					double		pr = f >= 0 ? 1 / (1 + exp(-f)) : exp(f) / (1 + exp(f));
+					double		pr = clv_logistic(f);
 
 					job->grad[i] = pr - y[i];
 					job->hess[i] = fmax(pr * (1 - pr), 1e-16);

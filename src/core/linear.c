@@ -253,28 +253,12 @@ clv_linear_margin(const double *coef, const double *x, uint32_t p)
 	return eta;
 }
 
-double
-clv_logistic(double eta)
-{
-	return eta >= 0 ? 1.0 / (1.0 + exp(-eta)) : exp(eta) / (1.0 + exp(eta));
-}
-
 void
 clv_linear_explain(const double *coef, const double *means, const double *x, uint32_t p,
 				   double *phi)
 {
 	for (uint32_t j = 0; j < p; j++)
 		phi[j] = coef[j + 1] * (x[j] - means[j]);
-}
-
-double
-clv_linear_expected(const double *coef, const double *means, uint32_t p)
-{
-	double		expected = coef[0];
-
-	for (uint32_t j = 0; j < p; j++)
-		expected += coef[j + 1] * means[j];
-	return expected;
 }
 
 /* ---- solving ----------------------------------------------------------- */

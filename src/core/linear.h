@@ -40,17 +40,14 @@ void		clv_linreg_acc_feature_means(const clv_linreg_acc *acc, double *means);
 
 /* The linear predictor b0 + Σ b_j x_j (coef: p + 1 entries, intercept first). */
 double		clv_linear_margin(const double *coef, const double *x, uint32_t p);
-/* 1 / (1 + e^−eta), without overflow for either sign */
-double		clv_logistic(double eta);
 
 /*
  * Explanations of a linear predictor centred at the training means: the
- * contributions b_j (x_j − mean_j), and the expected value, the predictor at
- * the means, which the contributions add up from.
+ * contributions b_j (x_j − mean_j), which add up from the expected value, the
+ * margin at the means.
  */
 void		clv_linear_explain(const double *coef, const double *means, const double *x,
 							   uint32_t p, double *phi);
-double		clv_linear_expected(const double *coef, const double *means, uint32_t p);
 
 /* Fit result: arrays have p + 1 entries, intercept first; NaN = not defined. */
 typedef struct clv_regression_fit

@@ -72,7 +72,7 @@ evaluate(const problem *pb, const double *theta, double *grad, double *hess,
 		ll += y * eta - softplus(eta);
 		if (grad)
 		{
-			double		mu = eta >= 0 ? 1 / (1 + exp(-eta)) : exp(eta) / (1 + exp(eta));
+			double		mu = clv_logistic(eta);
 			double		w = mu * (1 - mu);
 			double		r = y - mu;
 

@@ -73,7 +73,7 @@ linear_explain(const clv_model *m, const double *means, const double *x, double 
 static double
 linear_expected(const clv_model *m, const double *means)
 {
-	return clv_linear_expected(m->coef, means, m->n_features);
+	return clv_linear_margin(m->coef, means, m->n_features);	/* at the means */
 }
 
 /* ---- probabilistic models: their positive, finite parameters ------------ */
