@@ -154,11 +154,7 @@ CREATE TABLE btyd_many_serial AS
 SELECT clv_bgnbd_fit(x, t_x, t_cal) AS bg, clv_mbgnbd_fit(x, t_x, t_cal) AS mbg,
        clv_gammagamma_fit(x, m_x) AS gg, clv_gammagamma_fit(x, m_x, '{"l2": 5}') AS gg_l2
 FROM btyd_many;
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i test/sql/force_parallel.sql
 SELECT * FROM pg_temp.analyzed_plan($$
 SELECT clv_bgnbd_fit(x, t_x, t_cal), clv_mbgnbd_fit(x, t_x, t_cal), clv_gammagamma_fit(x, m_x)
 FROM btyd_many$$);

@@ -283,11 +283,7 @@ SELECT clv_mse(y, p) AS mse, clv_rmse(y, p) AS rmse, clv_mae(y, p) AS mae, clv_r
        clv_gini(actual, predicted) AS gini, count(*) AS n
 FROM m_par;
 
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i test/sql/force_parallel.sql
 SET enable_hashagg = off;   -- sorted grouping gives a plain Partial GroupAggregate
 
 SELECT * FROM pg_temp.analyzed_plan($$

@@ -22,11 +22,7 @@ FROM par_orders GROUP BY customer_id;
 CREATE TABLE serial_models AS
 SELECT clv_linreg_fit(y, x) AS lin, clv_logreg_fit(y > 2, x) AS log FROM par_rows;
 
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i test/sql/force_parallel.sql
 SET enable_hashagg = off;   -- sorted grouping gives a plain Partial GroupAggregate
 
 SELECT * FROM pg_temp.analyzed_plan($$

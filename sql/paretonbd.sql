@@ -59,11 +59,7 @@ FROM f, a0;
 CREATE TABLE pnbd_many AS SELECT c.* FROM pnbd_cbs c, generate_series(1, 20);
 ANALYZE pnbd_many;
 CREATE TABLE pnbd_serial AS SELECT clv_paretonbd_fit(x, t_x, t_cal) AS m FROM pnbd_many;
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i test/sql/force_parallel.sql
 SELECT * FROM pg_temp.analyzed_plan($$
 SELECT clv_paretonbd_fit(x, t_x, t_cal) FROM pnbd_many$$);
 SELECT p.m = s.m AS identical_bytes

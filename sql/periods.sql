@@ -245,11 +245,7 @@ SELECT customer_id,
        clv_summary_holdout(ordered_at, amount, '2023-06-15 12:00', '2024-03-01',
                            '3 months', '1 month', '2021-02-01') AS s
 FROM p_many GROUP BY customer_id;
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i test/sql/force_parallel.sql
 SET enable_hashagg = off;
 EXPLAIN (COSTS OFF)
 SELECT customer_id, clv_summary_holdout(ordered_at, amount, '2023-06-15 12:00', '2024-03-01',

@@ -75,11 +75,7 @@ CREATE TEMP TABLE q_serial AS SELECT clv_qini(score, treated, outcome) AS qini F
 CREATE TEMP TABLE q_serial_groups AS
 SELECT g, clv_qini(score, treated, outcome) AS qini FROM q_par GROUP BY g;
 
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i test/sql/force_parallel.sql
 SET enable_hashagg = off;
 
 SELECT * FROM pg_temp.analyzed_plan($$SELECT clv_qini(score, treated, outcome) FROM q_par$$);

@@ -82,11 +82,7 @@ WHERE s.cust IN (1, 2, 3, 4, 5, 10, 100)
 ORDER BY s.cust;
 
 -- forced parallel: the same thresholds, and the same scores
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i test/sql/force_parallel.sql
 SELECT * FROM pg_temp.analyzed_plan($$
 SELECT percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY t_cal - t_x),
        percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY x),

@@ -68,11 +68,7 @@ SET max_parallel_workers_per_gather = 0;
 CREATE TABLE trk_serial AS
 SELECT clv_cumulative_expected_purchases((SELECT bg FROM trk_models), acquired, 78) AS curve
 FROM trk_many;
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i test/sql/force_parallel.sql
 SELECT * FROM pg_temp.analyzed_plan($$
 SELECT clv_cumulative_expected_purchases((SELECT bg FROM trk_models), acquired, 78)
 FROM trk_many$$);

@@ -129,11 +129,7 @@ RESET ROLE;
 REVOKE SET ON PARAMETER clv.training_threads FROM regress_clv_threads;
 DROP ROLE regress_clv_threads;
 
-SET parallel_setup_cost = 0;
-SET parallel_tuple_cost = 0;
-SET min_parallel_table_scan_size = 0;
-SET max_parallel_workers_per_gather = 2;
-SET parallel_leader_participation = off;
+\i test/sql/force_parallel.sql
 SELECT * FROM pg_temp.analyzed_plan($$
 SELECT clv_forest_fit(y, x, '{"seed": 1, "n_trees": 30}'), clv_gbm_fit(high, x, '{"seed": 1, "n_rounds": 50}')
 FROM trees_data$$);
