@@ -292,7 +292,6 @@ clv_predict(PG_FUNCTION_ARGS)
 static void (*const kind_info[]) (StringInfo buf, const clv_model *model) = {
 	[CLV_KIND_FOREST] = clv_ensemble_info,
 	[CLV_KIND_GBM] = clv_ensemble_info,
-	[CLV_KIND_GBM + 1] = NULL,
 };
 
 PG_FUNCTION_INFO_V1(clv_model_info);
@@ -331,7 +330,7 @@ clv_model_info(PG_FUNCTION_ARGS)
 	}
 	else
 		appendStringInfoString(&buf, "null");
-	if (kind_info[model->kind] != NULL)
+	if (model->kind < lengthof(kind_info) && kind_info[model->kind] != NULL)
 		kind_info[model->kind] (&buf, model);
 	appendStringInfoChar(&buf, '}');
 
