@@ -34,18 +34,15 @@ SAN_CFLAGS  = -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-f
 CORE_DEPS   = $(CORE_SRCS) $(wildcard src/core/*.h)
 UNIT_LIBS   = $(GSL_LIBS) -lm
 
-test/unit/test_core: $(CORE_DEPS) test/unit/test_core.c
-	$(CC) $(UNIT_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(UNIT_LIBS)
+# Every test/unit/test_NAME.c is a unit program, built optimised (the tree
+# tests train real ensembles) and again with the sanitizers.
+UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 
-test/unit/test_core_san: $(CORE_DEPS) test/unit/test_core.c
-	$(CC) $(UNIT_CFLAGS) $(SAN_CFLAGS) -o $@ test/unit/test_core.c $(CORE_SRCS) $(UNIT_LIBS)
+test/unit/test_%: test/unit/test_%.c $(CORE_DEPS)
+	$(CC) $(UNIT_CFLAGS) -O2 -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
 
-# the tree tests train real ensembles: optimised, or they take minutes
-test/unit/test_trees: $(CORE_DEPS) test/unit/test_trees.c
-	$(CC) $(UNIT_CFLAGS) -O2 -o $@ test/unit/test_trees.c $(CORE_SRCS) $(UNIT_LIBS)
-
-test/unit/test_trees_san: $(CORE_DEPS) test/unit/test_trees.c
-	$(CC) $(UNIT_CFLAGS) $(SAN_CFLAGS) -o $@ test/unit/test_trees.c $(CORE_SRCS) $(UNIT_LIBS)
+test/unit/test_%_san: test/unit/test_%.c $(CORE_DEPS)
+	$(CC) $(UNIT_CFLAGS) $(SAN_CFLAGS) -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
 
 test/unit/bench_trees: $(CORE_DEPS) test/unit/bench_trees.c
 	$(CC) -std=gnu11 -ffp-contract=off -O2 -g -Wall -Wextra -Werror -pthread -Isrc/core $(GSL_CFLAGS) \
@@ -56,17 +53,16 @@ test/fuzz/fuzz_model: $(CORE_DEPS) test/fuzz/fuzz_model.c
 		-o $@ test/fuzz/fuzz_model.c $(CORE_SRCS) $(UNIT_LIBS)
 
 .PHONY: unit unit-san fuzz bench-trees
-unit: test/unit/test_core test/unit/test_trees $(CORE_SRCS:.c=.o)
-	test/unit/test_core
-	test/unit/test_trees
+unit: $(UNIT_TESTS) $(CORE_SRCS:.c=.o)
+	set -e; for t in $(UNIT_TESTS); do $$t; done
 	test/unit/static_data.sh $(CORE_SRCS:.c=.o)
-unit-san: test/unit/test_core_san test/unit/test_trees_san
-	test/unit/test_core_san
-	CLV_TEST_QUICK=1 test/unit/test_trees_san
+# CLV_TEST_QUICK shrinks the data sets of the slow programs under the sanitizers.
+unit-san: $(UNIT_TESTS:=_san)
+	set -e; for t in $(UNIT_TESTS:=_san); do CLV_TEST_QUICK=1 $$t; done
 fuzz: test/fuzz/fuzz_model
 	test/fuzz/fuzz_model -max_total_time=$(or $(FUZZ_SECONDS),30) -max_len=4096 \
 		test/fuzz/corpus
 bench-trees: test/unit/bench_trees
 	test/unit/bench_trees $(BENCH_ARGS)
 
-EXTRA_CLEAN = test/unit/test_core test/unit/test_core_san test/unit/test_trees test/unit/test_trees_san test/unit/bench_trees test/fuzz/fuzz_model results regression.diffs regression.out
+EXTRA_CLEAN = $(UNIT_TESTS) $(UNIT_TESTS:=_san) test/unit/bench_trees test/fuzz/fuzz_model results regression.diffs regression.out
