@@ -89,8 +89,8 @@ _PG_init(void)
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("clv.training_threads",
-							"Threads one tree ensemble fit may use, the backend's own included.",
-							"clv_forest_fit and clv_gbm_fit train on this many threads; "
+							"Threads one tree ensemble or k-means fit may use, the backend's own included.",
+							"clv_forest_fit, clv_gbm_fit and clv_kmeans_fit train on this many threads; "
 							"1 starts none.  The model does not depend on it.  "
 							"Superuser-only: PostgreSQL does not count these threads "
 							"against max_worker_processes.",
@@ -278,9 +278,8 @@ clv_json_number(StringInfo buf, const char *key, double v)
 }
 
 void
-clv_json_numbers(StringInfo buf, const char *key, const double *v, int n)
+clv_json_array(StringInfo buf, const double *v, int n)
 {
-	clv_json_key(buf, key);
 	appendStringInfoChar(buf, '[');
 	for (int i = 0; i < n; i++)
 	{
@@ -289,6 +288,13 @@ clv_json_numbers(StringInfo buf, const char *key, const double *v, int n)
 		append_number(buf, v[i]);
 	}
 	appendStringInfoChar(buf, ']');
+}
+
+void
+clv_json_numbers(StringInfo buf, const char *key, const double *v, int n)
+{
+	clv_json_key(buf, key);
+	clv_json_array(buf, v, n);
 }
 
 void

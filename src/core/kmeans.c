@@ -147,26 +147,99 @@ compare_keys(const void *a, const void *b, void *arg)
 	return 0;
 }
 
+#define RADIX_BITS		11
+#define RADIX_BUCKETS	(1u << RADIX_BITS)
+
+/* LSD radix sort of keys by their first feature's bits; stable. */
+static void
+radix_sort(sort_key *keys, sort_key *tmp, size_t n, size_t *count)
+{
+	for (int shift = 0; shift < 64; shift += RADIX_BITS)
+	{
+		bool		one_bucket = false;
+
+		memset(count, 0, sizeof(size_t) * (RADIX_BUCKETS + 1));
+		for (size_t i = 0; i < n; i++)
+			count[((keys[i].first >> shift) & (RADIX_BUCKETS - 1)) + 1]++;
+		for (uint32_t b = 0; b < RADIX_BUCKETS; b++)
+		{
+			one_bucket |= count[b + 1] == n;
+			count[b + 1] += count[b];
+		}
+		if (one_bucket)
+			continue;			/* every key has this digit */
+		for (size_t i = 0; i < n; i++)
+			tmp[count[(keys[i].first >> shift) & (RADIX_BUCKETS - 1)]++] = keys[i];
+		memcpy(keys, tmp, sizeof(sort_key) * n);
+		clv_check_interrupts();
+	}
+}
+
+/*
+ * Put row keys[i].row at place i, in place, cycle by cycle: a new buffer
+ * the size of the rows would cost more in page faults than the moves.
+ * keys[].row is consumed.
+ */
+static void
+permute_rows(double *x, uint32_t p, sort_key *keys, size_t n)
+{
+	double	   *held = clv_alloc(sizeof(double) * p);
+
+	for (size_t start = 0; start < n; start++)
+	{
+		size_t		to = start;
+
+		if (keys[start].row == start)
+			continue;
+		memcpy(held, x + start * p, sizeof(double) * p);
+		while (keys[to].row != start)
+		{
+			size_t		from = keys[to].row;
+
+			memcpy(x + to * p, x + from * p, sizeof(double) * p);
+			keys[to].row = to;
+			to = from;
+		}
+		memcpy(x + to * p, held, sizeof(double) * p);
+		keys[to].row = to;
+		if ((start & (CLV_SORT_POLL - 1)) == 0)
+			clv_check_interrupts();
+	}
+	clv_release(held);
+}
+
+/*
+ * Sort the rows by their bits, feature by feature: by the first feature
+ * with a radix sort, then each run of equal first features by the rest.
+ */
 static void
 rows_sort(clv_kmeans_rows *rows)
 {
 	size_t		n = rows->n;
 	uint32_t	p = rows->p;
 	sort_key   *keys;
-	double	   *x;
+	sort_key   *tmp;
+	size_t	   *count;
 
 	if (n < 2)
 		return;
 	keys = clv_alloc(sizeof(sort_key) * n);
+	tmp = clv_alloc(sizeof(sort_key) * n);
+	count = clv_alloc(sizeof(size_t) * (RADIX_BUCKETS + 1));
 	for (size_t i = 0; i < n; i++)
 		keys[i] = (sort_key) {bits_of(rows->x[i * p]), i};
-	clv_sort(keys, n, sizeof(sort_key), compare_keys, rows);
-	x = clv_alloc(sizeof(double) * p * rows->cap);
-	for (size_t i = 0; i < n; i++)
-		memcpy(x + i * p, rows->x + keys[i].row * p, sizeof(double) * p);
-	clv_release(rows->x);
+	radix_sort(keys, tmp, n, count);
+	clv_release(tmp);
+	clv_release(count);
+	for (size_t lo = 0, hi; lo < n; lo = hi)
+	{
+		for (hi = lo + 1; hi < n && keys[hi].first == keys[lo].first; hi++)
+			;
+		if (hi - lo > 1 && p > 1)
+			clv_sort(keys + lo, hi - lo, sizeof(sort_key), compare_keys, rows);
+	}
+	permute_rows(rows->x, p, keys, n);
 	clv_release(keys);
-	rows->x = x;
 }
 
 /* Distinct rows of sorted rows, counted up to `enough`. */
