@@ -71,9 +71,12 @@ COMMENT ON AGGREGATE clv_qini(float8, boolean, float8) IS
 
 -- The state keeps the rows (float8), bounded by clv.max_training_memory.  The
 -- final function sorts them into a canonical order before fitting (so any plan
--- gives the same model): it modifies the state, hence FINALFUNC_MODIFY =
--- READ_WRITE.  The thread count (clv.training_threads) changes the speed, never
--- the model.
+-- gives the same model).  It reorders the rows in place but leaves their
+-- multiset, all the state means, unchanged, and sorting again gives the same
+-- order: FINALFUNC_MODIFY = READ_ONLY, so that the aggregate also runs as a
+-- window function (more rows after a final call are simply sorted in next
+-- time).  The thread count (clv.training_threads) changes the speed, never the
+-- model.
 CREATE FUNCTION clv_kmeans_fit_trans(internal, float8[], integer, jsonb)
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION clv_kmeans_fit_trans(internal, float8[], integer)
@@ -89,14 +92,14 @@ RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PAR
 
 CREATE AGGREGATE clv_kmeans_fit(x float8[], k integer, options jsonb) (
     SFUNC = clv_kmeans_fit_trans, STYPE = internal,
-    FINALFUNC = clv_kmeans_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    FINALFUNC = clv_kmeans_fit_final, FINALFUNC_MODIFY = READ_ONLY,
     COMBINEFUNC = clv_kmeans_fit_combine,
     SERIALFUNC = clv_kmeans_fit_serialize, DESERIALFUNC = clv_kmeans_fit_deserialize,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE clv_kmeans_fit(x float8[], k integer) (
     SFUNC = clv_kmeans_fit_trans, STYPE = internal,
-    FINALFUNC = clv_kmeans_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    FINALFUNC = clv_kmeans_fit_final, FINALFUNC_MODIFY = READ_ONLY,
     COMBINEFUNC = clv_kmeans_fit_combine,
     SERIALFUNC = clv_kmeans_fit_serialize, DESERIALFUNC = clv_kmeans_fit_deserialize,
     PARALLEL = SAFE

@@ -7,8 +7,11 @@
  * finite) in a clv_kmeans_rows buffer bounded by clv.max_training_memory.
  * Training sorts them into a canonical order first, so the model depends
  * only on the multiset of rows, k, the options and the seed: combining
- * partial states in any order (parallel plans) gives the same bytes.  That
- * sort is why the final function is declared READ_WRITE.
+ * partial states in any order (parallel plans) gives the same bytes.  The
+ * sort reorders the state's rows but not their multiset, and sorting again
+ * finds the same order, so the final function is declared READ_ONLY and the
+ * aggregate runs as a window function too (unlike the tree fits, which keep
+ * READ_WRITE).
  */
 #include "clv.h"
 
