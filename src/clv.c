@@ -29,6 +29,13 @@ pg_alloc(size_t size)
 	return MemoryContextAllocHuge(CurrentMemoryContext, size);
 }
 
+/* repalloc: a large chunk is its own malloc'd block, which glibc grows by mremap */
+static void *
+pg_resize(void *ptr, size_t size)
+{
+	return repalloc_huge(ptr, size);
+}
+
 static void
 pg_check_interrupts(void)
 {
@@ -75,6 +82,7 @@ _PG_init(void)
 
 	clv_rt.alloc = pg_alloc;
 	clv_rt.release = pfree;
+	clv_rt.resize = pg_resize;
 	clv_rt.check_interrupts = pg_check_interrupts;
 	clv_rt.interrupt_pending = pg_interrupt_pending;
 	clv_rt.sha256 = pg_sha256;

@@ -17,7 +17,17 @@ default_alloc(size_t size)
 	return p;
 }
 
-clv_runtime clv_rt = {default_alloc, free, NULL, NULL, NULL};
+static void *
+default_resize(void *ptr, size_t size)
+{
+	void	   *p = realloc(ptr, size);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+clv_runtime clv_rt = {default_alloc, free, NULL, NULL, NULL, default_resize};
 
 clv_status
 clv_fail(clv_error *err, clv_status status, const char *fmt,...)

@@ -47,7 +47,6 @@ static clv_status
 rows_reserve(clv_kmeans_rows *rows, size_t need, clv_error *err)
 {
 	size_t		cap = rows->cap;
-	double	   *x;
 	clv_status	st;
 
 	if (need <= rows->cap)
@@ -55,11 +54,8 @@ rows_reserve(clv_kmeans_rows *rows, size_t need, clv_error *err)
 	if ((st = clv_rows_capacity(&cap, need, sizeof(double) * rows->p, rows->max_bytes,
 								err)) != CLV_OK)
 		return st;
-	x = clv_alloc(cap * sizeof(double) * rows->p);
-	if (rows->n)
-		memcpy(x, rows->x, rows->n * sizeof(double) * rows->p);
-	clv_release(rows->x);
-	rows->x = x;
+	/* grown in place where the host can: no copy, no new pages for the old rows */
+	rows->x = clv_resize(rows->x, cap * sizeof(double) * rows->p);
 	rows->cap = cap;
 	return CLV_OK;
 }
@@ -274,7 +270,7 @@ typedef struct kmeans_job
 	uint32_t	n_chunks;
 	pass_kind	pass;
 	/* seeding */
-	double	   *closest;		/* n: squared distance to the nearest seed so far */
+	double	   *closest;		/* n: squared distance to the nearest seed so far (dist2's memory) */
 	bool		first_seed;
 	const double *cand;			/* n_cand × p candidate seeds */
 	uint32_t	n_cand;
@@ -705,30 +701,41 @@ lloyd(kmeans_job *job, tree_pool *pool, lloyd_buffers *b, uint32_t max_iter, dou
 
 /* ---- training --------------------------------------------------------------- */
 
-/* Per-feature means and population standard deviations (0 becomes 1). */
+/*
+ * Per-feature means and population variances of n rows, row-major (each
+ * feature still summed in row order).
+ */
+static void
+feature_moments(const double *x, size_t n, uint32_t p, double *means, double *vars)
+{
+	for (uint32_t j = 0; j < p; j++)
+		means[j] = vars[j] = 0;
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t j = 0; j < p; j++)
+			means[j] += x[i * p + j];
+	for (uint32_t j = 0; j < p; j++)
+		means[j] /= n;
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t j = 0; j < p; j++)
+		{
+			double		d = x[i * p + j] - means[j];
+
+			vars[j] += d * d;
+		}
+	for (uint32_t j = 0; j < p; j++)
+		vars[j] /= n;
+}
+
+/* Standardization: population standard deviations, 0 becoming 1 (scikit-learn's choice). */
 static void
 feature_scales(const clv_kmeans_rows *rows, double *means, double *scales)
 {
-	size_t		n = rows->n;
-	uint32_t	p = rows->p;
-
-	for (uint32_t j = 0; j < p; j++)
+	feature_moments(rows->x, rows->n, rows->p, means, scales);
+	for (uint32_t j = 0; j < rows->p; j++)
 	{
-		double		s = 0,
-					ss = 0;
-
-		for (size_t i = 0; i < n; i++)
-			s += rows->x[i * p + j];
-		means[j] = s / n;
-		for (size_t i = 0; i < n; i++)
-		{
-			double		d = rows->x[i * p + j] - means[j];
-
-			ss += d * d;
-		}
-		scales[j] = sqrt(ss / n);
+		scales[j] = sqrt(scales[j]);
 		if (!(scales[j] > 0))
-			scales[j] = 1;		/* a constant feature: scikit-learn's choice */
+			scales[j] = 1;
 	}
 }
 
@@ -736,21 +743,15 @@ feature_scales(const clv_kmeans_rows *rows, double *means, double *scales)
 static double
 absolute_tolerance(const double *x, size_t n, uint32_t p, double tol)
 {
+	double	   *means = clv_alloc(sizeof(double) * p);
+	double	   *vars = clv_alloc(sizeof(double) * p);
 	double		total = 0;
 
+	feature_moments(x, n, p, means, vars);
 	for (uint32_t j = 0; j < p; j++)
-	{
-		double		s = 0,
-					ss = 0,
-					mean;
-
-		for (size_t i = 0; i < n; i++)
-			s += x[i * p + j];
-		mean = s / n;
-		for (size_t i = 0; i < n; i++)
-			ss += (x[i * p + j] - mean) * (x[i * p + j] - mean);
-		total += ss / n;
-	}
+		total += vars[j];
+	clv_release(means);
+	clv_release(vars);
 	return tol * total / p;
 }
 
@@ -826,10 +827,11 @@ job_alloc(kmeans_job *job, const double *x, size_t n, uint32_t p, uint32_t k,
 	job->k = k;
 	job->chunk_rows = chunk_rows_for(n, k, p);
 	job->n_chunks = (uint32_t) ((n + job->chunk_rows - 1) / job->chunk_rows);
+	/* seeding and Lloyd's iterations never overlap: one buffer serves both */
 	job->closest = clv_alloc(sizeof(double) * n);
+	job->dist2 = job->closest;
 	job->chunk_pot = clv_alloc(sizeof(double) * job->n_chunks * trials);
 	job->labels = clv_alloc(sizeof(int32_t) * n);
-	job->dist2 = clv_alloc(sizeof(double) * n);
 	job->chunk_sums = clv_alloc(sizeof(double) * job->n_chunks * k * p);
 	job->chunk_counts = clv_alloc(sizeof(double) * job->n_chunks * k);
 	job->chunk_inertia = clv_alloc(sizeof(double) * job->n_chunks);
@@ -844,7 +846,6 @@ job_free(kmeans_job *job)
 	clv_release(job->closest);
 	clv_release(job->chunk_pot);
 	clv_release(job->labels);
-	clv_release(job->dist2);
 	clv_release(job->chunk_sums);
 	clv_release(job->chunk_counts);
 	clv_release(job->chunk_inertia);
