@@ -119,7 +119,7 @@ clv_kmeans_fit_trans(PG_FUNCTION_ARGS)
 	kmeans_state *state = PG_ARGISNULL(0) ? NULL : (kmeans_state *) PG_GETARG_POINTER(0);
 	int			n;
 	const double *x = clv_row_features(fcinfo, 1, state ? (int) state->rows.p : -1,
-									   CLV_MAX_FEATURES, "k-means", false, &n);
+									   CLV_KMEANS_MAX_FEATURES, "k-means", false, &n);
 	int32		k = k_arg(fcinfo);
 	clv_error	err;
 	clv_status	st;
@@ -241,7 +241,7 @@ clv_kmeans_fit_deserialize(PG_FUNCTION_ARGS)
 	p = clv_state_uint32(&buf);
 	k = clv_state_uint32(&buf);
 	n = (uint64) clv_state_int64(&buf);
-	if (p < 1 || p > CLV_MAX_FEATURES)
+	if (p < 1 || p > CLV_KMEANS_MAX_FEATURES)
 		clv_invalid_state("The feature count is %u.", p);
 	if (k < 1 || k > CLV_KMEANS_MAX_K)
 		clv_invalid_state("k is %u.", k);

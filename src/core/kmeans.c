@@ -17,6 +17,18 @@
 
 #include <string.h>
 
+/*
+ * The distance loops in an AVX2 version too, chosen at load time where the
+ * CPU has it.  Without FMA contraction (-ffp-contract=off) every lane does
+ * the operations of the scalar code in the same order: same bits.
+ */
+#if defined(__x86_64__) && defined(__GNUC__) && !defined(__clang__) && \
+	!defined(__SANITIZE_ADDRESS__) && defined(__linux__)
+#define VECTOR_CLONES __attribute__((target_clones("avx2", "default")))
+#else
+#define VECTOR_CLONES
+#endif
+
 /* Rows a task handles, unless the per-chunk centroid sums would grow past: */
 #define CHUNK_ROWS		4096
 #define MAX_CHUNK_SUMS	((size_t) 8 << 20)	/* doubles: 64 MB */
@@ -56,6 +68,7 @@ rows_reserve(clv_kmeans_rows *rows, size_t need, clv_error *err)
 		return st;
 	/* grown in place where the host can: no copy, no new pages for the old rows */
 	rows->x = clv_resize(rows->x, cap * sizeof(double) * rows->p);
+	clv_advise_huge_pages(rows->x, cap * sizeof(double) * rows->p);
 	rows->cap = cap;
 	return CLV_OK;
 }
@@ -172,36 +185,26 @@ radix_sort(sort_key *keys, sort_key *tmp, size_t n, size_t *count)
 }
 
 /*
- * Put row keys[i].row at place i, in place, cycle by cycle: a new buffer
- * the size of the rows would cost more in page faults than the moves.
- * keys[].row is consumed.
+ * The rows in key order, into a new buffer of the same capacity: reading
+ * ahead hides the scattered reads, and huge pages make the new buffer cheap.
  */
 static void
-permute_rows(double *x, uint32_t p, sort_key *keys, size_t n)
+gather_rows(clv_kmeans_rows *rows, const sort_key *keys)
 {
-	double	   *held = clv_alloc(sizeof(double) * p);
+	uint32_t	p = rows->p;
+	double	   *x = clv_alloc(sizeof(double) * p * rows->cap);
 
-	for (size_t start = 0; start < n; start++)
+	clv_advise_huge_pages(x, sizeof(double) * p * rows->cap);
+	for (size_t i = 0; i < rows->n; i++)
 	{
-		size_t		to = start;
-
-		if (keys[start].row == start)
-			continue;
-		memcpy(held, x + start * p, sizeof(double) * p);
-		while (keys[to].row != start)
-		{
-			size_t		from = keys[to].row;
-
-			memcpy(x + to * p, x + from * p, sizeof(double) * p);
-			keys[to].row = to;
-			to = from;
-		}
-		memcpy(x + to * p, held, sizeof(double) * p);
-		keys[to].row = to;
-		if ((start & (CLV_SORT_POLL - 1)) == 0)
+		if (i + 8 < rows->n)
+			__builtin_prefetch(rows->x + keys[i + 8].row * p);
+		memcpy(x + i * p, rows->x + keys[i].row * p, sizeof(double) * p);
+		if ((i & (CLV_SORT_POLL - 1)) == 0)
 			clv_check_interrupts();
 	}
-	clv_release(held);
+	clv_release(rows->x);
+	rows->x = x;
 }
 
 /*
@@ -221,6 +224,8 @@ rows_sort(clv_kmeans_rows *rows)
 		return;
 	keys = clv_alloc(sizeof(sort_key) * n);
 	tmp = clv_alloc(sizeof(sort_key) * n);
+	clv_advise_huge_pages(keys, sizeof(sort_key) * n);
+	clv_advise_huge_pages(tmp, sizeof(sort_key) * n);
 	count = clv_alloc(sizeof(size_t) * (RADIX_BUCKETS + 1));
 	for (size_t i = 0; i < n; i++)
 		keys[i] = (sort_key) {bits_of(rows->x[i * p]), i};
@@ -234,7 +239,7 @@ rows_sort(clv_kmeans_rows *rows)
 		if (hi - lo > 1 && p > 1)
 			clv_sort(keys + lo, hi - lo, sizeof(sort_key), compare_keys, rows);
 	}
-	permute_rows(rows->x, p, keys, n);
+	gather_rows(rows, keys);
 	clv_release(keys);
 }
 
@@ -272,11 +277,12 @@ typedef struct kmeans_job
 	/* seeding */
 	double	   *closest;		/* n: squared distance to the nearest seed so far (dist2's memory) */
 	bool		first_seed;
-	const double *cand;			/* n_cand × p candidate seeds */
+	const double *cand;			/* n_cand × p candidate seeds (one, to add) */
+	double	   *cand_t;			/* p × padded(n_cand): the trials, transposed */
 	uint32_t	n_cand;
 	double	   *chunk_pot;		/* n_chunks × max(n_cand, 1) */
 	/* Lloyd */
-	const double *centroids_t;	/* p × k: one feature's values of all centroids together */
+	const double *centroids_t;	/* p × padded(k): see transpose */
 	int32_t    *labels;			/* n */
 	double	   *dist2;			/* n: squared distance to the own centroid */
 	bool		with_sums;
@@ -286,7 +292,8 @@ typedef struct kmeans_job
 	double	   *chunk_inertia;	/* n_chunks */
 	double	   *chunk_silhouette;	/* n_chunks */
 	size_t	   *chunk_changed;	/* n_chunks */
-	double	   *scratch;		/* k a worker */
+	double	   *scratch;		/* scratch_per_worker a worker: distances */
+	uint32_t	scratch_per_worker;	/* padded(max(k, trials)) */
 } kmeans_job;
 
 static inline double
@@ -303,45 +310,55 @@ squared_distance(const double *a, const double *b, uint32_t p)
 	return s;
 }
 
+/* Centroids go in groups of four, one vector of doubles each. */
+#define LANES 4
+typedef double lanes __attribute__((vector_size(LANES * sizeof(double))));
+
+static inline uint32_t
+padded(uint32_t k)
+{
+	return (k + LANES - 1) / LANES * LANES;
+}
+
 /*
- * Squared distances of x to every centroid into dist.  Looping over the
- * centroids innermost vectorises, and each distance is still summed over
- * the features in order, so it has the bits squared_distance would give.
+ * Squared distances of x to all kpad (padded) centroids into dist, from
+ * their transposed layout ct (p × kpad).  Each lane sums its centroid's
+ * terms over the features in order, as squared_distance does: same bits.
  */
 static inline void
-distances_to_all(const double *x, const double *ct, uint32_t p, uint32_t k, double *dist)
+distances_to_all(const double *x, const double *ct, uint32_t p, uint32_t kpad, double *dist)
 {
-	for (uint32_t c = 0; c < k; c++)
-		dist[c] = 0;
-	for (uint32_t j = 0; j < p; j++)
+	for (uint32_t g = 0; g < kpad; g += LANES)
 	{
-		const double *row = ct + (size_t) j * k;
-		double		xj = x[j];
+		lanes		acc = {0};
 
-		for (uint32_t c = 0; c < k; c++)
+		for (uint32_t j = 0; j < p; j++)
 		{
-			double		t = xj - row[c];
+			lanes		c,
+						t;
 
-			dist[c] += t * t;
+			memcpy(&c, ct + (size_t) j * kpad + g, sizeof(c));
+			t = x[j] - c;
+			acc += t * t;
 		}
+		memcpy(dist + g, &acc, sizeof(acc));
 	}
 }
 
+/* Each row is read once for all candidates; each candidate's sum still runs in row order. */
+VECTOR_CLONES
 static void
-seed_trials_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi)
+seed_trials_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi, double *dist)
 {
+	double	   *pot = job->chunk_pot + (size_t) chunk * job->n_cand;
+
 	for (uint32_t t = 0; t < job->n_cand; t++)
+		pot[t] = 0;
+	for (size_t i = lo; i < hi; i++)
 	{
-		const double *cand = job->cand + (size_t) t * job->p;
-		double		pot = 0;
-
-		for (size_t i = lo; i < hi; i++)
-		{
-			double		d = squared_distance(job->x + i * job->p, cand, job->p);
-
-			pot += d < job->closest[i] ? d : job->closest[i];
-		}
-		job->chunk_pot[(size_t) chunk * job->n_cand + t] = pot;
+		distances_to_all(job->x + i * job->p, job->cand_t, job->p, padded(job->n_cand), dist);
+		for (uint32_t t = 0; t < job->n_cand; t++)
+			pot[t] += dist[t] < job->closest[i] ? dist[t] : job->closest[i];
 	}
 }
 
@@ -372,6 +389,7 @@ silhouette_of(double own2, double other2)
 	return m > 0 ? (b - a) / m : 0;
 }
 
+VECTOR_CLONES
 static void
 assign_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi, double *dist)
 {
@@ -391,7 +409,7 @@ assign_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi, double *dist
 		const double *x = job->x + i * p;
 		uint32_t	best = 0;
 
-		distances_to_all(x, job->centroids_t, p, k, dist);
+		distances_to_all(x, job->centroids_t, p, padded(k), dist);
 		for (uint32_t c = 1; c < k; c++)
 			if (dist[c] < dist[best])
 				best = c;		/* strict: ties go to the lowest number */
@@ -428,13 +446,13 @@ run_chunk(void *arg, uint32_t chunk, uint32_t worker)
 	switch (job->pass)
 	{
 		case PASS_SEED_TRIALS:
-			seed_trials_chunk(job, chunk, lo, hi);
+			seed_trials_chunk(job, chunk, lo, hi, job->scratch + (size_t) worker * job->scratch_per_worker);
 			break;
 		case PASS_SEED_ADD:
 			seed_add_chunk(job, chunk, lo, hi);
 			break;
 		case PASS_ASSIGN:
-			assign_chunk(job, chunk, lo, hi, job->scratch + (size_t) worker * job->k);
+			assign_chunk(job, chunk, lo, hi, job->scratch + (size_t) worker * job->scratch_per_worker);
 			break;
 	}
 }
@@ -447,6 +465,20 @@ run_pass(kmeans_job *job, tree_pool *pool, pass_kind pass)
 }
 
 /* ---- seeding: greedy k-means++ --------------------------------------------- */
+
+/*
+ * k × p row-major into p × padded(k): one feature's values of all centroids
+ * together, the padding zero (its distances are never read).
+ */
+static void
+transpose(const double *c, uint32_t k, uint32_t p, double *ct)
+{
+	uint32_t	kpad = padded(k);
+
+	for (uint32_t j = 0; j < p; j++)
+		for (uint32_t a = 0; a < kpad; a++)
+			ct[(size_t) j * kpad + a] = a < k ? c[(size_t) a * p + j] : 0;
+}
 
 static inline double
 uniform01(tree_rng *rng)
@@ -536,7 +568,7 @@ seed_plus_plus(kmeans_job *job, tree_pool *pool, tree_rng *rng, double *cand,
 
 			memcpy(cand + (size_t) t * p, job->x + row * p, sizeof(double) * p);
 		}
-		job->cand = cand;
+		transpose(cand, trials, p, job->cand_t);
 		job->n_cand = trials;
 		if (!run_pass(job, pool, PASS_SEED_TRIALS))
 			return false;
@@ -565,18 +597,10 @@ seed_plus_plus(kmeans_job *job, tree_pool *pool, tree_rng *rng, double *cand,
 typedef struct lloyd_buffers
 {
 	double	   *centroids;		/* k × p, current */
-	double	   *centroids_t;	/* p × k */
+	double	   *centroids_t;	/* p × padded(k) */
 	double	   *sums;			/* k × p */
 	double	   *counts;			/* k */
 } lloyd_buffers;
-
-static void
-transpose(const double *c, uint32_t k, uint32_t p, double *ct)
-{
-	for (uint32_t a = 0; a < k; a++)
-		for (uint32_t j = 0; j < p; j++)
-			ct[(size_t) j * k + a] = c[(size_t) a * p + j];
-}
 
 /* Add the chunks' sums and counts in chunk order. */
 static void
@@ -830,14 +854,18 @@ job_alloc(kmeans_job *job, const double *x, size_t n, uint32_t p, uint32_t k,
 	/* seeding and Lloyd's iterations never overlap: one buffer serves both */
 	job->closest = clv_alloc(sizeof(double) * n);
 	job->dist2 = job->closest;
+	clv_advise_huge_pages(job->closest, sizeof(double) * n);
 	job->chunk_pot = clv_alloc(sizeof(double) * job->n_chunks * trials);
 	job->labels = clv_alloc(sizeof(int32_t) * n);
+	clv_advise_huge_pages(job->labels, sizeof(int32_t) * n);
 	job->chunk_sums = clv_alloc(sizeof(double) * job->n_chunks * k * p);
 	job->chunk_counts = clv_alloc(sizeof(double) * job->n_chunks * k);
 	job->chunk_inertia = clv_alloc(sizeof(double) * job->n_chunks);
 	job->chunk_silhouette = clv_alloc(sizeof(double) * job->n_chunks);
 	job->chunk_changed = clv_alloc(sizeof(size_t) * job->n_chunks);
-	job->scratch = clv_alloc(sizeof(double) * k * n_threads);
+	job->scratch_per_worker = padded(k > trials ? k : trials);
+	job->scratch = clv_alloc(sizeof(double) * job->scratch_per_worker * n_threads);
+	job->cand_t = clv_alloc(sizeof(double) * padded(trials) * p);
 }
 
 static void
@@ -852,6 +880,7 @@ job_free(kmeans_job *job)
 	clv_release(job->chunk_silhouette);
 	clv_release(job->chunk_changed);
 	clv_release(job->scratch);
+	clv_release(job->cand_t);
 }
 
 clv_status
@@ -880,6 +909,7 @@ clv_kmeans_train(clv_kmeans_rows *rows, const clv_kmeans_options *opt, clv_kmean
 	{
 		feature_scales(rows, km->means, km->scales);
 		x = clv_alloc(sizeof(double) * n * p);
+		clv_advise_huge_pages(x, sizeof(double) * n * p);
 		for (size_t i = 0; i < n; i++)
 			for (uint32_t j = 0; j < p; j++)
 				x[i * p + j] = (rows->x[i * p + j] - km->means[j]) / km->scales[j];
@@ -889,7 +919,7 @@ clv_kmeans_train(clv_kmeans_rows *rows, const clv_kmeans_options *opt, clv_kmean
 	job_alloc(&job, x, n, p, k, trials, opt->n_threads);
 	cand = clv_alloc(sizeof(double) * trials * p);
 	b.centroids = clv_alloc(sizeof(double) * k * p);
-	b.centroids_t = clv_alloc(sizeof(double) * k * p);
+	b.centroids_t = clv_alloc(sizeof(double) * padded(k) * p);
 	b.sums = clv_alloc(sizeof(double) * k * p);
 	b.counts = clv_alloc(sizeof(double) * k);
 	fit->inertia = INFINITY;

@@ -15,6 +15,7 @@
 #include "bytes.h"
 
 #define CLV_KMEANS_MAX_K		10000
+#define CLV_KMEANS_MAX_FEATURES 1000
 #define CLV_KMEANS_MAX_INIT		1000
 #define CLV_KMEANS_MAX_ITER		1000000
 
