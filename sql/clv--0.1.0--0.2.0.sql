@@ -70,13 +70,10 @@ COMMENT ON AGGREGATE clv_qini(float8, boolean, float8) IS
 -- ---- k-means segmentation ----------------------------------------------------
 
 -- The state keeps the rows (float8), bounded by clv.max_training_memory.  The
--- final function sorts them into a canonical order before fitting (so any plan
--- gives the same model).  It reorders the rows in place but leaves their
--- multiset, all the state means, unchanged, and sorting again gives the same
--- order: FINALFUNC_MODIFY = READ_ONLY, so that the aggregate also runs as a
--- window function (more rows after a final call are simply sorted in next
--- time).  The thread count (clv.training_threads) changes the speed, never the
--- model.
+-- final function fits on a copy sorted into a canonical order (so any plan
+-- gives the same model) and leaves the state alone: FINALFUNC_MODIFY =
+-- READ_ONLY, so the aggregate also runs as a window function.  The thread
+-- count (clv.training_threads) changes the speed, never the model.
 CREATE FUNCTION clv_kmeans_fit_trans(internal, float8[], integer, jsonb)
 RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION clv_kmeans_fit_trans(internal, float8[], integer)

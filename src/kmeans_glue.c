@@ -8,10 +8,8 @@
  * Training sorts them into a canonical order first, so the model depends
  * only on the multiset of rows, k, the options and the seed: combining
  * partial states in any order (parallel plans) gives the same bytes.  The
- * sort reorders the state's rows but not their multiset, and sorting again
- * finds the same order, so the final function is declared READ_ONLY and the
- * aggregate runs as a window function too (unlike the tree fits, which keep
- * READ_WRITE).
+ * sort works on a copy, so the final function leaves the state alone
+ * (READ_ONLY) and the aggregate runs as a window function too.
  */
 #include "clv.h"
 
@@ -217,7 +215,9 @@ clv_kmeans_fit_serialize(PG_FUNCTION_ARGS)
 	pq_sendint64(&buf, state->rows.n);
 	clv_send_jsonb(&buf, state->options);
 	/* same server, same byte order: the rows go across as they are */
-	clv_state_send_bytes(&buf, state->rows.x, state->rows.n * state->rows.p * sizeof(double));
+	for (uint32 b = 0; b < state->rows.n_blocks; b++)
+		clv_state_send_bytes(&buf, state->rows.block[b],
+							 state->rows.filled[b] * state->rows.p * sizeof(double));
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
@@ -248,12 +248,10 @@ clv_kmeans_fit_deserialize(PG_FUNCTION_ARGS)
 	state = palloc0(sizeof(kmeans_state));
 	state->k = (int32) k;
 	state->options = clv_receive_jsonb(&buf);
-	clv_kmeans_rows_init(&state->rows, p, 0);
 	if (n > (uint64) buf.len / (p * sizeof(double)))
 		clv_invalid_state("The row count is " UINT64_FORMAT ".", n);
 	/* the merge copies with memcpy: the view needs no alignment */
-	state->rows.n = state->rows.cap = n;
-	state->rows.x = (double *) clv_state_take(&buf, n * p * sizeof(double));
+	clv_kmeans_rows_view(&state->rows, p, (const double *) clv_state_take(&buf, n * p * sizeof(double)), n);
 	clv_state_end(&buf);
 	PG_RETURN_POINTER(state);
 }

@@ -47,6 +47,9 @@ clv_kmeans_options_default(clv_kmeans_options *opt, uint32_t k)
 
 /* ---- training rows --------------------------------------------------------- */
 
+#define FIRST_BLOCK_ROWS	1024
+#define MAX_BLOCK_BYTES		((size_t) 4 << 20)
+
 void
 clv_kmeans_rows_init(clv_kmeans_rows *rows, uint32_t p, size_t max_bytes)
 {
@@ -55,21 +58,59 @@ clv_kmeans_rows_init(clv_kmeans_rows *rows, uint32_t p, size_t max_bytes)
 	rows->max_bytes = max_bytes;
 }
 
-static clv_status
-rows_reserve(clv_kmeans_rows *rows, size_t need, clv_error *err)
+static void
+add_block(clv_kmeans_rows *rows, double *x, size_t filled, size_t size)
 {
-	size_t		cap = rows->cap;
-	clv_status	st;
+	if (rows->n_blocks == rows->max_blocks)
+	{
+		rows->max_blocks = rows->max_blocks ? 2 * rows->max_blocks : 16;
+		rows->block = clv_resize(rows->block, sizeof(double *) * rows->max_blocks);
+		rows->filled = clv_resize(rows->filled, sizeof(size_t) * rows->max_blocks);
+		rows->size = clv_resize(rows->size, sizeof(size_t) * rows->max_blocks);
+	}
+	rows->block[rows->n_blocks] = x;
+	rows->filled[rows->n_blocks] = filled;
+	rows->size[rows->n_blocks] = size;
+	rows->n_blocks++;
+	rows->allocated += size;
+}
 
-	if (need <= rows->cap)
+void
+clv_kmeans_rows_view(clv_kmeans_rows *rows, uint32_t p, const double *x, size_t n)
+{
+	clv_kmeans_rows_init(rows, p, 0);
+	rows->borrowed = true;
+	if (n > 0)
+		add_block(rows, (double *) x, n, n);
+	rows->n = n;
+}
+
+/*
+ * Room for at least one more row in the last block: a new block twice the
+ * last one's size, at most MAX_BLOCK_BYTES and within the memory limit.
+ */
+static clv_status
+make_room(clv_kmeans_rows *rows, clv_error *err)
+{
+	size_t		row_bytes = sizeof(double) * rows->p;
+	size_t		size,
+				cap = 0;
+	clv_status	st;
+	double	   *x;
+
+	if (rows->n_blocks > 0 && rows->filled[rows->n_blocks - 1] < rows->size[rows->n_blocks - 1])
 		return CLV_OK;
-	if ((st = clv_rows_capacity(&cap, need, sizeof(double) * rows->p, rows->max_bytes,
-								err)) != CLV_OK)
+	/* the limit's error and message are the shared ones */
+	if ((st = clv_rows_capacity(&cap, rows->n + 1, row_bytes, rows->max_bytes, err)) != CLV_OK)
 		return st;
-	/* grown in place where the host can: no copy, no new pages for the old rows */
-	rows->x = clv_resize(rows->x, cap * sizeof(double) * rows->p);
-	clv_advise_huge_pages(rows->x, cap * sizeof(double) * rows->p);
-	rows->cap = cap;
+	size = rows->n_blocks ? 2 * rows->size[rows->n_blocks - 1] : FIRST_BLOCK_ROWS;
+	if (size > MAX_BLOCK_BYTES / row_bytes)
+		size = MAX_BLOCK_BYTES / row_bytes > 0 ? MAX_BLOCK_BYTES / row_bytes : 1;
+	if (rows->max_bytes && size > rows->max_bytes / row_bytes - rows->allocated)
+		size = rows->max_bytes / row_bytes - rows->allocated;
+	x = clv_alloc(size * row_bytes);
+	clv_advise_huge_pages(x, size * row_bytes);
+	add_block(rows, x, 0, size);
 	return CLV_OK;
 }
 
@@ -77,17 +118,20 @@ clv_status
 clv_kmeans_rows_append(clv_kmeans_rows *rows, const double *x, clv_error *err)
 {
 	clv_status	st;
+	uint32_t	b;
 	double	   *dst;
 
 	for (uint32_t j = 0; j < rows->p; j++)
 		if (!isfinite(x[j]))
 			return clv_fail(err, CLV_ERR_INVALID, "x must contain finite values only");
-	if (rows->n == rows->cap && (st = rows_reserve(rows, rows->n + 1, err)) != CLV_OK)
+	if ((st = make_room(rows, err)) != CLV_OK)
 		return st;
-	dst = rows->x + rows->n * rows->p;
+	b = rows->n_blocks - 1;
+	dst = rows->block[b] + rows->filled[b] * rows->p;
 	/* one zero, so equal rows have equal bits */
 	for (uint32_t j = 0; j < rows->p; j++)
 		dst[j] = x[j] == 0 ? 0.0 : x[j];
+	rows->filled[b]++;
 	rows->n++;
 	return CLV_OK;
 }
@@ -95,23 +139,43 @@ clv_kmeans_rows_append(clv_kmeans_rows *rows, const double *x, clv_error *err)
 clv_status
 clv_kmeans_rows_merge(clv_kmeans_rows *rows, const clv_kmeans_rows *other, clv_error *err)
 {
-	clv_status	st;
+	size_t		row_bytes = sizeof(double) * rows->p;
 
-	if (other->n == 0)
-		return CLV_OK;
-	if ((st = rows_reserve(rows, rows->n + other->n, err)) != CLV_OK)
-		return st;
-	memcpy(rows->x + rows->n * rows->p, other->x, other->n * sizeof(double) * rows->p);
-	rows->n += other->n;
+	for (uint32_t ob = 0; ob < other->n_blocks; ob++)
+	{
+		size_t		done = 0;
+
+		while (done < other->filled[ob])
+		{
+			clv_status	st = make_room(rows, err);
+			uint32_t	b = rows->n_blocks - 1;
+			size_t		take;
+
+			if (st != CLV_OK)
+				return st;
+			take = rows->size[b] - rows->filled[b];
+			if (take > other->filled[ob] - done)
+				take = other->filled[ob] - done;
+			memcpy(rows->block[b] + rows->filled[b] * rows->p,
+				   other->block[ob] + done * rows->p, take * row_bytes);
+			rows->filled[b] += take;
+			rows->n += take;
+			done += take;
+		}
+	}
 	return CLV_OK;
 }
 
 void
 clv_kmeans_rows_free(clv_kmeans_rows *rows)
 {
-	clv_release(rows->x);
-	rows->x = NULL;
-	rows->n = rows->cap = 0;
+	if (!rows->borrowed)
+		for (uint32_t b = 0; b < rows->n_blocks; b++)
+			clv_release(rows->block[b]);
+	clv_release(rows->block);
+	clv_release(rows->filled);
+	clv_release(rows->size);
+	clv_kmeans_rows_init(rows, rows->p, rows->max_bytes);
 }
 
 /* ---- canonical order ------------------------------------------------------- */
@@ -119,7 +183,7 @@ clv_kmeans_rows_free(clv_kmeans_rows *rows)
 typedef struct sort_key
 {
 	uint64_t	first;			/* bits of the row's first feature */
-	size_t		row;
+	const double *row;
 } sort_key;
 
 static inline uint64_t
@@ -135,20 +199,16 @@ bits_of(double v)
 static int
 compare_keys(const void *a, const void *b, void *arg)
 {
-	const clv_kmeans_rows *rows = arg;
+	uint32_t	p = *(const uint32_t *) arg;
 	const sort_key *ka = a,
 			   *kb = b;
-	const double *xa,
-			   *xb;
 
 	if (ka->first != kb->first)
 		return ka->first < kb->first ? -1 : 1;
-	xa = rows->x + ka->row * rows->p;
-	xb = rows->x + kb->row * rows->p;
-	for (uint32_t j = 1; j < rows->p; j++)
+	for (uint32_t j = 1; j < p; j++)
 	{
-		uint64_t	u = bits_of(xa[j]),
-					v = bits_of(xb[j]);
+		uint64_t	u = bits_of(ka->row[j]),
+					v = bits_of(kb->row[j]);
 
 		if (u != v)
 			return u < v ? -1 : 1;
@@ -184,51 +244,46 @@ radix_sort(sort_key *keys, sort_key *tmp, size_t n, size_t *count)
 	}
 }
 
-/*
- * The rows in key order, into a new buffer of the same capacity: reading
- * ahead hides the scattered reads, and huge pages make the new buffer cheap.
- */
+/* The rows in key order into x (n × p): reading ahead hides the scattered reads. */
 static void
-gather_rows(clv_kmeans_rows *rows, const sort_key *keys)
+gather_rows(const sort_key *keys, size_t n, uint32_t p, double *x)
 {
-	uint32_t	p = rows->p;
-	double	   *x = clv_alloc(sizeof(double) * p * rows->cap);
-
-	clv_advise_huge_pages(x, sizeof(double) * p * rows->cap);
-	for (size_t i = 0; i < rows->n; i++)
+	for (size_t i = 0; i < n; i++)
 	{
-		if (i + 8 < rows->n)
-			__builtin_prefetch(rows->x + keys[i + 8].row * p);
-		memcpy(x + i * p, rows->x + keys[i].row * p, sizeof(double) * p);
+		if (i + 8 < n)
+			__builtin_prefetch(keys[i + 8].row);
+		memcpy(x + i * p, keys[i].row, sizeof(double) * p);
 		if ((i & (CLV_SORT_POLL - 1)) == 0)
 			clv_check_interrupts();
 	}
-	clv_release(rows->x);
-	rows->x = x;
 }
 
 /*
- * Sort the rows by their bits, feature by feature: by the first feature
- * with a radix sort, then each run of equal first features by the rest.
+ * A copy of the rows sorted by their bits, feature by feature: by the first
+ * feature with a radix sort, then each run of equal first features by the
+ * rest.  Huge pages make the new buffers cheap to fill.
  */
-static void
-rows_sort(clv_kmeans_rows *rows)
+static double *
+sorted_copy(const clv_kmeans_rows *rows)
 {
 	size_t		n = rows->n;
 	uint32_t	p = rows->p;
-	sort_key   *keys;
-	sort_key   *tmp;
-	size_t	   *count;
+	sort_key   *keys = clv_alloc(sizeof(sort_key) * n);
+	sort_key   *tmp = clv_alloc(sizeof(sort_key) * n);
+	size_t	   *count = clv_alloc(sizeof(size_t) * (RADIX_BUCKETS + 1));
+	double	   *x = clv_alloc(sizeof(double) * n * p);
+	size_t		i = 0;
 
-	if (n < 2)
-		return;
-	keys = clv_alloc(sizeof(sort_key) * n);
-	tmp = clv_alloc(sizeof(sort_key) * n);
 	clv_advise_huge_pages(keys, sizeof(sort_key) * n);
 	clv_advise_huge_pages(tmp, sizeof(sort_key) * n);
-	count = clv_alloc(sizeof(size_t) * (RADIX_BUCKETS + 1));
-	for (size_t i = 0; i < n; i++)
-		keys[i] = (sort_key) {bits_of(rows->x[i * p]), i};
+	clv_advise_huge_pages(x, sizeof(double) * n * p);
+	for (uint32_t b = 0; b < rows->n_blocks; b++)
+		for (size_t r = 0; r < rows->filled[b]; r++)
+		{
+			const double *row = rows->block[b] + r * p;
+
+			keys[i++] = (sort_key) {bits_of(row[0]), row};
+		}
 	radix_sort(keys, tmp, n, count);
 	clv_release(tmp);
 	clv_release(count);
@@ -237,21 +292,21 @@ rows_sort(clv_kmeans_rows *rows)
 		for (hi = lo + 1; hi < n && keys[hi].first == keys[lo].first; hi++)
 			;
 		if (hi - lo > 1 && p > 1)
-			clv_sort(keys + lo, hi - lo, sizeof(sort_key), compare_keys, rows);
+			clv_sort(keys + lo, hi - lo, sizeof(sort_key), compare_keys, &p);
 	}
-	gather_rows(rows, keys);
+	gather_rows(keys, n, p, x);
 	clv_release(keys);
+	return x;
 }
 
-/* Distinct rows of sorted rows, counted up to `enough`. */
+/* Distinct rows of n sorted rows, counted up to `enough`. */
 static size_t
-distinct_rows(const clv_kmeans_rows *rows, size_t enough)
+distinct_rows(const double *x, size_t n, uint32_t p, size_t enough)
 {
-	size_t		d = rows->n > 0;
+	size_t		d = n > 0;
 
-	for (size_t i = 1; i < rows->n && d < enough; i++)
-		if (memcmp(rows->x + (i - 1) * rows->p, rows->x + i * rows->p,
-				   sizeof(double) * rows->p) != 0)
+	for (size_t i = 1; i < n && d < enough; i++)
+		if (memcmp(x + (i - 1) * p, x + i * p, sizeof(double) * p) != 0)
 			d++;
 	return d;
 }
@@ -752,10 +807,10 @@ feature_moments(const double *x, size_t n, uint32_t p, double *means, double *va
 
 /* Standardization: population standard deviations, 0 becoming 1 (scikit-learn's choice). */
 static void
-feature_scales(const clv_kmeans_rows *rows, double *means, double *scales)
+feature_scales(const double *x, size_t n, uint32_t p, double *means, double *scales)
 {
-	feature_moments(rows->x, rows->n, rows->p, means, scales);
-	for (uint32_t j = 0; j < rows->p; j++)
+	feature_moments(x, n, p, means, scales);
+	for (uint32_t j = 0; j < p; j++)
 	{
 		scales[j] = sqrt(scales[j]);
 		if (!(scales[j] > 0))
@@ -780,14 +835,39 @@ absolute_tolerance(const double *x, size_t n, uint32_t p, double tol)
 }
 
 static clv_status
-check_fit(const clv_kmeans_rows *rows, const clv_kmeans_options *opt, clv_error *err)
+check_options(const clv_kmeans_options *opt, clv_error *err)
 {
-	size_t		distinct;
-
 	if (opt->k < 1 || opt->k > CLV_KMEANS_MAX_K)
 		return clv_fail(err, CLV_ERR_INVALID, "k must be between 1 and %d", CLV_KMEANS_MAX_K);
 	if (opt->n_init < 1 || opt->max_iter < 1 || !(opt->tol >= 0) || opt->n_threads < 1)
 		return clv_fail(err, CLV_ERR_INVALID, "invalid k-means options");
+	return CLV_OK;
+}
+
+/* Enough rows, and enough distinct ones, for k clusters; x sorted. */
+static clv_status
+check_rows(const double *x, size_t n, uint32_t p, uint32_t k, clv_error *err)
+{
+	size_t		distinct = distinct_rows(x, n, p, k);
+
+	if (distinct < k)
+	{
+		clv_fail(err, CLV_ERR_DATA, "k-means with k = %u needs at least %u distinct rows", k, k);
+		clv_set_detail(err, "The %zu rows hold %zu distinct points.", n, distinct);
+		clv_set_hint(err, "Choose a smaller k.");
+		return CLV_ERR_DATA;
+	}
+	return CLV_OK;
+}
+
+/* Before anything is copied: the options, and at least k rows. */
+static clv_status
+check_fit(const clv_kmeans_rows *rows, const clv_kmeans_options *opt, clv_error *err)
+{
+	clv_status	st;
+
+	if ((st = check_options(opt, err)) != CLV_OK)
+		return st;
 	if (rows->n < opt->k)
 	{
 		clv_fail(err, CLV_ERR_DATA, "k-means with k = %u needs at least %u rows", opt->k, opt->k);
@@ -796,15 +876,6 @@ check_fit(const clv_kmeans_rows *rows, const clv_kmeans_options *opt, clv_error 
 	}
 	if (rows->n > INT32_MAX)
 		return clv_fail(err, CLV_ERR_LIMIT, "k-means takes at most %d rows", INT32_MAX);
-	distinct = distinct_rows(rows, opt->k);
-	if (distinct < opt->k)
-	{
-		clv_fail(err, CLV_ERR_DATA, "k-means with k = %u needs at least %u distinct rows",
-				 opt->k, opt->k);
-		clv_set_detail(err, "The %zu rows hold %zu distinct points.", rows->n, distinct);
-		clv_set_hint(err, "Choose a smaller k.");
-		return CLV_ERR_DATA;
-	}
 	return CLV_OK;
 }
 
@@ -884,7 +955,7 @@ job_free(kmeans_job *job)
 }
 
 clv_status
-clv_kmeans_train(clv_kmeans_rows *rows, const clv_kmeans_options *opt, clv_kmeans **out,
+clv_kmeans_train(const clv_kmeans_rows *rows, const clv_kmeans_options *opt, clv_kmeans **out,
 				 clv_kmeans_fit *fit, clv_error *err)
 {
 	uint32_t	k = opt->k,
@@ -900,19 +971,22 @@ clv_kmeans_train(clv_kmeans_rows *rows, const clv_kmeans_options *opt, clv_kmean
 	tree_pool  *pool;
 	bool		ok = true;
 
-	rows_sort(rows);
 	if ((st = check_fit(rows, opt, err)) != CLV_OK)
 		return st;
+	x = sorted_copy(rows);
+	if ((st = check_rows(x, n, p, k, err)) != CLV_OK)
+	{
+		clv_release(x);
+		return st;
+	}
 	km = kmeans_new(k, p, opt->standardize);
-	x = rows->x;
 	if (opt->standardize)
 	{
-		feature_scales(rows, km->means, km->scales);
-		x = clv_alloc(sizeof(double) * n * p);
-		clv_advise_huge_pages(x, sizeof(double) * n * p);
+		/* the copy is ours: standardize it in place */
+		feature_scales(x, n, p, km->means, km->scales);
 		for (size_t i = 0; i < n; i++)
 			for (uint32_t j = 0; j < p; j++)
-				x[i * p + j] = (rows->x[i * p + j] - km->means[j]) / km->scales[j];
+				x[i * p + j] = (x[i * p + j] - km->means[j]) / km->scales[j];
 	}
 	clv_check_interrupts();
 
@@ -957,8 +1031,7 @@ clv_kmeans_train(clv_kmeans_rows *rows, const clv_kmeans_options *opt, clv_kmean
 	clv_release(b.centroids_t);
 	clv_release(b.sums);
 	clv_release(b.counts);
-	if (x != rows->x)
-		clv_release(x);
+	clv_release(x);
 	if (!ok)
 	{
 		clv_kmeans_free(km);

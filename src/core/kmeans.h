@@ -21,16 +21,28 @@
 
 /* ---- training rows ------------------------------------------------------- */
 
+/*
+ * Rows in blocks that double from 1,024 rows up to about 4 MB each: growing
+ * never copies rows already held (a copy of a large array would cost as
+ * much as receiving the rows), and a small group gets a small first block.
+ */
 typedef struct clv_kmeans_rows
 {
 	uint32_t	p;
-	size_t		n;
-	size_t		cap;
-	size_t		max_bytes;		/* 0 = no limit */
-	double	   *x;				/* n × p, row-major */
+	size_t		n;				/* rows in all blocks */
+	size_t		max_bytes;		/* limit on the blocks together; 0 = none */
+	size_t		allocated;		/* rows the blocks have room for */
+	uint32_t	n_blocks;
+	uint32_t	max_blocks;		/* room in the three arrays */
+	double	  **block;			/* block b: filled[b] rows of p values, row-major */
+	size_t	   *filled;
+	size_t	   *size;			/* rows block b has room for */
+	bool		borrowed;		/* a view of someone else's bytes: never freed */
 } clv_kmeans_rows;
 
 void		clv_kmeans_rows_init(clv_kmeans_rows *rows, uint32_t p, size_t max_bytes);
+/* A read-only view of n contiguous rows (a received state): merge from it only. */
+void		clv_kmeans_rows_view(clv_kmeans_rows *rows, uint32_t p, const double *x, size_t n);
 /* CLV_ERR_INVALID for a value that is not finite, CLV_ERR_LIMIT past max_bytes. */
 clv_status	clv_kmeans_rows_append(clv_kmeans_rows *rows, const double *x, clv_error *err);
 clv_status	clv_kmeans_rows_merge(clv_kmeans_rows *rows, const clv_kmeans_rows *other,
@@ -75,12 +87,13 @@ typedef struct clv_kmeans_fit
 } clv_kmeans_fit;
 
 /*
- * Fit on the rows (sorted in place into the canonical order; nothing else
- * changes).  Errors: k above the row count or the distinct rows
- * (CLV_ERR_DATA), bad options (CLV_ERR_INVALID), cancellation through
- * clv_check_interrupts (which does not return in a server).
+ * Fit on the rows, which are left unchanged: the fit works on its own copy
+ * in the canonical order (for a moment the rows are held twice).  Errors: k
+ * above the row count or the distinct rows (CLV_ERR_DATA), bad options
+ * (CLV_ERR_INVALID), cancellation through clv_check_interrupts (which does
+ * not return in a server).
  */
-clv_status	clv_kmeans_train(clv_kmeans_rows *rows, const clv_kmeans_options *opt,
+clv_status	clv_kmeans_train(const clv_kmeans_rows *rows, const clv_kmeans_options *opt,
 							 clv_kmeans **out, clv_kmeans_fit *fit, clv_error *err);
 
 /* The 0-based nearest centroid of x (original units); ties go to the lowest. */
