@@ -223,6 +223,33 @@ test_determinism(void)
 		  f1.inertia == f2.inertia && f1.n_iter == f2.n_iter,
 		  "determinism: shuffled rows on 3 threads give the same bytes (%u iterations)",
 		  f1.n_iter);
+	{
+		/* partial states: rows appended, merged with a view of the rest */
+		clv_kmeans_rows first,
+					rest,
+					whole;
+		clv_buf		bm;
+		clv_kmeans *merged = NULL;
+		size_t		half = n / 2 + 7;
+
+		clv_kmeans_rows_init(&first, 5, 0);
+		for (size_t i = 0; i < half; i++)
+			clv_kmeans_rows_append(&first, b.x + i * 5, &err);
+		clv_kmeans_rows_view(&rest, 5, b.x + half * 5, n - half);
+		clv_kmeans_rows_init(&whole, 5, 0);
+		check(clv_kmeans_rows_merge(&whole, &rest, &err) == CLV_OK &&
+			  clv_kmeans_rows_merge(&whole, &first, &err) == CLV_OK && whole.n == n &&
+			  clv_kmeans_train(&whole, &opt, &merged, &f2, &err) == CLV_OK,
+			  "determinism: merged partial states fit");
+		encode(merged, &bm);
+		check(bm.len == ba.len && memcmp(bm.data, ba.data, ba.len) == 0,
+			  "determinism: merged partial states give the same bytes");
+		clv_kmeans_free(merged);
+		free(bm.data);
+		clv_kmeans_rows_free(&first);
+		clv_kmeans_rows_free(&rest);
+		clv_kmeans_rows_free(&whole);
+	}
 	clv_kmeans_free(a);
 	clv_kmeans_free(c);
 	free(ba.data);
