@@ -66,3 +66,42 @@ CREATE AGGREGATE clv_qini(score float8, treated boolean, outcome float8) (
 );
 COMMENT ON AGGREGATE clv_qini(float8, boolean, float8) IS
     'normalised Qini coefficient of an uplift score (1 = perfect, 0 = random, ties grouped); NULL without treated or control rows';
+
+-- ---- k-means segmentation ----------------------------------------------------
+
+-- The state keeps the rows (float8), bounded by clv.max_training_memory.  The
+-- final function fits on a copy sorted into a canonical order (so any plan
+-- gives the same model) and leaves the state alone: FINALFUNC_MODIFY =
+-- READ_ONLY, so the aggregate also runs as a window function.  The thread
+-- count (clv.training_threads) changes the speed, never the model.
+CREATE FUNCTION clv_kmeans_fit_trans(internal, float8[], integer, jsonb)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_kmeans_fit_trans(internal, float8[], integer)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_kmeans_fit_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_kmeans_fit_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_kmeans_fit_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_kmeans_fit_final(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_kmeans_fit(x float8[], k integer, options jsonb) (
+    SFUNC = clv_kmeans_fit_trans, STYPE = internal,
+    FINALFUNC = clv_kmeans_fit_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = clv_kmeans_fit_combine,
+    SERIALFUNC = clv_kmeans_fit_serialize, DESERIALFUNC = clv_kmeans_fit_deserialize,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_kmeans_fit(x float8[], k integer) (
+    SFUNC = clv_kmeans_fit_trans, STYPE = internal,
+    FINALFUNC = clv_kmeans_fit_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = clv_kmeans_fit_combine,
+    SERIALFUNC = clv_kmeans_fit_serialize, DESERIALFUNC = clv_kmeans_fit_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_kmeans_fit(float8[], integer, jsonb) IS
+    'k-means clustering (k-means++ seeds, Lloyd iterations, restarts; options n_init, max_iter, tol, seed, standardize, features) → kmeans model; clv_predict gives the cluster 1..k';
+COMMENT ON AGGREGATE clv_kmeans_fit(float8[], integer) IS
+    'k-means clustering with the default options → kmeans model; clv_predict gives the cluster 1..k';

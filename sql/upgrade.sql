@@ -44,6 +44,11 @@ SELECT kind, count(*) AS customers,
 FROM up_scores a JOIN up_before b USING (kind, cust)
 GROUP BY kind ORDER BY kind;
 
+-- a kind that 0.1.0 lacks: after the update a k-means model fits and scores
+SELECT clv_model_info(m)->>'kind' AS kind, clv_model_info(m)->'sizes' AS sizes,
+       clv_predict(m, ARRAY[0, 0]) = clv_predict(m, ARRAY[0, 1]) AS near_points_together
+FROM (SELECT clv_kmeans_fit(ARRAY[x, t_x]::float8[], 2, '{"seed": 1}') AS m FROM up_cbs) s;
+
 \c :regress_db
 SET client_min_messages = warning;
 DROP DATABASE clv_upgrade;

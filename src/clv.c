@@ -29,6 +29,13 @@ pg_alloc(size_t size)
 	return MemoryContextAllocHuge(CurrentMemoryContext, size);
 }
 
+/* repalloc: a large chunk is its own malloc'd block, which glibc grows by mremap */
+static void *
+pg_resize(void *ptr, size_t size)
+{
+	return repalloc_huge(ptr, size);
+}
+
 static void
 pg_check_interrupts(void)
 {
@@ -75,6 +82,7 @@ _PG_init(void)
 
 	clv_rt.alloc = pg_alloc;
 	clv_rt.release = pfree;
+	clv_rt.resize = pg_resize;
 	clv_rt.check_interrupts = pg_check_interrupts;
 	clv_rt.interrupt_pending = pg_interrupt_pending;
 	clv_rt.sha256 = pg_sha256;
@@ -89,8 +97,8 @@ _PG_init(void)
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("clv.training_threads",
-							"Threads one tree ensemble fit may use, the backend's own included.",
-							"clv_forest_fit and clv_gbm_fit train on this many threads; "
+							"Threads one tree ensemble or k-means fit may use, the backend's own included.",
+							"clv_forest_fit, clv_gbm_fit and clv_kmeans_fit train on this many threads; "
 							"1 starts none.  The model does not depend on it.  "
 							"Superuser-only: PostgreSQL does not count these threads "
 							"against max_worker_processes.",
@@ -278,9 +286,8 @@ clv_json_number(StringInfo buf, const char *key, double v)
 }
 
 void
-clv_json_numbers(StringInfo buf, const char *key, const double *v, int n)
+clv_json_array(StringInfo buf, const double *v, int n)
 {
-	clv_json_key(buf, key);
 	appendStringInfoChar(buf, '[');
 	for (int i = 0; i < n; i++)
 	{
@@ -289,6 +296,13 @@ clv_json_numbers(StringInfo buf, const char *key, const double *v, int n)
 		append_number(buf, v[i]);
 	}
 	appendStringInfoChar(buf, ']');
+}
+
+void
+clv_json_numbers(StringInfo buf, const char *key, const double *v, int n)
+{
+	clv_json_key(buf, key);
+	clv_json_array(buf, v, n);
 }
 
 void

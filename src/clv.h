@@ -20,7 +20,7 @@
 /* clv.max_training_memory, in kB */
 extern int	clv_max_training_memory;
 
-/* clv.training_threads: threads a tree ensemble fit may use, the caller's included */
+/* clv.training_threads: threads a tree ensemble or k-means fit may use, the caller's included */
 extern int	clv_training_threads;
 
 /* clv.model_cache_size, in kB: decoded models kept per backend (model_cache.c) */
@@ -267,6 +267,8 @@ extern const double *clv_model_features(ArrayType *xa, const clv_model *model,
 
 extern void clv_json_number(StringInfo buf, const char *key, double v);
 extern void clv_json_numbers(StringInfo buf, const char *key, const double *v, int n);
+/* [v[0], ...] without a key (non-finite values as null) */
+extern void clv_json_array(StringInfo buf, const double *v, int n);
 extern void clv_json_key(StringInfo buf, const char *key);
 /* "key": {"names[0]": v[0], ...} */
 extern void clv_json_named_numbers(StringInfo buf, const char *key,
@@ -286,5 +288,10 @@ extern clv_btyd_model clv_btyd_model_of(const clv_model *m, const char *fname, b
 
 /* Append the keys clv_model_info reports for a forest or gbm model. */
 extern void clv_ensemble_info(StringInfo buf, const clv_model *model);
+
+/* ---- k-means (kmeans_glue.c) -------------------------------------------- */
+
+/* Append the keys clv_model_info reports for a kmeans model. */
+extern void clv_kmeans_info(StringInfo buf, const clv_model *model);
 
 #endif							/* CLV_GLUE_H */

@@ -99,6 +99,9 @@ explained_model(FunctionCallInfo fcinfo, const char *fname, const explain_data *
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(model->kind)),
+			/* a kind that scores but has no contributions: k-means */
+					 ops->predict ? errhint("clv_predict scores a %s model.",
+											clv_model_kind_name(model->kind)) :
 					 errhint("Use clv_expected_purchases, clv_palive or clv_expected_spend.")));
 		old = MemoryContextSwitchTo(cxt);
 		d = palloc0(sizeof(explain_data));

@@ -81,6 +81,12 @@ typedef struct clv_runtime
 	 */
 	void		(*sha256) (const void *a, size_t alen, const void *b, size_t blen,
 						   unsigned char *out);
+	/*
+	 * Resize a block from alloc, keeping its first min(old, new) bytes, like
+	 * realloc (never NULL, like alloc).  A host whose large blocks are their
+	 * own mappings can grow them without copying: growing training rows.
+	 */
+	void	   *(*resize) (void *ptr, size_t size);
 } clv_runtime;
 
 extern clv_runtime clv_rt;
@@ -90,6 +96,21 @@ clv_alloc(size_t size)
 {
 	return clv_rt.alloc(size ? size : 1);
 }
+
+static inline void *
+clv_resize(void *ptr, size_t size)
+{
+	return ptr ? clv_rt.resize(ptr, size ? size : 1) : clv_alloc(size);
+}
+
+/*
+ * Advise the kernel to back [ptr, ptr + len) with huge pages where it can
+ * (Linux transparent huge pages in "madvise" mode): first touches of a
+ * buffer of training rows then fault once per 2 MB instead of per 4 kB,
+ * which on some virtual machines is most of the cost of filling it.
+ * Advice only: nothing changes where it is not supported.
+ */
+void		clv_advise_huge_pages(void *ptr, size_t len);
 
 static inline void
 clv_release(void *ptr)

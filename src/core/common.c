@@ -6,6 +6,9 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#ifdef __linux__
+#include <sys/mman.h>
+#endif
 
 static void *
 default_alloc(size_t size)
@@ -17,7 +20,34 @@ default_alloc(size_t size)
 	return p;
 }
 
-clv_runtime clv_rt = {default_alloc, free, NULL, NULL, NULL};
+static void *
+default_resize(void *ptr, size_t size)
+{
+	void	   *p = realloc(ptr, size);
+
+	if (p == NULL)
+		abort();
+	return p;
+}
+
+clv_runtime clv_rt = {default_alloc, free, NULL, NULL, NULL, default_resize};
+
+#define HUGE_PAGE ((uintptr_t) 2 << 20)
+
+void
+clv_advise_huge_pages(void *ptr, size_t len)
+{
+#if defined(__linux__) && defined(MADV_HUGEPAGE)
+	uintptr_t	start = ((uintptr_t) ptr + HUGE_PAGE - 1) & ~(HUGE_PAGE - 1);
+	uintptr_t	end = ((uintptr_t) ptr + len) & ~(HUGE_PAGE - 1);
+
+	if (end > start)
+		(void) madvise((void *) start, end - start, MADV_HUGEPAGE);
+#else
+	(void) ptr;
+	(void) len;
+#endif
+}
 
 clv_status
 clv_fail(clv_error *err, clv_status status, const char *fmt,...)

@@ -26,7 +26,8 @@ typedef enum clv_model_kind
 	CLV_KIND_PARETONBD = 5,
 	CLV_KIND_GAMMAGAMMA = 6,
 	CLV_KIND_FOREST = 7,
-	CLV_KIND_GBM = 8
+	CLV_KIND_GBM = 8,
+	CLV_KIND_KMEANS = 9
 } clv_model_kind;
 
 /* A decoded model.  Everything hangs off one clv_alloc'd block per field. */
@@ -44,6 +45,8 @@ typedef struct clv_model
 	double	   *params;
 	/* payload of the tree ensembles */
 	struct clv_ensemble *ensemble;
+	/* payload of k-means */
+	struct clv_kmeans *kmeans;
 } clv_model;
 
 /*

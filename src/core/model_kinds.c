@@ -5,12 +5,14 @@
  * never branch on it; adding a kind is a family's core file, its glue file,
  * one row below and its tests (see doc/adding-a-model-kind.md).
  *
- * Three payload shapes serve the eight kinds: a linear predictor's
- * coefficients, a probabilistic model's positive parameters, a tree ensemble.
+ * Four payload shapes serve the nine kinds: a linear predictor's
+ * coefficients, a probabilistic model's positive parameters, a tree
+ * ensemble, k-means centroids.
  */
 #include "model.h"
 #include "linear.h"
 #include "trees.h"
+#include "kmeans.h"
 
 #include <math.h>
 
@@ -164,6 +166,35 @@ ensemble_expected(const clv_model *m, const double *means)
 	return clv_ensemble_expected(m->ensemble, m->n_features);
 }
 
+/* ---- k-means: centroids, standardization, cluster sizes ------------------ */
+
+static void
+kmeans_encode(const clv_model *m, uint16_t version, clv_buf *buf)
+{
+	(void) version;
+	clv_kmeans_encode(m->kmeans, buf);
+}
+
+static clv_status
+kmeans_decode(clv_reader *r, uint16_t version, clv_model *m, clv_error *err)
+{
+	(void) version;
+	return clv_kmeans_decode(r, m->n_features, &m->kmeans, err);
+}
+
+static void
+kmeans_free(clv_model *m)
+{
+	clv_kmeans_free(m->kmeans);
+}
+
+/* The cluster number, 1 .. k. */
+static double
+kmeans_predict(const clv_model *m, const double *x)
+{
+	return (double) clv_kmeans_nearest(m->kmeans, x) + 1;
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 #define LINEAR(k, nm, pred) \
@@ -188,6 +219,8 @@ static const clv_kind_ops kinds[] = {
 	[CLV_KIND_GAMMAGAMMA] = PROBABILISTIC(CLV_KIND_GAMMAGAMMA, "gammagamma", 3),
 	[CLV_KIND_FOREST] = ENSEMBLE(CLV_KIND_FOREST, "forest"),
 	[CLV_KIND_GBM] = ENSEMBLE(CLV_KIND_GBM, "gbm"),
+	[CLV_KIND_KMEANS] = {.kind = CLV_KIND_KMEANS, .name = "kmeans", .encode = kmeans_encode,
+	.decode = kmeans_decode, .free = kmeans_free, .predict = kmeans_predict},
 };
 
 const clv_kind_ops *

@@ -22,6 +22,7 @@
  * Seeds: test/fuzz/corpus, written by test/fuzz/make_corpus.c.
  */
 #include "model.h"
+#include "kmeans.h"
 #include "trees.h"
 
 #include <math.h>
@@ -89,7 +90,8 @@ decode_and_check(const uint8_t *data, size_t size)
 		clv_model_free(m);		/* a failed decode may leave a partial model */
 		return;
 	}
-	if (m == NULL || (m->coef == NULL && m->params == NULL && m->ensemble == NULL) ||
+	if (m == NULL ||
+		(m->coef == NULL && m->params == NULL && m->ensemble == NULL && m->kmeans == NULL) ||
 		m->meta == NULL ||
 		clv_model_check_header(data, size, &err) != CLV_OK)
 		abort();
@@ -109,7 +111,13 @@ decode_and_check(const uint8_t *data, size_t size)
 	if (x == NULL)
 		abort();
 	y = clv_model_predict(m, x);
-	if (m->coef == NULL)
+	if (m->kmeans != NULL)
+	{
+		/* a cluster number 1 .. k */
+		if (!(y >= 1 && y <= m->kmeans->k && y == floor(y)))
+			abort();
+	}
+	else if (m->coef == NULL)
 	{
 		/* the probabilistic kinds have positive, finite parameters */
 		for (uint32_t i = 0; i < m->n_params; i++)

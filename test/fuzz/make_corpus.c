@@ -3,8 +3,8 @@
  *
  * A handful of small valid models of each kind, with and without feature
  * names and metadata, so that mutations start from bytes that pass every
- * check, and a few small tree ensembles (under the fuzzer's 4096-byte
- * inputs).  It writes the current format version; the seeds named v1_* are
+ * check, a few small tree ensembles (under the fuzzer's 4096-byte
+ * inputs) and k-means models with and without standardization.  It writes the current format version; the seeds named v1_* are
  * the same models as clv 0.1.0 wrote them (format version 1), kept so that
  * the fuzzer keeps exercising the version-1 decoder.  Not part of the
  * build; regenerate with:
@@ -15,6 +15,7 @@
  */
 #include "model.h"
 #include "trees.h"
+#include "kmeans.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -135,6 +136,50 @@ write_tree_seed(const char *dir, const char *name, int which, uint32_t p,
 	return failed;
 }
 
+/* A k-means model of k clusters fitted on a fixed design. */
+static int
+write_kmeans_seed(const char *dir, const char *name, uint32_t k, uint32_t p, bool standardize,
+				  const char *const *names)
+{
+	clv_kmeans_rows rows;
+	clv_kmeans_options opt;
+	clv_kmeans_fit fit;
+	clv_kmeans *km = NULL;
+	clv_error	err;
+	clv_model	m;
+	clv_buf		buf;
+	double		x[8];
+	int			failed;
+
+	clv_kmeans_rows_init(&rows, p, 0);
+	for (int i = 0; i < 200; i++)
+	{
+		for (uint32_t j = 0; j < p; j++)
+			x[j] = (i % k) * (j + 1) * 3.0 + sin(i * 0.37 + j * 1.3);
+		clv_kmeans_rows_append(&rows, x, &err);
+	}
+	clv_kmeans_options_default(&opt, k);
+	opt.standardize = standardize;
+	opt.seed = 1;
+	if (clv_kmeans_train(&rows, &opt, &km, &fit, &err) != CLV_OK)
+	{
+		fprintf(stderr, "%s: %s\n", name, err.message);
+		return 1;
+	}
+	clv_kmeans_rows_free(&rows);
+	memset(&m, 0, sizeof(m));
+	m.kind = CLV_KIND_KMEANS;
+	m.n_features = p;
+	m.feature_names = (char **) names;
+	m.meta = "{\"inertia\": 12.5, \"iterations\": 3, \"converged\": true}";
+	m.kmeans = km;
+	clv_model_encode(&m, &buf);
+	failed = write_bytes(dir, name, &buf);
+	clv_release(buf.data);
+	clv_kmeans_free(km);
+	return failed;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -170,5 +215,7 @@ main(int argc, char **argv)
 	failed += write_tree_seed(argv[1], "gbm_tweedie_p2", 3, 2, two);
 	/* covers that are not row counts: the version-2 cover encoding 2 */
 	failed += write_tree_seed(argv[1], "gbm_logistic_p3", 4, 3, NULL);
+	failed += write_kmeans_seed(argv[1], "kmeans_k3_p2", 3, 2, false, NULL);
+	failed += write_kmeans_seed(argv[1], "kmeans_k4_p3_standardized", 4, 3, true, rfm);
 	return failed ? 1 : 0;
 }
