@@ -61,11 +61,12 @@ clv_budget_points_reserve(clv_budget_points *pts, size_t n, size_t names_len, cl
 	const size_t row = sizeof(clv_budget_point);
 	size_t		limit = pts->max_bytes;
 
-	if (n <= pts->cap && names_len <= pts->names_cap)
-		return CLV_OK;
+	/* the limit is on what is held, checked before capacity: the two arrays grow apart */
 	if (limit && !clv_bytes_fit(n, row, names_len, limit))
 		return memory_limit_error(err, "response curve points", limit,
 								  n > SIZE_MAX / row - names_len ? SIZE_MAX : n * row + names_len);
+	if (n <= pts->cap && names_len <= pts->names_cap)
+		return CLV_OK;
 	if (n > pts->cap)
 	{
 		size_t		cap = grown_capacity(pts->cap, n, 64,
