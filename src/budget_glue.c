@@ -331,11 +331,11 @@ clv_allocate_budget_combine(PG_FUNCTION_ARGS)
 }
 
 /*
- * Serialized: float8 budget, options (int32 length, bytes), int64 count,
- * int64 name bytes, the name bytes, then count × (int64 name offset, int64
- * name length, float8 spend, float8 response).
+ * Serialized: float8 budget, options (int32 length, bytes), int64 segment
+ * count, each segment's name (int32 length, bytes), int64 point count, then
+ * count × (int32 segment, float8 spend, float8 response).
  */
-#define POINT_BYTES (8 + 8 + 8 + 8)
+#define POINT_BYTES (4 + 8 + 8)
 
 PG_FUNCTION_INFO_V1(clv_allocate_budget_serialize);
 Datum
@@ -346,23 +346,49 @@ clv_allocate_budget_serialize(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 
 	clv_agg_context(fcinfo, "clv_allocate_budget_serialize");
-	clv_state_send_begin(&buf, pts->n, POINT_BYTES,
+	clv_state_send_begin(&buf, pts->n + pts->n_segs, POINT_BYTES,
 						 8 + clv_sent_jsonb_bytes(state->options) + 16 + pts->names_len, "points");
 	pq_sendfloat8(&buf, state->budget);
 	clv_send_jsonb(&buf, state->options);
+	pq_sendint64(&buf, (int64) pts->n_segs);
+	for (size_t s = 0; s < pts->n_segs; s++)
+	{
+		pq_sendint32(&buf, (int32) pts->segs[s].len);
+		pq_sendbytes(&buf, pts->names + pts->segs[s].off, (int) pts->segs[s].len);
+	}
 	pq_sendint64(&buf, (int64) pts->n);
-	pq_sendint64(&buf, (int64) pts->names_len);
-	clv_state_send_bytes(&buf, pts->names, pts->names_len);
 	for (size_t i = 0; i < pts->n; i++)
 	{
-		pq_sendint64(&buf, (int64) pts->v[i].name_off);
-		pq_sendint64(&buf, (int64) pts->v[i].name_len);
+		pq_sendint32(&buf, (int32) pts->v[i].seg);
 		pq_sendfloat8(&buf, pts->v[i].spend);
 		pq_sendfloat8(&buf, pts->v[i].response);
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
 	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+}
+
+/* The segments of a serialized state, as segment numbers of state (returned). */
+static uint32 *
+receive_segments(StringInfo buf, allocation_state *state)
+{
+	int64		n_segs = clv_state_int64(buf);
+	uint32	   *map;
+	clv_error	err;
+
+	/* each takes at least its 4-byte length */
+	if (n_segs < 0 || n_segs > (buf->len - buf->cursor) / 4)
+		clv_invalid_state("The segment count does not match the length of the state.");
+	map = palloc(Max(n_segs, 1) * sizeof(uint32));
+	for (int64 s = 0; s < n_segs; s++)
+	{
+		uint32		len = clv_state_uint32(buf);
+		const char *name = clv_state_take(buf, len);
+
+		if (clv_budget_segment_of(&state->points, name, len, &map[s], &err) != CLV_OK)
+			raise_limit(&err);
+	}
+	return map;
 }
 
 PG_FUNCTION_INFO_V1(clv_allocate_budget_deserialize);
@@ -372,9 +398,9 @@ clv_allocate_budget_deserialize(PG_FUNCTION_ARGS)
 	StringInfoData buf;
 	allocation_state *state;
 	double		budget;
-	Jsonb	   *options;
+	uint32	   *map;
 	int64		n,
-				names_len;
+				n_segs;
 	clv_error	err;
 
 	clv_agg_context(fcinfo, "clv_allocate_budget_deserialize");
@@ -382,37 +408,30 @@ clv_allocate_budget_deserialize(PG_FUNCTION_ARGS)
 	budget = clv_state_float8(&buf);
 	if (!isfinite(budget) || budget < 0)
 		clv_invalid_state("The budget is not one that rows can give.");
-	options = clv_receive_jsonb(&buf);
-	n = clv_state_int64(&buf);
-	names_len = clv_state_int64(&buf);
-	if (names_len < 0 || names_len > buf.len - buf.cursor || n < 0 ||
-		(uint64) n != (uint64) (buf.len - buf.cursor - names_len) / POINT_BYTES ||
-		(buf.len - buf.cursor - names_len) % POINT_BYTES != 0)
-		clv_invalid_state("The point count does not match the length of the state.");
 
 	/* per-call context: the combine function copies what it keeps */
-	state = allocation_state_new(budget, options, CurrentMemoryContext);
-	if (clv_budget_points_reserve(&state->points, (size_t) n, (size_t) names_len, &err) != CLV_OK)
+	state = allocation_state_new(budget, clv_receive_jsonb(&buf), CurrentMemoryContext);
+	map = receive_segments(&buf, state);
+	n_segs = (int64) state->points.n_segs;
+	n = clv_state_int64(&buf);
+	if (n < 0 || (uint64) n != (uint64) (buf.len - buf.cursor) / POINT_BYTES ||
+		(buf.len - buf.cursor) % POINT_BYTES != 0)
+		clv_invalid_state("The point count does not match the length of the state.");
+	if (clv_budget_points_reserve(&state->points, (size_t) n, &err) != CLV_OK)
 		raise_limit(&err);
-	memcpy(state->points.names, clv_state_take(&buf, (size_t) names_len), (size_t) names_len);
-	state->points.names_len = (size_t) names_len;
 	for (int64 i = 0; i < n; i++)
 	{
-		clv_budget_point *p = &state->points.v[i];
-		int64		off = clv_state_int64(&buf),
-					len = clv_state_int64(&buf);
+		uint32		seg = clv_state_uint32(&buf);
+		double		spend = clv_state_float8(&buf),
+					response = clv_state_float8(&buf);
 
-		p->spend = clv_state_float8(&buf);
-		p->response = clv_state_float8(&buf);
-		if (off < 0 || len < 0 || off > names_len || len > names_len - off ||
-			!isfinite(p->spend) || p->spend < 0 || !isfinite(p->response))
+		if ((int64) seg >= n_segs || !isfinite(spend) || spend < 0 || !isfinite(response))
 			clv_invalid_state("Point " INT64_FORMAT " is not one that rows can produce.", i + 1);
-		p->name_off = (uint64) off;
-		p->name_len = (uint64) len;
+		/* cannot fail: the room is reserved */
+		clv_budget_points_add(&state->points, map[seg], spend, response, &err);
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	state->points.n = (size_t) n;
 	clv_state_end(&buf);
 	PG_RETURN_POINTER(state);
 }
@@ -465,7 +484,6 @@ Datum
 clv_allocate_budget_final(PG_FUNCTION_ARGS)
 {
 	allocation_state *state = STATE_ARG(allocation_state);
-	clv_budget_points pts;
 	allocation_options o;
 	clv_budget_result r;
 	clv_error	err;
@@ -474,11 +492,7 @@ clv_allocate_budget_final(PG_FUNCTION_ARGS)
 	if (state == NULL)
 		PG_RETURN_NULL();
 	parse_allocation_options(state->options, &o);
-	/* the core sorts the points: a copy, so that the state stays as the rows left it */
-	pts = state->points;
-	pts.v = palloc(Max(pts.n, 1) * sizeof(clv_budget_point));
-	memcpy(pts.v, state->points.v, pts.n * sizeof(clv_budget_point));
-	clv_check(clv_budget_allocate(&pts, state->budget, &o.core, &r, &err), &err);
+	clv_check(clv_budget_allocate(&state->points, state->budget, &o.core, &r, &err), &err);
 	PG_RETURN_JSONB_P(allocation_json(&r, state->budget, &o.core));
 }
 

@@ -29,6 +29,12 @@ pg_alloc(size_t size)
 	return MemoryContextAllocHuge(CurrentMemoryContext, size);
 }
 
+static void *
+pg_resize(void *ptr, size_t size)
+{
+	return repalloc_huge(ptr, size);
+}
+
 static void
 pg_check_interrupts(void)
 {
@@ -78,6 +84,7 @@ _PG_init(void)
 	clv_rt.check_interrupts = pg_check_interrupts;
 	clv_rt.interrupt_pending = pg_interrupt_pending;
 	clv_rt.sha256 = pg_sha256;
+	clv_rt.resize = pg_resize;
 
 	DefineCustomIntVariable("clv.max_training_memory",
 							"Largest training state one clv fit aggregate may hold.",

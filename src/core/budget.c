@@ -34,19 +34,7 @@ grown_capacity(size_t cap, size_t need, size_t start, size_t limit)
 	return c < need ? need : c;
 }
 
-/* Replace *buf (used bytes kept) by a larger one of new_bytes. */
-static void *
-regrow(void *buf, size_t used, size_t new_bytes)
-{
-	void	   *p = clv_alloc(new_bytes);
-
-	if (used)
-		memcpy(p, buf, used);
-	clv_release(buf);
-	return p;
-}
-
-/* ---- allocation: points ------------------------------------------------------ */
+/* ---- allocation: points and their segments ----------------------------------- */
 
 void
 clv_budget_points_init(clv_budget_points *pts, size_t max_bytes)
@@ -55,93 +43,213 @@ clv_budget_points_init(clv_budget_points *pts, size_t max_bytes)
 	pts->max_bytes = max_bytes;
 }
 
-clv_status
-clv_budget_points_reserve(clv_budget_points *pts, size_t n, size_t names_len, clv_error *err)
+/* Bytes held for n points, n_segs segments, names_len name bytes and n_slots slots. */
+static bool
+points_fit(const clv_budget_points *pts, size_t n, size_t n_segs, size_t names_len,
+		   size_t n_slots, size_t *bytes)
 {
-	const size_t row = sizeof(clv_budget_point);
-	size_t		limit = pts->max_bytes;
+	size_t		fixed = 0;
 
-	/* the limit is on what is held, checked before capacity: the two arrays grow apart */
-	if (limit && !clv_bytes_fit(n, row, names_len, limit))
-		return memory_limit_error(err, "response curve points", limit,
-								  n > SIZE_MAX / row - names_len ? SIZE_MAX : n * row + names_len);
-	if (n <= pts->cap && names_len <= pts->names_cap)
+	*bytes = SIZE_MAX;
+	if (n_segs > SIZE_MAX / 64 || n_slots > SIZE_MAX / 64 || names_len > SIZE_MAX / 4)
+		return false;
+	fixed = n_segs * sizeof(clv_budget_name) + n_slots * sizeof(uint32_t) + names_len;
+	if (n > (SIZE_MAX - fixed) / sizeof(clv_budget_point))
+		return false;
+	*bytes = fixed + n * sizeof(clv_budget_point);
+	return pts->max_bytes == 0 || *bytes <= pts->max_bytes;
+}
+
+static clv_status
+points_limit_error(const clv_budget_points *pts, size_t bytes, clv_error *err)
+{
+	return memory_limit_error(err, "response curve points", pts->max_bytes, bytes);
+}
+
+void
+clv_budget_points_free(clv_budget_points *pts)
+{
+	clv_release(pts->v);
+	clv_release(pts->segs);
+	clv_release(pts->names);
+	clv_release(pts->slots);
+	clv_budget_points_init(pts, pts->max_bytes);
+}
+
+clv_status
+clv_budget_points_reserve(clv_budget_points *pts, size_t n, clv_error *err)
+{
+	size_t		bytes;
+
+	if (n <= pts->cap)
 		return CLV_OK;
-	if (n > pts->cap)
-	{
-		size_t		cap = grown_capacity(pts->cap, n, 64,
-										 limit ? (limit - names_len) / row : 0);
-
-		pts->v = regrow(pts->v, pts->n * row, cap * row);
-		pts->cap = cap;
-	}
-	if (names_len > pts->names_cap)
-	{
-		size_t		cap = grown_capacity(pts->names_cap, names_len, 256,
-										 limit ? limit - n * row : 0);
-
-		pts->names = regrow(pts->names, pts->names_len, cap);
-		pts->names_cap = cap;
-	}
+	if (!points_fit(pts, n, pts->n_segs, pts->names_len, pts->n_slots, &bytes))
+		return points_limit_error(pts, bytes, err);
+	n = grown_capacity(pts->cap, n, 256,
+					   pts->max_bytes ? pts->cap + (pts->max_bytes - bytes) / sizeof(clv_budget_point) + 1 : 0);
+	pts->v = clv_resize(pts->v, pts->n * sizeof(clv_budget_point), n * sizeof(clv_budget_point));
+	pts->cap = n;
 	return CLV_OK;
 }
 
-/* Whether the last point names the segment name[0..len): its name is shared. */
-static bool
-same_as_last_name(const clv_budget_points *pts, const char *name, size_t len)
+static inline uint64_t
+hash_name(const char *name, size_t len)
 {
-	const clv_budget_point *last = pts->n ? &pts->v[pts->n - 1] : NULL;
+	uint64_t	h = 0xcbf29ce484222325ULL;	/* FNV-1a, then mixed */
 
-	return last && last->name_len == len && memcmp(pts->names + last->name_off, name, len) == 0;
+	for (size_t i = 0; i < len; i++)
+		h = (h ^ (unsigned char) name[i]) * 0x100000001b3ULL;
+	return clv_mix64(h ^ len);
+}
+
+static inline bool
+segment_is(const clv_budget_points *pts, uint32_t seg, const char *name, size_t len)
+{
+	return pts->segs[seg].len == len && memcmp(pts->names + pts->segs[seg].off, name, len) == 0;
+}
+
+/* Rebuild the hash slots at n_slots (a power of two). */
+static void
+rehash(clv_budget_points *pts, size_t n_slots)
+{
+	clv_release(pts->slots);
+	pts->slots = clv_alloc(n_slots * sizeof(uint32_t));
+	memset(pts->slots, 0, n_slots * sizeof(uint32_t));
+	pts->n_slots = n_slots;
+	for (uint32_t s = 0; s < pts->n_segs; s++)
+	{
+		size_t		i = hash_name(pts->names + pts->segs[s].off, pts->segs[s].len) & (n_slots - 1);
+
+		while (pts->slots[i] != 0)
+			i = (i + 1) & (n_slots - 1);
+		pts->slots[i] = s + 1;
+	}
+}
+
+/* A new segment name[0..len), to be placed in slot i (empty) when the table did not grow. */
+static clv_status
+add_segment(clv_budget_points *pts, const char *name, size_t len, size_t i, uint32_t *seg,
+			clv_error *err)
+{
+	size_t		n_slots = pts->n_slots,
+				bytes;
+
+	/* at most half full, so that probes stay short */
+	if ((pts->n_segs + 1) * 2 > n_slots)
+		n_slots = n_slots ? n_slots * 2 : 64;
+	if (pts->n_segs >= UINT32_MAX - 1 ||
+		!points_fit(pts, pts->n, pts->n_segs + 1, pts->names_len + len, n_slots, &bytes))
+		return points_limit_error(pts, bytes, err);
+	if (pts->n_segs == pts->segs_cap)
+	{
+		size_t		cap = pts->segs_cap ? pts->segs_cap * 2 : 64;
+
+		pts->segs = clv_resize(pts->segs, pts->n_segs * sizeof(clv_budget_name),
+						   cap * sizeof(clv_budget_name));
+		pts->segs_cap = cap;
+	}
+	if (pts->names_len + len > pts->names_cap)
+	{
+		size_t		cap = grown_capacity(pts->names_cap, pts->names_len + len, 1024, 0);
+
+		pts->names = clv_resize(pts->names, pts->names_len, cap);
+		pts->names_cap = cap;
+	}
+	memcpy(pts->names + pts->names_len, name, len);
+	pts->segs[pts->n_segs].off = pts->names_len;
+	pts->segs[pts->n_segs].len = len;
+	pts->names_len += len;
+	*seg = (uint32_t) pts->n_segs++;
+	if (n_slots != pts->n_slots)
+		rehash(pts, n_slots);
+	else
+		pts->slots[i] = *seg + 1;
+	return CLV_OK;
+}
+
+clv_status
+clv_budget_segment_of(clv_budget_points *pts, const char *name, size_t len, uint32_t *seg,
+				   clv_error *err)
+{
+	size_t		i;
+
+	/* rows of a segment usually come together */
+	if (pts->n > 0 && segment_is(pts, pts->v[pts->n - 1].seg, name, len))
+	{
+		*seg = pts->v[pts->n - 1].seg;
+		return CLV_OK;
+	}
+	if (pts->n_slots == 0)
+		return add_segment(pts, name, len, 0, seg, err);
+	for (i = hash_name(name, len) & (pts->n_slots - 1); pts->slots[i] != 0;
+		 i = (i + 1) & (pts->n_slots - 1))
+		if (segment_is(pts, pts->slots[i] - 1, name, len))
+		{
+			*seg = pts->slots[i] - 1;
+			return CLV_OK;
+		}
+	return add_segment(pts, name, len, i, seg, err);
+}
+
+clv_status
+clv_budget_points_add(clv_budget_points *pts, uint32_t seg, double spend, double response,
+					  clv_error *err)
+{
+	clv_status	st;
+
+	if (pts->n == pts->cap && (st = clv_budget_points_reserve(pts, pts->n + 1, err)) != CLV_OK)
+		return st;
+	pts->v[pts->n].seg = seg;
+	pts->v[pts->n].spend = spend;
+	pts->v[pts->n].response = response;
+	pts->n++;
+	return CLV_OK;
 }
 
 clv_status
 clv_budget_points_append(clv_budget_points *pts, const char *name, size_t len, double spend,
 						 double response, clv_error *err)
 {
-	bool		shared = same_as_last_name(pts, name, len);
-	clv_budget_point *p;
+	uint32_t	seg;
 	clv_status	st;
 
-	if ((st = clv_budget_points_reserve(pts, pts->n + 1,
-										pts->names_len + (shared ? 0 : len), err)) != CLV_OK)
+	if ((st = clv_budget_segment_of(pts, name, len, &seg, err)) != CLV_OK)
 		return st;
-	p = &pts->v[pts->n];
-	if (shared)
-		p->name_off = pts->v[pts->n - 1].name_off;
-	else
-	{
-		p->name_off = pts->names_len;
-		memcpy(pts->names + pts->names_len, name, len);
-		pts->names_len += len;
-	}
-	p->name_len = len;
-	p->spend = spend;
-	p->response = response;
-	pts->n++;
-	return CLV_OK;
+	return clv_budget_points_add(pts, seg, spend, response, err);
 }
 
 clv_status
 clv_budget_points_merge(clv_budget_points *pts, const clv_budget_points *other, clv_error *err)
 {
-	size_t		shift = pts->names_len;
-	clv_status	st;
+	uint32_t   *map;
+	clv_status	st = CLV_OK;
 
 	if (other->n == 0)
 		return CLV_OK;
-	if ((st = clv_budget_points_reserve(pts, pts->n + other->n,
-										pts->names_len + other->names_len, err)) != CLV_OK)
+	if ((st = clv_budget_points_reserve(pts, pts->n + other->n, err)) != CLV_OK)
 		return st;
-	memcpy(pts->names + pts->names_len, other->names, other->names_len);
-	pts->names_len += other->names_len;
-	for (size_t i = 0; i < other->n; i++)
+	map = clv_alloc(other->n_segs * sizeof(uint32_t));
+	for (size_t s = 0; s < other->n_segs && st == CLV_OK; s++)
 	{
-		pts->v[pts->n + i] = other->v[i];
-		pts->v[pts->n + i].name_off += shift;
+		/* no fast path through the last point: look every name up */
+		size_t		n = pts->n;
+
+		pts->n = 0;
+		st = clv_budget_segment_of(pts, other->names + other->segs[s].off, other->segs[s].len,
+								&map[s], err);
+		pts->n = n;
 	}
-	pts->n += other->n;
-	return CLV_OK;
+	if (st == CLV_OK)
+	{
+		for (size_t i = 0; i < other->n; i++)
+		{
+			pts->v[pts->n + i] = other->v[i];
+			pts->v[pts->n + i].seg = map[other->v[i].seg];
+		}
+		pts->n += other->n;
+	}
+	clv_release(map);
+	return st;
 }
 
 /* ---- allocation: envelopes ---------------------------------------------------- */
@@ -156,21 +264,92 @@ compare_names(const char *a, size_t alen, const char *b, size_t blen)
 	return (alen > blen) - (alen < blen);
 }
 
-/* Canonical order: segment name bytewise, spend ascending, response descending. */
+/* Within a segment: spend ascending, then response descending. */
 static int
-compare_points(const void *a, const void *b, void *arg)
+compare_points(const void *a, const void *b, void *arg CLV_UNUSED)
 {
 	const clv_budget_point *p = a,
 			   *q = b;
-	const char *names = arg;
-	int			c = compare_names(names + p->name_off, p->name_len,
-								  names + q->name_off, q->name_len);
 
-	if (c != 0)
-		return c;
 	if (p->spend != q->spend)
 		return p->spend < q->spend ? -1 : 1;
 	return (p->response < q->response) - (p->response > q->response);
+}
+
+static int
+compare_segments(const void *a, const void *b, void *arg)
+{
+	const clv_budget_points *pts = arg;
+	const clv_budget_name *p = &pts->segs[*(const uint32_t *) a],
+			   *q = &pts->segs[*(const uint32_t *) b];
+
+	return compare_names(pts->names + p->off, p->len, pts->names + q->off, q->len);
+}
+
+static void
+sort_segment_points(clv_budget_point *v, size_t n)
+{
+	if (n > 64)
+	{
+		clv_sort(v, n, sizeof(clv_budget_point), compare_points, NULL);
+		return;
+	}
+	/* curves usually come by spend: insertion sort is then one pass */
+	for (size_t i = 1; i < n; i++)
+	{
+		clv_budget_point x = v[i];
+		size_t		j = i;
+
+		for (; j > 0 && compare_points(&v[j - 1], &x, NULL) > 0; j--)
+			v[j] = v[j - 1];
+		v[j] = x;
+	}
+}
+
+/*
+ * pts in canonical order, into canon (new arrays; the names stay shared):
+ * segments numbered by name bytewise, points by segment (a counting sort),
+ * then spend ascending, response descending.
+ */
+static void
+canonical_points(const clv_budget_points *pts, clv_budget_points *canon)
+{
+	uint32_t   *order = clv_alloc(pts->n_segs * sizeof(uint32_t)),
+			   *rank = clv_alloc(pts->n_segs * sizeof(uint32_t));
+	size_t	   *start = clv_alloc((pts->n_segs + 1) * sizeof(size_t));
+
+	*canon = *pts;
+	canon->v = clv_alloc(pts->n * sizeof(clv_budget_point));
+	canon->segs = clv_alloc(pts->n_segs * sizeof(clv_budget_name));
+	canon->slots = NULL;
+	canon->n_slots = 0;
+	for (uint32_t s = 0; s < pts->n_segs; s++)
+		order[s] = s;
+	clv_sort(order, pts->n_segs, sizeof(uint32_t), compare_segments, (void *) pts);
+	for (uint32_t r = 0; r < pts->n_segs; r++)
+	{
+		rank[order[r]] = r;
+		canon->segs[r] = pts->segs[order[r]];
+	}
+	memset(start, 0, (pts->n_segs + 1) * sizeof(size_t));
+	for (size_t i = 0; i < pts->n; i++)
+		start[rank[pts->v[i].seg] + 1]++;
+	for (size_t r = 0; r < pts->n_segs; r++)
+		start[r + 1] += start[r];
+	for (size_t i = 0; i < pts->n; i++)
+	{
+		uint32_t	r = rank[pts->v[i].seg];
+		clv_budget_point *p = &canon->v[start[r]++];
+
+		*p = pts->v[i];
+		p->seg = r;
+	}
+	/* start[r] is now the end of segment r's points */
+	for (size_t r = 0, first = 0; r < pts->n_segs; first = start[r++])
+		sort_segment_points(canon->v + first, start[r] - first);
+	clv_release(order);
+	clv_release(rank);
+	clv_release(start);
 }
 
 /* One segment: its points, its envelope's vertices and its bounds. */
@@ -270,9 +449,7 @@ build_envelopes(const clv_budget_points *pts, envelopes *e)
 				nv = 0;
 
 	for (size_t i = 0; i < pts->n; i++)
-		if (i == 0 || compare_names(pts->names + pts->v[i].name_off, pts->v[i].name_len,
-									pts->names + pts->v[i - 1].name_off,
-									pts->v[i - 1].name_len) != 0)
+		if (i == 0 || pts->v[i].seg != pts->v[i - 1].seg)
 			n++;
 	e->n = n;
 	e->c = clv_alloc(n * sizeof(curve));
@@ -285,12 +462,10 @@ build_envelopes(const clv_budget_points *pts, envelopes *e)
 		curve	   *c = &e->c[n++];
 		size_t		j = i + 1;
 
-		while (j < pts->n && pts->v[j].name_len == pts->v[i].name_len &&
-			   memcmp(pts->names + pts->v[j].name_off, pts->names + pts->v[i].name_off,
-					  pts->v[i].name_len) == 0)
+		while (j < pts->n && pts->v[j].seg == pts->v[i].seg)
 			j++;
-		c->name = pts->names + pts->v[i].name_off;
-		c->len = pts->v[i].name_len;
+		c->name = pts->names + pts->segs[pts->v[i].seg].off;
+		c->len = pts->segs[pts->v[i].seg].len;
 		c->first = i;
 		c->count = j - i;
 		c->v0 = nv;
@@ -727,22 +902,25 @@ fill_result(const clv_budget_points *pts, const envelopes *e, bool interpolate,
 }
 
 clv_status
-clv_budget_allocate(clv_budget_points *pts, double budget, const clv_budget_options *opt,
+clv_budget_allocate(const clv_budget_points *pts, double budget, const clv_budget_options *opt,
 					clv_budget_result *res, clv_error *err)
 {
+	clv_budget_points canon;
 	envelopes	e;
 	clv_status	st;
 
 	memset(res, 0, sizeof(*res));
-	clv_sort(pts->v, pts->n, sizeof(clv_budget_point), compare_points, pts->names);
-	build_envelopes(pts, &e);
+	canonical_points(pts, &canon);
+	build_envelopes(&canon, &e);
 	st = apply_bounds(&e, opt, err);
 	if (st == CLV_OK)
 		st = opt->interpolate ? allocate_greedy(&e, budget, opt, res, err)
-			: allocate_knapsack(pts, &e, budget, opt, res, err);
+			: allocate_knapsack(&canon, &e, budget, opt, res, err);
 	if (st == CLV_OK)
-		fill_result(pts, &e, opt->interpolate, res);
+		fill_result(&canon, &e, opt->interpolate, res);
 	free_envelopes(&e);
+	clv_release(canon.v);
+	clv_release(canon.segs);
 	return st;
 }
 
@@ -768,7 +946,7 @@ clv_offers_reserve(clv_offers *offers, size_t need, clv_error *err)
 		return memory_limit_error(err, "options", offers->max_bytes,
 								  need > SIZE_MAX / sizeof(clv_offer) ? SIZE_MAX : need * sizeof(clv_offer));
 	cap = grown_capacity(offers->cap, need, 1024, limit);
-	offers->v = regrow(offers->v, offers->n * sizeof(clv_offer), cap * sizeof(clv_offer));
+	offers->v = clv_resize(offers->v, offers->n * sizeof(clv_offer), cap * sizeof(clv_offer));
 	offers->cap = cap;
 	return CLV_OK;
 }

@@ -25,27 +25,47 @@
 
 typedef struct clv_budget_point
 {
-	uint64_t	name_off;		/* the segment name: bytes at names + name_off */
-	uint64_t	name_len;
+	uint32_t	seg;			/* its segment, an index into segs */
 	double		spend;			/* finite, >= 0 */
 	double		response;		/* finite */
 } clv_budget_point;
 
+/* A segment's name: bytes at names + off. */
+typedef struct clv_budget_name
+{
+	uint64_t	off;
+	uint64_t	len;
+} clv_budget_name;
+
+/*
+ * The points and a dictionary of their segments' names (a hash table of
+ * indexes into segs), so that a name is stored once whatever the row order.
+ */
 typedef struct clv_budget_points
 {
 	size_t		n;
 	size_t		cap;
 	clv_budget_point *v;
+	size_t		n_segs;
+	size_t		segs_cap;
+	clv_budget_name *segs;
 	char	   *names;			/* segment names, not terminated */
 	size_t		names_len;
 	size_t		names_cap;
-	size_t		max_bytes;		/* limit on points and names together; 0 = none */
+	uint32_t   *slots;			/* segment + 1, or 0 for an empty slot */
+	size_t		n_slots;		/* a power of two, or 0 */
+	size_t		max_bytes;		/* limit on points, names and slots together; 0 = none */
 } clv_budget_points;
 
 void		clv_budget_points_init(clv_budget_points *pts, size_t max_bytes);
-clv_status	clv_budget_points_reserve(clv_budget_points *pts, size_t n, size_t names_len,
-									  clv_error *err);
+void		clv_budget_points_free(clv_budget_points *pts);
+clv_status	clv_budget_points_reserve(clv_budget_points *pts, size_t n, clv_error *err);
+/* The segment named name[0..len), added when new. */
+clv_status	clv_budget_segment_of(clv_budget_points *pts, const char *name, size_t len,
+							   uint32_t *seg, clv_error *err);
 /* spend and response must be finite, spend >= 0: the glue checks. */
+clv_status	clv_budget_points_add(clv_budget_points *pts, uint32_t seg, double spend,
+								  double response, clv_error *err);
 clv_status	clv_budget_points_append(clv_budget_points *pts, const char *name, size_t len,
 									 double spend, double response, clv_error *err);
 clv_status	clv_budget_points_merge(clv_budget_points *pts, const clv_budget_points *other,
@@ -92,13 +112,13 @@ typedef struct clv_budget_result
 
 /*
  * The optimal allocation of budget (finite, >= 0) over the segments of pts
- * (n > 0).  Sorts pts->v into canonical order (segment name, spend, response
- * descending), which leaves the multiset unchanged.  Errors: a bound naming no
+ * (n > 0), from a copy in canonical order (segment name bytewise, spend,
+ * response descending), so that it depends only on the multiset.  Errors: a bound naming no
  * segment, min > max, minimums above the budget or no level within a
  * segment's bounds (CLV_ERR_INVALID), a knapsack past its limits
  * (CLV_ERR_LIMIT).
  */
-clv_status	clv_budget_allocate(clv_budget_points *pts, double budget,
+clv_status	clv_budget_allocate(const clv_budget_points *pts, double budget,
 								const clv_budget_options *opt, clv_budget_result *res,
 								clv_error *err);
 

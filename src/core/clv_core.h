@@ -13,6 +13,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <math.h>
+#include <string.h>
 
 /* What went wrong, in terms the glue maps to a SQLSTATE. */
 typedef enum clv_status
@@ -81,6 +82,13 @@ typedef struct clv_runtime
 	 */
 	void		(*sha256) (const void *a, size_t alen, const void *b, size_t blen,
 						   unsigned char *out);
+	/*
+	 * Grow (or shrink) a block from alloc to size bytes, keeping its content,
+	 * where it lives (the host's memory context); never NULL.  Unset: a new
+	 * block, a copy and a release.  A large block can often grow in place,
+	 * which spares copying and touching fresh pages.
+	 */
+	void	   *(*resize) (void *ptr, size_t size);
 } clv_runtime;
 
 extern clv_runtime clv_rt;
@@ -96,6 +104,21 @@ clv_release(void *ptr)
 {
 	if (ptr)
 		clv_rt.release(ptr);
+}
+
+/* ptr (from clv_alloc, or NULL) grown to size bytes, its first used bytes kept. */
+static inline void *
+clv_resize(void *ptr, size_t used, size_t size)
+{
+	void	   *p;
+
+	if (ptr && clv_rt.resize)
+		return clv_rt.resize(ptr, size ? size : 1);
+	p = clv_alloc(size);
+	if (used)
+		memcpy(p, ptr, used);
+	clv_release(ptr);
+	return p;
 }
 
 static inline bool

@@ -17,7 +17,7 @@ default_alloc(size_t size)
 	return p;
 }
 
-clv_runtime clv_rt = {default_alloc, free, NULL, NULL, NULL};
+clv_runtime clv_rt = {default_alloc, free, NULL, NULL, NULL, NULL};
 
 clv_status
 clv_fail(clv_error *err, clv_status status, const char *fmt,...)
