@@ -1141,37 +1141,64 @@ customer_steps(const clv_offer *o, size_t count, clv_offer *hull, step *out)
 	return h - 1;
 }
 
-/* Every customer's steps, from offers in canonical order. */
-static size_t
-collect_steps(const clv_offer *v, size_t n, bool grouped, step *out)
+/*
+ * Walks the customers of offers in canonical order, one envelope at a time:
+ * the steps of each customer in turn, from scratch that grows with the
+ * largest customer.
+ */
+typedef struct step_walk
 {
-	clv_offer  *options = NULL,
-			   *hull = NULL;
-	size_t		cap = 0,
-				m = 0;
+	const clv_offer *v;
+	size_t		n;
+	size_t		i;				/* the next customer's first offer */
+	bool		grouped;
+	size_t		cap;
+	clv_offer  *options;		/* cap */
+	clv_offer  *hull;			/* cap + 1 */
+	step	   *steps;			/* cap */
+} step_walk;
 
-	for (size_t i = 0; i < n;)
+static void
+walk_start(step_walk *w, const clv_offer *v, size_t n, bool grouped)
+{
+	memset(w, 0, sizeof(*w));
+	w->v = v;
+	w->n = n;
+	w->grouped = grouped;
+}
+
+static void
+walk_end(step_walk *w)
+{
+	clv_release(w->options);
+	clv_release(w->hull);
+	clv_release(w->steps);
+}
+
+/* The next customer's steps into w->steps; false after the last customer. */
+static bool
+walk_next(step_walk *w, size_t *m)
+{
+	size_t		k;
+
+	if (w->i >= w->n)
+		return false;
+	k = group_length(w->v + w->i, w->n - w->i, w->grouped);
+	if (k > w->cap)
 	{
-		size_t		k = group_length(v + i, n - i, grouped);
-
-		if (k > cap)
-		{
-			clv_release(options);
-			clv_release(hull);
-			cap = k < 64 ? 64 : k;
-			options = clv_alloc(cap * sizeof(clv_offer));
-			hull = clv_alloc((cap + 1) * sizeof(clv_offer));
-		}
-		memcpy(options, v + i, k * sizeof(clv_offer));
-		sort_options(options, k);
-		m += customer_steps(options, k, hull, out + m);
-		i += k;
-		if ((i & 0xFFFFF) < k)
-			clv_check_interrupts();
+		walk_end(w);
+		w->cap = k < 64 ? 64 : k;
+		w->options = clv_alloc(w->cap * sizeof(clv_offer));
+		w->hull = clv_alloc((w->cap + 1) * sizeof(clv_offer));
+		w->steps = clv_alloc(w->cap * sizeof(step));
 	}
-	clv_release(options);
-	clv_release(hull);
-	return m;
+	memcpy(w->options, w->v + w->i, k * sizeof(clv_offer));
+	sort_options(w->options, k);
+	*m = customer_steps(w->options, k, w->hull, w->steps);
+	w->i += k;
+	if ((w->i & 0xFFFFF) < k)
+		clv_check_interrupts();
+	return true;
 }
 
 /* A compensated running sum. */
@@ -1210,18 +1237,17 @@ median3(double a, double b, double c)
 }
 
 /*
- * The slope of the step at which the steps' cumulative cost, steepest first,
- * first exceeds the budget: max{s : cost of steps with slope >= s > budget},
- * or 0 when every step fits.  Quickselect with three-way partitions, so ties
- * cost nothing.  Reorders s.
+ * Among the steps s (m of them), with `taken` already spent on steeper ones:
+ * the slope at which the cumulative cost, steepest first, first exceeds the
+ * budget, max{p : taken + cost of steps with slope >= p > budget}; NaN when
+ * every step fits.  Quickselect with three-way partitions, so ties cost
+ * nothing.  Reorders s.
  */
 static double
-price_by_selection(step *s, size_t m, double budget)
+price_by_selection(step *s, size_t m, ksum taken, double budget)
 {
 	size_t		lo = 0,
-				hi = m,
-				polled = 0;
-	ksum		taken = {0, 0};
+				hi = m;
 
 	while (lo < hi)
 	{
@@ -1264,14 +1290,96 @@ price_by_selection(step *s, size_t m, double budget)
 			taken = with_eq;
 			lo = b;
 		}
-		polled += hi - lo;
-		if (polled > ((size_t) 1 << 22))
-		{
-			polled = 0;
-			clv_check_interrupts();
-		}
+		clv_check_interrupts();
 	}
-	return 0;
+	return NAN;
+}
+
+/*
+ * Slopes are positive: the bits of a double order them as the values do, and
+ * their top 16 bits (sign, exponent, 4 bits of mantissa) make buckets of a
+ * sixteenth of an octave.
+ */
+#define SLOPE_BUCKETS 32768
+
+static inline uint32_t
+slope_bucket(double slope)
+{
+	uint64_t	bits;
+
+	memcpy(&bits, &slope, sizeof(bits));
+	return (uint32_t) (bits >> 48) & (SLOPE_BUCKETS - 1);
+}
+
+/*
+ * The LP relaxation's price: max{p : cost of the steps with slope >= p >
+ * budget}, 0 when every step fits.  Two walks over the customers instead of
+ * an array of every step: the first sums the steps' costs by slope bucket,
+ * which finds the bucket where the budget runs out; the second keeps only
+ * that bucket's steps, for an exact selection among them.
+ */
+static double
+price_of(const clv_offer *v, size_t n, bool grouped, double budget)
+{
+	ksum	   *sums = clv_alloc(SLOPE_BUCKETS * sizeof(ksum));
+	size_t	   *counts = clv_alloc(SLOPE_BUCKETS * sizeof(size_t));
+	ksum		taken = {0, 0};
+	step_walk	w;
+	step	   *critical;
+	size_t		m,
+				kept = 0;
+	int64_t		b;
+	double		price;
+
+	memset(sums, 0, SLOPE_BUCKETS * sizeof(ksum));
+	memset(counts, 0, SLOPE_BUCKETS * sizeof(size_t));
+	walk_start(&w, v, n, grouped);
+	while (walk_next(&w, &m))
+		for (size_t j = 0; j < m; j++)
+		{
+			uint32_t	k = slope_bucket(w.steps[j].slope);
+
+			ksum_add(&sums[k], w.steps[j].cost);
+			counts[k]++;
+		}
+	walk_end(&w);
+
+	for (b = SLOPE_BUCKETS - 1; b >= 0; b--)
+	{
+		ksum		with = taken;
+
+		ksum_add(&with, sums[b].hi);
+		ksum_add(&with, sums[b].lo);
+		if (counts[b] > 0 && ksum_value(&with) > budget)
+			break;
+		taken = with;
+	}
+	if (b < 0)
+	{
+		clv_release(sums);
+		clv_release(counts);
+		return 0;				/* every step fits */
+	}
+
+	critical = clv_alloc(counts[b] * sizeof(step));
+	walk_start(&w, v, n, grouped);
+	while (walk_next(&w, &m))
+		for (size_t j = 0; j < m; j++)
+			if (slope_bucket(w.steps[j].slope) == (uint32_t) b)
+				critical[kept++] = w.steps[j];
+	walk_end(&w);
+	price = price_by_selection(critical, kept, taken, budget);
+	/* the bucket's sum in another order may round the other way: its flattest step */
+	if (isnan(price))
+	{
+		price = INFINITY;
+		for (size_t j = 0; j < kept; j++)
+			price = fmin(price, critical[j].slope);
+	}
+	clv_release(critical);
+	clv_release(sums);
+	clv_release(counts);
+	return price;
 }
 
 double
@@ -1306,13 +1414,18 @@ clv_threshold_rule_spend(const clv_offer *v, size_t n, bool grouped, double lamb
 
 /* The smallest step slope above lambda, or +inf. */
 static double
-next_slope(const step *s, size_t m, double lambda)
+next_slope(const clv_offer *v, size_t n, bool grouped, double lambda)
 {
 	double		next = INFINITY;
+	step_walk	w;
+	size_t		m;
 
-	for (size_t j = 0; j < m; j++)
-		if (s[j].slope > lambda && s[j].slope < next)
-			next = s[j].slope;
+	walk_start(&w, v, n, grouped);
+	while (walk_next(&w, &m))
+		for (size_t j = 0; j < m; j++)
+			if (w.steps[j].slope > lambda && w.steps[j].slope < next)
+				next = w.steps[j].slope;
+	walk_end(&w);
 	return next;
 }
 
@@ -1323,8 +1436,8 @@ next_slope(const step *s, size_t m, double lambda)
  * option is taken, so this ends.
  */
 static double
-verified_price(const clv_offer *v, size_t n, bool grouped, const step *s, size_t m,
-			   double budget, double lambda, double *spend)
+verified_price(const clv_offer *v, size_t n, bool grouped, double budget, double lambda,
+			   double *spend)
 {
 	int			tries = 0;
 	double		stride = 0;
@@ -1337,7 +1450,7 @@ verified_price(const clv_offer *v, size_t n, bool grouped, const step *s, size_t
 			lambda = nextafter(lambda, INFINITY);
 		else if (tries == 5)
 		{
-			double		next = next_slope(s, m, lambda);
+			double		next = next_slope(v, n, grouped, lambda);
 
 			lambda = isinf(next) ? nextafter(lambda, INFINITY) : next;
 		}
@@ -1358,9 +1471,6 @@ clv_budget_threshold(const clv_offers *offers, bool grouped, double budget, doub
 {
 	const clv_offer *v = offers->v;
 	clv_offer  *copy = NULL;
-	step	   *steps;
-	size_t		m;
-	double		price;
 
 	(void) err;
 	if (grouped && !offers->sorted)
@@ -1372,11 +1482,8 @@ clv_budget_threshold(const clv_offers *offers, bool grouped, double budget, doub
 		clv_sort(copy, offers->n, sizeof(clv_offer), compare_offers, NULL);
 		v = copy;
 	}
-	steps = clv_alloc(offers->n * sizeof(step));
-	m = collect_steps(v, offers->n, grouped, steps);
-	price = price_by_selection(steps, m, budget);
-	*lambda = verified_price(v, offers->n, grouped, steps, m, budget, price, spend);
-	clv_release(steps);
+	*lambda = verified_price(v, offers->n, grouped, budget,
+							 price_of(v, offers->n, grouped, budget), spend);
 	clv_release(copy);
 	return CLV_OK;
 }

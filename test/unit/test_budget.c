@@ -133,8 +133,7 @@ test_hand_examples(void)
 		  r.segments[0].spend == 100 && r.segments[1].spend == 50 && r.response == 400 &&
 		  isnan(r.shadow_price) && isnan(r.segments[0].marginal),
 		  "no interpolation: a 100, b 50, the cheaper of two ties");
-	free(pts.v);
-	free(pts.names);
+	clv_budget_points_free(&pts);
 
 	/* duplicates take the largest response; a point at 0 replaces (0, 0) */
 	clv_budget_points_init(&pts, 0);
@@ -150,17 +149,70 @@ test_hand_examples(void)
 		  r.segments[0].spend == 10 && r.segments[0].response == 20 &&
 		  r.segments[0].marginal == 0,
 		  "a falling point lies under the flat tail: spend stops at the top");
-	free(pts.v);
-	free(pts.names);
+	clv_budget_points_free(&pts);
 	free(r.segments);
 
-	clv_budget_points_init(&pts, 100);
-	for (int i = 0; i < 10; i++)
+	/* 1000 bytes: the name (3), its entry (16) and 64 hash slots (256), 30 points of 24 */
+	clv_budget_points_init(&pts, 1000);
+	for (int i = 0; i < 40; i++)
 		if (clv_budget_points_append(&pts, "seg", 3, i, i, &err) != CLV_OK)
 			break;
-	check(err.status == CLV_ERR_LIMIT && pts.n == 3, "memory limit: 3 points of 32 bytes in 100");
-	free(pts.v);
-	free(pts.names);
+	check(err.status == CLV_ERR_LIMIT && pts.n == 30, "memory limit: 30 points in 1000 bytes");
+	clv_budget_points_free(&pts);
+}
+
+/*
+ * The same points in two orders, and split into two states merged: the
+ * same allocation, bit for bit.
+ */
+static void
+test_order_independence(void)
+{
+	clv_budget_points grouped,
+				interleaved,
+				half;
+	clv_budget_result a = {0},
+				b = {0},
+				c = {0};
+	clv_budget_options opt = defaults;
+	clv_error	err;
+	bool		same = true;
+	char		name[16];
+
+	clv_budget_points_init(&grouped, 0);
+	clv_budget_points_init(&interleaved, 0);
+	clv_budget_points_init(&half, 0);
+	for (int s = 0; s < 40; s++)
+		for (int p = 1; p <= 12; p++)
+		{
+			snprintf(name, sizeof(name), "seg %d", s);
+			add(&grouped, name, p * (1 + s % 5), sqrt(p) * (1 + s % 7) + 0.1 * ((s * p) % 3));
+		}
+	for (int p = 12; p >= 1; p--)
+		for (int s = 39; s >= 0; s--)
+		{
+			snprintf(name, sizeof(name), "seg %d", s);
+			add(p % 2 ? &interleaved : &half, name, p * (1 + s % 5),
+				sqrt(p) * (1 + s % 7) + 0.1 * ((s * p) % 3));
+		}
+	allocate(&grouped, 150, &opt, &a, &err);
+	allocate(&interleaved, 150, &opt, &b, &err);
+	clv_budget_points_merge(&interleaved, &half, &err);
+	allocate(&interleaved, 150, &opt, &c, &err);
+	for (size_t i = 0; i < a.n && same; i++)
+		same = a.segments[i].spend == c.segments[i].spend &&
+			a.segments[i].response == c.segments[i].response &&
+			a.segments[i].len == c.segments[i].len &&
+			memcmp(a.segments[i].name, c.segments[i].name, a.segments[i].len) == 0;
+	check(same && a.n == 40 && c.n == 40 && a.response == c.response &&
+		  a.shadow_price == c.shadow_price,
+		  "rows in another order, merged from two states: the same allocation");
+	free(a.segments);
+	free(b.segments);
+	free(c.segments);
+	clv_budget_points_free(&grouped);
+	clv_budget_points_free(&interleaved);
+	clv_budget_points_free(&half);
 }
 
 /* ---- the knapsack against enumeration ------------------------------------ */
@@ -230,8 +282,7 @@ test_knapsack_brute_force(void)
 			r.response - (net ? r.spend : 0) == best && r.spend <= budget)
 			agree++;
 		free(r.segments);
-		free(pts.v);
-		free(pts.names);
+		clv_budget_points_free(&pts);
 	}
 	check(agree == instances, "knapsack equals enumeration on %d of %d instances", agree, instances);
 }
@@ -362,6 +413,7 @@ main(void)
 {
 	quick = getenv("CLV_TEST_QUICK") != NULL;
 	test_hand_examples();
+	test_order_independence();
 	test_knapsack_brute_force();
 	test_threshold();
 	printf("1..%d\n", tests_run);
