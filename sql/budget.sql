@@ -118,13 +118,13 @@ SELECT pg_temp.sqlstate_of($$
   SELECT clv_allocate_budget(s, l, l, 1e12, '{"interpolate": false}')
   FROM unnest(ARRAY['a', 'b']) s, generate_series(1, 4000) l$$) AS knapsack_limit;
 
--- memory bound: 64 kB hold 1,927 points of 32 bytes with 2-byte names (a
--- name is stored once for a run of rows of the same segment)
+-- memory bound: 64 kB hold 2,712 points of 24 bytes besides the 10 names
+-- (2 bytes each, stored once), their 16-byte entries and 64 hash slots of 4
 SET clv.max_training_memory = 64;
 SELECT clv_allocate_budget('s' || i % 10, i, sqrt(i), 100) IS NOT NULL AS fits
-FROM generate_series(1, 1927) i;
+FROM generate_series(1, 2712) i;
 SELECT pg_temp.sqlstate_of($$SELECT clv_allocate_budget('s' || i % 10, i, sqrt(i), 100)
-                             FROM generate_series(1, 1928) i$$) AS over_limit;
+                             FROM generate_series(1, 2713) i$$) AS over_limit;
 RESET clv.max_training_memory;
 
 --------------------------------------------------------------------------------
