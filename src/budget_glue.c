@@ -104,15 +104,8 @@ typedef struct allocation_options
 	size_t		cap;
 } allocation_options;
 
-pg_attribute_noreturn()
-static void
-option_error(const char *key, const char *expected, const JsonbValue *got)
-{
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("option \"%s\" of %s must be %s", key, ALLOCATE, expected),
-			 errdetail("The value given is %s.", clv_jsonb_type_name(got))));
-}
+/* An option of the wrong type. */
+#define option_error(key, expected, got) clv_option_type_error(ALLOCATE, key, expected, got)
 
 /* One spend bound: a finite number, not negative. */
 static double

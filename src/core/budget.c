@@ -34,6 +34,33 @@ grown_capacity(size_t cap, size_t need, size_t start, size_t limit)
 	return c < need ? need : c;
 }
 
+/*
+ * Sort n elements of size bytes: small arrays, which usually come in order
+ * (a curve by spend, a customer's few offers), by insertion, one pass when
+ * they do; larger ones by clv_sort.
+ */
+static inline void
+sort_small(void *base, size_t n, size_t size, clv_sort_cmp cmp)
+{
+	char	   *v = base;
+	char		x[32];
+
+	if (n > 32 || size > sizeof(x))
+	{
+		clv_sort(base, n, size, cmp, NULL);
+		return;
+	}
+	for (size_t i = 1; i < n; i++)
+	{
+		size_t		j = i;
+
+		memcpy(x, v + i * size, size);
+		for (; j > 0 && cmp(v + (j - 1) * size, x, NULL) > 0; j--)
+			memcpy(v + j * size, v + (j - 1) * size, size);
+		memcpy(v + j * size, x, size);
+	}
+}
+
 /* ---- allocation: points and their segments ----------------------------------- */
 
 void
@@ -286,26 +313,6 @@ compare_segments(const void *a, const void *b, void *arg)
 	return compare_names(pts->names + p->off, p->len, pts->names + q->off, q->len);
 }
 
-static void
-sort_segment_points(clv_budget_point *v, size_t n)
-{
-	if (n > 64)
-	{
-		clv_sort(v, n, sizeof(clv_budget_point), compare_points, NULL);
-		return;
-	}
-	/* curves usually come by spend: insertion sort is then one pass */
-	for (size_t i = 1; i < n; i++)
-	{
-		clv_budget_point x = v[i];
-		size_t		j = i;
-
-		for (; j > 0 && compare_points(&v[j - 1], &x, NULL) > 0; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
-}
-
 /*
  * pts in canonical order, into canon (new arrays; the names stay shared):
  * segments numbered by name bytewise, points by segment (a counting sort),
@@ -346,7 +353,7 @@ canonical_points(const clv_budget_points *pts, clv_budget_points *canon)
 	}
 	/* start[r] is now the end of segment r's points */
 	for (size_t r = 0, first = 0; r < pts->n_segs; first = start[r++])
-		sort_segment_points(canon->v + first, start[r] - first);
+		sort_small(canon->v + first, start[r] - first, sizeof(clv_budget_point), compare_points);
 	clv_release(order);
 	clv_release(rank);
 	clv_release(start);
@@ -1071,24 +1078,6 @@ compare_options(const void *a, const void *b, void *arg CLV_UNUSED)
 	return (p->gain < q->gain) - (p->gain > q->gain);
 }
 
-static void
-sort_options(clv_offer *v, size_t n)
-{
-	if (n > 16)
-	{
-		clv_sort(v, n, sizeof(clv_offer), compare_options, NULL);
-		return;
-	}
-	for (size_t i = 1; i < n; i++)
-	{
-		clv_offer	x = v[i];
-		size_t		j = i;
-
-		for (; j > 0 && compare_options(&v[j - 1], &x, NULL) > 0; j--)
-			v[j] = v[j - 1];
-		v[j] = x;
-	}
-}
 
 /* The number of offers from v[0] that belong to its customer. */
 static inline size_t
@@ -1193,7 +1182,7 @@ walk_next(step_walk *w, size_t *m)
 		w->steps = clv_alloc(w->cap * sizeof(step));
 	}
 	memcpy(w->options, w->v + w->i, k * sizeof(clv_offer));
-	sort_options(w->options, k);
+	sort_small(w->options, k, sizeof(clv_offer), compare_options);
 	*m = customer_steps(w->options, k, w->hull, w->steps);
 	w->i += k;
 	if ((w->i & 0xFFFFF) < k)
