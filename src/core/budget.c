@@ -938,7 +938,6 @@ clv_offers_init(clv_offers *offers, size_t max_bytes)
 {
 	memset(offers, 0, sizeof(*offers));
 	offers->max_bytes = max_bytes;
-	offers->sorted = true;
 }
 
 clv_status
@@ -958,6 +957,15 @@ clv_offers_reserve(clv_offers *offers, size_t need, clv_error *err)
 	return CLV_OK;
 }
 
+static void
+start_run(clv_offers *offers, size_t at)
+{
+	if (offers->n_runs < CLV_OFFER_RUNS)
+		offers->run_start[offers->n_runs++] = at;
+	else
+		offers->many_runs = true;
+}
+
 clv_status
 clv_offers_append(clv_offers *offers, int64_t customer, double gain, double cost, clv_error *err)
 {
@@ -967,8 +975,8 @@ clv_offers_append(clv_offers *offers, int64_t customer, double gain, double cost
 	if (offers->n == offers->cap &&
 		(st = clv_offers_reserve(offers, offers->n + 1, err)) != CLV_OK)
 		return st;
-	if (offers->n > 0 && customer < offers->v[offers->n - 1].customer)
-		offers->sorted = false;
+	if (offers->n == 0 || customer < offers->v[offers->n - 1].customer)
+		start_run(offers, offers->n);
 	o = &offers->v[offers->n++];
 	o->customer = customer;
 	o->gain = gain;
@@ -985,9 +993,11 @@ clv_offers_merge(clv_offers *offers, const clv_offers *other, clv_error *err)
 		return CLV_OK;
 	if ((st = clv_offers_reserve(offers, offers->n + other->n, err)) != CLV_OK)
 		return st;
-	if (!other->sorted ||
-		(offers->n > 0 && other->v[0].customer < offers->v[offers->n - 1].customer))
-		offers->sorted = false;
+	if (other->many_runs)
+		offers->many_runs = true;
+	for (size_t r = 0; r < other->n_runs; r++)
+		if (r > 0 || offers->n == 0 || other->v[0].customer < offers->v[offers->n - 1].customer)
+			start_run(offers, offers->n + other->run_start[r]);
 	memcpy(offers->v + offers->n, other->v, other->n * sizeof(clv_offer));
 	offers->n += other->n;
 	return CLV_OK;
@@ -1052,6 +1062,40 @@ radix_sort_by_customer(const clv_offer *v, size_t n)
 	clv_release(b);
 	clv_release(count);
 	return a;
+}
+
+/*
+ * Offers made of a few runs sorted by customer merged into a new array,
+ * the earlier run first among equal customers (their order is then the
+ * same whatever the plan's split: only the set of each customer's offers
+ * matters, and it is sorted by cost when used).
+ */
+static clv_offer *
+merge_runs(const clv_offers *offers)
+{
+	clv_offer  *out = clv_alloc(offers->n * sizeof(clv_offer));
+	size_t		next[CLV_OFFER_RUNS],
+				end[CLV_OFFER_RUNS],
+				k = offers->n_runs;
+
+	for (size_t r = 0; r < k; r++)
+	{
+		next[r] = offers->run_start[r];
+		end[r] = r + 1 < k ? offers->run_start[r + 1] : offers->n;
+	}
+	for (size_t i = 0; i < offers->n; i++)
+	{
+		size_t		best = k;
+
+		for (size_t r = 0; r < k; r++)
+			if (next[r] < end[r] &&
+				(best == k || offers->v[next[r]].customer < offers->v[next[best]].customer))
+				best = r;
+		out[i] = offers->v[next[best]++];
+		if ((i & 0xFFFFF) == 0)
+			clv_check_interrupts();
+	}
+	return out;
 }
 
 /* Ungrouped offers in canonical order: by gain, then cost. */
@@ -1462,8 +1506,10 @@ clv_budget_threshold(const clv_offers *offers, bool grouped, double budget, doub
 	clv_offer  *copy = NULL;
 
 	(void) err;
-	if (grouped && !offers->sorted)
+	if (grouped && offers->many_runs)
 		v = copy = radix_sort_by_customer(offers->v, offers->n);
+	else if (grouped && offers->n_runs > 1)
+		v = copy = merge_runs(offers);
 	else if (!grouped)
 	{
 		copy = clv_alloc(offers->n * sizeof(clv_offer));

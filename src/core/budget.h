@@ -131,13 +131,22 @@ typedef struct clv_offer
 	double		cost;			/* finite, > 0 */
 } clv_offer;
 
+#define CLV_OFFER_RUNS 8
+
 typedef struct clv_offers
 {
 	size_t		n;
 	size_t		cap;
 	clv_offer  *v;
 	size_t		max_bytes;		/* limit on the offer array; 0 = none */
-	bool		sorted;			/* nondecreasing customer so far */
+	/*
+	 * Where the runs of nondecreasing customer start (parallel workers'
+	 * partial states each bring one), while there are at most
+	 * CLV_OFFER_RUNS; more and the final function sorts instead of merging.
+	 */
+	size_t		n_runs;
+	bool		many_runs;
+	size_t		run_start[CLV_OFFER_RUNS];
 } clv_offers;
 
 void		clv_offers_init(clv_offers *offers, size_t max_bytes);

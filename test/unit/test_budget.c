@@ -380,6 +380,27 @@ test_threshold(void)
 	check(lambda2 == lambda && lambda3 == lambda,
 		  "the same price shuffled (%.17g) and grouped by distinct customers (%.17g)",
 		  lambda2, lambda3);
+	/* grouped by customer in three sorted partial states, merged: the same price */
+	{
+		clv_offers	part[3];
+		clv_offers	merged;
+
+		clv_offers_init(&merged, 0);
+		for (int p = 0; p < 3; p++)
+			clv_offers_init(&part[p], 0);
+		for (size_t i = 0; i < n; i++)
+			clv_offers_append(&part[i % 3], (int64_t) i * 7, offers.v[i].gain,
+							  offers.v[i].cost, &err);
+		for (int p = 0; p < 3; p++)
+		{
+			clv_offers_merge(&merged, &part[p], &err);
+			free(part[p].v);
+		}
+		clv_budget_threshold(&merged, true, budget, &lambda2, &spend, &err);
+		check(merged.n_runs == 3 && !merged.many_runs && lambda2 == lambda,
+			  "three sorted partial states merged: %zu runs, the same price", merged.n_runs);
+		free(merged.v);
+	}
 	clv_budget_threshold(&offers, false, 1e12, &lambda, &spend, &err);
 	check(lambda == 0, "everything fits: price 0");
 	clv_budget_threshold(&offers, false, 0, &lambda, &spend, &err);
