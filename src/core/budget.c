@@ -6,6 +6,7 @@
 #include "budget.h"
 
 #include <float.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sort.h"
@@ -943,15 +944,18 @@ clv_offers_init(clv_offers *offers, size_t max_bytes)
 clv_status
 clv_offers_reserve(clv_offers *offers, size_t need, clv_error *err)
 {
-	size_t		limit = offers->max_bytes ? offers->max_bytes / sizeof(clv_offer) : 0;
-	size_t		cap;
+	size_t		cap = offers->cap;
 
 	if (need <= offers->cap)
 		return CLV_OK;
-	if (limit && need > limit)
-		return memory_limit_error(err, "options", offers->max_bytes,
-								  need > SIZE_MAX / sizeof(clv_offer) ? SIZE_MAX : need * sizeof(clv_offer));
-	cap = grown_capacity(offers->cap, need, 1024, limit);
+	if (clv_rows_capacity(&cap, need, sizeof(clv_offer), offers->max_bytes, err) != CLV_OK)
+	{
+		/* the shared limit, in this aggregate's words */
+		snprintf(err->message, sizeof(err->message),
+				 "options held by the aggregate exceed the memory limit of %zu kB",
+				 offers->max_bytes / 1024);
+		return CLV_ERR_LIMIT;
+	}
 	offers->v = clv_resize(offers->v, offers->n * sizeof(clv_offer), cap * sizeof(clv_offer));
 	offers->cap = cap;
 	return CLV_OK;
