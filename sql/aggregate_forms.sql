@@ -37,6 +37,8 @@ SELECT CASE
     WHEN type = 'interval'::regtype AND name = 'unit' THEN '''7 days''::interval'
     WHEN type = 'interval'::regtype THEN '''1 day''::interval'
     WHEN type = 'integer'::regtype THEN '6'
+    WHEN type = 'bigint'::regtype AND name = 'customer' THEN '(i / 3)::bigint'
+    WHEN type = 'text'::regtype AND name = 'segment' THEN '(''s'' || i % 4)'
     WHEN type = 'timestamptz'::regtype THEN
         CASE name WHEN 'ordered_at' THEN 'ordered_at'
                   WHEN 'observation_end' THEN '''1997-12-31''::timestamptz'
@@ -51,6 +53,9 @@ SELECT CASE
                   WHEN 'prediction' THEN 'prediction' WHEN 'predicted' THEN 'prediction'
                   WHEN 'probability' THEN 'probability' WHEN 'score' THEN 'probability'
                   WHEN 'outcome' THEN 'frequency'
+                  WHEN 'spend' THEN 'recency' WHEN 'response' THEN 'amount'
+                  WHEN 'gain' THEN 'y_float8' WHEN 'cost' THEN 't'
+                  WHEN 'budget' THEN '100.0::float8'
                   ELSE 'y_float8' END
 END $$;
 

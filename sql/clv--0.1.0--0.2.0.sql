@@ -105,3 +105,67 @@ COMMENT ON AGGREGATE clv_kmeans_fit(float8[], integer, jsonb) IS
     'k-means clustering (k-means++ seeds, Lloyd iterations, restarts; options n_init, max_iter, tol, seed, standardize, features) → kmeans model; clv_predict gives the cluster 1..k';
 COMMENT ON AGGREGATE clv_kmeans_fit(float8[], integer) IS
     'k-means clustering with the default options → kmeans model; clv_predict gives the cluster 1..k';
+
+-- ---- marketing budget: allocation over response curves, targeting price ----
+
+CREATE FUNCTION clv_allocate_budget_trans(internal, text, float8, float8, float8)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_allocate_budget_trans(internal, text, float8, float8, float8, jsonb)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_allocate_budget_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_allocate_budget_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_allocate_budget_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_allocate_budget_final(internal)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_allocate_budget(segment text, spend float8, response float8, budget float8) (
+    SFUNC = clv_allocate_budget_trans, STYPE = internal, FINALFUNC = clv_allocate_budget_final,
+    COMBINEFUNC = clv_allocate_budget_combine,
+    SERIALFUNC = clv_allocate_budget_serialize, DESERIALFUNC = clv_allocate_budget_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_allocate_budget(text, float8, float8, float8) IS
+    'allocation of budget over segments maximising total response, each segment''s curve the concave envelope of its (spend, response) points; jsonb with each segment''s spend, response and marginal return, the totals and the budget''s shadow price';
+
+CREATE AGGREGATE clv_allocate_budget(segment text, spend float8, response float8, budget float8, options jsonb) (
+    SFUNC = clv_allocate_budget_trans, STYPE = internal, FINALFUNC = clv_allocate_budget_final,
+    COMBINEFUNC = clv_allocate_budget_combine,
+    SERIALFUNC = clv_allocate_budget_serialize, DESERIALFUNC = clv_allocate_budget_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_allocate_budget(text, float8, float8, float8, jsonb) IS
+    'clv_allocate_budget with options: "min" and "max" spend per segment, "objective" ("response" or "net" = response - spend), "interpolate" (false: the given spend levels only, solved exactly as a knapsack)';
+
+CREATE FUNCTION clv_budget_threshold_trans(internal, float8, float8, float8)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_budget_threshold_trans(internal, float8, float8, float8, bigint)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_budget_threshold_combine(internal, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_budget_threshold_serialize(internal)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_budget_threshold_deserialize(bytea, internal)
+RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_budget_threshold_final(internal)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_budget_threshold(gain float8, cost float8, budget float8) (
+    SFUNC = clv_budget_threshold_trans, STYPE = internal, FINALFUNC = clv_budget_threshold_final,
+    COMBINEFUNC = clv_budget_threshold_combine,
+    SERIALFUNC = clv_budget_threshold_serialize, DESERIALFUNC = clv_budget_threshold_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_budget_threshold(float8, float8, float8) IS
+    'price lambda of a targeting budget, each row a customer: taking the rows with gain - lambda * cost > 0 spends at most budget and comes within one gain of the LP optimum';
+
+CREATE AGGREGATE clv_budget_threshold(gain float8, cost float8, budget float8, customer bigint) (
+    SFUNC = clv_budget_threshold_trans, STYPE = internal, FINALFUNC = clv_budget_threshold_final,
+    COMBINEFUNC = clv_budget_threshold_combine,
+    SERIALFUNC = clv_budget_threshold_serialize, DESERIALFUNC = clv_budget_threshold_deserialize,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_budget_threshold(float8, float8, float8, bigint) IS
+    'price lambda of a targeting budget over customers'' options: taking for each customer the option with the largest positive gain - lambda * cost (ties: the cheaper) spends at most budget';

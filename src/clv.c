@@ -90,7 +90,8 @@ _PG_init(void)
 	DefineCustomIntVariable("clv.max_training_memory",
 							"Largest training state one clv fit aggregate may hold.",
 							"Aggregates that must keep their rows (clv_logreg_fit, clv_forest_fit, clv_gbm_fit, "
-							"clv_auc, clv_gini) stop with an error past this size; "
+							"clv_kmeans_fit, clv_auc, clv_gini, clv_qini, clv_allocate_budget, clv_budget_threshold) "
+							"stop with an error past this size; "
 							"the limit applies to each aggregate state.",
 							&clv_max_training_memory,
 							1024 * 1024, 64, INT_MAX,

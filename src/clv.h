@@ -212,6 +212,10 @@ typedef struct clv_option
 /* "a string", "an array", ...: a jsonb value's type, for messages. */
 extern const char *clv_jsonb_type_name(const JsonbValue *v);
 
+/* Option key of fname is not of the expected type ("a boolean", ...): 22023. */
+extern void clv_option_type_error(const char *fname, const char *key, const char *expected,
+								  const JsonbValue *got) pg_attribute_noreturn();
+
 /* Parse a jsonb object; unknown keys and wrong types are errors naming them. */
 extern void clv_parse_options(Jsonb *options, const char *fname,
 							  const clv_option *spec, int n_spec);

@@ -34,9 +34,9 @@ clv_jsonb_type_name(const JsonbValue *v)
 	}
 }
 
-pg_attribute_noreturn()
-static void
-wrong_type(const char *fname, const char *key, const char *expected, const JsonbValue *got)
+void
+clv_option_type_error(const char *fname, const char *key, const char *expected,
+					  const JsonbValue *got)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -50,8 +50,8 @@ number_value(const char *fname, const clv_option *opt, JsonbValue *v)
 	double		d;
 
 	if (v->type != jbvNumeric)
-		wrong_type(fname, opt->name, opt->type == CLV_OPT_INTEGER ? "an integer" : "a number",
-				   v);
+		clv_option_type_error(fname, opt->name,
+							  opt->type == CLV_OPT_INTEGER ? "an integer" : "a number", v);
 	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
 										   NumericGetDatum(v->val.numeric)));
 	if (opt->type == CLV_OPT_INTEGER && d != floor(d))
@@ -76,7 +76,7 @@ names_value(const char *fname, const clv_option *opt, JsonbValue *value,
 	int			cap = 8;
 
 	if (value->type != jbvBinary || !JsonContainerIsArray(value->val.binary.data))
-		wrong_type(fname, opt->name, "an array of strings", value);
+		clv_option_type_error(fname, opt->name, "an array of strings", value);
 	out->n = 0;
 	out->names = palloc(sizeof(char *) * cap);
 	it = JsonbIteratorInit(value->val.binary.data);
@@ -85,7 +85,7 @@ names_value(const char *fname, const clv_option *opt, JsonbValue *value,
 		if (tok != WJB_ELEM)
 			continue;			/* the array's begin and end */
 		if (v.type != jbvString)
-			wrong_type(fname, opt->name, "an array of strings", &v);
+			clv_option_type_error(fname, opt->name, "an array of strings", &v);
 		if (v.val.string.len == 0 || v.val.string.len > CLV_MAX_NAME_LEN)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -110,7 +110,7 @@ numbers_value(const char *fname, const clv_option *opt, JsonbValue *value,
 	clv_option	element = *opt;
 
 	if (value->type != jbvBinary || !JsonContainerIsArray(value->val.binary.data))
-		wrong_type(fname, opt->name, "an array of numbers", value);
+		clv_option_type_error(fname, opt->name, "an array of numbers", value);
 	element.type = CLV_OPT_NUMBER;
 	out->n = 0;
 	out->v = palloc(sizeof(double) * cap);
@@ -185,12 +185,12 @@ clv_parse_options(Jsonb *options, const char *fname, const clv_option *spec, int
 				break;
 			case CLV_OPT_BOOL:
 				if (v.type != jbvBool)
-					wrong_type(fname, opt->name, "a boolean", &v);
+					clv_option_type_error(fname, opt->name, "a boolean", &v);
 				*(bool *) opt->target = v.val.boolean;
 				break;
 			case CLV_OPT_STRING:
 				if (v.type != jbvString)
-					wrong_type(fname, opt->name, "a string", &v);
+					clv_option_type_error(fname, opt->name, "a string", &v);
 				*(char **) opt->target = pnstrdup(v.val.string.val, v.val.string.len);
 				break;
 		}
