@@ -70,9 +70,10 @@ stage_regress() {
     fi
 }
 
+# Checks against independent implementations, and the campaign simulator.
 stage_reference() {
     local s log found=0
-    for s in test/reference/*.py; do
+    for s in test/reference/*.py test/sim/*.py; do
         case $(basename "$s") in _*) continue ;; esac   # helper modules
         [ -e "$s" ] || continue
         found=1 log=$LOGS/reference-$(basename "$s" .py).log
