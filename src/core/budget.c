@@ -13,6 +13,16 @@
 
 /* ---- growable buffers within a memory limit -------------------------------- */
 
+/* An array of many megabytes, filled at once: fault it in huge pages. */
+static void *
+alloc_large(size_t size)
+{
+	void	   *p = clv_alloc(size);
+
+	clv_advise_huge_pages(p, size);
+	return p;
+}
+
 static clv_status
 memory_limit_error(clv_error *err, const char *what, size_t max_bytes, size_t need_bytes)
 {
@@ -115,7 +125,7 @@ clv_budget_points_reserve(clv_budget_points *pts, size_t n, clv_error *err)
 		return points_limit_error(pts, bytes, err);
 	n = grown_capacity(pts->cap, n, 256,
 					   pts->max_bytes ? pts->cap + (pts->max_bytes - bytes) / sizeof(clv_budget_point) + 1 : 0);
-	pts->v = clv_resize(pts->v, n * sizeof(clv_budget_point));
+	pts->v = clv_grow_buffer(pts->v, pts->n * sizeof(clv_budget_point), n * sizeof(clv_budget_point));
 	pts->cap = n;
 	return CLV_OK;
 }
@@ -326,7 +336,7 @@ canonical_points(const clv_budget_points *pts, clv_budget_points *canon)
 	size_t	   *start = clv_alloc((pts->n_segs + 1) * sizeof(size_t));
 
 	*canon = *pts;
-	canon->v = clv_alloc(pts->n * sizeof(clv_budget_point));
+	canon->v = alloc_large(pts->n * sizeof(clv_budget_point));
 	canon->segs = clv_alloc(pts->n_segs * sizeof(clv_budget_name));
 	canon->slots = NULL;
 	canon->n_slots = 0;
@@ -955,7 +965,7 @@ clv_offers_reserve(clv_offers *offers, size_t need, clv_error *err)
 				 offers->max_bytes / 1024);
 		return CLV_ERR_LIMIT;
 	}
-	offers->v = clv_resize(offers->v, cap * sizeof(clv_offer));
+	offers->v = clv_grow_buffer(offers->v, offers->n * sizeof(clv_offer), cap * sizeof(clv_offer));
 	offers->cap = cap;
 	return CLV_OK;
 }
@@ -1022,7 +1032,7 @@ static clv_offer *
 radix_sort_by_customer(const clv_offer *v, size_t n)
 {
 	size_t		(*count)[256] = clv_alloc(8 * sizeof(*count));
-	clv_offer  *a = clv_alloc(n * sizeof(clv_offer)),
+	clv_offer  *a = alloc_large(n * sizeof(clv_offer)),
 			   *b = NULL;
 	const clv_offer *src = v;
 
@@ -1048,7 +1058,7 @@ radix_sort_by_customer(const clv_offer *v, size_t n)
 			count[byte][d] = pos;
 			pos += c;
 		}
-		dst = src == a ? (b ? b : (b = clv_alloc(n * sizeof(clv_offer)))) : a;
+		dst = src == a ? (b ? b : (b = alloc_large(n * sizeof(clv_offer)))) : a;
 		for (size_t i = 0; i < n; i++)
 			dst[count[byte][(customer_key(src[i].customer) >> (8 * byte)) & 0xFF]++] = src[i];
 		src = dst;
@@ -1076,7 +1086,7 @@ radix_sort_by_customer(const clv_offer *v, size_t n)
 static clv_offer *
 merge_runs(const clv_offers *offers)
 {
-	clv_offer  *out = clv_alloc(offers->n * sizeof(clv_offer));
+	clv_offer  *out = alloc_large(offers->n * sizeof(clv_offer));
 	size_t		next[CLV_OFFER_RUNS],
 				end[CLV_OFFER_RUNS],
 				k = offers->n_runs;
@@ -1515,7 +1525,7 @@ clv_budget_threshold(const clv_offers *offers, bool grouped, double budget, doub
 		v = copy = merge_runs(offers);
 	else if (!grouped)
 	{
-		copy = clv_alloc(offers->n * sizeof(clv_offer));
+		copy = alloc_large(offers->n * sizeof(clv_offer));
 		memcpy(copy, offers->v, offers->n * sizeof(clv_offer));
 		clv_sort(copy, offers->n, sizeof(clv_offer), compare_offers, NULL);
 		v = copy;

@@ -112,6 +112,16 @@ clv_resize(void *ptr, size_t size)
  */
 void		clv_advise_huge_pages(void *ptr, size_t len);
 
+/*
+ * A buffer (from clv_alloc, or NULL) grown to size bytes with its first
+ * used bytes kept: a new block advised to huge pages, a copy, the old block
+ * released.  For buffers that grow to many megabytes by doubling: where a
+ * page fault is dear (virtual machines), faulting the new block in 2 MB
+ * pages and copying costs a fraction of growing in place, whose remapped
+ * and new pages fault 4 kB at a time.
+ */
+void	   *clv_grow_buffer(void *ptr, size_t used, size_t size);
+
 static inline void
 clv_release(void *ptr)
 {

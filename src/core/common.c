@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #ifdef __linux__
 #include <sys/mman.h>
 #endif
@@ -47,6 +48,18 @@ clv_advise_huge_pages(void *ptr, size_t len)
 	(void) ptr;
 	(void) len;
 #endif
+}
+
+void *
+clv_grow_buffer(void *ptr, size_t used, size_t size)
+{
+	void	   *grown = clv_alloc(size);
+
+	clv_advise_huge_pages(grown, size);
+	if (used)
+		memcpy(grown, ptr, used);
+	clv_release(ptr);
+	return grown;
 }
 
 clv_status
