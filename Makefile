@@ -38,10 +38,10 @@ UNIT_LIBS   = $(GSL_LIBS) -lm
 # tests train real ensembles) and again with the sanitizers.
 UNIT_TESTS = $(patsubst %.c,%,$(wildcard test/unit/test_*.c))
 
-test/unit/test_%: test/unit/test_%.c $(CORE_DEPS)
+test/unit/test_%: test/unit/test_%.c test/unit/tap.h $(CORE_DEPS)
 	$(CC) $(UNIT_CFLAGS) -O2 -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
 
-test/unit/test_%_san: test/unit/test_%.c $(CORE_DEPS)
+test/unit/test_%_san: test/unit/test_%.c test/unit/tap.h $(CORE_DEPS)
 	$(CC) $(UNIT_CFLAGS) $(SAN_CFLAGS) -o $@ $< $(CORE_SRCS) $(UNIT_LIBS)
 
 test/unit/bench_trees: $(CORE_DEPS) test/unit/bench_trees.c

@@ -35,42 +35,9 @@
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
 
+#include "tap.h"
+
 /* ---- TAP output ---------------------------------------------------------- */
-
-static int	tests_run = 0;
-static int	tests_failed = 0;
-
-static bool check(bool ok, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-static void diag(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-
-static bool
-check(bool ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	tests_run++;
-	if (!ok)
-		tests_failed++;
-	printf("%sok %d - ", ok ? "" : "not ", tests_run);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return ok;
-}
-
-static void
-diag(const char *fmt,...)
-{
-	va_list		ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
 
 /* Largest |got - want| over the vector, relative to the largest |want|. */
 static double
@@ -116,19 +83,6 @@ check_vec(const double *got, const double *want, size_t k, double tol,
 		for (size_t i = 0; i < k; i++)
 			diag("  [%zu] got %.17g want %.17g", i, got[i], want[i]);
 	return e <= tol;
-}
-
-static bool
-check_status(clv_status got, clv_status want, const clv_error *err,
-			 const char *what)
-{
-	bool		ok = check(got == want, "%s", what);
-
-	if (!ok)
-		diag("  status %d, want %d; message \"%s\"; detail \"%s\"",
-			 (int) got, (int) want, got != CLV_OK ? err->message : "",
-			 got != CLV_OK ? err->detail : "");
-	return ok;
 }
 
 /* ---- deterministic random numbers ---------------------------------------- */
@@ -2690,8 +2644,5 @@ main(void)
 	test_paretonbd();
 	test_btyd_recovery();
 
-	printf("1..%d\n", tests_run);
-	if (tests_failed)
-		diag("%d of %d checks failed", tests_failed, tests_run);
-	return tests_failed ? 1 : 0;
+	return tap_done();
 }

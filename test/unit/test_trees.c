@@ -25,55 +25,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "tap.h"
+
 /* ---- TAP output ---------------------------------------------------------- */
 
-static int	tests_run = 0;
-static int	tests_failed = 0;
 static bool quick = false;
-
-static bool check(bool ok, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-static void diag(const char *fmt,...) __attribute__((format(printf, 1, 2)));
-
-static bool
-check(bool ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	tests_run++;
-	if (!ok)
-		tests_failed++;
-	printf("%sok %d - ", ok ? "" : "not ", tests_run);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return ok;
-}
-
-static void
-diag(const char *fmt,...)
-{
-	va_list		ap;
-
-	fputs("# ", stdout);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-}
-
-static bool
-check_status(clv_status got, clv_status want, const clv_error *err, const char *what)
-{
-	bool		ok = check(got == want, "%s", what);
-
-	if (!ok)
-		diag("  status %d, want %d; message \"%s\"; detail \"%s\"",
-			 (int) got, (int) want, got != CLV_OK ? err->message : "",
-			 got != CLV_OK ? err->detail : "");
-	return ok;
-}
 
 /* ---- deterministic random numbers ---------------------------------------- */
 
@@ -2149,8 +2105,5 @@ main(void)
 	test_cancel();
 	test_cancel_latency();
 
-	printf("1..%d\n", tests_run);
-	if (tests_failed)
-		diag("%d of %d checks failed", tests_failed, tests_run);
-	return tests_failed ? 1 : 0;
+	return tap_done();
 }
