@@ -222,7 +222,6 @@ clv_pairs_reserve(clv_pairs *pairs, size_t need, clv_error *err)
 {
 	size_t		limit = pairs->max_bytes ? pairs->max_bytes / sizeof(clv_pair) : 0;
 	size_t		cap;
-	clv_pair   *v;
 
 	if (need <= pairs->cap)
 		return CLV_OK;
@@ -241,11 +240,7 @@ clv_pairs_reserve(clv_pairs *pairs, size_t need, clv_error *err)
 	if (limit && cap > limit)
 		cap = limit;
 
-	v = clv_alloc(cap * sizeof(clv_pair));
-	if (pairs->n)
-		memcpy(v, pairs->v, pairs->n * sizeof(clv_pair));
-	clv_release(pairs->v);
-	pairs->v = v;
+	pairs->v = clv_grow_buffer(pairs->v, pairs->n * sizeof(clv_pair), cap * sizeof(clv_pair));
 	pairs->cap = cap;
 	return CLV_OK;
 }
@@ -446,7 +441,6 @@ clv_uplift_rows_reserve(clv_uplift_rows *rows, size_t need, clv_error *err)
 {
 	size_t		limit = rows->max_bytes ? rows->max_bytes / sizeof(clv_uplift_row) : 0;
 	size_t		cap;
-	clv_uplift_row *v;
 
 	if (need <= rows->cap)
 		return CLV_OK;
@@ -464,11 +458,8 @@ clv_uplift_rows_reserve(clv_uplift_rows *rows, size_t need, clv_error *err)
 	if (limit && cap > limit)
 		cap = limit;
 
-	v = clv_alloc(cap * sizeof(clv_uplift_row));
-	if (rows->n)
-		memcpy(v, rows->v, rows->n * sizeof(clv_uplift_row));
-	clv_release(rows->v);
-	rows->v = v;
+	rows->v = clv_grow_buffer(rows->v, rows->n * sizeof(clv_uplift_row),
+							  cap * sizeof(clv_uplift_row));
 	rows->cap = cap;
 	return CLV_OK;
 }

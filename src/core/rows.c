@@ -18,8 +18,6 @@ static clv_status
 rows_reserve(clv_rows *rows, size_t need, clv_error *err)
 {
 	size_t		cap = rows->cap;
-	double	   *x,
-			   *y;
 	clv_status	st;
 
 	if (need <= rows->cap)
@@ -27,17 +25,9 @@ rows_reserve(clv_rows *rows, size_t need, clv_error *err)
 	if ((st = clv_rows_capacity(&cap, need, sizeof(double) * ((size_t) rows->p + 1),
 								rows->max_bytes, err)) != CLV_OK)
 		return st;
-	x = clv_alloc(cap * sizeof(double) * rows->p);
-	y = clv_alloc(cap * sizeof(double));
-	if (rows->n)
-	{
-		memcpy(x, rows->x, rows->n * sizeof(double) * rows->p);
-		memcpy(y, rows->y, rows->n * sizeof(double));
-	}
-	clv_release(rows->x);
-	clv_release(rows->y);
-	rows->x = x;
-	rows->y = y;
+	rows->x = clv_grow_buffer(rows->x, rows->n * sizeof(double) * rows->p,
+							  cap * sizeof(double) * rows->p);
+	rows->y = clv_grow_buffer(rows->y, rows->n * sizeof(double), cap * sizeof(double));
 	rows->cap = cap;
 	return CLV_OK;
 }

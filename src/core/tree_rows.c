@@ -29,25 +29,15 @@ static clv_status
 rows_reserve(clv_tree_rows *rows, size_t need, clv_error *err)
 {
 	size_t		cap = rows->cap;
-	float	   *x;
-	double	   *y;
 	clv_status	st;
 
 	if (need <= rows->cap)
 		return CLV_OK;
 	if ((st = clv_rows_capacity(&cap, need, row_bytes(rows), rows->max_bytes, err)) != CLV_OK)
 		return st;
-	x = clv_alloc(cap * sizeof(float) * rows->p);
-	y = clv_alloc(cap * sizeof(double));
-	if (rows->n)
-	{
-		memcpy(x, rows->x, rows->n * sizeof(float) * rows->p);
-		memcpy(y, rows->y, rows->n * sizeof(double));
-	}
-	clv_release(rows->x);
-	clv_release(rows->y);
-	rows->x = x;
-	rows->y = y;
+	rows->x = clv_grow_buffer(rows->x, rows->n * sizeof(float) * rows->p,
+							  cap * sizeof(float) * rows->p);
+	rows->y = clv_grow_buffer(rows->y, rows->n * sizeof(double), cap * sizeof(double));
 	rows->cap = cap;
 	return CLV_OK;
 }
