@@ -348,7 +348,7 @@ typedef struct kmeans_job
 	double	   *chunk_silhouette;	/* n_chunks */
 	size_t	   *chunk_changed;	/* n_chunks */
 	double	   *scratch;		/* scratch_per_worker a worker: distances */
-	uint32_t	scratch_per_worker;	/* padded(max(k, trials)) */
+	uint32_t	scratch_per_worker;	/* BLOCK_ROWS × padded(max(k, trials)) */
 } kmeans_job;
 
 static inline double
@@ -400,20 +400,87 @@ distances_to_all(const double *x, const double *ct, uint32_t p, uint32_t kpad, d
 	}
 }
 
+/*
+ * Rows a distance block takes together.  One row's sum over the features is
+ * a chain of dependent additions; four rows' sums are independent, so the
+ * vector unit overlaps them instead of waiting on each addition.
+ */
+#define BLOCK_ROWS 4
+
+/*
+ * distances_to_all for BLOCK_ROWS consecutive rows x (row-major) into dist
+ * (BLOCK_ROWS × kpad): each lane's sum runs in the same order, same bits.
+ */
+static inline void
+distances_block(const double *x, const double *ct, uint32_t p, uint32_t kpad, double *dist)
+{
+	for (uint32_t g = 0; g < kpad; g += LANES)
+	{
+		lanes		a0 = {0},
+					a1 = {0},
+					a2 = {0},
+					a3 = {0};
+
+		for (uint32_t j = 0; j < p; j++)
+		{
+			lanes		c,
+						t0,
+						t1,
+						t2,
+						t3;
+
+			memcpy(&c, ct + (size_t) j * kpad + g, sizeof(c));
+			t0 = x[j] - c;
+			t1 = x[p + j] - c;
+			t2 = x[2 * p + j] - c;
+			t3 = x[3 * p + j] - c;
+			a0 += t0 * t0;
+			a1 += t1 * t1;
+			a2 += t2 * t2;
+			a3 += t3 * t3;
+		}
+		memcpy(dist + g, &a0, sizeof(a0));
+		memcpy(dist + kpad + g, &a1, sizeof(a1));
+		memcpy(dist + 2 * kpad + g, &a2, sizeof(a2));
+		memcpy(dist + 3 * kpad + g, &a3, sizeof(a3));
+	}
+}
+
+/* Distances of rows i .. i + returned - 1 into dist: a block, or the last rows one at a time. */
+static inline uint32_t
+distances_of_rows(const double *x, size_t i, size_t hi, const double *ct, uint32_t p,
+				  uint32_t kpad, double *dist)
+{
+	if (hi - i >= BLOCK_ROWS)
+	{
+		distances_block(x + i * p, ct, p, kpad, dist);
+		return BLOCK_ROWS;
+	}
+	distances_to_all(x + i * p, ct, p, kpad, dist);
+	return 1;
+}
+
 /* Each row is read once for all candidates; each candidate's sum still runs in row order. */
 VECTOR_CLONES
 static void
 seed_trials_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi, double *dist)
 {
 	double	   *pot = job->chunk_pot + (size_t) chunk * job->n_cand;
+	uint32_t	cpad = padded(job->n_cand);
 
 	for (uint32_t t = 0; t < job->n_cand; t++)
 		pot[t] = 0;
-	for (size_t i = lo; i < hi; i++)
+	for (size_t i = lo, rows; i < hi; i += rows)
 	{
-		distances_to_all(job->x + i * job->p, job->cand_t, job->p, padded(job->n_cand), dist);
-		for (uint32_t t = 0; t < job->n_cand; t++)
-			pot[t] += dist[t] < job->closest[i] ? dist[t] : job->closest[i];
+		rows = distances_of_rows(job->x, i, hi, job->cand_t, job->p, cpad, dist);
+		for (uint32_t r = 0; r < rows; r++)
+		{
+			double		closest = job->closest[i + r];
+			const double *d = dist + (size_t) r * cpad;
+
+			for (uint32_t t = 0; t < job->n_cand; t++)
+				pot[t] += d[t] < closest ? d[t] : closest;
+		}
 	}
 }
 
@@ -444,51 +511,87 @@ silhouette_of(double own2, double other2)
 	return m > 0 ? (b - a) / m : 0;
 }
 
+/* A chunk's running totals in assign_chunk. */
+typedef struct chunk_totals
+{
+	double	   *sums;			/* k × p, or NULL */
+	double	   *counts;			/* k */
+	double		inertia;
+	double		silhouette;
+	size_t		changed;
+} chunk_totals;
+
+/*
+ * The nearest of k distances; ties go to the lowest number.  Selects, not
+ * branches: on overlapping clusters a branch would be mispredicted often.
+ */
+static inline uint32_t
+nearest_of(const double *dist, uint32_t k)
+{
+	uint32_t	best = 0;
+	double		best_d = dist[0];
+
+	for (uint32_t c = 1; c < k; c++)
+	{
+		bool		closer = dist[c] < best_d;	/* strict */
+
+		best = closer ? c : best;
+		best_d = closer ? dist[c] : best_d;
+	}
+	return best;
+}
+
+/* Row i to its nearest centroid, given its distances to all. */
+static inline __attribute__((always_inline)) void
+assign_row(kmeans_job *job, size_t i, const double *dist, chunk_totals *tot)
+{
+	uint32_t	k = job->k,
+				p = job->p;
+	uint32_t	best = nearest_of(dist, k);
+
+	if (job->with_silhouette && k > 1)
+	{
+		double		other = INFINITY;
+
+		for (uint32_t c = 0; c < k; c++)
+			if (c != best && dist[c] < other)
+				other = dist[c];
+		tot->silhouette += silhouette_of(dist[best], other);
+	}
+	tot->changed += job->labels[i] != (int32_t) best;
+	job->labels[i] = (int32_t) best;
+	job->dist2[i] = dist[best];
+	tot->inertia += dist[best];
+	tot->counts[best] += 1;
+	if (tot->sums)
+		for (uint32_t j = 0; j < p; j++)
+			tot->sums[(size_t) best * p + j] += job->x[i * p + j];
+}
+
 VECTOR_CLONES
 static void
 assign_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi, double *dist)
 {
 	uint32_t	k = job->k,
-				p = job->p;
-	double	   *sums = job->chunk_sums + (size_t) chunk * k * p;
-	double	   *counts = job->chunk_counts + (size_t) chunk * k;
-	double		inertia = 0,
-				silhouette = 0;
-	size_t		changed = 0;
+				p = job->p,
+				kpad = padded(k);
+	chunk_totals tot = {
+		.sums = job->with_sums ? job->chunk_sums + (size_t) chunk * k * p : NULL,
+		.counts = job->chunk_counts + (size_t) chunk * k,
+	};
 
-	if (job->with_sums)
-		memset(sums, 0, sizeof(double) * k * p);
-	memset(counts, 0, sizeof(double) * k);
-	for (size_t i = lo; i < hi; i++)
+	if (tot.sums)
+		memset(tot.sums, 0, sizeof(double) * k * p);
+	memset(tot.counts, 0, sizeof(double) * k);
+	for (size_t i = lo, rows; i < hi; i += rows)
 	{
-		const double *x = job->x + i * p;
-		uint32_t	best = 0;
-
-		distances_to_all(x, job->centroids_t, p, padded(k), dist);
-		for (uint32_t c = 1; c < k; c++)
-			if (dist[c] < dist[best])
-				best = c;		/* strict: ties go to the lowest number */
-		if (job->with_silhouette && k > 1)
-		{
-			double		other = INFINITY;
-
-			for (uint32_t c = 0; c < k; c++)
-				if (c != best && dist[c] < other)
-					other = dist[c];
-			silhouette += silhouette_of(dist[best], other);
-		}
-		changed += job->labels[i] != (int32_t) best;
-		job->labels[i] = (int32_t) best;
-		job->dist2[i] = dist[best];
-		inertia += dist[best];
-		counts[best] += 1;
-		if (job->with_sums)
-			for (uint32_t j = 0; j < p; j++)
-				sums[(size_t) best * p + j] += x[j];
+		rows = distances_of_rows(job->x, i, hi, job->centroids_t, p, kpad, dist);
+		for (uint32_t r = 0; r < rows; r++)
+			assign_row(job, i + r, dist + (size_t) r * kpad, &tot);
 	}
-	job->chunk_inertia[chunk] = inertia;
-	job->chunk_silhouette[chunk] = silhouette;
-	job->chunk_changed[chunk] = changed;
+	job->chunk_inertia[chunk] = tot.inertia;
+	job->chunk_silhouette[chunk] = tot.silhouette;
+	job->chunk_changed[chunk] = tot.changed;
 }
 
 static void
@@ -934,7 +1037,7 @@ job_alloc(kmeans_job *job, const double *x, size_t n, uint32_t p, uint32_t k,
 	job->chunk_inertia = clv_alloc(sizeof(double) * job->n_chunks);
 	job->chunk_silhouette = clv_alloc(sizeof(double) * job->n_chunks);
 	job->chunk_changed = clv_alloc(sizeof(size_t) * job->n_chunks);
-	job->scratch_per_worker = padded(k > trials ? k : trials);
+	job->scratch_per_worker = BLOCK_ROWS * padded(k > trials ? k : trials);
 	job->scratch = clv_alloc(sizeof(double) * job->scratch_per_worker * n_threads);
 	job->cand_t = clv_alloc(sizeof(double) * padded(trials) * p);
 }
