@@ -219,29 +219,45 @@ compare_keys(const void *a, const void *b, void *arg)
 #define RADIX_BITS		11
 #define RADIX_BUCKETS	(1u << RADIX_BITS)
 
-/* LSD radix sort of keys by their first feature's bits; stable. */
-static void
+#define RADIX_DIGITS	((64 + RADIX_BITS - 1) / RADIX_BITS)
+
+/*
+ * LSD radix sort of keys by their first feature's bits; stable.  One read
+ * counts all digits, a digit every key shares is skipped, and the passes go
+ * back and forth between keys and tmp: returns the one sorted.
+ */
+static sort_key *
 radix_sort(sort_key *keys, sort_key *tmp, size_t n, size_t *count)
 {
-	for (int shift = 0; shift < 64; shift += RADIX_BITS)
+	memset(count, 0, sizeof(size_t) * RADIX_DIGITS * RADIX_BUCKETS);
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t d = 0; d < RADIX_DIGITS; d++)
+			count[d * RADIX_BUCKETS + ((keys[i].first >> (d * RADIX_BITS)) & (RADIX_BUCKETS - 1))]++;
+	for (uint32_t d = 0; d < RADIX_DIGITS; d++)
 	{
+		size_t	   *start = count + d * RADIX_BUCKETS;
+		size_t		sum = 0;
 		bool		one_bucket = false;
+		sort_key   *swap;
 
-		memset(count, 0, sizeof(size_t) * (RADIX_BUCKETS + 1));
-		for (size_t i = 0; i < n; i++)
-			count[((keys[i].first >> shift) & (RADIX_BUCKETS - 1)) + 1]++;
 		for (uint32_t b = 0; b < RADIX_BUCKETS; b++)
 		{
-			one_bucket |= count[b + 1] == n;
-			count[b + 1] += count[b];
+			size_t		in_bucket = start[b];
+
+			one_bucket |= in_bucket == n;
+			start[b] = sum;
+			sum += in_bucket;
 		}
 		if (one_bucket)
-			continue;			/* every key has this digit */
+			continue;
 		for (size_t i = 0; i < n; i++)
-			tmp[count[(keys[i].first >> shift) & (RADIX_BUCKETS - 1)]++] = keys[i];
-		memcpy(keys, tmp, sizeof(sort_key) * n);
+			tmp[start[(keys[i].first >> (d * RADIX_BITS)) & (RADIX_BUCKETS - 1)]++] = keys[i];
+		swap = keys;
+		keys = tmp;
+		tmp = swap;
 		clv_check_interrupts();
 	}
+	return keys;
 }
 
 /* The rows in key order into x (n × p): reading ahead hides the scattered reads. */
@@ -270,7 +286,8 @@ sorted_copy(const clv_kmeans_rows *rows)
 	uint32_t	p = rows->p;
 	sort_key   *keys = clv_alloc(sizeof(sort_key) * n);
 	sort_key   *tmp = clv_alloc(sizeof(sort_key) * n);
-	size_t	   *count = clv_alloc(sizeof(size_t) * (RADIX_BUCKETS + 1));
+	size_t	   *count = clv_alloc(sizeof(size_t) * RADIX_DIGITS * RADIX_BUCKETS);
+	sort_key   *sorted;
 	double	   *x = clv_alloc(sizeof(double) * n * p);
 	size_t		i = 0;
 
@@ -284,9 +301,10 @@ sorted_copy(const clv_kmeans_rows *rows)
 
 			keys[i++] = (sort_key) {bits_of(row[0]), row};
 		}
-	radix_sort(keys, tmp, n, count);
-	clv_release(tmp);
+	sorted = radix_sort(keys, tmp, n, count);
+	clv_release(sorted == keys ? tmp : keys);
 	clv_release(count);
+	keys = sorted;
 	for (size_t lo = 0, hi; lo < n; lo = hi)
 	{
 		for (hi = lo + 1; hi < n && keys[hi].first == keys[lo].first; hi++)
@@ -484,18 +502,56 @@ seed_trials_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi, double 
 	}
 }
 
+/* squared_distance of BLOCK_ROWS consecutive rows x to c into d: four independent sums. */
+static inline void
+squared_distances_block(const double *x, const double *c, uint32_t p, double *d)
+{
+	double		s0 = 0,
+				s1 = 0,
+				s2 = 0,
+				s3 = 0;
+
+	for (uint32_t j = 0; j < p; j++)
+	{
+		double		t0 = x[j] - c[j],
+					t1 = x[p + j] - c[j],
+					t2 = x[2 * p + j] - c[j],
+					t3 = x[3 * p + j] - c[j];
+
+		s0 += t0 * t0;
+		s1 += t1 * t1;
+		s2 += t2 * t2;
+		s3 += t3 * t3;
+	}
+	d[0] = s0;
+	d[1] = s1;
+	d[2] = s2;
+	d[3] = s3;
+}
+
+VECTOR_CLONES
 static void
 seed_add_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi)
 {
+	uint32_t	p = job->p;
 	double		pot = 0;
 
-	for (size_t i = lo; i < hi; i++)
+	for (size_t i = lo, rows; i < hi; i += rows)
 	{
-		double		d = squared_distance(job->x + i * job->p, job->cand, job->p);
+		double		d[BLOCK_ROWS];
 
-		if (job->first_seed || d < job->closest[i])
-			job->closest[i] = d;
-		pot += job->closest[i];
+		rows = hi - i >= BLOCK_ROWS ? BLOCK_ROWS : 1;
+		if (rows == BLOCK_ROWS)
+			squared_distances_block(job->x + i * p, job->cand, p, d);
+		else
+			d[0] = squared_distance(job->x + i * p, job->cand, p);
+		for (uint32_t r = 0; r < rows; r++)
+		{
+			double	   *closest = &job->closest[i + r];
+
+			*closest = job->first_seed || d[r] < *closest ? d[r] : *closest;
+			pot += *closest;
+		}
 	}
 	job->chunk_pot[(size_t) chunk * job->n_cand] = pot;
 }
