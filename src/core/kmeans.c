@@ -260,15 +260,22 @@ radix_sort(sort_key *keys, sort_key *tmp, size_t n, size_t *count)
 	return keys;
 }
 
-/* The rows in key order into x (n × p): reading ahead hides the scattered reads. */
+/*
+ * The rows in key order into x (n × p): reading ahead hides the scattered
+ * reads.  The keys may lie in x's own buffer, after row n - 1's end minus
+ * 16 bytes a key (see sorted_copy): row i then overwrites no key after the
+ * i-th, whose row pointer is read before the copy.
+ */
 static void
 gather_rows(const sort_key *keys, size_t n, uint32_t p, double *x)
 {
 	for (size_t i = 0; i < n; i++)
 	{
+		const double *row = keys[i].row;
+
 		if (i + 8 < n)
 			__builtin_prefetch(keys[i + 8].row);
-		memcpy(x + i * p, keys[i].row, sizeof(double) * p);
+		memcpy(x + i * p, row, sizeof(double) * p);
 		if ((i & (CLV_SORT_POLL - 1)) == 0)
 			clv_check_interrupts();
 	}
@@ -277,23 +284,25 @@ gather_rows(const sort_key *keys, size_t n, uint32_t p, double *x)
 /*
  * A copy of the rows sorted by their bits, feature by feature: by the first
  * feature with a radix sort, then each run of equal first features by the
- * rest.  Huge pages make the new buffers cheap to fill.
+ * rest.  The keys and the radix sort's second array live at the end of the
+ * copy's own buffer (made large enough for them when p < 4): every fresh
+ * page costs a fault and the kernel's clearing, which here cost as much as
+ * the sort itself.  Huge pages make the buffer cheaper to fill.
  */
 static double *
 sorted_copy(const clv_kmeans_rows *rows)
 {
 	size_t		n = rows->n;
 	uint32_t	p = rows->p;
-	sort_key   *keys = clv_alloc(sizeof(sort_key) * n);
-	sort_key   *tmp = clv_alloc(sizeof(sort_key) * n);
-	size_t	   *count = clv_alloc(sizeof(size_t) * RADIX_DIGITS * RADIX_BUCKETS);
+	size_t		key_bytes = sizeof(sort_key) * n;
+	size_t		bytes = sizeof(double) * n * p > 2 * key_bytes ? sizeof(double) * n * p : 2 * key_bytes;
+	char	   *buf = clv_alloc(bytes);
+	sort_key   *keys = (sort_key *) (buf + bytes - key_bytes);	/* where gather_rows wants them */
 	sort_key   *sorted;
-	double	   *x = clv_alloc(sizeof(double) * n * p);
+	size_t	   *count = clv_alloc(sizeof(size_t) * RADIX_DIGITS * RADIX_BUCKETS);
 	size_t		i = 0;
 
-	clv_advise_huge_pages(keys, sizeof(sort_key) * n);
-	clv_advise_huge_pages(tmp, sizeof(sort_key) * n);
-	clv_advise_huge_pages(x, sizeof(double) * n * p);
+	clv_advise_huge_pages(buf, bytes);
 	for (uint32_t b = 0; b < rows->n_blocks; b++)
 		for (size_t r = 0; r < rows->filled[b]; r++)
 		{
@@ -301,10 +310,10 @@ sorted_copy(const clv_kmeans_rows *rows)
 
 			keys[i++] = (sort_key) {bits_of(row[0]), row};
 		}
-	sorted = radix_sort(keys, tmp, n, count);
-	clv_release(sorted == keys ? tmp : keys);
+	sorted = radix_sort(keys, (sort_key *) (buf + bytes - 2 * key_bytes), n, count);
 	clv_release(count);
-	keys = sorted;
+	if (sorted != keys)
+		memcpy(keys, sorted, key_bytes);
 	for (size_t lo = 0, hi; lo < n; lo = hi)
 	{
 		for (hi = lo + 1; hi < n && keys[hi].first == keys[lo].first; hi++)
@@ -312,9 +321,8 @@ sorted_copy(const clv_kmeans_rows *rows)
 		if (hi - lo > 1 && p > 1)
 			clv_sort(keys + lo, hi - lo, sizeof(sort_key), compare_keys, &p);
 	}
-	gather_rows(keys, n, p, x);
-	clv_release(keys);
-	return x;
+	gather_rows(keys, n, p, (double *) buf);
+	return (double *) buf;
 }
 
 /* Distinct rows of n sorted rows, counted up to `enough`. */
