@@ -48,7 +48,7 @@ clv_kmeans_options_default(clv_kmeans_options *opt, uint32_t k)
 /* ---- training rows --------------------------------------------------------- */
 
 #define FIRST_BLOCK_ROWS	1024
-#define MAX_BLOCK_BYTES		((size_t) 4 << 20)
+#define MAX_BLOCK_BYTES		((size_t) 32 << 20)
 
 void
 clv_kmeans_rows_init(clv_kmeans_rows *rows, uint32_t p, size_t max_bytes)
