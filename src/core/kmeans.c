@@ -361,20 +361,23 @@ typedef struct kmeans_job
 	const double *cand;			/* n_cand × p candidate seeds (one, to add) */
 	double	   *cand_t;			/* p × padded(n_cand): the trials, transposed */
 	uint32_t	n_cand;
-	double	   *chunk_pot;		/* n_chunks × max(n_cand, 1) */
+	double	   *chunk_pot;		/* n_chunks × pot_stride: max(n_cand, 1) used */
 	/* Lloyd */
 	const double *centroids_t;	/* p × padded(k): see transpose */
 	int32_t    *labels;			/* n */
 	double	   *dist2;			/* n: squared distance to the own centroid */
 	bool		with_sums;
 	bool		with_silhouette;
-	double	   *chunk_sums;		/* n_chunks × k × p */
-	double	   *chunk_counts;	/* n_chunks × k */
+	double	   *chunk_sums;		/* n_chunks × sums_stride: k × p used */
+	double	   *chunk_counts;	/* n_chunks × counts_stride: k used */
 	double	   *chunk_inertia;	/* n_chunks */
 	double	   *chunk_silhouette;	/* n_chunks */
 	size_t	   *chunk_changed;	/* n_chunks */
+	size_t		pot_stride;		/* see line_stride */
+	size_t		sums_stride;
+	size_t		counts_stride;
 	double	   *scratch;		/* scratch_per_worker a worker: distances */
-	uint32_t	scratch_per_worker;	/* BLOCK_ROWS × padded(max(k, trials)) */
+	size_t		scratch_per_worker; /* BLOCK_ROWS × padded(max(k, trials)) used */
 } kmeans_job;
 
 static inline double
@@ -491,7 +494,7 @@ VECTOR_CLONES
 static void
 seed_trials_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi, double *dist)
 {
-	double	   *pot = job->chunk_pot + (size_t) chunk * job->n_cand;
+	double	   *pot = job->chunk_pot + chunk * job->pot_stride;
 	uint32_t	cpad = padded(job->n_cand);
 
 	for (uint32_t t = 0; t < job->n_cand; t++)
@@ -561,7 +564,7 @@ seed_add_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi)
 			pot += *closest;
 		}
 	}
-	job->chunk_pot[(size_t) chunk * job->n_cand] = pot;
+	job->chunk_pot[chunk * job->pot_stride] = pot;
 }
 
 /* (b − a) / max(a, b) of one row: a its own centroid's distance, b the next one's. */
@@ -640,8 +643,8 @@ assign_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi, double *dist
 				p = job->p,
 				kpad = padded(k);
 	chunk_totals tot = {
-		.sums = job->with_sums ? job->chunk_sums + (size_t) chunk * k * p : NULL,
-		.counts = job->chunk_counts + (size_t) chunk * k,
+		.sums = job->with_sums ? job->chunk_sums + chunk * job->sums_stride : NULL,
+		.counts = job->chunk_counts + chunk * job->counts_stride,
 	};
 
 	if (tot.sums)
@@ -668,13 +671,13 @@ run_chunk(void *arg, uint32_t chunk, uint32_t worker)
 	switch (job->pass)
 	{
 		case PASS_SEED_TRIALS:
-			seed_trials_chunk(job, chunk, lo, hi, job->scratch + (size_t) worker * job->scratch_per_worker);
+			seed_trials_chunk(job, chunk, lo, hi, job->scratch + worker * job->scratch_per_worker);
 			break;
 		case PASS_SEED_ADD:
 			seed_add_chunk(job, chunk, lo, hi);
 			break;
 		case PASS_ASSIGN:
-			assign_chunk(job, chunk, lo, hi, job->scratch + (size_t) worker * job->scratch_per_worker);
+			assign_chunk(job, chunk, lo, hi, job->scratch + worker * job->scratch_per_worker);
 			break;
 	}
 }
@@ -709,7 +712,7 @@ uniform01(tree_rng *rng)
 }
 
 static double
-sum_chunks(const double *v, uint32_t n_chunks, uint32_t stride, uint32_t offset)
+sum_chunks(const double *v, uint32_t n_chunks, size_t stride, uint32_t offset)
 {
 	double		s = 0;
 
@@ -724,7 +727,7 @@ sum_chunks(const double *v, uint32_t n_chunks, uint32_t stride, uint32_t offset)
  * seed already, is never drawn.
  */
 static size_t
-draw_row(const kmeans_job *job, uint32_t stride, double r)
+draw_row(const kmeans_job *job, double r)
 {
 	double		acc = 0;
 	size_t		last_positive = 0;
@@ -733,7 +736,7 @@ draw_row(const kmeans_job *job, uint32_t stride, double r)
 	{
 		size_t		lo = (size_t) c * job->chunk_rows;
 		size_t		hi = lo + job->chunk_rows < job->n ? lo + job->chunk_rows : job->n;
-		double		pot = job->chunk_pot[(size_t) c * stride];
+		double		pot = job->chunk_pot[c * job->pot_stride];
 
 		if (acc + pot <= r)
 		{
@@ -777,7 +780,7 @@ seed_plus_plus(kmeans_job *job, tree_pool *pool, tree_rng *rng, double *cand,
 	if (!run_pass(job, pool, PASS_SEED_ADD))
 		return false;
 	job->first_seed = false;
-	pot = sum_chunks(job->chunk_pot, job->n_chunks, 1, 0);
+	pot = sum_chunks(job->chunk_pot, job->n_chunks, job->pot_stride, 0);
 
 	for (uint32_t c = 1; c < job->k; c++)
 	{
@@ -786,7 +789,7 @@ seed_plus_plus(kmeans_job *job, tree_pool *pool, tree_rng *rng, double *cand,
 
 		for (uint32_t t = 0; t < trials; t++)
 		{
-			size_t		row = draw_row(job, 1, uniform01(rng) * pot);
+			size_t		row = draw_row(job, uniform01(rng) * pot);
 
 			memcpy(cand + (size_t) t * p, job->x + row * p, sizeof(double) * p);
 		}
@@ -796,7 +799,7 @@ seed_plus_plus(kmeans_job *job, tree_pool *pool, tree_rng *rng, double *cand,
 			return false;
 		for (uint32_t t = 0; t < trials; t++)
 		{
-			double		s = sum_chunks(job->chunk_pot, job->n_chunks, trials, t);
+			double		s = sum_chunks(job->chunk_pot, job->n_chunks, job->pot_stride, t);
 
 			if (s < best_pot)
 			{
@@ -809,7 +812,7 @@ seed_plus_plus(kmeans_job *job, tree_pool *pool, tree_rng *rng, double *cand,
 		job->n_cand = 1;
 		if (!run_pass(job, pool, PASS_SEED_ADD))
 			return false;
-		pot = sum_chunks(job->chunk_pot, job->n_chunks, 1, 0);
+		pot = sum_chunks(job->chunk_pot, job->n_chunks, job->pot_stride, 0);
 	}
 	return true;
 }
@@ -836,10 +839,10 @@ reduce_chunks(const kmeans_job *job, lloyd_buffers *b, bool with_sums)
 	for (uint32_t c = 0; c < job->n_chunks; c++)
 	{
 		for (uint32_t a = 0; a < job->k; a++)
-			b->counts[a] += job->chunk_counts[(size_t) c * job->k + a];
+			b->counts[a] += job->chunk_counts[c * job->counts_stride + a];
 		if (with_sums)
 			for (size_t i = 0; i < kp; i++)
-				b->sums[i] += job->chunk_sums[c * kp + i];
+				b->sums[i] += job->chunk_sums[c * job->sums_stride + i];
 	}
 }
 
@@ -1078,6 +1081,18 @@ chunk_rows_for(size_t n, uint32_t k, uint32_t p)
 	return rows;
 }
 
+/*
+ * Doubles from one chunk's (or worker's) area to the next: whole cache
+ * lines and a spare one, so two threads never write the same line.  The
+ * tasks update their sums row by row: a shared line would bounce between
+ * the cores on every row and make two threads slower than one.
+ */
+static size_t
+line_stride(size_t doubles)
+{
+	return (doubles + 7) / 8 * 8 + 8;
+}
+
 static void
 job_alloc(kmeans_job *job, const double *x, size_t n, uint32_t p, uint32_t k,
 		  uint32_t trials, uint32_t n_threads)
@@ -1093,15 +1108,18 @@ job_alloc(kmeans_job *job, const double *x, size_t n, uint32_t p, uint32_t k,
 	job->closest = clv_alloc(sizeof(double) * n);
 	job->dist2 = job->closest;
 	clv_advise_huge_pages(job->closest, sizeof(double) * n);
-	job->chunk_pot = clv_alloc(sizeof(double) * job->n_chunks * trials);
+	job->pot_stride = line_stride(trials);
+	job->sums_stride = line_stride((size_t) k * p);
+	job->counts_stride = line_stride(k);
+	job->chunk_pot = clv_alloc(sizeof(double) * job->n_chunks * job->pot_stride);
 	job->labels = clv_alloc(sizeof(int32_t) * n);
 	clv_advise_huge_pages(job->labels, sizeof(int32_t) * n);
-	job->chunk_sums = clv_alloc(sizeof(double) * job->n_chunks * k * p);
-	job->chunk_counts = clv_alloc(sizeof(double) * job->n_chunks * k);
+	job->chunk_sums = clv_alloc(sizeof(double) * job->n_chunks * job->sums_stride);
+	job->chunk_counts = clv_alloc(sizeof(double) * job->n_chunks * job->counts_stride);
 	job->chunk_inertia = clv_alloc(sizeof(double) * job->n_chunks);
 	job->chunk_silhouette = clv_alloc(sizeof(double) * job->n_chunks);
 	job->chunk_changed = clv_alloc(sizeof(size_t) * job->n_chunks);
-	job->scratch_per_worker = BLOCK_ROWS * padded(k > trials ? k : trials);
+	job->scratch_per_worker = line_stride(BLOCK_ROWS * padded(k > trials ? k : trials));
 	job->scratch = clv_alloc(sizeof(double) * job->scratch_per_worker * n_threads);
 	job->cand_t = clv_alloc(sizeof(double) * padded(trials) * p);
 }
