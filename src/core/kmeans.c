@@ -48,7 +48,7 @@ clv_kmeans_options_default(clv_kmeans_options *opt, uint32_t k)
 /* ---- training rows --------------------------------------------------------- */
 
 #define FIRST_BLOCK_ROWS	1024
-#define MAX_BLOCK_BYTES		((size_t) 4 << 20)
+#define MAX_BLOCK_BYTES		((size_t) 32 << 20)
 
 void
 clv_kmeans_rows_init(clv_kmeans_rows *rows, uint32_t p, size_t max_bytes)
@@ -219,40 +219,63 @@ compare_keys(const void *a, const void *b, void *arg)
 #define RADIX_BITS		11
 #define RADIX_BUCKETS	(1u << RADIX_BITS)
 
-/* LSD radix sort of keys by their first feature's bits; stable. */
-static void
+#define RADIX_DIGITS	((64 + RADIX_BITS - 1) / RADIX_BITS)
+
+/*
+ * LSD radix sort of keys by their first feature's bits; stable.  One read
+ * counts all digits, a digit every key shares is skipped, and the passes go
+ * back and forth between keys and tmp: returns the one sorted.
+ */
+static sort_key *
 radix_sort(sort_key *keys, sort_key *tmp, size_t n, size_t *count)
 {
-	for (int shift = 0; shift < 64; shift += RADIX_BITS)
+	memset(count, 0, sizeof(size_t) * RADIX_DIGITS * RADIX_BUCKETS);
+	for (size_t i = 0; i < n; i++)
+		for (uint32_t d = 0; d < RADIX_DIGITS; d++)
+			count[d * RADIX_BUCKETS + ((keys[i].first >> (d * RADIX_BITS)) & (RADIX_BUCKETS - 1))]++;
+	for (uint32_t d = 0; d < RADIX_DIGITS; d++)
 	{
+		size_t	   *start = count + d * RADIX_BUCKETS;
+		size_t		sum = 0;
 		bool		one_bucket = false;
+		sort_key   *swap;
 
-		memset(count, 0, sizeof(size_t) * (RADIX_BUCKETS + 1));
-		for (size_t i = 0; i < n; i++)
-			count[((keys[i].first >> shift) & (RADIX_BUCKETS - 1)) + 1]++;
 		for (uint32_t b = 0; b < RADIX_BUCKETS; b++)
 		{
-			one_bucket |= count[b + 1] == n;
-			count[b + 1] += count[b];
+			size_t		in_bucket = start[b];
+
+			one_bucket |= in_bucket == n;
+			start[b] = sum;
+			sum += in_bucket;
 		}
 		if (one_bucket)
-			continue;			/* every key has this digit */
+			continue;
 		for (size_t i = 0; i < n; i++)
-			tmp[count[(keys[i].first >> shift) & (RADIX_BUCKETS - 1)]++] = keys[i];
-		memcpy(keys, tmp, sizeof(sort_key) * n);
+			tmp[start[(keys[i].first >> (d * RADIX_BITS)) & (RADIX_BUCKETS - 1)]++] = keys[i];
+		swap = keys;
+		keys = tmp;
+		tmp = swap;
 		clv_check_interrupts();
 	}
+	return keys;
 }
 
-/* The rows in key order into x (n × p): reading ahead hides the scattered reads. */
+/*
+ * The rows in key order into x (n × p): reading ahead hides the scattered
+ * reads.  The keys may lie in x's own buffer, after row n - 1's end minus
+ * 16 bytes a key (see sorted_copy): row i then overwrites no key after the
+ * i-th, whose row pointer is read before the copy.
+ */
 static void
 gather_rows(const sort_key *keys, size_t n, uint32_t p, double *x)
 {
 	for (size_t i = 0; i < n; i++)
 	{
+		const double *row = keys[i].row;
+
 		if (i + 8 < n)
 			__builtin_prefetch(keys[i + 8].row);
-		memcpy(x + i * p, keys[i].row, sizeof(double) * p);
+		memcpy(x + i * p, row, sizeof(double) * p);
 		if ((i & (CLV_SORT_POLL - 1)) == 0)
 			clv_check_interrupts();
 	}
@@ -261,22 +284,25 @@ gather_rows(const sort_key *keys, size_t n, uint32_t p, double *x)
 /*
  * A copy of the rows sorted by their bits, feature by feature: by the first
  * feature with a radix sort, then each run of equal first features by the
- * rest.  Huge pages make the new buffers cheap to fill.
+ * rest.  The keys and the radix sort's second array live at the end of the
+ * copy's own buffer (made large enough for them when p < 4): every fresh
+ * page costs a fault and the kernel's clearing, which here cost as much as
+ * the sort itself.  Huge pages make the buffer cheaper to fill.
  */
 static double *
 sorted_copy(const clv_kmeans_rows *rows)
 {
 	size_t		n = rows->n;
 	uint32_t	p = rows->p;
-	sort_key   *keys = clv_alloc(sizeof(sort_key) * n);
-	sort_key   *tmp = clv_alloc(sizeof(sort_key) * n);
-	size_t	   *count = clv_alloc(sizeof(size_t) * (RADIX_BUCKETS + 1));
-	double	   *x = clv_alloc(sizeof(double) * n * p);
+	size_t		key_bytes = sizeof(sort_key) * n;
+	size_t		bytes = sizeof(double) * n * p > 2 * key_bytes ? sizeof(double) * n * p : 2 * key_bytes;
+	char	   *buf = clv_alloc(bytes);
+	sort_key   *keys = (sort_key *) (buf + bytes - key_bytes);	/* where gather_rows wants them */
+	sort_key   *sorted;
+	size_t	   *count = clv_alloc(sizeof(size_t) * RADIX_DIGITS * RADIX_BUCKETS);
 	size_t		i = 0;
 
-	clv_advise_huge_pages(keys, sizeof(sort_key) * n);
-	clv_advise_huge_pages(tmp, sizeof(sort_key) * n);
-	clv_advise_huge_pages(x, sizeof(double) * n * p);
+	clv_advise_huge_pages(buf, bytes);
 	for (uint32_t b = 0; b < rows->n_blocks; b++)
 		for (size_t r = 0; r < rows->filled[b]; r++)
 		{
@@ -284,9 +310,10 @@ sorted_copy(const clv_kmeans_rows *rows)
 
 			keys[i++] = (sort_key) {bits_of(row[0]), row};
 		}
-	radix_sort(keys, tmp, n, count);
-	clv_release(tmp);
+	sorted = radix_sort(keys, (sort_key *) (buf + bytes - 2 * key_bytes), n, count);
 	clv_release(count);
+	if (sorted != keys)
+		memcpy(keys, sorted, key_bytes);
 	for (size_t lo = 0, hi; lo < n; lo = hi)
 	{
 		for (hi = lo + 1; hi < n && keys[hi].first == keys[lo].first; hi++)
@@ -294,9 +321,8 @@ sorted_copy(const clv_kmeans_rows *rows)
 		if (hi - lo > 1 && p > 1)
 			clv_sort(keys + lo, hi - lo, sizeof(sort_key), compare_keys, &p);
 	}
-	gather_rows(keys, n, p, x);
-	clv_release(keys);
-	return x;
+	gather_rows(keys, n, p, (double *) buf);
+	return (double *) buf;
 }
 
 /* Distinct rows of n sorted rows, counted up to `enough`. */
@@ -335,20 +361,23 @@ typedef struct kmeans_job
 	const double *cand;			/* n_cand × p candidate seeds (one, to add) */
 	double	   *cand_t;			/* p × padded(n_cand): the trials, transposed */
 	uint32_t	n_cand;
-	double	   *chunk_pot;		/* n_chunks × max(n_cand, 1) */
+	double	   *chunk_pot;		/* n_chunks × pot_stride: max(n_cand, 1) used */
 	/* Lloyd */
 	const double *centroids_t;	/* p × padded(k): see transpose */
 	int32_t    *labels;			/* n */
 	double	   *dist2;			/* n: squared distance to the own centroid */
 	bool		with_sums;
 	bool		with_silhouette;
-	double	   *chunk_sums;		/* n_chunks × k × p */
-	double	   *chunk_counts;	/* n_chunks × k */
+	double	   *chunk_sums;		/* n_chunks × sums_stride: k × p used */
+	double	   *chunk_counts;	/* n_chunks × counts_stride: k used */
 	double	   *chunk_inertia;	/* n_chunks */
 	double	   *chunk_silhouette;	/* n_chunks */
 	size_t	   *chunk_changed;	/* n_chunks */
+	size_t		pot_stride;		/* see line_stride */
+	size_t		sums_stride;
+	size_t		counts_stride;
 	double	   *scratch;		/* scratch_per_worker a worker: distances */
-	uint32_t	scratch_per_worker;	/* padded(max(k, trials)) */
+	size_t		scratch_per_worker; /* BLOCK_ROWS × padded(max(k, trials)) used */
 } kmeans_job;
 
 static inline double
@@ -400,37 +429,142 @@ distances_to_all(const double *x, const double *ct, uint32_t p, uint32_t kpad, d
 	}
 }
 
+/*
+ * Rows a distance block takes together.  One row's sum over the features is
+ * a chain of dependent additions; four rows' sums are independent, so the
+ * vector unit overlaps them instead of waiting on each addition.
+ */
+#define BLOCK_ROWS 4
+
+/*
+ * distances_to_all for BLOCK_ROWS consecutive rows x (row-major) into dist
+ * (BLOCK_ROWS × kpad): each lane's sum runs in the same order, same bits.
+ */
+static inline void
+distances_block(const double *x, const double *ct, uint32_t p, uint32_t kpad, double *dist)
+{
+	for (uint32_t g = 0; g < kpad; g += LANES)
+	{
+		lanes		a0 = {0},
+					a1 = {0},
+					a2 = {0},
+					a3 = {0};
+
+		for (uint32_t j = 0; j < p; j++)
+		{
+			lanes		c,
+						t0,
+						t1,
+						t2,
+						t3;
+
+			memcpy(&c, ct + (size_t) j * kpad + g, sizeof(c));
+			t0 = x[j] - c;
+			t1 = x[p + j] - c;
+			t2 = x[2 * p + j] - c;
+			t3 = x[3 * p + j] - c;
+			a0 += t0 * t0;
+			a1 += t1 * t1;
+			a2 += t2 * t2;
+			a3 += t3 * t3;
+		}
+		memcpy(dist + g, &a0, sizeof(a0));
+		memcpy(dist + kpad + g, &a1, sizeof(a1));
+		memcpy(dist + 2 * kpad + g, &a2, sizeof(a2));
+		memcpy(dist + 3 * kpad + g, &a3, sizeof(a3));
+	}
+}
+
+/* Distances of rows i .. i + returned - 1 into dist: a block, or the last rows one at a time. */
+static inline uint32_t
+distances_of_rows(const double *x, size_t i, size_t hi, const double *ct, uint32_t p,
+				  uint32_t kpad, double *dist)
+{
+	if (hi - i >= BLOCK_ROWS)
+	{
+		distances_block(x + i * p, ct, p, kpad, dist);
+		return BLOCK_ROWS;
+	}
+	distances_to_all(x + i * p, ct, p, kpad, dist);
+	return 1;
+}
+
 /* Each row is read once for all candidates; each candidate's sum still runs in row order. */
 VECTOR_CLONES
 static void
 seed_trials_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi, double *dist)
 {
-	double	   *pot = job->chunk_pot + (size_t) chunk * job->n_cand;
+	double	   *pot = job->chunk_pot + chunk * job->pot_stride;
+	uint32_t	cpad = padded(job->n_cand);
 
 	for (uint32_t t = 0; t < job->n_cand; t++)
 		pot[t] = 0;
-	for (size_t i = lo; i < hi; i++)
+	for (size_t i = lo, rows; i < hi; i += rows)
 	{
-		distances_to_all(job->x + i * job->p, job->cand_t, job->p, padded(job->n_cand), dist);
-		for (uint32_t t = 0; t < job->n_cand; t++)
-			pot[t] += dist[t] < job->closest[i] ? dist[t] : job->closest[i];
+		rows = distances_of_rows(job->x, i, hi, job->cand_t, job->p, cpad, dist);
+		for (uint32_t r = 0; r < rows; r++)
+		{
+			double		closest = job->closest[i + r];
+			const double *d = dist + (size_t) r * cpad;
+
+			for (uint32_t t = 0; t < job->n_cand; t++)
+				pot[t] += d[t] < closest ? d[t] : closest;
+		}
 	}
 }
 
+/* squared_distance of BLOCK_ROWS consecutive rows x to c into d: four independent sums. */
+static inline void
+squared_distances_block(const double *x, const double *c, uint32_t p, double *d)
+{
+	double		s0 = 0,
+				s1 = 0,
+				s2 = 0,
+				s3 = 0;
+
+	for (uint32_t j = 0; j < p; j++)
+	{
+		double		t0 = x[j] - c[j],
+					t1 = x[p + j] - c[j],
+					t2 = x[2 * p + j] - c[j],
+					t3 = x[3 * p + j] - c[j];
+
+		s0 += t0 * t0;
+		s1 += t1 * t1;
+		s2 += t2 * t2;
+		s3 += t3 * t3;
+	}
+	d[0] = s0;
+	d[1] = s1;
+	d[2] = s2;
+	d[3] = s3;
+}
+
+VECTOR_CLONES
 static void
 seed_add_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi)
 {
+	uint32_t	p = job->p;
 	double		pot = 0;
 
-	for (size_t i = lo; i < hi; i++)
+	for (size_t i = lo, rows; i < hi; i += rows)
 	{
-		double		d = squared_distance(job->x + i * job->p, job->cand, job->p);
+		double		d[BLOCK_ROWS];
 
-		if (job->first_seed || d < job->closest[i])
-			job->closest[i] = d;
-		pot += job->closest[i];
+		rows = hi - i >= BLOCK_ROWS ? BLOCK_ROWS : 1;
+		if (rows == BLOCK_ROWS)
+			squared_distances_block(job->x + i * p, job->cand, p, d);
+		else
+			d[0] = squared_distance(job->x + i * p, job->cand, p);
+		for (uint32_t r = 0; r < rows; r++)
+		{
+			double	   *closest = &job->closest[i + r];
+
+			*closest = job->first_seed || d[r] < *closest ? d[r] : *closest;
+			pot += *closest;
+		}
 	}
-	job->chunk_pot[(size_t) chunk * job->n_cand] = pot;
+	job->chunk_pot[chunk * job->pot_stride] = pot;
 }
 
 /* (b − a) / max(a, b) of one row: a its own centroid's distance, b the next one's. */
@@ -444,51 +578,87 @@ silhouette_of(double own2, double other2)
 	return m > 0 ? (b - a) / m : 0;
 }
 
+/* A chunk's running totals in assign_chunk. */
+typedef struct chunk_totals
+{
+	double	   *sums;			/* k × p, or NULL */
+	double	   *counts;			/* k */
+	double		inertia;
+	double		silhouette;
+	size_t		changed;
+} chunk_totals;
+
+/*
+ * The nearest of k distances; ties go to the lowest number.  Selects, not
+ * branches: on overlapping clusters a branch would be mispredicted often.
+ */
+static inline uint32_t
+nearest_of(const double *dist, uint32_t k)
+{
+	uint32_t	best = 0;
+	double		best_d = dist[0];
+
+	for (uint32_t c = 1; c < k; c++)
+	{
+		bool		closer = dist[c] < best_d;	/* strict */
+
+		best = closer ? c : best;
+		best_d = closer ? dist[c] : best_d;
+	}
+	return best;
+}
+
+/* Row i to its nearest centroid, given its distances to all. */
+static inline __attribute__((always_inline)) void
+assign_row(kmeans_job *job, size_t i, const double *dist, chunk_totals *tot)
+{
+	uint32_t	k = job->k,
+				p = job->p;
+	uint32_t	best = nearest_of(dist, k);
+
+	if (job->with_silhouette && k > 1)
+	{
+		double		other = INFINITY;
+
+		for (uint32_t c = 0; c < k; c++)
+			if (c != best && dist[c] < other)
+				other = dist[c];
+		tot->silhouette += silhouette_of(dist[best], other);
+	}
+	tot->changed += job->labels[i] != (int32_t) best;
+	job->labels[i] = (int32_t) best;
+	job->dist2[i] = dist[best];
+	tot->inertia += dist[best];
+	tot->counts[best] += 1;
+	if (tot->sums)
+		for (uint32_t j = 0; j < p; j++)
+			tot->sums[(size_t) best * p + j] += job->x[i * p + j];
+}
+
 VECTOR_CLONES
 static void
 assign_chunk(kmeans_job *job, uint32_t chunk, size_t lo, size_t hi, double *dist)
 {
 	uint32_t	k = job->k,
-				p = job->p;
-	double	   *sums = job->chunk_sums + (size_t) chunk * k * p;
-	double	   *counts = job->chunk_counts + (size_t) chunk * k;
-	double		inertia = 0,
-				silhouette = 0;
-	size_t		changed = 0;
+				p = job->p,
+				kpad = padded(k);
+	chunk_totals tot = {
+		.sums = job->with_sums ? job->chunk_sums + chunk * job->sums_stride : NULL,
+		.counts = job->chunk_counts + chunk * job->counts_stride,
+	};
 
-	if (job->with_sums)
-		memset(sums, 0, sizeof(double) * k * p);
-	memset(counts, 0, sizeof(double) * k);
-	for (size_t i = lo; i < hi; i++)
+	if (tot.sums)
+		memset(tot.sums, 0, sizeof(double) * k * p);
+	memset(tot.counts, 0, sizeof(double) * k);
+	for (size_t i = lo, rows; i < hi; i += rows)
 	{
-		const double *x = job->x + i * p;
-		uint32_t	best = 0;
-
-		distances_to_all(x, job->centroids_t, p, padded(k), dist);
-		for (uint32_t c = 1; c < k; c++)
-			if (dist[c] < dist[best])
-				best = c;		/* strict: ties go to the lowest number */
-		if (job->with_silhouette && k > 1)
-		{
-			double		other = INFINITY;
-
-			for (uint32_t c = 0; c < k; c++)
-				if (c != best && dist[c] < other)
-					other = dist[c];
-			silhouette += silhouette_of(dist[best], other);
-		}
-		changed += job->labels[i] != (int32_t) best;
-		job->labels[i] = (int32_t) best;
-		job->dist2[i] = dist[best];
-		inertia += dist[best];
-		counts[best] += 1;
-		if (job->with_sums)
-			for (uint32_t j = 0; j < p; j++)
-				sums[(size_t) best * p + j] += x[j];
+		rows = distances_of_rows(job->x, i, hi, job->centroids_t, p, kpad, dist);
+		for (uint32_t r = 0; r < rows; r++)
+			assign_row(job, i + r, dist + (size_t) r * kpad, &tot);
 	}
-	job->chunk_inertia[chunk] = inertia;
-	job->chunk_silhouette[chunk] = silhouette;
-	job->chunk_changed[chunk] = changed;
+	job->chunk_inertia[chunk] = tot.inertia;
+	job->chunk_silhouette[chunk] = tot.silhouette;
+	job->chunk_changed[chunk] = tot.changed;
 }
 
 static void
@@ -501,13 +671,13 @@ run_chunk(void *arg, uint32_t chunk, uint32_t worker)
 	switch (job->pass)
 	{
 		case PASS_SEED_TRIALS:
-			seed_trials_chunk(job, chunk, lo, hi, job->scratch + (size_t) worker * job->scratch_per_worker);
+			seed_trials_chunk(job, chunk, lo, hi, job->scratch + worker * job->scratch_per_worker);
 			break;
 		case PASS_SEED_ADD:
 			seed_add_chunk(job, chunk, lo, hi);
 			break;
 		case PASS_ASSIGN:
-			assign_chunk(job, chunk, lo, hi, job->scratch + (size_t) worker * job->scratch_per_worker);
+			assign_chunk(job, chunk, lo, hi, job->scratch + worker * job->scratch_per_worker);
 			break;
 	}
 }
@@ -542,7 +712,7 @@ uniform01(tree_rng *rng)
 }
 
 static double
-sum_chunks(const double *v, uint32_t n_chunks, uint32_t stride, uint32_t offset)
+sum_chunks(const double *v, uint32_t n_chunks, size_t stride, uint32_t offset)
 {
 	double		s = 0;
 
@@ -557,7 +727,7 @@ sum_chunks(const double *v, uint32_t n_chunks, uint32_t stride, uint32_t offset)
  * seed already, is never drawn.
  */
 static size_t
-draw_row(const kmeans_job *job, uint32_t stride, double r)
+draw_row(const kmeans_job *job, double r)
 {
 	double		acc = 0;
 	size_t		last_positive = 0;
@@ -566,7 +736,7 @@ draw_row(const kmeans_job *job, uint32_t stride, double r)
 	{
 		size_t		lo = (size_t) c * job->chunk_rows;
 		size_t		hi = lo + job->chunk_rows < job->n ? lo + job->chunk_rows : job->n;
-		double		pot = job->chunk_pot[(size_t) c * stride];
+		double		pot = job->chunk_pot[c * job->pot_stride];
 
 		if (acc + pot <= r)
 		{
@@ -610,7 +780,7 @@ seed_plus_plus(kmeans_job *job, tree_pool *pool, tree_rng *rng, double *cand,
 	if (!run_pass(job, pool, PASS_SEED_ADD))
 		return false;
 	job->first_seed = false;
-	pot = sum_chunks(job->chunk_pot, job->n_chunks, 1, 0);
+	pot = sum_chunks(job->chunk_pot, job->n_chunks, job->pot_stride, 0);
 
 	for (uint32_t c = 1; c < job->k; c++)
 	{
@@ -619,7 +789,7 @@ seed_plus_plus(kmeans_job *job, tree_pool *pool, tree_rng *rng, double *cand,
 
 		for (uint32_t t = 0; t < trials; t++)
 		{
-			size_t		row = draw_row(job, 1, uniform01(rng) * pot);
+			size_t		row = draw_row(job, uniform01(rng) * pot);
 
 			memcpy(cand + (size_t) t * p, job->x + row * p, sizeof(double) * p);
 		}
@@ -629,7 +799,7 @@ seed_plus_plus(kmeans_job *job, tree_pool *pool, tree_rng *rng, double *cand,
 			return false;
 		for (uint32_t t = 0; t < trials; t++)
 		{
-			double		s = sum_chunks(job->chunk_pot, job->n_chunks, trials, t);
+			double		s = sum_chunks(job->chunk_pot, job->n_chunks, job->pot_stride, t);
 
 			if (s < best_pot)
 			{
@@ -642,7 +812,7 @@ seed_plus_plus(kmeans_job *job, tree_pool *pool, tree_rng *rng, double *cand,
 		job->n_cand = 1;
 		if (!run_pass(job, pool, PASS_SEED_ADD))
 			return false;
-		pot = sum_chunks(job->chunk_pot, job->n_chunks, 1, 0);
+		pot = sum_chunks(job->chunk_pot, job->n_chunks, job->pot_stride, 0);
 	}
 	return true;
 }
@@ -669,10 +839,10 @@ reduce_chunks(const kmeans_job *job, lloyd_buffers *b, bool with_sums)
 	for (uint32_t c = 0; c < job->n_chunks; c++)
 	{
 		for (uint32_t a = 0; a < job->k; a++)
-			b->counts[a] += job->chunk_counts[(size_t) c * job->k + a];
+			b->counts[a] += job->chunk_counts[c * job->counts_stride + a];
 		if (with_sums)
 			for (size_t i = 0; i < kp; i++)
-				b->sums[i] += job->chunk_sums[c * kp + i];
+				b->sums[i] += job->chunk_sums[c * job->sums_stride + i];
 	}
 }
 
@@ -911,6 +1081,18 @@ chunk_rows_for(size_t n, uint32_t k, uint32_t p)
 	return rows;
 }
 
+/*
+ * Doubles from one chunk's (or worker's) area to the next: whole cache
+ * lines and a spare one, so two threads never write the same line.  The
+ * tasks update their sums row by row: a shared line would bounce between
+ * the cores on every row and make two threads slower than one.
+ */
+static size_t
+line_stride(size_t doubles)
+{
+	return (doubles + 7) / 8 * 8 + 8;
+}
+
 static void
 job_alloc(kmeans_job *job, const double *x, size_t n, uint32_t p, uint32_t k,
 		  uint32_t trials, uint32_t n_threads)
@@ -926,15 +1108,18 @@ job_alloc(kmeans_job *job, const double *x, size_t n, uint32_t p, uint32_t k,
 	job->closest = clv_alloc(sizeof(double) * n);
 	job->dist2 = job->closest;
 	clv_advise_huge_pages(job->closest, sizeof(double) * n);
-	job->chunk_pot = clv_alloc(sizeof(double) * job->n_chunks * trials);
+	job->pot_stride = line_stride(trials);
+	job->sums_stride = line_stride((size_t) k * p);
+	job->counts_stride = line_stride(k);
+	job->chunk_pot = clv_alloc(sizeof(double) * job->n_chunks * job->pot_stride);
 	job->labels = clv_alloc(sizeof(int32_t) * n);
 	clv_advise_huge_pages(job->labels, sizeof(int32_t) * n);
-	job->chunk_sums = clv_alloc(sizeof(double) * job->n_chunks * k * p);
-	job->chunk_counts = clv_alloc(sizeof(double) * job->n_chunks * k);
+	job->chunk_sums = clv_alloc(sizeof(double) * job->n_chunks * job->sums_stride);
+	job->chunk_counts = clv_alloc(sizeof(double) * job->n_chunks * job->counts_stride);
 	job->chunk_inertia = clv_alloc(sizeof(double) * job->n_chunks);
 	job->chunk_silhouette = clv_alloc(sizeof(double) * job->n_chunks);
 	job->chunk_changed = clv_alloc(sizeof(size_t) * job->n_chunks);
-	job->scratch_per_worker = padded(k > trials ? k : trials);
+	job->scratch_per_worker = line_stride(BLOCK_ROWS * padded(k > trials ? k : trials));
 	job->scratch = clv_alloc(sizeof(double) * job->scratch_per_worker * n_threads);
 	job->cand_t = clv_alloc(sizeof(double) * padded(trials) * p);
 }

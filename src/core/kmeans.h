@@ -22,9 +22,11 @@
 /* ---- training rows ------------------------------------------------------- */
 
 /*
- * Rows in blocks that double from 1,024 rows up to about 4 MB each: growing
+ * Rows in blocks that double from 1,024 rows up to about 32 MB each: growing
  * never copies rows already held (a copy of a large array would cost as
- * much as receiving the rows), and a small group gets a small first block.
+ * much as receiving the rows), a small group gets a small first block, and
+ * a large block is mostly whole 2 MB huge pages, which fill much faster
+ * than 4 kB pages (a 4 MB block holds only one whole huge page).
  */
 typedef struct clv_kmeans_rows
 {

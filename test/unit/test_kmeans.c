@@ -443,12 +443,79 @@ test_cancel(void)
 	free(b.truth);
 }
 
+/*
+ * Row counts that leave a few rows after the last block of four in a chunk,
+ * and p below and above 4 (the sort keys then do or do not fit in the rows'
+ * own buffer): the sizes are the brute-force nearest-centroid counts, the
+ * inertia the brute-force sum, and two threads give the bytes of one.
+ */
+static void
+test_odd_rows(void)
+{
+	for (uint32_t p = 1; p <= 6; p += 5)
+	{
+		size_t		n = 2 * 4096 + 3;
+		blobs		b = make_blobs(n, p, 5, 13 + p);
+		clv_kmeans_options opt;
+		clv_kmeans_fit f1,
+					f2;
+		clv_error	err;
+		clv_status	s1,
+					s2;
+		clv_kmeans *a,
+				   *c;
+		clv_buf		ba,
+					bc;
+		double		sizes[5] = {0},
+					inertia = 0;
+		bool		same_sizes = true;
+
+		/* overlapping: rows near two centroids test the comparisons */
+		for (size_t i = 0; i < n * p; i++)
+			b.x[i] *= 0.05;
+		clv_kmeans_options_default(&opt, 5);
+		opt.seed = 3;
+		opt.n_threads = 1;
+		a = train(&b, NULL, &opt, &f1, &s1, &err);
+		opt.n_threads = 2;
+		c = train(&b, NULL, &opt, &f2, &s2, &err);
+		if (!check(s1 == CLV_OK && s2 == CLV_OK, "odd rows, p = %u: both fits succeed", p))
+			continue;
+		encode(a, &ba);
+		encode(c, &bc);
+		check(ba.len == bc.len && memcmp(ba.data, bc.data, ba.len) == 0 && f1.inertia == f2.inertia,
+			  "odd rows, p = %u: two threads give the bytes of one", p);
+		for (size_t i = 0; i < n; i++)
+		{
+			uint32_t	near = clv_kmeans_nearest(a, b.x + i * p);
+			double		d = 0;
+
+			for (uint32_t j = 0; j < p; j++)
+				d += pow(b.x[i * p + j] - a->centroids[near * p + j], 2);
+			sizes[near] += 1;
+			inertia += d;
+		}
+		for (uint32_t k = 0; k < 5; k++)
+			same_sizes &= sizes[k] == a->sizes[k];
+		check(same_sizes && fabs(inertia - f1.inertia) <= 1e-9 * inertia,
+			  "odd rows, p = %u: sizes and inertia %.6f are the brute-force ones (%.6f)",
+			  p, f1.inertia, inertia);
+		clv_kmeans_free(a);
+		clv_kmeans_free(c);
+		free(ba.data);
+		free(bc.data);
+		free(b.x);
+		free(b.truth);
+	}
+}
+
 int
 main(void)
 {
 	quick = getenv("CLV_TEST_QUICK") != NULL;
 	test_planted();
 	test_determinism();
+	test_odd_rows();
 	test_errors();
 	test_standardize_constant();
 	test_codec();
