@@ -19,28 +19,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-static int	tests_run = 0;
-static int	tests_failed = 0;
+#include "tap.h"
+
 static bool quick = false;
-
-static bool check(bool ok, const char *fmt,...) __attribute__((format(printf, 2, 3)));
-
-static bool
-check(bool ok, const char *fmt,...)
-{
-	va_list		ap;
-
-	tests_run++;
-	if (!ok)
-		tests_failed++;
-	printf("%sok %d - ", ok ? "" : "not ", tests_run);
-	va_start(ap, fmt);
-	vprintf(fmt, ap);
-	va_end(ap);
-	putchar('\n');
-	fflush(stdout);
-	return ok;
-}
 
 /* ---- data ------------------------------------------------------------------ */
 
@@ -520,6 +501,5 @@ main(void)
 	test_standardize_constant();
 	test_codec();
 	test_cancel();
-	printf("1..%d\n", tests_run);
-	return tests_failed ? 1 : 0;
+	return tap_done();
 }
