@@ -100,6 +100,39 @@ train(const blobs *b, const size_t *order, const clv_kmeans_options *opt, clv_km
 	return km;
 }
 
+/* Whether two models encode to the same bytes. */
+static bool
+same_bytes(const clv_kmeans *a, const clv_kmeans *c)
+{
+	clv_buf		ba,
+				bc;
+	bool		same;
+
+	encode(a, &ba);
+	encode(c, &bc);
+	same = ba.len == bc.len && memcmp(ba.data, bc.data, ba.len) == 0;
+	free(ba.data);
+	free(bc.data);
+	return same;
+}
+
+/* The squared distance from x to its nearest centroid, by trying them all. */
+static double
+brute_force_distance(const double *x, const clv_kmeans *km)
+{
+	double		best = INFINITY;
+
+	for (uint32_t c = 0; c < km->k; c++)
+	{
+		double		d = 0;
+
+		for (uint32_t j = 0; j < km->p; j++)
+			d += pow(x[j] - km->centroids[c * km->p + j], 2);
+		best = fmin(best, d);
+	}
+	return best;
+}
+
 /* ---- tests ------------------------------------------------------------------ */
 
 static void
@@ -126,20 +159,11 @@ test_planted(void)
 	for (size_t i = 0; i < n; i++)
 	{
 		uint32_t	c = clv_kmeans_nearest(km, b.x + i * 3);
-		double		best = INFINITY;
 
 		if (map[b.truth[i]] == UINT32_MAX)
 			map[b.truth[i]] = c;
 		same &= map[b.truth[i]] == c;
-		for (uint32_t a = 0; a < 4; a++)
-		{
-			double		d = 0;
-
-			for (uint32_t j = 0; j < 3; j++)
-				d += pow(b.x[i * 3 + j] - km->centroids[a * 3 + j], 2);
-			best = fmin(best, d);
-		}
-		inertia += best;
+		inertia += brute_force_distance(b.x + i * 3, km);
 	}
 	check(same, "planted: the partition is the planted one up to relabelling");
 	check(fabs(inertia - fit.inertia) <= 1e-9 * inertia,
@@ -173,8 +197,6 @@ test_determinism(void)
 				s2;
 	clv_kmeans *a,
 			   *c;
-	clv_buf		ba,
-				bc;
 
 	/* overlapping blobs: many iterations, where an order effect would show */
 	for (size_t i = 0; i < n * 5; i++)
@@ -198,10 +220,7 @@ test_determinism(void)
 	opt.n_threads = 3;
 	c = train(&b, order, &opt, &f2, &s2, &err);
 	check(s1 == CLV_OK && s2 == CLV_OK, "determinism: both fits succeed");
-	encode(a, &ba);
-	encode(c, &bc);
-	check(ba.len == bc.len && memcmp(ba.data, bc.data, ba.len) == 0 &&
-		  f1.inertia == f2.inertia && f1.n_iter == f2.n_iter,
+	check(same_bytes(a, c) && f1.inertia == f2.inertia && f1.n_iter == f2.n_iter,
 		  "determinism: shuffled rows on 3 threads give the same bytes (%u iterations)",
 		  f1.n_iter);
 	{
@@ -209,7 +228,6 @@ test_determinism(void)
 		clv_kmeans_rows first,
 					rest,
 					whole;
-		clv_buf		bm;
 		clv_kmeans *merged = NULL;
 		size_t		half = n / 2 + 7;
 
@@ -222,19 +240,14 @@ test_determinism(void)
 			  clv_kmeans_rows_merge(&whole, &first, &err) == CLV_OK && whole.n == n &&
 			  clv_kmeans_train(&whole, &opt, &merged, &f2, &err) == CLV_OK,
 			  "determinism: merged partial states fit");
-		encode(merged, &bm);
-		check(bm.len == ba.len && memcmp(bm.data, ba.data, ba.len) == 0,
-			  "determinism: merged partial states give the same bytes");
+		check(same_bytes(merged, a), "determinism: merged partial states give the same bytes");
 		clv_kmeans_free(merged);
-		free(bm.data);
 		clv_kmeans_rows_free(&first);
 		clv_kmeans_rows_free(&rest);
 		clv_kmeans_rows_free(&whole);
 	}
 	clv_kmeans_free(a);
 	clv_kmeans_free(c);
-	free(ba.data);
-	free(bc.data);
 	free(order);
 	free(b.x);
 	free(b.truth);
@@ -445,8 +458,6 @@ test_odd_rows(void)
 					s2;
 		clv_kmeans *a,
 				   *c;
-		clv_buf		ba,
-					bc;
 		double		sizes[5] = {0},
 					inertia = 0;
 		bool		same_sizes = true;
@@ -462,19 +473,12 @@ test_odd_rows(void)
 		c = train(&b, NULL, &opt, &f2, &s2, &err);
 		if (!check(s1 == CLV_OK && s2 == CLV_OK, "odd rows, p = %u: both fits succeed", p))
 			continue;
-		encode(a, &ba);
-		encode(c, &bc);
-		check(ba.len == bc.len && memcmp(ba.data, bc.data, ba.len) == 0 && f1.inertia == f2.inertia,
+		check(same_bytes(a, c) && f1.inertia == f2.inertia,
 			  "odd rows, p = %u: two threads give the bytes of one", p);
 		for (size_t i = 0; i < n; i++)
 		{
-			uint32_t	near = clv_kmeans_nearest(a, b.x + i * p);
-			double		d = 0;
-
-			for (uint32_t j = 0; j < p; j++)
-				d += pow(b.x[i * p + j] - a->centroids[near * p + j], 2);
-			sizes[near] += 1;
-			inertia += d;
+			sizes[clv_kmeans_nearest(a, b.x + i * p)] += 1;
+			inertia += brute_force_distance(b.x + i * p, a);
 		}
 		for (uint32_t k = 0; k < 5; k++)
 			same_sizes &= sizes[k] == a->sizes[k];
@@ -483,8 +487,6 @@ test_odd_rows(void)
 			  p, f1.inertia, inertia);
 		clv_kmeans_free(a);
 		clv_kmeans_free(c);
-		free(ba.data);
-		free(bc.data);
 		free(b.x);
 		free(b.truth);
 	}
