@@ -13,16 +13,6 @@
 
 /* ---- growable buffers within a memory limit -------------------------------- */
 
-/* An array of many megabytes, filled at once: fault it in huge pages. */
-static void *
-alloc_large(size_t size)
-{
-	void	   *p = clv_alloc(size);
-
-	clv_advise_huge_pages(p, size);
-	return p;
-}
-
 static clv_status
 memory_limit_error(clv_error *err, const char *what, size_t max_bytes, size_t need_bytes)
 {
@@ -336,7 +326,7 @@ canonical_points(const clv_budget_points *pts, clv_budget_points *canon)
 	size_t	   *start = clv_alloc((pts->n_segs + 1) * sizeof(size_t));
 
 	*canon = *pts;
-	canon->v = alloc_large(pts->n * sizeof(clv_budget_point));
+	canon->v = clv_alloc_huge(pts->n * sizeof(clv_budget_point));
 	canon->segs = clv_alloc(pts->n_segs * sizeof(clv_budget_name));
 	canon->slots = NULL;
 	canon->n_slots = 0;
@@ -1032,7 +1022,7 @@ static clv_offer *
 radix_sort_by_customer(const clv_offer *v, size_t n)
 {
 	size_t		(*count)[256] = clv_alloc(8 * sizeof(*count));
-	clv_offer  *a = alloc_large(n * sizeof(clv_offer)),
+	clv_offer  *a = clv_alloc_huge(n * sizeof(clv_offer)),
 			   *b = NULL;
 	const clv_offer *src = v;
 
@@ -1058,7 +1048,7 @@ radix_sort_by_customer(const clv_offer *v, size_t n)
 			count[byte][d] = pos;
 			pos += c;
 		}
-		dst = src == a ? (b ? b : (b = alloc_large(n * sizeof(clv_offer)))) : a;
+		dst = src == a ? (b ? b : (b = clv_alloc_huge(n * sizeof(clv_offer)))) : a;
 		for (size_t i = 0; i < n; i++)
 			dst[count[byte][(customer_key(src[i].customer) >> (8 * byte)) & 0xFF]++] = src[i];
 		src = dst;
@@ -1086,7 +1076,7 @@ radix_sort_by_customer(const clv_offer *v, size_t n)
 static clv_offer *
 merge_runs(const clv_offers *offers)
 {
-	clv_offer  *out = alloc_large(offers->n * sizeof(clv_offer));
+	clv_offer  *out = clv_alloc_huge(offers->n * sizeof(clv_offer));
 	size_t		next[CLV_OFFER_RUNS],
 				end[CLV_OFFER_RUNS],
 				k = offers->n_runs;
@@ -1525,7 +1515,7 @@ clv_budget_threshold(const clv_offers *offers, bool grouped, double budget, doub
 		v = copy = merge_runs(offers);
 	else if (!grouped)
 	{
-		copy = alloc_large(offers->n * sizeof(clv_offer));
+		copy = clv_alloc_huge(offers->n * sizeof(clv_offer));
 		memcpy(copy, offers->v, offers->n * sizeof(clv_offer));
 		clv_sort(copy, offers->n, sizeof(clv_offer), compare_offers, NULL);
 		v = copy;

@@ -112,6 +112,9 @@ clv_resize(void *ptr, size_t size)
  */
 void		clv_advise_huge_pages(void *ptr, size_t len);
 
+/* clv_alloc of a large array that is filled at once, advised to huge pages. */
+void	   *clv_alloc_huge(size_t size);
+
 /*
  * A buffer (from clv_alloc, or NULL) grown to size bytes with its first
  * used bytes kept: a new block advised to huge pages, a copy, the old block

@@ -51,11 +51,19 @@ clv_advise_huge_pages(void *ptr, size_t len)
 }
 
 void *
+clv_alloc_huge(size_t size)
+{
+	void	   *p = clv_alloc(size);
+
+	clv_advise_huge_pages(p, size);
+	return p;
+}
+
+void *
 clv_grow_buffer(void *ptr, size_t used, size_t size)
 {
-	void	   *grown = clv_alloc(size);
+	void	   *grown = clv_alloc_huge(size);
 
-	clv_advise_huge_pages(grown, size);
 	if (used)
 		memcpy(grown, ptr, used);
 	clv_release(ptr);

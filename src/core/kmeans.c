@@ -108,8 +108,7 @@ make_room(clv_kmeans_rows *rows, clv_error *err)
 		size = MAX_BLOCK_BYTES / row_bytes > 0 ? MAX_BLOCK_BYTES / row_bytes : 1;
 	if (rows->max_bytes && size > rows->max_bytes / row_bytes - rows->allocated)
 		size = rows->max_bytes / row_bytes - rows->allocated;
-	x = clv_alloc(size * row_bytes);
-	clv_advise_huge_pages(x, size * row_bytes);
+	x = clv_alloc_huge(size * row_bytes);
 	add_block(rows, x, 0, size);
 	return CLV_OK;
 }
@@ -296,13 +295,12 @@ sorted_copy(const clv_kmeans_rows *rows)
 	uint32_t	p = rows->p;
 	size_t		key_bytes = sizeof(sort_key) * n;
 	size_t		bytes = sizeof(double) * n * p > 2 * key_bytes ? sizeof(double) * n * p : 2 * key_bytes;
-	char	   *buf = clv_alloc(bytes);
+	char	   *buf = clv_alloc_huge(bytes);
 	sort_key   *keys = (sort_key *) (buf + bytes - key_bytes);	/* where gather_rows wants them */
 	sort_key   *sorted;
 	size_t	   *count = clv_alloc(sizeof(size_t) * RADIX_DIGITS * RADIX_BUCKETS);
 	size_t		i = 0;
 
-	clv_advise_huge_pages(buf, bytes);
 	for (uint32_t b = 0; b < rows->n_blocks; b++)
 		for (size_t r = 0; r < rows->filled[b]; r++)
 		{
@@ -1105,15 +1103,13 @@ job_alloc(kmeans_job *job, const double *x, size_t n, uint32_t p, uint32_t k,
 	job->chunk_rows = chunk_rows_for(n, k, p);
 	job->n_chunks = (uint32_t) ((n + job->chunk_rows - 1) / job->chunk_rows);
 	/* seeding and Lloyd's iterations never overlap: one buffer serves both */
-	job->closest = clv_alloc(sizeof(double) * n);
+	job->closest = clv_alloc_huge(sizeof(double) * n);
 	job->dist2 = job->closest;
-	clv_advise_huge_pages(job->closest, sizeof(double) * n);
 	job->pot_stride = line_stride(trials);
 	job->sums_stride = line_stride((size_t) k * p);
 	job->counts_stride = line_stride(k);
 	job->chunk_pot = clv_alloc(sizeof(double) * job->n_chunks * job->pot_stride);
-	job->labels = clv_alloc(sizeof(int32_t) * n);
-	clv_advise_huge_pages(job->labels, sizeof(int32_t) * n);
+	job->labels = clv_alloc_huge(sizeof(int32_t) * n);
 	job->chunk_sums = clv_alloc(sizeof(double) * job->n_chunks * job->sums_stride);
 	job->chunk_counts = clv_alloc(sizeof(double) * job->n_chunks * job->counts_stride);
 	job->chunk_inertia = clv_alloc(sizeof(double) * job->n_chunks);
