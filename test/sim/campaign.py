@@ -132,10 +132,10 @@ UPDATE clv_sim_models m SET
 SCORE = """
 DROP TABLE IF EXISTS clv_sim_scored;
 CREATE TABLE clv_sim_scored AS
-SELECT c.customer_id, c.cost, c.true_gain, v.clv,
-       (clv_predict(m.treated, %(f)s) - clv_predict(m.control, %(f)s)) AS uplift,
-       (clv_predict(m.treated, %(f)s) - clv_predict(m.control, %(f)s)) * v.clv AS gain
+SELECT c.customer_id, c.cost, c.true_gain, v.clv, u.uplift, u.uplift * v.clv AS gain
 FROM clv_sim_target c CROSS JOIN clv_sim_models m,
+     LATERAL (SELECT %(f)s AS x) f,
+     LATERAL (SELECT clv_predict(m.treated, f.x) - clv_predict(m.control, f.x) AS uplift) u,
      LATERAL (SELECT clv_lifetime_value(m.purchases, m.spend, frequency, recency, t, monetary,
                                         '%(h)s weeks', '7 days', 0) AS clv) v;
 """ % {"f": FEATURES, "h": HORIZON}
