@@ -3,6 +3,474 @@
 -- never edited again: every change to the SQL objects after it goes here.
 \echo Use "ALTER EXTENSION clv UPDATE TO '0.2.0'" to load this file. \quit
 
+-- ---- aggregate states of type clv_state ------------------------------------
+
+-- The transition type of every clv aggregate that 0.1.0 gave an internal
+-- state.  A real type lets Citus run the aggregates as partial aggregates on
+-- its workers, shipping the partial states as text (base64 of the flat form:
+-- versioned, checksummed and checked whole on input).  While an aggregate
+-- runs the state is an expanded object, so a row costs no copy.
+CREATE TYPE clv_state;
+CREATE FUNCTION clv_state_in(cstring) RETURNS clv_state
+AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION clv_state_out(clv_state) RETURNS cstring
+AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION clv_state_recv(internal) RETURNS clv_state
+AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE FUNCTION clv_state_send(clv_state) RETURNS bytea
+AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+CREATE TYPE clv_state (
+    INPUT = clv_state_in, OUTPUT = clv_state_out,
+    RECEIVE = clv_state_recv, SEND = clv_state_send,
+    INTERNALLENGTH = VARIABLE, STORAGE = extended
+);
+COMMENT ON TYPE clv_state IS
+'partial state of a clv aggregate (a fit, a metric, a summary): its text form is base64 of a versioned, checksummed binary form';
+
+-- The combine function of every clv_state aggregate: the states name their
+-- family, and states of different aggregates are an error.
+CREATE FUNCTION clv_state_combine(clv_state, clv_state) RETURNS clv_state
+AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_state_combine(clv_state, clv_state) IS
+'combine function of the clv aggregates: merges two partial states of the same aggregate';
+
+-- The 0.1.0 aggregates move to clv_state: new support functions (the same
+-- names, the state argument a clv_state), the aggregates recreated, the old
+-- support functions dropped.  A view that calls one of these aggregates must
+-- be dropped before the update and created again after it.
+CREATE FUNCTION clv_summary_trans(clv_state, timestamptz, float8, timestamptz)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_summary_trans_v2' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_trans(clv_state, timestamptz, float8, timestamptz, interval)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_summary_trans_v2' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_trans(clv_state, timestamptz, float8, timestamptz, interval, interval)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_summary_trans_v2' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_trans(clv_state, timestamptz, float8, timestamptz, interval, interval, timestamptz)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_summary_trans_v2' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_holdout_trans(clv_state, timestamptz, float8, timestamptz, timestamptz)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_summary_holdout_trans_v2' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_holdout_trans(clv_state, timestamptz, float8, timestamptz, timestamptz, interval)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_summary_holdout_trans_v2' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_holdout_trans(clv_state, timestamptz, float8, timestamptz, timestamptz, interval, interval)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_summary_holdout_trans_v2' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_holdout_trans(clv_state, timestamptz, float8, timestamptz, timestamptz, interval, interval, timestamptz)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_summary_holdout_trans_v2' LANGUAGE C CALLED ON NULL INPUT STABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_final(clv_state)
+RETURNS clv_customer_summary AS 'MODULE_PATHNAME', 'clv_summary_final_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_summary_holdout_final(clv_state)
+RETURNS clv_holdout_summary AS 'MODULE_PATHNAME', 'clv_summary_holdout_final_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_linreg_fit_trans(clv_state, float8, float8[], jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_linreg_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_linreg_fit_trans(clv_state, float8, float8[])
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_linreg_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_linreg_fit_final(clv_state)
+RETURNS bytea AS 'MODULE_PATHNAME', 'clv_linreg_fit_final_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_logreg_fit_trans(clv_state, boolean, float8[], jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_logreg_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_logreg_fit_trans(clv_state, boolean, float8[])
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_logreg_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_logreg_fit_final(clv_state)
+RETURNS bytea AS 'MODULE_PATHNAME', 'clv_logreg_fit_final_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_bgnbd_fit_trans(clv_state, float8, float8, float8, jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_bgnbd_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_bgnbd_fit_trans(clv_state, float8, float8, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_bgnbd_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_mbgnbd_fit_trans(clv_state, float8, float8, float8, jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_mbgnbd_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_mbgnbd_fit_trans(clv_state, float8, float8, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_mbgnbd_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_paretonbd_fit_trans(clv_state, float8, float8, float8, jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_paretonbd_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_paretonbd_fit_trans(clv_state, float8, float8, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_paretonbd_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gammagamma_fit_trans(clv_state, float8, float8, jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_gammagamma_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gammagamma_fit_trans(clv_state, float8, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_gammagamma_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_btyd_fit_final(clv_state)
+RETURNS bytea AS 'MODULE_PATHNAME', 'clv_btyd_fit_final_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_tracking_trans(clv_state, bytea, float8, integer, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_tracking_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_tracking_trans(clv_state, bytea, float8, integer)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_tracking_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_tracking_final(clv_state)
+RETURNS float8[] AS 'MODULE_PATHNAME', 'clv_tracking_final_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_auc_trans(clv_state, boolean, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_auc_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gini_trans(clv_state, float8, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_gini_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_auc_final(clv_state)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_auc_final_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gini_final(clv_state)
+RETURNS float8 AS 'MODULE_PATHNAME', 'clv_gini_final_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_forest_fit_trans(clv_state, float8, float8[], jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_forest_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_forest_fit_trans(clv_state, float8, float8[])
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_forest_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_forest_fit_trans(clv_state, boolean, float8[], jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_forest_fit_bool_trans_v2'
+    LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_forest_fit_trans(clv_state, boolean, float8[])
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_forest_fit_bool_trans_v2'
+    LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gbm_fit_trans(clv_state, float8, float8[], jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_gbm_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gbm_fit_trans(clv_state, float8, float8[])
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_gbm_fit_trans_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gbm_fit_trans(clv_state, boolean, float8[], jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_gbm_fit_bool_trans_v2'
+    LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gbm_fit_trans(clv_state, boolean, float8[])
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_gbm_fit_bool_trans_v2'
+    LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_forest_fit_final(clv_state)
+RETURNS bytea AS 'MODULE_PATHNAME', 'clv_forest_fit_final_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_gbm_fit_final(clv_state)
+RETURNS bytea AS 'MODULE_PATHNAME', 'clv_gbm_fit_final_v2' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+DROP AGGREGATE clv_summary(timestamptz, float8, timestamptz);
+CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz) (
+    SFUNC = clv_summary_trans, STYPE = clv_state, FINALFUNC = clv_summary_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz) IS
+    'per-customer frequency, recency, T and monetary value as of a date; one-day periods';
+DROP AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval);
+CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz,
+                             period interval) (
+    SFUNC = clv_summary_trans, STYPE = clv_state, FINALFUNC = clv_summary_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval) IS
+    'per-customer frequency, recency, T and monetary value, merging purchases per period';
+DROP AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, interval);
+CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz,
+                             period interval, unit interval) (
+    SFUNC = clv_summary_trans, STYPE = clv_state, FINALFUNC = clv_summary_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, interval) IS
+    'per-customer frequency, recency, T and monetary value; recency and T measured in unit';
+DROP AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, interval, timestamptz);
+CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz,
+                             period interval, unit interval, origin timestamptz) (
+    SFUNC = clv_summary_trans, STYPE = clv_state, FINALFUNC = clv_summary_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, interval, timestamptz) IS
+    'per-customer frequency, recency, T and monetary value; periods counted from origin';
+DROP AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz);
+CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
+                                     calibration_end timestamptz, observation_end timestamptz) (
+    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, FINALFUNC = clv_summary_holdout_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz) IS
+    'calibration summary plus holdout frequency, monetary value and duration; one-day periods';
+DROP AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval);
+CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
+                                     calibration_end timestamptz, observation_end timestamptz,
+                                     period interval) (
+    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, FINALFUNC = clv_summary_holdout_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval) IS
+    'calibration summary plus holdout frequency, monetary value and duration, per period';
+DROP AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval, interval);
+CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
+                                     calibration_end timestamptz, observation_end timestamptz,
+                                     period interval, unit interval) (
+    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, FINALFUNC = clv_summary_holdout_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval, interval) IS
+    'calibration summary plus holdout frequency, monetary value and duration; times in unit';
+DROP AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval, interval, timestamptz);
+CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
+                                     calibration_end timestamptz, observation_end timestamptz,
+                                     period interval, unit interval, origin timestamptz) (
+    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, FINALFUNC = clv_summary_holdout_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz, interval, interval, timestamptz) IS
+    'calibration summary plus holdout frequency, monetary value and duration; periods counted from origin';
+DROP AGGREGATE clv_linreg_fit(float8, float8[], jsonb);
+CREATE AGGREGATE clv_linreg_fit(y float8, x float8[], options jsonb) (
+    SFUNC = clv_linreg_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_linreg_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_linreg_fit(float8, float8[], jsonb) IS
+    'fit a linear regression (OLS, or ridge with option "l2") and return it as a clv model';
+DROP AGGREGATE clv_linreg_fit(float8, float8[]);
+CREATE AGGREGATE clv_linreg_fit(y float8, x float8[]) (
+    SFUNC = clv_linreg_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_linreg_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_linreg_fit(float8, float8[]) IS
+    'fit a linear regression by ordinary least squares and return it as a clv model';
+DROP AGGREGATE clv_logreg_fit(boolean, float8[], jsonb);
+CREATE AGGREGATE clv_logreg_fit(y boolean, x float8[], options jsonb) (
+    SFUNC = clv_logreg_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_logreg_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_logreg_fit(boolean, float8[], jsonb) IS
+    'fit a logistic regression by Newton''s method (optional "l2" penalty) and return it as a clv model';
+DROP AGGREGATE clv_logreg_fit(boolean, float8[]);
+CREATE AGGREGATE clv_logreg_fit(y boolean, x float8[]) (
+    SFUNC = clv_logreg_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_logreg_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_logreg_fit(boolean, float8[]) IS
+    'fit a logistic regression by Newton''s method and return it as a clv model';
+DROP AGGREGATE clv_bgnbd_fit(float8, float8, float8, jsonb);
+CREATE AGGREGATE clv_bgnbd_fit(frequency float8, recency float8, t float8, options jsonb) (
+    SFUNC = clv_bgnbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_bgnbd_fit(float8, float8, float8, jsonb) IS
+    'fit the BG/NBD purchase model by maximum likelihood (options "l2", "start", "max_iter")';
+DROP AGGREGATE clv_bgnbd_fit(float8, float8, float8);
+CREATE AGGREGATE clv_bgnbd_fit(frequency float8, recency float8, t float8) (
+    SFUNC = clv_bgnbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_bgnbd_fit(float8, float8, float8) IS
+    'fit the BG/NBD purchase model (Fader, Hardie & Lee 2005) by maximum likelihood';
+DROP AGGREGATE clv_mbgnbd_fit(float8, float8, float8, jsonb);
+CREATE AGGREGATE clv_mbgnbd_fit(frequency float8, recency float8, t float8, options jsonb) (
+    SFUNC = clv_mbgnbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_mbgnbd_fit(float8, float8, float8, jsonb) IS
+    'fit the MBG/NBD purchase model by maximum likelihood (options "l2", "start", "max_iter")';
+DROP AGGREGATE clv_mbgnbd_fit(float8, float8, float8);
+CREATE AGGREGATE clv_mbgnbd_fit(frequency float8, recency float8, t float8) (
+    SFUNC = clv_mbgnbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_mbgnbd_fit(float8, float8, float8) IS
+    'fit the MBG/NBD purchase model (Batislam et al. 2007) by maximum likelihood';
+DROP AGGREGATE clv_paretonbd_fit(float8, float8, float8, jsonb);
+CREATE AGGREGATE clv_paretonbd_fit(frequency float8, recency float8, t float8, options jsonb) (
+    SFUNC = clv_paretonbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_paretonbd_fit(float8, float8, float8, jsonb) IS
+    'fit the Pareto/NBD purchase model by maximum likelihood (options "l2", "start", "max_iter")';
+DROP AGGREGATE clv_paretonbd_fit(float8, float8, float8);
+CREATE AGGREGATE clv_paretonbd_fit(frequency float8, recency float8, t float8) (
+    SFUNC = clv_paretonbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_paretonbd_fit(float8, float8, float8) IS
+    'fit the Pareto/NBD purchase model (Schmittlein, Morrison & Colombo 1987) by maximum likelihood';
+DROP AGGREGATE clv_gammagamma_fit(float8, float8, jsonb);
+CREATE AGGREGATE clv_gammagamma_fit(frequency float8, monetary float8, options jsonb) (
+    SFUNC = clv_gammagamma_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_gammagamma_fit(float8, float8, jsonb) IS
+    'fit the Gamma-Gamma spend model by maximum likelihood (options "l2", "start", "max_iter")';
+DROP AGGREGATE clv_gammagamma_fit(float8, float8);
+CREATE AGGREGATE clv_gammagamma_fit(frequency float8, monetary float8) (
+    SFUNC = clv_gammagamma_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_gammagamma_fit(float8, float8) IS
+    'fit the Gamma-Gamma spend model (Fader & Hardie 2013) by maximum likelihood';
+DROP AGGREGATE clv_cumulative_expected_purchases(bytea, float8, integer, float8);
+CREATE AGGREGATE clv_cumulative_expected_purchases(model bytea, acquired float8, periods integer,
+                                                   period float8) (
+    SFUNC = clv_tracking_trans, STYPE = clv_state, FINALFUNC = clv_tracking_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_cumulative_expected_purchases(bytea, float8, integer, float8) IS
+    'tracking plot: the cohort''s cumulative expected repeat purchases at the end of each period of the given length';
+DROP AGGREGATE clv_cumulative_expected_purchases(bytea, float8, integer);
+CREATE AGGREGATE clv_cumulative_expected_purchases(model bytea, acquired float8, periods integer) (
+    SFUNC = clv_tracking_trans, STYPE = clv_state, FINALFUNC = clv_tracking_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_cumulative_expected_purchases(bytea, float8, integer) IS
+    'tracking plot: the cohort''s cumulative expected repeat purchases at the end of each model time unit';
+DROP AGGREGATE clv_auc(boolean, float8);
+CREATE AGGREGATE clv_auc(label boolean, score float8) (
+    SFUNC = clv_auc_trans, STYPE = clv_state, FINALFUNC = clv_auc_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_auc(boolean, float8) IS
+    'area under the ROC curve of score for label (Mann-Whitney U, tied scores count one half); NULL when only one class is present';
+DROP AGGREGATE clv_gini(float8, float8);
+CREATE AGGREGATE clv_gini(actual float8, predicted float8) (
+    SFUNC = clv_gini_trans, STYPE = clv_state, FINALFUNC = clv_gini_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_gini(float8, float8) IS
+    'normalised Gini of the ranking of actual by predicted (1 = perfect, ties share their mean actual); NULL when all actual are equal';
+DROP AGGREGATE clv_forest_fit(float8, float8[], jsonb);
+CREATE AGGREGATE clv_forest_fit(y float8, x float8[], options jsonb) (
+    SFUNC = clv_forest_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_forest_fit(float8, float8[], jsonb) IS
+    'fit a random forest regression (options "n_trees", "max_depth", "mtry", "seed", ...) and return it as a clv model';
+DROP AGGREGATE clv_forest_fit(float8, float8[]);
+CREATE AGGREGATE clv_forest_fit(y float8, x float8[]) (
+    SFUNC = clv_forest_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_forest_fit(float8, float8[]) IS
+    'fit a random forest regression with the default options and return it as a clv model';
+DROP AGGREGATE clv_forest_fit(boolean, float8[], jsonb);
+CREATE AGGREGATE clv_forest_fit(y boolean, x float8[], options jsonb) (
+    SFUNC = clv_forest_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_forest_fit(boolean, float8[], jsonb) IS
+    'fit a random forest classifier of P(y) (options "n_trees", "max_depth", "mtry", "seed", ...) and return it as a clv model';
+DROP AGGREGATE clv_forest_fit(boolean, float8[]);
+CREATE AGGREGATE clv_forest_fit(y boolean, x float8[]) (
+    SFUNC = clv_forest_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_forest_fit(boolean, float8[]) IS
+    'fit a random forest classifier of P(y) with the default options and return it as a clv model';
+DROP AGGREGATE clv_gbm_fit(float8, float8[], jsonb);
+CREATE AGGREGATE clv_gbm_fit(y float8, x float8[], options jsonb) (
+    SFUNC = clv_gbm_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_gbm_fit(float8, float8[], jsonb) IS
+    'fit gradient boosted trees (loss "squared", "logistic" or "tweedie"; "n_rounds", "learning_rate", ...) and return them as a clv model';
+DROP AGGREGATE clv_gbm_fit(float8, float8[]);
+CREATE AGGREGATE clv_gbm_fit(y float8, x float8[]) (
+    SFUNC = clv_gbm_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_gbm_fit(float8, float8[]) IS
+    'fit gradient boosted trees on the squared loss with the default options and return them as a clv model';
+DROP AGGREGATE clv_gbm_fit(boolean, float8[], jsonb);
+CREATE AGGREGATE clv_gbm_fit(y boolean, x float8[], options jsonb) (
+    SFUNC = clv_gbm_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_gbm_fit(boolean, float8[], jsonb) IS
+    'fit gradient boosted trees of P(y) on the logistic loss (options "n_rounds", "learning_rate", ...) and return them as a clv model';
+DROP AGGREGATE clv_gbm_fit(boolean, float8[]);
+CREATE AGGREGATE clv_gbm_fit(y boolean, x float8[]) (
+    SFUNC = clv_gbm_fit_trans, STYPE = clv_state,
+    FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_gbm_fit(boolean, float8[]) IS
+    'fit gradient boosted trees of P(y) on the logistic loss with the default options and return them as a clv model';
+
+DROP FUNCTION clv_summary_trans(internal, timestamptz, float8, timestamptz);
+DROP FUNCTION clv_summary_trans(internal, timestamptz, float8, timestamptz, interval);
+DROP FUNCTION clv_summary_trans(internal, timestamptz, float8, timestamptz, interval, interval);
+DROP FUNCTION clv_summary_trans(internal, timestamptz, float8, timestamptz, interval, interval, timestamptz);
+DROP FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz);
+DROP FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz, interval);
+DROP FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz, interval, interval);
+DROP FUNCTION clv_summary_holdout_trans(internal, timestamptz, float8, timestamptz, timestamptz, interval, interval, timestamptz);
+DROP FUNCTION clv_summary_combine(internal, internal);
+DROP FUNCTION clv_summary_serialize(internal);
+DROP FUNCTION clv_summary_deserialize(bytea, internal);
+DROP FUNCTION clv_summary_final(internal);
+DROP FUNCTION clv_summary_holdout_final(internal);
+DROP FUNCTION clv_linreg_fit_trans(internal, float8, float8[], jsonb);
+DROP FUNCTION clv_linreg_fit_trans(internal, float8, float8[]);
+DROP FUNCTION clv_linreg_fit_combine(internal, internal);
+DROP FUNCTION clv_linreg_fit_serialize(internal);
+DROP FUNCTION clv_linreg_fit_deserialize(bytea, internal);
+DROP FUNCTION clv_linreg_fit_final(internal);
+DROP FUNCTION clv_logreg_fit_trans(internal, boolean, float8[], jsonb);
+DROP FUNCTION clv_logreg_fit_trans(internal, boolean, float8[]);
+DROP FUNCTION clv_logreg_fit_combine(internal, internal);
+DROP FUNCTION clv_logreg_fit_serialize(internal);
+DROP FUNCTION clv_logreg_fit_deserialize(bytea, internal);
+DROP FUNCTION clv_logreg_fit_final(internal);
+DROP FUNCTION clv_bgnbd_fit_trans(internal, float8, float8, float8, jsonb);
+DROP FUNCTION clv_bgnbd_fit_trans(internal, float8, float8, float8);
+DROP FUNCTION clv_mbgnbd_fit_trans(internal, float8, float8, float8, jsonb);
+DROP FUNCTION clv_mbgnbd_fit_trans(internal, float8, float8, float8);
+DROP FUNCTION clv_paretonbd_fit_trans(internal, float8, float8, float8, jsonb);
+DROP FUNCTION clv_paretonbd_fit_trans(internal, float8, float8, float8);
+DROP FUNCTION clv_gammagamma_fit_trans(internal, float8, float8, jsonb);
+DROP FUNCTION clv_gammagamma_fit_trans(internal, float8, float8);
+DROP FUNCTION clv_btyd_fit_combine(internal, internal);
+DROP FUNCTION clv_btyd_fit_serialize(internal);
+DROP FUNCTION clv_btyd_fit_deserialize(bytea, internal);
+DROP FUNCTION clv_btyd_fit_final(internal);
+DROP FUNCTION clv_tracking_trans(internal, bytea, float8, integer, float8);
+DROP FUNCTION clv_tracking_trans(internal, bytea, float8, integer);
+DROP FUNCTION clv_tracking_combine(internal, internal);
+DROP FUNCTION clv_tracking_serialize(internal);
+DROP FUNCTION clv_tracking_deserialize(bytea, internal);
+DROP FUNCTION clv_tracking_final(internal);
+DROP FUNCTION clv_auc_trans(internal, boolean, float8);
+DROP FUNCTION clv_gini_trans(internal, float8, float8);
+DROP FUNCTION clv_ranking_combine(internal, internal);
+DROP FUNCTION clv_ranking_serialize(internal);
+DROP FUNCTION clv_ranking_deserialize(bytea, internal);
+DROP FUNCTION clv_auc_final(internal);
+DROP FUNCTION clv_gini_final(internal);
+DROP FUNCTION clv_forest_fit_trans(internal, float8, float8[], jsonb);
+DROP FUNCTION clv_forest_fit_trans(internal, float8, float8[]);
+DROP FUNCTION clv_forest_fit_trans(internal, boolean, float8[], jsonb);
+DROP FUNCTION clv_forest_fit_trans(internal, boolean, float8[]);
+DROP FUNCTION clv_gbm_fit_trans(internal, float8, float8[], jsonb);
+DROP FUNCTION clv_gbm_fit_trans(internal, float8, float8[]);
+DROP FUNCTION clv_gbm_fit_trans(internal, boolean, float8[], jsonb);
+DROP FUNCTION clv_gbm_fit_trans(internal, boolean, float8[]);
+DROP FUNCTION clv_trees_fit_combine(internal, internal);
+DROP FUNCTION clv_trees_fit_serialize(internal);
+DROP FUNCTION clv_trees_fit_deserialize(bytea, internal);
+DROP FUNCTION clv_forest_fit_final(internal);
+DROP FUNCTION clv_gbm_fit_final(internal);
+
 -- ---- the backend's cache of decoded models ---------------------------------
 
 -- Volatile: it reads this backend's state, which changes under it.  Parallel
@@ -48,20 +516,13 @@ COMMENT ON FUNCTION clv_rfm_segment(integer, integer, integer, jsonb) IS
 
 -- ---- the Qini coefficient of an uplift model --------------------------------
 
-CREATE FUNCTION clv_qini_trans(internal, float8, boolean, float8)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_qini_combine(internal, internal)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_qini_serialize(internal)
-RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_qini_deserialize(bytea, internal)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_qini_final(internal)
+CREATE FUNCTION clv_qini_trans(clv_state, float8, boolean, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_qini_final(clv_state)
 RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 CREATE AGGREGATE clv_qini(score float8, treated boolean, outcome float8) (
-    SFUNC = clv_qini_trans, STYPE = internal, FINALFUNC = clv_qini_final,
-    COMBINEFUNC = clv_qini_combine,
-    SERIALFUNC = clv_qini_serialize, DESERIALFUNC = clv_qini_deserialize,
+    SFUNC = clv_qini_trans, STYPE = clv_state, FINALFUNC = clv_qini_final,
+    COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE clv_qini(float8, boolean, float8) IS
@@ -74,31 +535,23 @@ COMMENT ON AGGREGATE clv_qini(float8, boolean, float8) IS
 -- gives the same model) and leaves the state alone: FINALFUNC_MODIFY =
 -- READ_ONLY, so the aggregate also runs as a window function.  The thread
 -- count (clv.training_threads) changes the speed, never the model.
-CREATE FUNCTION clv_kmeans_fit_trans(internal, float8[], integer, jsonb)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_kmeans_fit_trans(internal, float8[], integer)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_kmeans_fit_combine(internal, internal)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_kmeans_fit_serialize(internal)
-RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_kmeans_fit_deserialize(bytea, internal)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_kmeans_fit_final(internal)
+CREATE FUNCTION clv_kmeans_fit_trans(clv_state, float8[], integer, jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_kmeans_fit_trans(clv_state, float8[], integer)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_kmeans_fit_final(clv_state)
 RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 
 CREATE AGGREGATE clv_kmeans_fit(x float8[], k integer, options jsonb) (
-    SFUNC = clv_kmeans_fit_trans, STYPE = internal,
+    SFUNC = clv_kmeans_fit_trans, STYPE = clv_state,
     FINALFUNC = clv_kmeans_fit_final, FINALFUNC_MODIFY = READ_ONLY,
-    COMBINEFUNC = clv_kmeans_fit_combine,
-    SERIALFUNC = clv_kmeans_fit_serialize, DESERIALFUNC = clv_kmeans_fit_deserialize,
+    COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE clv_kmeans_fit(x float8[], k integer) (
-    SFUNC = clv_kmeans_fit_trans, STYPE = internal,
+    SFUNC = clv_kmeans_fit_trans, STYPE = clv_state,
     FINALFUNC = clv_kmeans_fit_final, FINALFUNC_MODIFY = READ_ONLY,
-    COMBINEFUNC = clv_kmeans_fit_combine,
-    SERIALFUNC = clv_kmeans_fit_serialize, DESERIALFUNC = clv_kmeans_fit_deserialize,
+    COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE clv_kmeans_fit(float8[], integer, jsonb) IS
@@ -108,63 +561,47 @@ COMMENT ON AGGREGATE clv_kmeans_fit(float8[], integer) IS
 
 -- ---- marketing budget: allocation over response curves, targeting price ----
 
-CREATE FUNCTION clv_allocate_budget_trans(internal, text, float8, float8, float8)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_allocate_budget_trans(internal, text, float8, float8, float8, jsonb)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_allocate_budget_combine(internal, internal)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_allocate_budget_serialize(internal)
-RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_allocate_budget_deserialize(bytea, internal)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_allocate_budget_final(internal)
+CREATE FUNCTION clv_allocate_budget_trans(clv_state, text, float8, float8, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_allocate_budget_trans(clv_state, text, float8, float8, float8, jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_allocate_budget_final(clv_state)
 RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 
 CREATE AGGREGATE clv_allocate_budget(segment text, spend float8, response float8, budget float8) (
-    SFUNC = clv_allocate_budget_trans, STYPE = internal, FINALFUNC = clv_allocate_budget_final,
-    COMBINEFUNC = clv_allocate_budget_combine,
-    SERIALFUNC = clv_allocate_budget_serialize, DESERIALFUNC = clv_allocate_budget_deserialize,
+    SFUNC = clv_allocate_budget_trans, STYPE = clv_state, FINALFUNC = clv_allocate_budget_final,
+    COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE clv_allocate_budget(text, float8, float8, float8) IS
     'allocation of budget over segments maximising total response, each segment''s curve the concave envelope of its (spend, response) points; jsonb with each segment''s spend, response and marginal return, the totals and the budget''s shadow price';
 
 CREATE AGGREGATE clv_allocate_budget(segment text, spend float8, response float8, budget float8, options jsonb) (
-    SFUNC = clv_allocate_budget_trans, STYPE = internal, FINALFUNC = clv_allocate_budget_final,
-    COMBINEFUNC = clv_allocate_budget_combine,
-    SERIALFUNC = clv_allocate_budget_serialize, DESERIALFUNC = clv_allocate_budget_deserialize,
+    SFUNC = clv_allocate_budget_trans, STYPE = clv_state, FINALFUNC = clv_allocate_budget_final,
+    COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE clv_allocate_budget(text, float8, float8, float8, jsonb) IS
     'clv_allocate_budget with options: "min" and "max" spend per segment, "objective" ("response" or "net" = response - spend), "interpolate" (false: the given spend levels only, solved exactly as a knapsack)';
 
-CREATE FUNCTION clv_budget_threshold_trans(internal, float8, float8, float8)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_budget_threshold_trans(internal, float8, float8, float8, bigint)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_budget_threshold_combine(internal, internal)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_budget_threshold_serialize(internal)
-RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_budget_threshold_deserialize(bytea, internal)
-RETURNS internal AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_budget_threshold_final(internal)
+CREATE FUNCTION clv_budget_threshold_trans(clv_state, float8, float8, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_budget_threshold_trans(clv_state, float8, float8, float8, bigint)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_budget_threshold_final(clv_state)
 RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 
 CREATE AGGREGATE clv_budget_threshold(gain float8, cost float8, budget float8) (
-    SFUNC = clv_budget_threshold_trans, STYPE = internal, FINALFUNC = clv_budget_threshold_final,
-    COMBINEFUNC = clv_budget_threshold_combine,
-    SERIALFUNC = clv_budget_threshold_serialize, DESERIALFUNC = clv_budget_threshold_deserialize,
+    SFUNC = clv_budget_threshold_trans, STYPE = clv_state, FINALFUNC = clv_budget_threshold_final,
+    COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE clv_budget_threshold(float8, float8, float8) IS
     'price lambda of a targeting budget, each row a customer: taking the rows with gain - lambda * cost > 0 spends at most budget and comes within one gain of the LP optimum';
 
 CREATE AGGREGATE clv_budget_threshold(gain float8, cost float8, budget float8, customer bigint) (
-    SFUNC = clv_budget_threshold_trans, STYPE = internal, FINALFUNC = clv_budget_threshold_final,
-    COMBINEFUNC = clv_budget_threshold_combine,
-    SERIALFUNC = clv_budget_threshold_serialize, DESERIALFUNC = clv_budget_threshold_deserialize,
+    SFUNC = clv_budget_threshold_trans, STYPE = clv_state, FINALFUNC = clv_budget_threshold_final,
+    COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
 COMMENT ON AGGREGATE clv_budget_threshold(float8, float8, float8, bigint) IS

@@ -1,7 +1,7 @@
 /*
- * agg_state.c — what every aggregate with an internal state shares: the
- * combine protocol around the family's own merge, and the serialized form's
- * writer and reader, which check every size and every read.
+ * agg_state.c — the payload of an aggregate state's flat form (state_type.c):
+ * the writer, which checks the size before it grows, and the reader, which
+ * checks every read.
  */
 #include "clv.h"
 
@@ -11,33 +11,6 @@
 #include "miscadmin.h"
 #include "port/pg_bswap.h"
 #include "utils/memutils.h"
-
-/* ---- combine --------------------------------------------------------------- */
-
-Datum
-clv_combine_states(FunctionCallInfo fcinfo, const clv_combine_ops *ops)
-{
-	MemoryContext cxt = clv_agg_context(fcinfo, ops->fname);
-	void	   *a = PG_ARGISNULL(0) ? NULL : PG_GETARG_POINTER(0);
-	void	   *b = PG_ARGISNULL(1) ? NULL : PG_GETARG_POINTER(1);
-	MemoryContext old;
-
-	if (b == NULL)
-	{
-		if (a == NULL)
-			PG_RETURN_NULL();
-		PG_RETURN_POINTER(a);
-	}
-	if (a != NULL)
-		ops->check_same(fcinfo, a, b);
-	/* b may live in a shorter-lived context: what a keeps is copied */
-	old = MemoryContextSwitchTo(cxt);
-	if (a == NULL)
-		a = ops->new_like(b, cxt);
-	ops->merge(a, b);
-	MemoryContextSwitchTo(old);
-	PG_RETURN_POINTER(a);
-}
 
 /* ---- serialized aggregate states ------------------------------------------ */
 
@@ -64,8 +37,8 @@ void
 clv_state_send_begin(StringInfo buf, size_t n_items, size_t item_bytes, size_t fixed_bytes,
 					 const char *items)
 {
-	/* the StringInfo's own terminating byte and the bytea header count too */
-	size_t		room = MaxAllocSize - VARHDRSZ - 1;
+	/* what is written already and the StringInfo's terminating byte count too */
+	size_t		room = MaxAllocSize - 1 - (size_t) buf->len;
 
 	if (!clv_bytes_fit(n_items, item_bytes, fixed_bytes, room))
 		ereport(ERROR,
@@ -74,7 +47,6 @@ clv_state_send_begin(StringInfo buf, size_t n_items, size_t item_bytes, size_t f
 				 errdetail("A partial state of %zu %s needs more than the 1 GB a bytea holds.",
 						   n_items, items),
 				 errhint("Disable parallel query for this statement with SET max_parallel_workers_per_gather = 0.")));
-	pq_begintypsend(buf);
 	enlargeStringInfo(buf, (int) (fixed_bytes + n_items * item_bytes));
 }
 

@@ -1,7 +1,7 @@
 /*
  * btyd_fit_glue.c — the fit aggregates of the "buy till you die" models:
  * clv_bgnbd_fit, clv_mbgnbd_fit, clv_paretonbd_fit and clv_gammagamma_fit,
- * with their combine, serialize and deserialize functions.
+ * with their support functions.
  *
  * The aggregate state is the set of distinct customer patterns with counts
  * (see btyd.h), so partial states combine exactly.
@@ -74,11 +74,9 @@ raise_pattern_limit(clv_error *err, clv_btyd_model model)
 	clv_raise(err);
 }
 
-static Datum
-btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
+static void *
+btyd_trans(FunctionCallInfo fcinfo, btyd_state *state, MemoryContext cxt, clv_btyd_model model)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, fit_name(model));
-	btyd_state *state = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
 	int			options_arg = 1 + clv_btyd_models[model].n_features;
 	double		x,
 				tx,
@@ -101,41 +99,39 @@ btyd_trans(FunctionCallInfo fcinfo, clv_btyd_model model)
 		state->options = options;
 		clv_patterns_init(&state->patterns, clv_training_memory_bytes());
 	}
+	else if (state->model != model)
+		clv_state_of_other_aggregate(fcinfo, fit_name(state->model));
 	else
 		clv_check_options_row(fcinfo, options_arg, state->options, fit_name(model));
 	st = clv_btyd_add_customer(model, &state->patterns, x, tx, T, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
 		raise_pattern_limit(&err, model);
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
-PG_FUNCTION_INFO_V1(clv_bgnbd_fit_trans);
-Datum
-clv_bgnbd_fit_trans(PG_FUNCTION_ARGS)
+static void *
+bgnbd_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return btyd_trans(fcinfo, CLV_BTYD_BGNBD);
+	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_BGNBD);
 }
 
-PG_FUNCTION_INFO_V1(clv_mbgnbd_fit_trans);
-Datum
-clv_mbgnbd_fit_trans(PG_FUNCTION_ARGS)
+static void *
+mbgnbd_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return btyd_trans(fcinfo, CLV_BTYD_MBGNBD);
+	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_MBGNBD);
 }
 
-PG_FUNCTION_INFO_V1(clv_paretonbd_fit_trans);
-Datum
-clv_paretonbd_fit_trans(PG_FUNCTION_ARGS)
+static void *
+paretonbd_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return btyd_trans(fcinfo, CLV_BTYD_PARETONBD);
+	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_PARETONBD);
 }
 
-PG_FUNCTION_INFO_V1(clv_gammagamma_fit_trans);
-Datum
-clv_gammagamma_fit_trans(PG_FUNCTION_ARGS)
+static void *
+gammagamma_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return btyd_trans(fcinfo, CLV_BTYD_GAMMAGAMMA);
+	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_GAMMAGAMMA);
 }
 
 /* ---- combine, serialize, deserialize -------------------------------------- */
@@ -155,8 +151,12 @@ btyd_new_like(const void *b, MemoryContext cxt)
 static void
 btyd_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
 {
-	clv_check_options_agree(fcinfo, ((const btyd_state *) a)->options,
-							((const btyd_state *) b)->options);
+	const btyd_state *sa = a,
+			   *sb = b;
+
+	if (sa->model != sb->model)
+		clv_state_of_other_aggregate(fcinfo, fit_name(sb->model));
+	clv_check_options_agree(fcinfo, sa->options, sb->options);
 }
 
 static void
@@ -169,72 +169,54 @@ btyd_merge(void *a, const void *b)
 		raise_pattern_limit(&err, sa->model);
 }
 
-static const clv_combine_ops btyd_combine = {
-	"clv_btyd_fit_combine", btyd_new_like, btyd_check_same, btyd_merge
-};
-
-PG_FUNCTION_INFO_V1(clv_btyd_fit_combine);
-Datum
-clv_btyd_fit_combine(PG_FUNCTION_ARGS)
+/* Compacting (sorting) the patterns changes their order, not the state's content. */
+static void
+btyd_send(StringInfo buf, const void *state)
 {
-	return clv_combine_states(fcinfo, &btyd_combine);
-}
+	btyd_state *s = (btyd_state *) state;
 
-PG_FUNCTION_INFO_V1(clv_btyd_fit_serialize);
-Datum
-clv_btyd_fit_serialize(PG_FUNCTION_ARGS)
-{
-	btyd_state *s = (btyd_state *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	clv_agg_context(fcinfo, "clv_btyd_fit_serialize");
 	clv_patterns_compact(&s->patterns);
-	clv_state_send_begin(&buf, s->patterns.n, 4 * sizeof(double),
+	clv_state_send_begin(buf, s->patterns.n, 4 * sizeof(double),
 						 4 + clv_sent_jsonb_bytes(s->options) + 8, "distinct patterns");
-	pq_sendint32(&buf, s->model);
-	clv_send_jsonb(&buf, s->options);
-	pq_sendint64(&buf, s->patterns.n);
+	pq_sendint32(buf, s->model);
+	clv_send_jsonb(buf, s->options);
+	pq_sendint64(buf, s->patterns.n);
 	for (size_t i = 0; i < s->patterns.n; i++)
 	{
-		pq_sendfloat8(&buf, s->patterns.v[i].x);
-		pq_sendfloat8(&buf, s->patterns.v[i].tx);
-		pq_sendfloat8(&buf, s->patterns.v[i].T);
-		pq_sendfloat8(&buf, s->patterns.v[i].count);
+		pq_sendfloat8(buf, s->patterns.v[i].x);
+		pq_sendfloat8(buf, s->patterns.v[i].tx);
+		pq_sendfloat8(buf, s->patterns.v[i].T);
+		pq_sendfloat8(buf, s->patterns.v[i].count);
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* In the current context: the combine function copies what it keeps. */
-PG_FUNCTION_INFO_V1(clv_btyd_fit_deserialize);
-Datum
-clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
+/* In the current context: whoever keeps the state copies what it keeps. */
+static void *
+btyd_receive(StringInfo buf)
 {
-	StringInfoData buf;
 	btyd_state *s;
 	uint32		model;
 	int64		n;
 	clv_error	err;
 
-	clv_agg_context(fcinfo, "clv_btyd_fit_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	model = clv_state_uint32(&buf);
+	model = clv_state_uint32(buf);
 	if (model >= CLV_BTYD_N_MODELS)
 		clv_invalid_state("The model number is %u.", model);
 	s = palloc0(sizeof(btyd_state));
 	s->model = (clv_btyd_model) model;
-	s->options = clv_receive_jsonb(&buf);
-	n = clv_state_int64(&buf);
-	if (n < 0 || n > (buf.len - buf.cursor) / 32)
+	s->options = clv_receive_jsonb(buf);
+	n = clv_state_int64(buf);
+	if (n < 0 || n > (buf->len - buf->cursor) / 32)
 		clv_invalid_state("The pattern count is " INT64_FORMAT ".", n);
 	clv_patterns_init(&s->patterns, clv_training_memory_bytes());
 	for (int64 i = 0; i < n; i++)
 	{
-		double		x = clv_state_float8(&buf);
-		double		tx = clv_state_float8(&buf);
-		double		T = clv_state_float8(&buf);
-		double		count = clv_state_float8(&buf);
+		double		x = clv_state_float8(buf);
+		double		tx = clv_state_float8(buf);
+		double		T = clv_state_float8(buf);
+		double		count = clv_state_float8(buf);
 
 		if (!(count >= 1 && isfinite(count)) ||
 			clv_btyd_check_customer(s->model, x, tx, T, &err) != CLV_OK)
@@ -243,8 +225,90 @@ clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	clv_state_end(&buf);
-	PG_RETURN_POINTER(s);
+	return s;
+}
+
+const clv_state_family clv_btyd_family = {
+	CLV_STATE_BTYD, "clv_bgnbd_fit, clv_mbgnbd_fit, clv_paretonbd_fit or clv_gammagamma_fit",
+	{"clv_btyd_fit_combine", btyd_new_like, btyd_check_same, btyd_merge},
+	btyd_send, btyd_receive
+};
+
+PG_FUNCTION_INFO_V1(clv_bgnbd_fit_trans);
+Datum
+clv_bgnbd_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, bgnbd_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_bgnbd_fit_trans_v2);
+Datum
+clv_bgnbd_fit_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_btyd_family, bgnbd_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_mbgnbd_fit_trans);
+Datum
+clv_mbgnbd_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, mbgnbd_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_mbgnbd_fit_trans_v2);
+Datum
+clv_mbgnbd_fit_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_btyd_family, mbgnbd_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_paretonbd_fit_trans);
+Datum
+clv_paretonbd_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, paretonbd_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_paretonbd_fit_trans_v2);
+Datum
+clv_paretonbd_fit_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_btyd_family, paretonbd_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_gammagamma_fit_trans);
+Datum
+clv_gammagamma_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, gammagamma_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_gammagamma_fit_trans_v2);
+Datum
+clv_gammagamma_fit_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_btyd_family, gammagamma_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_combine);
+Datum
+clv_btyd_fit_combine(PG_FUNCTION_ARGS)
+{
+	return clv_combine_states(fcinfo, &clv_btyd_family.combine);
+}
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_serialize);
+Datum
+clv_btyd_fit_serialize(PG_FUNCTION_ARGS)
+{
+	return clv_internal_serialize(fcinfo, &clv_btyd_family);
+}
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_deserialize);
+Datum
+clv_btyd_fit_deserialize(PG_FUNCTION_ARGS)
+{
+	return clv_internal_deserialize(fcinfo, &clv_btyd_family);
 }
 
 /* ---- final ----------------------------------------------------------------- */
@@ -257,11 +321,10 @@ json_params(StringInfo buf, const char *key, clv_btyd_model model, const double 
 	clv_json_named_numbers(buf, key, ops->param_names, v, ops->n_params);
 }
 
-PG_FUNCTION_INFO_V1(clv_btyd_fit_final);
-Datum
-clv_btyd_fit_final(PG_FUNCTION_ARGS)
+static Datum
+btyd_finish(FunctionCallInfo fcinfo, void *state)
 {
-	btyd_state *s = PG_ARGISNULL(0) ? NULL : (btyd_state *) PG_GETARG_POINTER(0);
+	btyd_state *s = state;
 	const clv_btyd_ops *ops;
 	btyd_options opt;
 	clv_btyd_options copt;
@@ -271,7 +334,6 @@ clv_btyd_fit_final(PG_FUNCTION_ARGS)
 	StringInfoData meta;
 	clv_model	model = {0};
 
-	clv_agg_context(fcinfo, "clv_btyd_fit_final");
 	if (s == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -312,4 +374,18 @@ clv_btyd_fit_final(PG_FUNCTION_ARGS)
 	model.n_params = fit.n_params;
 	model.params = fit.params;
 	PG_RETURN_BYTEA_P(clv_model_to_bytea(&model));
+}
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_final);
+Datum
+clv_btyd_fit_final(PG_FUNCTION_ARGS)
+{
+	return clv_internal_final(fcinfo, btyd_finish);
+}
+
+PG_FUNCTION_INFO_V1(clv_btyd_fit_final_v2);
+Datum
+clv_btyd_fit_final_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_btyd_family, btyd_finish);
 }

@@ -80,9 +80,6 @@ check_same_budget(FunctionCallInfo fcinfo, double a, double b)
 				 errhint("Pass the budget as a constant, or group by it.")));
 }
 
-/* The state argument, or NULL. */
-#define STATE_ARG(type) (PG_ARGISNULL(0) ? NULL : (type *) PG_GETARG_POINTER(0))
-
 /* ---- JSON output --------------------------------------------------------------- */
 
 /* A finite number in its shortest exact form, or null. */
@@ -235,12 +232,10 @@ allocation_state_new(double budget, const Jsonb *options, MemoryContext cxt)
 	return state;
 }
 
-PG_FUNCTION_INFO_V1(clv_allocate_budget_trans);
-Datum
-clv_allocate_budget_trans(PG_FUNCTION_ARGS)
+static void *
+allocation_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_allocate_budget_trans");
-	allocation_state *state = STATE_ARG(allocation_state);
+	allocation_state *state = prev;
 	text	   *segment;
 	double		spend,
 				response,
@@ -281,7 +276,7 @@ clv_allocate_budget_trans(PG_FUNCTION_ARGS)
 		raise_limit(&err);
 	}
 	MemoryContextSwitchTo(old);
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
 static void *
@@ -312,53 +307,38 @@ allocation_merge(void *a, const void *b)
 		raise_limit(&err);
 }
 
-static const clv_combine_ops allocation_combine = {
-	"clv_allocate_budget_combine", allocation_new_like, allocation_check_same, allocation_merge
-};
-
-PG_FUNCTION_INFO_V1(clv_allocate_budget_combine);
-Datum
-clv_allocate_budget_combine(PG_FUNCTION_ARGS)
-{
-	return clv_combine_states(fcinfo, &allocation_combine);
-}
-
 /*
- * Serialized: float8 budget, options (int32 length, bytes), int64 segment
+ * The payload of the flat state: float8 budget, options (int32 length, bytes), int64 segment
  * count, each segment's name (int32 length, bytes), int64 point count, then
  * count × (int32 segment, float8 spend, float8 response).
  */
 #define POINT_BYTES (4 + 8 + 8)
 
-PG_FUNCTION_INFO_V1(clv_allocate_budget_serialize);
-Datum
-clv_allocate_budget_serialize(PG_FUNCTION_ARGS)
+static void
+allocation_send(StringInfo buf, const void *s)
 {
-	allocation_state *state = (allocation_state *) PG_GETARG_POINTER(0);
+	const allocation_state *state = s;
 	const clv_budget_points *pts = &state->points;
-	StringInfoData buf;
 
-	clv_agg_context(fcinfo, "clv_allocate_budget_serialize");
-	clv_state_send_begin(&buf, pts->n + pts->n_segs, POINT_BYTES,
+	clv_state_send_begin(buf, pts->n + pts->n_segs, POINT_BYTES,
 						 8 + clv_sent_jsonb_bytes(state->options) + 16 + pts->names_len, "points");
-	pq_sendfloat8(&buf, state->budget);
-	clv_send_jsonb(&buf, state->options);
-	pq_sendint64(&buf, (int64) pts->n_segs);
+	pq_sendfloat8(buf, state->budget);
+	clv_send_jsonb(buf, state->options);
+	pq_sendint64(buf, (int64) pts->n_segs);
 	for (size_t s = 0; s < pts->n_segs; s++)
 	{
-		pq_sendint32(&buf, (int32) pts->segs[s].len);
-		pq_sendbytes(&buf, pts->names + pts->segs[s].off, (int) pts->segs[s].len);
+		pq_sendint32(buf, (int32) pts->segs[s].len);
+		pq_sendbytes(buf, pts->names + pts->segs[s].off, (int) pts->segs[s].len);
 	}
-	pq_sendint64(&buf, (int64) pts->n);
+	pq_sendint64(buf, (int64) pts->n);
 	for (size_t i = 0; i < pts->n; i++)
 	{
-		pq_sendint32(&buf, (int32) pts->v[i].seg);
-		pq_sendfloat8(&buf, pts->v[i].spend);
-		pq_sendfloat8(&buf, pts->v[i].response);
+		pq_sendint32(buf, (int32) pts->v[i].seg);
+		pq_sendfloat8(buf, pts->v[i].spend);
+		pq_sendfloat8(buf, pts->v[i].response);
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
 /* The segments of a serialized state, as segment numbers of state (returned). */
@@ -384,11 +364,9 @@ receive_segments(StringInfo buf, allocation_state *state)
 	return map;
 }
 
-PG_FUNCTION_INFO_V1(clv_allocate_budget_deserialize);
-Datum
-clv_allocate_budget_deserialize(PG_FUNCTION_ARGS)
+static void *
+allocation_receive(StringInfo buf)
 {
-	StringInfoData buf;
 	allocation_state *state;
 	double		budget;
 	uint32	   *map;
@@ -396,27 +374,25 @@ clv_allocate_budget_deserialize(PG_FUNCTION_ARGS)
 				n_segs;
 	clv_error	err;
 
-	clv_agg_context(fcinfo, "clv_allocate_budget_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	budget = clv_state_float8(&buf);
+	budget = clv_state_float8(buf);
 	if (!isfinite(budget) || budget < 0)
 		clv_invalid_state("The budget is not one that rows can give.");
 
-	/* per-call context: the combine function copies what it keeps */
-	state = allocation_state_new(budget, clv_receive_jsonb(&buf), CurrentMemoryContext);
-	map = receive_segments(&buf, state);
+	/* in the current context: whoever keeps the state copies it */
+	state = allocation_state_new(budget, clv_receive_jsonb(buf), CurrentMemoryContext);
+	map = receive_segments(buf, state);
 	n_segs = (int64) state->points.n_segs;
-	n = clv_state_int64(&buf);
-	if (n < 0 || (uint64) n != (uint64) (buf.len - buf.cursor) / POINT_BYTES ||
-		(buf.len - buf.cursor) % POINT_BYTES != 0)
+	n = clv_state_int64(buf);
+	if (n < 0 || (uint64) n != (uint64) (buf->len - buf->cursor) / POINT_BYTES ||
+		(buf->len - buf->cursor) % POINT_BYTES != 0)
 		clv_invalid_state("The point count does not match the length of the state.");
 	if (clv_budget_points_reserve(&state->points, (size_t) n, &err) != CLV_OK)
 		raise_limit(&err);
 	for (int64 i = 0; i < n; i++)
 	{
-		uint32		seg = clv_state_uint32(&buf);
-		double		spend = clv_state_float8(&buf),
-					response = clv_state_float8(&buf);
+		uint32		seg = clv_state_uint32(buf);
+		double		spend = clv_state_float8(buf),
+					response = clv_state_float8(buf);
 
 		if ((int64) seg >= n_segs || !isfinite(spend) || spend < 0 || !isfinite(response))
 			clv_invalid_state("Point " INT64_FORMAT " is not one that rows can produce.", i + 1);
@@ -425,8 +401,20 @@ clv_allocate_budget_deserialize(PG_FUNCTION_ARGS)
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	clv_state_end(&buf);
-	PG_RETURN_POINTER(state);
+	return state;
+}
+
+const clv_state_family clv_allocation_family = {
+	CLV_STATE_ALLOCATION, ALLOCATE,
+	{"clv_state_combine", allocation_new_like, allocation_check_same, allocation_merge},
+	allocation_send, allocation_receive
+};
+
+PG_FUNCTION_INFO_V1(clv_allocate_budget_trans);
+Datum
+clv_allocate_budget_trans(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_allocation_family, allocation_step);
 }
 
 /* The segment name as a JSON string. */
@@ -472,21 +460,26 @@ allocation_json(const clv_budget_result *r, double budget, const clv_budget_opti
 	return DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(buf.data)));
 }
 
-PG_FUNCTION_INFO_V1(clv_allocate_budget_final);
-Datum
-clv_allocate_budget_final(PG_FUNCTION_ARGS)
+static Datum
+allocation_finish(FunctionCallInfo fcinfo, void *s)
 {
-	allocation_state *state = STATE_ARG(allocation_state);
+	allocation_state *state = s;
 	allocation_options o;
 	clv_budget_result r;
 	clv_error	err;
 
-	clv_agg_context(fcinfo, "clv_allocate_budget_final");
 	if (state == NULL)
 		PG_RETURN_NULL();
 	parse_allocation_options(state->options, &o);
 	clv_check(clv_budget_allocate(&state->points, state->budget, &o.core, &r, &err), &err);
 	PG_RETURN_JSONB_P(allocation_json(&r, state->budget, &o.core));
+}
+
+PG_FUNCTION_INFO_V1(clv_allocate_budget_final);
+Datum
+clv_allocate_budget_final(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_allocation_family, allocation_finish);
 }
 
 /* ---- clv_budget_threshold ----------------------------------------------------------------- */
@@ -522,12 +515,10 @@ cost_error(double cost)
 }
 
 /* Arguments: state, gain, cost, budget [, customer]. */
-PG_FUNCTION_INFO_V1(clv_budget_threshold_trans);
-Datum
-clv_budget_threshold_trans(PG_FUNCTION_ARGS)
+static void *
+threshold_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_budget_threshold_trans");
-	threshold_state *state = STATE_ARG(threshold_state);
+	threshold_state *state = prev;
 	bool		grouped = PG_NARGS() > 4;
 	double		gain = clv_finite_arg(fcinfo, 1, "gain"),
 				cost = clv_finite_arg(fcinfo, 2, "cost"),
@@ -547,6 +538,9 @@ clv_budget_threshold_trans(PG_FUNCTION_ARGS)
 		check_not_null(fcinfo, 4, "customer");
 		customer = PG_GETARG_INT64(4);
 	}
+	if (state != NULL && state->grouped != grouped)
+		clv_state_of_other_aggregate(fcinfo, state->grouped ? "clv_budget_threshold with customers"
+									 : "clv_budget_threshold without customers");
 	if (state == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -566,7 +560,7 @@ clv_budget_threshold_trans(PG_FUNCTION_ARGS)
 		st = clv_offers_append(&state->offers, customer, gain, cost, &err);
 	if (st != CLV_OK)
 		raise_limit(&err);
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
 static void *
@@ -584,7 +578,8 @@ threshold_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
 			   *y = b;
 
 	if (x->grouped != y->grouped)
-		elog(ERROR, "clv_budget_threshold_combine received states with and without customers");
+		clv_state_of_other_aggregate(fcinfo, y->grouped ? "clv_budget_threshold with customers"
+									 : "clv_budget_threshold without customers");
 	check_same_budget(fcinfo, x->budget, y->budget);
 }
 
@@ -598,78 +593,59 @@ threshold_merge(void *a, const void *b)
 		raise_limit(&err);
 }
 
-static const clv_combine_ops threshold_combine = {
-	"clv_budget_threshold_combine", threshold_new_like, threshold_check_same, threshold_merge
-};
-
-PG_FUNCTION_INFO_V1(clv_budget_threshold_combine);
-Datum
-clv_budget_threshold_combine(PG_FUNCTION_ARGS)
-{
-	return clv_combine_states(fcinfo, &threshold_combine);
-}
-
 /*
- * Serialized: byte grouped, float8 budget, int64 count, then
+ * The payload of the flat state: byte grouped, float8 budget, int64 count, then
  * count × (int64 customer, float8 gain, float8 cost).
  */
 #define THRESHOLD_HEADER_BYTES (1 + 8 + 8)
 #define OFFER_BYTES (8 + 8 + 8)
 
-PG_FUNCTION_INFO_V1(clv_budget_threshold_serialize);
-Datum
-clv_budget_threshold_serialize(PG_FUNCTION_ARGS)
+static void
+threshold_send(StringInfo buf, const void *s)
 {
-	threshold_state *state = (threshold_state *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
+	const threshold_state *state = s;
 
-	clv_agg_context(fcinfo, "clv_budget_threshold_serialize");
-	clv_state_send_begin(&buf, state->offers.n, OFFER_BYTES, THRESHOLD_HEADER_BYTES, "options");
-	pq_sendbyte(&buf, state->grouped ? 1 : 0);
-	pq_sendfloat8(&buf, state->budget);
-	pq_sendint64(&buf, (int64) state->offers.n);
+	clv_state_send_begin(buf, state->offers.n, OFFER_BYTES, THRESHOLD_HEADER_BYTES, "options");
+	pq_sendbyte(buf, state->grouped ? 1 : 0);
+	pq_sendfloat8(buf, state->budget);
+	pq_sendint64(buf, (int64) state->offers.n);
 	for (size_t i = 0; i < state->offers.n; i++)
 	{
-		pq_sendint64(&buf, state->offers.v[i].customer);
-		pq_sendfloat8(&buf, state->offers.v[i].gain);
-		pq_sendfloat8(&buf, state->offers.v[i].cost);
+		pq_sendint64(buf, state->offers.v[i].customer);
+		pq_sendfloat8(buf, state->offers.v[i].gain);
+		pq_sendfloat8(buf, state->offers.v[i].cost);
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-PG_FUNCTION_INFO_V1(clv_budget_threshold_deserialize);
-Datum
-clv_budget_threshold_deserialize(PG_FUNCTION_ARGS)
+static void *
+threshold_receive(StringInfo buf)
 {
-	StringInfoData buf;
 	threshold_state *state;
 	uint8		grouped;
 	double		budget;
 	int64		n;
 	clv_error	err;
 
-	clv_agg_context(fcinfo, "clv_budget_threshold_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	grouped = clv_state_byte(&buf);
-	budget = clv_state_float8(&buf);
-	n = clv_state_int64(&buf);
+	grouped = clv_state_byte(buf);
+	budget = clv_state_float8(buf);
+	n = clv_state_int64(buf);
 	if (grouped > 1 || !isfinite(budget) || budget < 0)
 		clv_invalid_state("The header is not one that rows can give.");
-	if (n < 0 || (uint64) n != (uint64) (buf.len - buf.cursor) / OFFER_BYTES ||
-		(buf.len - buf.cursor) % OFFER_BYTES != 0)
+	if (n < 0 || (uint64) n != (uint64) (buf->len - buf->cursor) / OFFER_BYTES ||
+		(buf->len - buf->cursor) % OFFER_BYTES != 0)
 		clv_invalid_state("The option count does not match the length of the state.");
 
-	/* per-call context: the combine function copies what it keeps */
+	/* in the current context: whoever keeps the state copies it */
 	state = threshold_state_new(budget, grouped == 1);
 	if (clv_offers_reserve(&state->offers, (size_t) n, &err) != CLV_OK)
 		raise_limit(&err);
 	for (int64 i = 0; i < n; i++)
 	{
-		int64		customer = clv_state_int64(&buf);
-		double		gain = clv_state_float8(&buf),
-					cost = clv_state_float8(&buf);
+		int64		customer = clv_state_int64(buf);
+		double		gain = clv_state_float8(buf),
+					cost = clv_state_float8(buf);
 
 		if (!isfinite(gain) || !isfinite(cost) || !(cost > 0) || (!grouped && customer != 0))
 			clv_invalid_state("Option " INT64_FORMAT " is not one that rows can produce.", i + 1);
@@ -678,23 +654,40 @@ clv_budget_threshold_deserialize(PG_FUNCTION_ARGS)
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	clv_state_end(&buf);
-	PG_RETURN_POINTER(state);
+	return state;
+}
+
+const clv_state_family clv_threshold_family = {
+	CLV_STATE_THRESHOLD, "clv_budget_threshold",
+	{"clv_state_combine", threshold_new_like, threshold_check_same, threshold_merge},
+	threshold_send, threshold_receive
+};
+
+PG_FUNCTION_INFO_V1(clv_budget_threshold_trans);
+Datum
+clv_budget_threshold_trans(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_threshold_family, threshold_step);
+}
+
+static Datum
+threshold_finish(FunctionCallInfo fcinfo, void *s)
+{
+	threshold_state *state = s;
+	double		lambda,
+				spend;
+	clv_error	err;
+
+	if (state == NULL)
+		PG_RETURN_NULL();
+	clv_check(clv_budget_threshold(&state->offers, state->grouped, state->budget,
+								   &lambda, &spend, &err), &err);
+	PG_RETURN_FLOAT8(lambda);
 }
 
 PG_FUNCTION_INFO_V1(clv_budget_threshold_final);
 Datum
 clv_budget_threshold_final(PG_FUNCTION_ARGS)
 {
-	threshold_state *state = STATE_ARG(threshold_state);
-	double		lambda,
-				spend;
-	clv_error	err;
-
-	clv_agg_context(fcinfo, "clv_budget_threshold_final");
-	if (state == NULL)
-		PG_RETURN_NULL();
-	clv_check(clv_budget_threshold(&state->offers, state->grouped, state->budget,
-								   &lambda, &spend, &err), &err);
-	PG_RETURN_FLOAT8(lambda);
+	return clv_state_final(fcinfo, &clv_threshold_family, threshold_finish);
 }

@@ -158,16 +158,6 @@ clv_raise(const clv_error *err)
 	pg_unreachable();
 }
 
-MemoryContext
-clv_agg_context(FunctionCallInfo fcinfo, const char *fname)
-{
-	MemoryContext cxt;
-
-	if (!AggCheckCallContext(fcinfo, &cxt))
-		elog(ERROR, "%s called in non-aggregate context", fname);
-	return cxt;
-}
-
 const char *
 clv_agg_name(FunctionCallInfo fcinfo)
 {

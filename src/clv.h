@@ -42,7 +42,10 @@ clv_check(clv_status st, const clv_error *err)
 		clv_raise(err);
 }
 
-/* The aggregate memory context, or an error when not called as an aggregate. */
+/*
+ * The aggregate memory context, or an error (0A000) when not called as an
+ * aggregate; fname names the function (NULL: looked up).
+ */
 extern MemoryContext clv_agg_context(FunctionCallInfo fcinfo, const char *fname);
 
 /*
@@ -106,12 +109,12 @@ clv_same_bytes(const struct varlena *a, const struct varlena *b)
 		memcmp(VARDATA_ANY(a), VARDATA_ANY(b), VARSIZE_ANY_EXHDR(a)) == 0;
 }
 
-/* ---- aggregate states (agg_state.c) --------------------------------------- */
+/* ---- aggregate states (state_type.c, agg_state.c) ------------------------ */
 
 /*
- * A combine function of an internal state: clv_combine_states does what all
- * share (a NULL side, the aggregate context, a copy of b's settings for a new
- * state) around what the family supplies.
+ * How a family of aggregates merges its partial states: what the combine
+ * function does around it (a NULL side, the memory context, a copy of b's
+ * settings for a new state) is shared.
  */
 typedef struct clv_combine_ops
 {
@@ -124,7 +127,73 @@ typedef struct clv_combine_ops
 	void		(*merge) (void *a, const void *b);
 } clv_combine_ops;
 
+/*
+ * A family of aggregates that share a state: its C struct, and how that is
+ * written into and read from the payload of a flat clv_state.  The id is
+ * stored in every flat state and never reused.
+ */
+typedef enum clv_state_family_id
+{
+	CLV_STATE_SUMMARY = 1,
+	CLV_STATE_LINREG = 2,
+	CLV_STATE_LOGREG = 3,
+	CLV_STATE_BTYD = 4,
+	CLV_STATE_TRACKING = 5,
+	CLV_STATE_RANKING = 6,
+	CLV_STATE_TREES = 7,
+	CLV_STATE_QINI = 8,
+	CLV_STATE_KMEANS = 9,
+	CLV_STATE_ALLOCATION = 10,
+	CLV_STATE_THRESHOLD = 11
+} clv_state_family_id;
+
+typedef struct clv_state_family
+{
+	clv_state_family_id id;
+	const char *aggregates;		/* "clv_linreg_fit", for messages */
+	clv_combine_ops combine;
+	/* append the payload: begin with clv_state_send_begin, which checks the size */
+	void		(*send) (StringInfo buf, const void *state);
+	/*
+	 * Read a payload written by send into a state allocated in the current
+	 * context, checking every value (clv_invalid_state); it may point into
+	 * the buffer.  The caller checks that nothing is left over.
+	 */
+	void	   *(*receive) (StringInfo buf);
+} clv_state_family;
+
+/*
+ * A transition function's work on one row: state is NULL on a group's first
+ * row; the state, and anything it allocates to keep, lives in cxt.  Returns
+ * the state (a new one, or state), or NULL when it skips a group's first row.
+ */
+typedef void *(*clv_state_step) (FunctionCallInfo fcinfo, void *state, MemoryContext cxt);
+
+/* A final function's work; state is NULL after zero rows. */
+typedef Datum (*clv_state_finish) (FunctionCallInfo fcinfo, void *state);
+
+/*
+ * Support functions of both SQL conventions.  Since 0.2.0 the state is a
+ * clv_state (the _v2 C symbols); the unsuffixed symbols serve the 0.1.0
+ * definitions, whose state is internal, until ALTER EXTENSION clv UPDATE.
+ */
+extern Datum clv_state_trans(FunctionCallInfo fcinfo, const clv_state_family *family,
+							 clv_state_step step);
+extern Datum clv_state_final(FunctionCallInfo fcinfo, const clv_state_family *family,
+							 clv_state_finish finish);
+extern Datum clv_internal_trans(FunctionCallInfo fcinfo, clv_state_step step);
+extern Datum clv_internal_final(FunctionCallInfo fcinfo, clv_state_finish finish);
 extern Datum clv_combine_states(FunctionCallInfo fcinfo, const clv_combine_ops *ops);
+extern Datum clv_internal_serialize(FunctionCallInfo fcinfo, const clv_state_family *family);
+extern Datum clv_internal_deserialize(FunctionCallInfo fcinfo, const clv_state_family *family);
+
+/*
+ * A state of aggregate got reached a support function of another aggregate
+ * of its family (42804): possible now that states are values a user's own
+ * aggregate can pass around.
+ */
+extern void clv_state_of_other_aggregate(FunctionCallInfo fcinfo, const char *got)
+			pg_attribute_noreturn();
 
 /*
  * A malformed aggregate state, serialized or float8[] (22P03, like a bad
@@ -133,9 +202,9 @@ extern Datum clv_combine_states(FunctionCallInfo fcinfo, const clv_combine_ops *
 extern void clv_invalid_state(const char *fmt,...) pg_attribute_printf(1, 2) pg_attribute_noreturn();
 
 /*
- * Start serializing a state of fixed_bytes plus n_items of item_bytes each
- * (what items counts is named in the error): past what a bytea holds (just
- * under 1 GB), an error with a hint, before any size reaches an int length.
+ * Make room in buf for fixed_bytes plus n_items of item_bytes each (what
+ * items counts is named in the error): past what a bytea holds (just under
+ * 1 GB), an error with a hint, before any size reaches an int length.
  */
 extern void clv_state_send_begin(StringInfo buf, size_t n_items, size_t item_bytes,
 								 size_t fixed_bytes, const char *items);

@@ -109,12 +109,10 @@ raise_rows_error(clv_error *err, clv_status st)
 	clv_raise(err);
 }
 
-PG_FUNCTION_INFO_V1(clv_kmeans_fit_trans);
-Datum
-clv_kmeans_fit_trans(PG_FUNCTION_ARGS)
+static void *
+kmeans_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, FNAME);
-	kmeans_state *state = PG_ARGISNULL(0) ? NULL : (kmeans_state *) PG_GETARG_POINTER(0);
+	kmeans_state *state = prev;
 	int			n;
 	const double *x = clv_row_features(fcinfo, 1, state ? (int) state->rows.p : -1,
 									   CLV_KMEANS_MAX_FEATURES, "k-means", false, &n);
@@ -147,10 +145,10 @@ clv_kmeans_fit_trans(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
 		raise_rows_error(&err, st);
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
-/* ---- combine, serialize, deserialize -------------------------------------- */
+/* ---- combine, and the flat state ------------------------------------------ */
 
 static void *
 kmeans_new_like(const void *b, MemoryContext cxt)
@@ -189,71 +187,63 @@ kmeans_merge(void *a, const void *b)
 		raise_rows_error(&err, st);
 }
 
-static const clv_combine_ops kmeans_combine = {
-	"clv_kmeans_fit_combine", kmeans_new_like, kmeans_check_same, kmeans_merge
-};
-
-PG_FUNCTION_INFO_V1(clv_kmeans_fit_combine);
-Datum
-clv_kmeans_fit_combine(PG_FUNCTION_ARGS)
+static void
+kmeans_send(StringInfo buf, const void *s)
 {
-	return clv_combine_states(fcinfo, &kmeans_combine);
-}
+	const kmeans_state *state = s;
 
-PG_FUNCTION_INFO_V1(clv_kmeans_fit_serialize);
-Datum
-clv_kmeans_fit_serialize(PG_FUNCTION_ARGS)
-{
-	kmeans_state *state = (kmeans_state *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	clv_agg_context(fcinfo, "clv_kmeans_fit_serialize");
-	clv_state_send_begin(&buf, state->rows.n, state->rows.p * sizeof(double),
+	clv_state_send_begin(buf, state->rows.n, state->rows.p * sizeof(double),
 						 4 + 4 + 8 + clv_sent_jsonb_bytes(state->options), "rows");
-	pq_sendint32(&buf, state->rows.p);
-	pq_sendint32(&buf, state->k);
-	pq_sendint64(&buf, state->rows.n);
-	clv_send_jsonb(&buf, state->options);
-	/* same server, same byte order: the rows go across as they are */
+	pq_sendint32(buf, state->rows.p);
+	pq_sendint32(buf, state->k);
+	pq_sendint64(buf, state->rows.n);
+	clv_send_jsonb(buf, state->options);
+	/* in the machine's byte order, which the flat state's header records */
 	for (uint32 b = 0; b < state->rows.n_blocks; b++)
-		clv_state_send_bytes(&buf, state->rows.block[b],
+		clv_state_send_bytes(buf, state->rows.block[b],
 							 state->rows.filled[b] * state->rows.p * sizeof(double));
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
 /*
  * The state is read where it lies, as the tree fits' is: its rows are a view
- * of the bytes in the current context, and the combine function, the only
- * one ever given this state, copies them into its own.
+ * of the bytes, and whoever keeps the state copies them into its own.
  */
-PG_FUNCTION_INFO_V1(clv_kmeans_fit_deserialize);
-Datum
-clv_kmeans_fit_deserialize(PG_FUNCTION_ARGS)
+static void *
+kmeans_receive(StringInfo buf)
 {
-	StringInfoData buf;
 	kmeans_state *state;
 	uint32		p;
 	uint32		k;
 	uint64		n;
 
-	clv_agg_context(fcinfo, "clv_kmeans_fit_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	p = clv_state_uint32(&buf);
-	k = clv_state_uint32(&buf);
-	n = (uint64) clv_state_int64(&buf);
+	p = clv_state_uint32(buf);
+	k = clv_state_uint32(buf);
+	n = (uint64) clv_state_int64(buf);
 	if (p < 1 || p > CLV_KMEANS_MAX_FEATURES)
 		clv_invalid_state("The feature count is %u.", p);
 	if (k < 1 || k > CLV_KMEANS_MAX_K)
 		clv_invalid_state("k is %u.", k);
 	state = palloc0(sizeof(kmeans_state));
 	state->k = (int32) k;
-	state->options = clv_receive_jsonb(&buf);
-	if (n > (uint64) buf.len / (p * sizeof(double)))
+	state->options = clv_receive_jsonb(buf);
+	if (n > (uint64) buf->len / (p * sizeof(double)))
 		clv_invalid_state("The row count is " UINT64_FORMAT ".", n);
 	/* the merge copies with memcpy: the view needs no alignment */
-	clv_kmeans_rows_view(&state->rows, p, (const double *) clv_state_take(&buf, n * p * sizeof(double)), n);
-	clv_state_end(&buf);
-	PG_RETURN_POINTER(state);
+	clv_kmeans_rows_view(&state->rows, p, (const double *) clv_state_take(buf, n * p * sizeof(double)), n);
+	return state;
+}
+
+const clv_state_family clv_kmeans_family = {
+	CLV_STATE_KMEANS, FNAME,
+	{"clv_state_combine", kmeans_new_like, kmeans_check_same, kmeans_merge},
+	kmeans_send, kmeans_receive
+};
+
+PG_FUNCTION_INFO_V1(clv_kmeans_fit_trans);
+Datum
+clv_kmeans_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_kmeans_family, kmeans_step);
 }
 
 /* ---- final function ------------------------------------------------------- */
@@ -291,11 +281,10 @@ fit_metadata(StringInfo meta, const kmeans_state *state, const clv_kmeans_option
 	appendStringInfoChar(meta, '}');
 }
 
-PG_FUNCTION_INFO_V1(clv_kmeans_fit_final);
-Datum
-clv_kmeans_fit_final(PG_FUNCTION_ARGS)
+static Datum
+kmeans_finish(FunctionCallInfo fcinfo, void *s)
 {
-	kmeans_state *state = PG_ARGISNULL(0) ? NULL : (kmeans_state *) PG_GETARG_POINTER(0);
+	kmeans_state *state = s;
 	clv_kmeans_options opt;
 	clv_names	features;
 	clv_kmeans_fit fit;
@@ -305,7 +294,6 @@ clv_kmeans_fit_final(PG_FUNCTION_ARGS)
 	StringInfoData meta;
 	bytea	   *out;
 
-	clv_agg_context(fcinfo, "clv_kmeans_fit_final");
 	if (state == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -322,6 +310,13 @@ clv_kmeans_fit_final(PG_FUNCTION_ARGS)
 	out = clv_model_to_bytea(&model);
 	clv_kmeans_free(km);
 	PG_RETURN_BYTEA_P(out);
+}
+
+PG_FUNCTION_INFO_V1(clv_kmeans_fit_final);
+Datum
+clv_kmeans_fit_final(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_kmeans_family, kmeans_finish);
 }
 
 /* ---- clv_model_info ------------------------------------------------------- */

@@ -102,12 +102,10 @@ regression_model(clv_model_kind kind, const clv_regression_fit *fit,
 
 /* ---- clv_linreg_fit ------------------------------------------------------- */
 
-PG_FUNCTION_INFO_V1(clv_linreg_fit_trans);
-Datum
-clv_linreg_fit_trans(PG_FUNCTION_ARGS)
+static void *
+linreg_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_linreg_fit_trans");
-	linreg_state *state = PG_ARGISNULL(0) ? NULL : (linreg_state *) PG_GETARG_POINTER(0);
+	linreg_state *state = prev;
 	double		y = clv_finite_arg(fcinfo, 1, "y");
 	int			n;
 	const double *x = clv_row_features(fcinfo, 2, state ? (int) state->acc.p : -1,
@@ -128,7 +126,7 @@ clv_linreg_fit_trans(PG_FUNCTION_ARGS)
 	else
 		clv_check_options_row(fcinfo, 3, state->options, "clv_linreg_fit");
 	clv_linreg_acc_add(&state->acc, y, x);
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
 static void *
@@ -159,61 +157,81 @@ linreg_merge(void *a, const void *b)
 	clv_linreg_acc_merge(&((linreg_state *) a)->acc, &((const linreg_state *) b)->acc);
 }
 
-static const clv_combine_ops linreg_combine = {
-	"clv_linreg_fit_combine", linreg_new_like, linreg_check_same, linreg_merge
+static void
+linreg_send(StringInfo buf, const void *s)
+{
+	const linreg_state *state = s;
+
+	clv_state_send_begin(buf, state->acc.n_terms, 2 * sizeof(double),
+						 4 + clv_sent_jsonb_bytes(state->options), "sums");
+	pq_sendint32(buf, state->acc.p);
+	clv_send_jsonb(buf, state->options);
+	for (size_t k = 0; k < state->acc.n_terms; k++)
+	{
+		pq_sendfloat8(buf, state->acc.hi[k]);
+		pq_sendfloat8(buf, state->acc.lo[k]);
+	}
+}
+
+static void *
+linreg_receive(StringInfo buf)
+{
+	linreg_state *state;
+	uint32		p;
+
+	p = clv_state_uint32(buf);
+	if (p < 1 || p > CLV_LINREG_MAX_FEATURES)
+		clv_invalid_state("The feature count is %u.", p);
+	state = palloc0(sizeof(linreg_state));
+	state->options = clv_receive_jsonb(buf);
+	clv_linreg_acc_init(&state->acc, p);
+	for (size_t k = 0; k < state->acc.n_terms; k++)
+	{
+		state->acc.hi[k] = clv_state_float8(buf);
+		state->acc.lo[k] = clv_state_float8(buf);
+	}
+	return state;
+}
+
+const clv_state_family clv_linreg_family = {
+	CLV_STATE_LINREG, "clv_linreg_fit",
+	{"clv_linreg_fit_combine", linreg_new_like, linreg_check_same, linreg_merge},
+	linreg_send, linreg_receive
 };
+
+PG_FUNCTION_INFO_V1(clv_linreg_fit_trans);
+Datum
+clv_linreg_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, linreg_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_linreg_fit_trans_v2);
+Datum
+clv_linreg_fit_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_linreg_family, linreg_step);
+}
 
 PG_FUNCTION_INFO_V1(clv_linreg_fit_combine);
 Datum
 clv_linreg_fit_combine(PG_FUNCTION_ARGS)
 {
-	return clv_combine_states(fcinfo, &linreg_combine);
+	return clv_combine_states(fcinfo, &clv_linreg_family.combine);
 }
 
 PG_FUNCTION_INFO_V1(clv_linreg_fit_serialize);
 Datum
 clv_linreg_fit_serialize(PG_FUNCTION_ARGS)
 {
-	linreg_state *state = (linreg_state *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	clv_agg_context(fcinfo, "clv_linreg_fit_serialize");
-	clv_state_send_begin(&buf, state->acc.n_terms, 2 * sizeof(double),
-						 4 + clv_sent_jsonb_bytes(state->options), "sums");
-	pq_sendint32(&buf, state->acc.p);
-	clv_send_jsonb(&buf, state->options);
-	for (size_t k = 0; k < state->acc.n_terms; k++)
-	{
-		pq_sendfloat8(&buf, state->acc.hi[k]);
-		pq_sendfloat8(&buf, state->acc.lo[k]);
-	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	return clv_internal_serialize(fcinfo, &clv_linreg_family);
 }
 
-/* In the current context: the combine function copies what it keeps. */
 PG_FUNCTION_INFO_V1(clv_linreg_fit_deserialize);
 Datum
 clv_linreg_fit_deserialize(PG_FUNCTION_ARGS)
 {
-	StringInfoData buf;
-	linreg_state *state;
-	uint32		p;
-
-	clv_agg_context(fcinfo, "clv_linreg_fit_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	p = clv_state_uint32(&buf);
-	if (p < 1 || p > CLV_LINREG_MAX_FEATURES)
-		clv_invalid_state("The feature count is %u.", p);
-	state = palloc0(sizeof(linreg_state));
-	state->options = clv_receive_jsonb(&buf);
-	clv_linreg_acc_init(&state->acc, p);
-	for (size_t k = 0; k < state->acc.n_terms; k++)
-	{
-		state->acc.hi[k] = clv_state_float8(&buf);
-		state->acc.lo[k] = clv_state_float8(&buf);
-	}
-	clv_state_end(&buf);
-	PG_RETURN_POINTER(state);
+	return clv_internal_deserialize(fcinfo, &clv_linreg_family);
 }
 
 pg_attribute_noreturn()
@@ -225,18 +243,16 @@ no_rows(const char *fname)
 			 errmsg("%s cannot fit a model on zero rows", fname)));
 }
 
-PG_FUNCTION_INFO_V1(clv_linreg_fit_final);
-Datum
-clv_linreg_fit_final(PG_FUNCTION_ARGS)
+static Datum
+linreg_finish(FunctionCallInfo fcinfo, void *s)
 {
-	linreg_state *state = PG_ARGISNULL(0) ? NULL : (linreg_state *) PG_GETARG_POINTER(0);
+	linreg_state *state = s;
 	linear_options opt;
 	clv_regression_fit fit;
 	clv_error	err;
 	StringInfoData meta;
 	double	   *means;
 
-	clv_agg_context(fcinfo, "clv_linreg_fit_final");
 	if (state == NULL)
 		no_rows("clv_linreg_fit");
 	parse_linear_options(state->options, false, &opt);
@@ -260,14 +276,26 @@ clv_linreg_fit_final(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(regression_model(CLV_KIND_LINREG, &fit, &opt, &meta));
 }
 
+PG_FUNCTION_INFO_V1(clv_linreg_fit_final);
+Datum
+clv_linreg_fit_final(PG_FUNCTION_ARGS)
+{
+	return clv_internal_final(fcinfo, linreg_finish);
+}
+
+PG_FUNCTION_INFO_V1(clv_linreg_fit_final_v2);
+Datum
+clv_linreg_fit_final_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_linreg_family, linreg_finish);
+}
+
 /* ---- clv_logreg_fit ------------------------------------------------------- */
 
-PG_FUNCTION_INFO_V1(clv_logreg_fit_trans);
-Datum
-clv_logreg_fit_trans(PG_FUNCTION_ARGS)
+static void *
+logreg_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_logreg_fit_trans");
-	logreg_state *state = PG_ARGISNULL(0) ? NULL : (logreg_state *) PG_GETARG_POINTER(0);
+	logreg_state *state = prev;
 	int			n;
 	const double *x;
 	bool		y;
@@ -303,7 +331,7 @@ clv_logreg_fit_trans(PG_FUNCTION_ARGS)
 		clv_set_hint(&err, "Raise clv.max_training_memory, or fit on a sample.");
 		clv_raise(&err);
 	}
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
 static void *
@@ -341,73 +369,92 @@ logreg_merge(void *a, const void *b)
 	}
 }
 
-static const clv_combine_ops logreg_combine = {
-	"clv_logreg_fit_combine", logreg_new_like, logreg_check_same, logreg_merge
+static void
+logreg_send(StringInfo buf, const void *s)
+{
+	const logreg_state *state = s;
+
+	clv_state_send_begin(buf, state->rows.n, (state->rows.p + 1) * sizeof(double),
+						 4 + 8 + clv_sent_jsonb_bytes(state->options), "rows");
+	pq_sendint32(buf, state->rows.p);
+	pq_sendint64(buf, state->rows.n);
+	clv_send_jsonb(buf, state->options);
+	/* in the machine's byte order, which the flat state's header records */
+	clv_state_send_bytes(buf, state->rows.y, state->rows.n * sizeof(double));
+	clv_state_send_bytes(buf, state->rows.x, state->rows.n * state->rows.p * sizeof(double));
+}
+
+/*
+ * The rows are a view of the bytes: whoever keeps the state copies them
+ * (with memcpy, so the view needs no alignment).
+ */
+static void *
+logreg_receive(StringInfo buf)
+{
+	logreg_state *state;
+	uint32		p;
+	uint64		n;
+
+	p = clv_state_uint32(buf);
+	n = (uint64) clv_state_int64(buf);
+	if (p < 1 || p > CLV_LINREG_MAX_FEATURES)
+		clv_invalid_state("The feature count is %u.", p);
+	if (n > (uint64) buf->len / ((p + 1) * sizeof(double)))
+		clv_invalid_state("The row count is " UINT64_FORMAT ".", n);
+	state = palloc0(sizeof(logreg_state));
+	state->options = clv_receive_jsonb(buf);
+	clv_rows_init(&state->rows, p, 0);
+	state->rows.n = state->rows.cap = n;
+	state->rows.y = (double *) clv_state_take(buf, n * sizeof(double));
+	state->rows.x = (double *) clv_state_take(buf, n * p * sizeof(double));
+	return state;
+}
+
+const clv_state_family clv_logreg_family = {
+	CLV_STATE_LOGREG, "clv_logreg_fit",
+	{"clv_logreg_fit_combine", logreg_new_like, logreg_check_same, logreg_merge},
+	logreg_send, logreg_receive
 };
+
+PG_FUNCTION_INFO_V1(clv_logreg_fit_trans);
+Datum
+clv_logreg_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, logreg_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_logreg_fit_trans_v2);
+Datum
+clv_logreg_fit_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_logreg_family, logreg_step);
+}
 
 PG_FUNCTION_INFO_V1(clv_logreg_fit_combine);
 Datum
 clv_logreg_fit_combine(PG_FUNCTION_ARGS)
 {
-	return clv_combine_states(fcinfo, &logreg_combine);
+	return clv_combine_states(fcinfo, &clv_logreg_family.combine);
 }
 
 PG_FUNCTION_INFO_V1(clv_logreg_fit_serialize);
 Datum
 clv_logreg_fit_serialize(PG_FUNCTION_ARGS)
 {
-	logreg_state *state = (logreg_state *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	clv_agg_context(fcinfo, "clv_logreg_fit_serialize");
-	clv_state_send_begin(&buf, state->rows.n, (state->rows.p + 1) * sizeof(double),
-						 4 + 8 + clv_sent_jsonb_bytes(state->options), "rows");
-	pq_sendint32(&buf, state->rows.p);
-	pq_sendint64(&buf, state->rows.n);
-	clv_send_jsonb(&buf, state->options);
-	/* same server, same byte order: the rows go across as they are */
-	clv_state_send_bytes(&buf, state->rows.y, state->rows.n * sizeof(double));
-	clv_state_send_bytes(&buf, state->rows.x, state->rows.n * state->rows.p * sizeof(double));
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	return clv_internal_serialize(fcinfo, &clv_logreg_family);
 }
 
-/*
- * The rows are a view of the bytes, in the current context: the combine
- * function, the only one ever given this state, copies them (with memcpy,
- * so the view needs no alignment).
- */
 PG_FUNCTION_INFO_V1(clv_logreg_fit_deserialize);
 Datum
 clv_logreg_fit_deserialize(PG_FUNCTION_ARGS)
 {
-	StringInfoData buf;
-	logreg_state *state;
-	uint32		p;
-	uint64		n;
-
-	clv_agg_context(fcinfo, "clv_logreg_fit_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	p = clv_state_uint32(&buf);
-	n = (uint64) clv_state_int64(&buf);
-	if (p < 1 || p > CLV_LINREG_MAX_FEATURES)
-		clv_invalid_state("The feature count is %u.", p);
-	if (n > (uint64) buf.len / ((p + 1) * sizeof(double)))
-		clv_invalid_state("The row count is " UINT64_FORMAT ".", n);
-	state = palloc0(sizeof(logreg_state));
-	state->options = clv_receive_jsonb(&buf);
-	clv_rows_init(&state->rows, p, 0);
-	state->rows.n = state->rows.cap = n;
-	state->rows.y = (double *) clv_state_take(&buf, n * sizeof(double));
-	state->rows.x = (double *) clv_state_take(&buf, n * p * sizeof(double));
-	clv_state_end(&buf);
-	PG_RETURN_POINTER(state);
+	return clv_internal_deserialize(fcinfo, &clv_logreg_family);
 }
 
-PG_FUNCTION_INFO_V1(clv_logreg_fit_final);
-Datum
-clv_logreg_fit_final(PG_FUNCTION_ARGS)
+static Datum
+logreg_finish(FunctionCallInfo fcinfo, void *s)
 {
-	logreg_state *state = PG_ARGISNULL(0) ? NULL : (logreg_state *) PG_GETARG_POINTER(0);
+	logreg_state *state = s;
 	linear_options opt;
 	clv_logreg_options lopt;
 	clv_regression_fit fit;
@@ -415,7 +462,6 @@ clv_logreg_fit_final(PG_FUNCTION_ARGS)
 	StringInfoData meta;
 	double	   *means;
 
-	clv_agg_context(fcinfo, "clv_logreg_fit_final");
 	if (state == NULL)
 		no_rows("clv_logreg_fit");
 	parse_linear_options(state->options, true, &opt);
@@ -440,4 +486,18 @@ clv_logreg_fit_final(PG_FUNCTION_ARGS)
 	clv_json_numbers(&meta, "feature_means", means, state->rows.p);
 	appendStringInfoChar(&meta, '}');
 	PG_RETURN_BYTEA_P(regression_model(CLV_KIND_LOGREG, &fit, &opt, &meta));
+}
+
+PG_FUNCTION_INFO_V1(clv_logreg_fit_final);
+Datum
+clv_logreg_fit_final(PG_FUNCTION_ARGS)
+{
+	return clv_internal_final(fcinfo, logreg_finish);
+}
+
+PG_FUNCTION_INFO_V1(clv_logreg_fit_final_v2);
+Datum
+clv_logreg_fit_final_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_logreg_family, logreg_finish);
 }

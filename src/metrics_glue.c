@@ -5,7 +5,8 @@
  * The error metrics and the log loss keep a few sums in a float8[] state,
  * like avg(float8): no serialization, and the four error metrics of one query
  * share a single state.  AUC and Gini must sort every row, so they keep the
- * (key, value) pairs in an internal state bounded by clv.max_training_memory.
+ * (key, value) pairs in a state bounded by clv.max_training_memory, and the
+ * Qini coefficient keeps its (score, treated, outcome) rows the same way.
  *
  * Rows with a NULL in either argument are skipped, as avg() skips them; no
  * rows give NULL.  Values that are summed must be finite; values that are
@@ -204,7 +205,7 @@ clv_logloss_final(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(clv_logloss_state_mean(s));
 }
 
-/* ---- clv_auc and clv_gini: internal state of pairs -------------------------- */
+/* ---- clv_auc and clv_gini: a state of pairs --------------------------------- */
 
 /* Which metric a state belongs to; also written in the serialized form. */
 typedef enum ranking_kind
@@ -242,13 +243,18 @@ raise_limit(clv_error *err)
 	clv_raise(err);
 }
 
+static void
+check_kind(FunctionCallInfo fcinfo, const ranking_state *state, ranking_kind kind)
+{
+	if (state->kind != kind)
+		clv_state_of_other_aggregate(fcinfo, state->kind == RANKING_AUC ? "clv_auc" : "clv_gini");
+}
+
 /* Append one pair to the state, creating it on the first row. */
 static ranking_state *
-ranking_append(FunctionCallInfo fcinfo, const char *fname, ranking_kind kind,
-			   double key, double value)
+ranking_append(FunctionCallInfo fcinfo, ranking_state *state, MemoryContext cxt,
+			   ranking_kind kind, double key, double value)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, fname);
-	ranking_state *state = PG_ARGISNULL(0) ? NULL : (ranking_state *) PG_GETARG_POINTER(0);
 	MemoryContext old;
 	clv_error	err;
 	clv_status	st;
@@ -256,6 +262,8 @@ ranking_append(FunctionCallInfo fcinfo, const char *fname, ranking_kind kind,
 	old = MemoryContextSwitchTo(cxt);
 	if (state == NULL)
 		state = ranking_state_new(kind);
+	else
+		check_kind(fcinfo, state, kind);
 	st = clv_pairs_append(&state->pairs, key, value, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
@@ -263,58 +271,43 @@ ranking_append(FunctionCallInfo fcinfo, const char *fname, ranking_kind kind,
 	return state;
 }
 
-/* The state argument when skipping a row: NULL stays NULL. */
+/*
+ * The state argument when skipping a row: NULL stays NULL.  The transition
+ * functions skip before their step, which always returns a state.
+ */
 #define RETURN_STATE_UNCHANGED() \
 	do { \
 		if (PG_ARGISNULL(0)) \
 			PG_RETURN_NULL(); \
-		PG_RETURN_POINTER(PG_GETARG_POINTER(0)); \
+		PG_RETURN_DATUM(PG_GETARG_DATUM(0)); \
 	} while (0)
 
-PG_FUNCTION_INFO_V1(clv_auc_trans);
-Datum
-clv_auc_trans(PG_FUNCTION_ARGS)
+/* The pair of a clv_auc row, whose label and score are not NULL. */
+static void *
+auc_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	bool		label;
-	double		score;
+	bool		label = PG_GETARG_BOOL(1);
+	double		score = PG_GETARG_FLOAT8(2);
 
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		RETURN_STATE_UNCHANGED();
-	label = PG_GETARG_BOOL(1);
-	score = PG_GETARG_FLOAT8(2);
 	if (isnan(score))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("score must not be NaN")));
-	PG_RETURN_POINTER(ranking_append(fcinfo, "clv_auc_trans", RANKING_AUC,
-									 score, label ? 1.0 : 0.0));
+	return ranking_append(fcinfo, prev, cxt, RANKING_AUC, score, label ? 1.0 : 0.0);
 }
 
-PG_FUNCTION_INFO_V1(clv_gini_trans);
-Datum
-clv_gini_trans(PG_FUNCTION_ARGS)
+/* The pair of a clv_gini row, whose actual and predicted are not NULL. */
+static void *
+gini_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	double		actual;
-	double		predicted;
+	double		actual = clv_finite_arg(fcinfo, 1, "actual");
+	double		predicted = PG_GETARG_FLOAT8(2);
 
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		RETURN_STATE_UNCHANGED();
-	actual = clv_finite_arg(fcinfo, 1, "actual");
-	predicted = PG_GETARG_FLOAT8(2);
 	if (isnan(predicted))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("predicted must not be NaN")));
-	PG_RETURN_POINTER(ranking_append(fcinfo, "clv_gini_trans", RANKING_GINI,
-									 predicted, actual));
-}
-
-static void
-check_kind(const ranking_state *state, ranking_kind kind, const char *fname)
-{
-	if (state->kind != kind)
-		elog(ERROR, "%s received the state of another metric (kind %d)",
-			 fname, (int) state->kind);
+	return ranking_append(fcinfo, prev, cxt, RANKING_GINI, predicted, actual);
 }
 
 static void *
@@ -326,7 +319,7 @@ ranking_new_like(const void *b, MemoryContext cxt)
 static void
 ranking_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
 {
-	check_kind(b, ((const ranking_state *) a)->kind, "clv_ranking_combine");
+	check_kind(fcinfo, b, ((const ranking_state *) a)->kind);
 }
 
 static void
@@ -339,62 +332,42 @@ ranking_merge(void *a, const void *b)
 		raise_limit(&err);
 }
 
-static const clv_combine_ops ranking_combine = {
-	"clv_ranking_combine", ranking_new_like, ranking_check_same, ranking_merge
-};
-
-PG_FUNCTION_INFO_V1(clv_ranking_combine);
-Datum
-clv_ranking_combine(PG_FUNCTION_ARGS)
+static void
+ranking_send(StringInfo buf, const void *s)
 {
-	return clv_combine_states(fcinfo, &ranking_combine);
-}
+	const ranking_state *state = s;
 
-PG_FUNCTION_INFO_V1(clv_ranking_serialize);
-Datum
-clv_ranking_serialize(PG_FUNCTION_ARGS)
-{
-	ranking_state *state = (ranking_state *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	clv_agg_context(fcinfo, "clv_ranking_serialize");
-
-	clv_state_send_begin(&buf, state->pairs.n, RANKING_PAIR_BYTES, RANKING_HEADER_BYTES, "rows");
-	pq_sendint32(&buf, (int32) state->kind);
-	pq_sendint64(&buf, (int64) state->pairs.n);
+	clv_state_send_begin(buf, state->pairs.n, RANKING_PAIR_BYTES, RANKING_HEADER_BYTES, "rows");
+	pq_sendint32(buf, (int32) state->kind);
+	pq_sendint64(buf, (int64) state->pairs.n);
 	for (size_t i = 0; i < state->pairs.n; i++)
 	{
-		pq_sendfloat8(&buf, state->pairs.v[i].key);
-		pq_sendfloat8(&buf, state->pairs.v[i].value);
+		pq_sendfloat8(buf, state->pairs.v[i].key);
+		pq_sendfloat8(buf, state->pairs.v[i].value);
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-PG_FUNCTION_INFO_V1(clv_ranking_deserialize);
-Datum
-clv_ranking_deserialize(PG_FUNCTION_ARGS)
+static void *
+ranking_receive(StringInfo buf)
 {
-	StringInfoData buf;
 	ranking_state *state;
 	uint32		kind;
 	int64		n;
 	clv_error	err;
 
-	clv_agg_context(fcinfo, "clv_ranking_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	kind = clv_state_uint32(&buf);
+	kind = clv_state_uint32(buf);
 	if (kind != RANKING_AUC && kind != RANKING_GINI)
 		clv_invalid_state("The metric number is %u.", kind);
-	n = clv_state_int64(&buf);
-	if (n < 0 || (uint64) n != (uint64) (buf.len - buf.cursor) / RANKING_PAIR_BYTES ||
-		(buf.len - buf.cursor) % RANKING_PAIR_BYTES != 0)
+	n = clv_state_int64(buf);
+	if (n < 0 || (uint64) n != (uint64) (buf->len - buf->cursor) / RANKING_PAIR_BYTES ||
+		(buf->len - buf->cursor) % RANKING_PAIR_BYTES != 0)
 		clv_invalid_state("The row count does not match the length of the state.");
 
 	/*
-	 * The result goes straight to the combine function, which copies it: the
-	 * per-call context, not the aggregate's, is the right home for it.
+	 * Whoever keeps the state copies it: the current context, not the
+	 * aggregate's, is the right home for it.
 	 */
 	state = ranking_state_new((ranking_kind) kind);
 	if (clv_pairs_reserve(&state->pairs, (size_t) n, &err) != CLV_OK)
@@ -402,8 +375,8 @@ clv_ranking_deserialize(PG_FUNCTION_ARGS)
 
 	for (int64 i = 0; i < n; i++)
 	{
-		double		key = clv_state_float8(&buf);
-		double		value = clv_state_float8(&buf);
+		double		key = clv_state_float8(buf);
+		double		value = clv_state_float8(buf);
 
 		if (isnan(key) ||
 			(kind == RANKING_AUC ? (value != 0 && value != 1) : !isfinite(value)))
@@ -414,38 +387,110 @@ clv_ranking_deserialize(PG_FUNCTION_ARGS)
 			CHECK_FOR_INTERRUPTS();
 	}
 	state->pairs.n = (size_t) n;
-	clv_state_end(&buf);
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
-PG_FUNCTION_INFO_V1(clv_auc_final);
+const clv_state_family clv_ranking_family = {
+	CLV_STATE_RANKING, "clv_auc or clv_gini",
+	{"clv_ranking_combine", ranking_new_like, ranking_check_same, ranking_merge},
+	ranking_send, ranking_receive
+};
+
+PG_FUNCTION_INFO_V1(clv_auc_trans);
 Datum
-clv_auc_final(PG_FUNCTION_ARGS)
+clv_auc_trans(PG_FUNCTION_ARGS)
 {
-	ranking_state *state = PG_ARGISNULL(0) ? NULL : (ranking_state *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		RETURN_STATE_UNCHANGED();
+	return clv_internal_trans(fcinfo, auc_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_auc_trans_v2);
+Datum
+clv_auc_trans_v2(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		RETURN_STATE_UNCHANGED();
+	return clv_state_trans(fcinfo, &clv_ranking_family, auc_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_gini_trans);
+Datum
+clv_gini_trans(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		RETURN_STATE_UNCHANGED();
+	return clv_internal_trans(fcinfo, gini_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_gini_trans_v2);
+Datum
+clv_gini_trans_v2(PG_FUNCTION_ARGS)
+{
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		RETURN_STATE_UNCHANGED();
+	return clv_state_trans(fcinfo, &clv_ranking_family, gini_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_ranking_combine);
+Datum
+clv_ranking_combine(PG_FUNCTION_ARGS)
+{
+	return clv_combine_states(fcinfo, &clv_ranking_family.combine);
+}
+
+PG_FUNCTION_INFO_V1(clv_ranking_serialize);
+Datum
+clv_ranking_serialize(PG_FUNCTION_ARGS)
+{
+	return clv_internal_serialize(fcinfo, &clv_ranking_family);
+}
+
+PG_FUNCTION_INFO_V1(clv_ranking_deserialize);
+Datum
+clv_ranking_deserialize(PG_FUNCTION_ARGS)
+{
+	return clv_internal_deserialize(fcinfo, &clv_ranking_family);
+}
+
+static Datum
+auc_finish(FunctionCallInfo fcinfo, void *s)
+{
+	ranking_state *state = s;
 	double		auc;
 
-	clv_agg_context(fcinfo, "clv_auc_final");
 	if (state == NULL)
 		PG_RETURN_NULL();
-	check_kind(state, RANKING_AUC, "clv_auc_final");
+	check_kind(fcinfo, state, RANKING_AUC);
 	/* one class only: no pair to rank, so no AUC */
 	if (!clv_auc(&state->pairs, &auc))
 		PG_RETURN_NULL();
 	PG_RETURN_FLOAT8(auc);
 }
 
-PG_FUNCTION_INFO_V1(clv_gini_final);
+PG_FUNCTION_INFO_V1(clv_auc_final);
 Datum
-clv_gini_final(PG_FUNCTION_ARGS)
+clv_auc_final(PG_FUNCTION_ARGS)
 {
-	ranking_state *state = PG_ARGISNULL(0) ? NULL : (ranking_state *) PG_GETARG_POINTER(0);
+	return clv_internal_final(fcinfo, auc_finish);
+}
+
+PG_FUNCTION_INFO_V1(clv_auc_final_v2);
+Datum
+clv_auc_final_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_ranking_family, auc_finish);
+}
+
+static Datum
+gini_finish(FunctionCallInfo fcinfo, void *s)
+{
+	ranking_state *state = s;
 	double		gini;
 
-	clv_agg_context(fcinfo, "clv_gini_final");
 	if (state == NULL)
 		PG_RETURN_NULL();
-	check_kind(state, RANKING_GINI, "clv_gini_final");
+	check_kind(fcinfo, state, RANKING_GINI);
 	/* all actual values equal: no ranking is better than another */
 	if (!clv_gini(&state->pairs, &gini))
 		PG_RETURN_NULL();
@@ -454,7 +499,21 @@ clv_gini_final(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(gini);
 }
 
-/* ---- clv_qini: internal state of (score, treated, outcome) rows ------------- */
+PG_FUNCTION_INFO_V1(clv_gini_final);
+Datum
+clv_gini_final(PG_FUNCTION_ARGS)
+{
+	return clv_internal_final(fcinfo, gini_finish);
+}
+
+PG_FUNCTION_INFO_V1(clv_gini_final_v2);
+Datum
+clv_gini_final_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_ranking_family, gini_finish);
+}
+
+/* ---- clv_qini: a state of (score, treated, outcome) rows -------------------- */
 
 typedef struct qini_state
 {
@@ -475,12 +534,11 @@ qini_state_new(void)
 	return state;
 }
 
-PG_FUNCTION_INFO_V1(clv_qini_trans);
-Datum
-clv_qini_trans(PG_FUNCTION_ARGS)
+/* A clv_qini row, none of whose arguments is NULL. */
+static void *
+qini_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_qini_trans");
-	qini_state *state = PG_ARGISNULL(0) ? NULL : (qini_state *) PG_GETARG_POINTER(0);
+	qini_state *state = prev;
 	double		score;
 	bool		treated;
 	double		outcome;
@@ -488,8 +546,6 @@ clv_qini_trans(PG_FUNCTION_ARGS)
 	clv_error	err;
 	clv_status	st;
 
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		RETURN_STATE_UNCHANGED();
 	score = clv_finite_arg(fcinfo, 1, "score");
 	treated = PG_GETARG_BOOL(2);
 	outcome = clv_finite_arg(fcinfo, 3, "outcome");
@@ -501,7 +557,7 @@ clv_qini_trans(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
 		raise_limit(&err);
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
 static void *
@@ -526,65 +582,45 @@ qini_merge(void *a, const void *b)
 		raise_limit(&err);
 }
 
-static const clv_combine_ops qini_combine = {
-	"clv_qini_combine", qini_new_like, qini_check_same, qini_merge
-};
-
-PG_FUNCTION_INFO_V1(clv_qini_combine);
-Datum
-clv_qini_combine(PG_FUNCTION_ARGS)
+static void
+qini_send(StringInfo buf, const void *s)
 {
-	return clv_combine_states(fcinfo, &qini_combine);
-}
+	const qini_state *state = s;
 
-PG_FUNCTION_INFO_V1(clv_qini_serialize);
-Datum
-clv_qini_serialize(PG_FUNCTION_ARGS)
-{
-	qini_state *state = (qini_state *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	clv_agg_context(fcinfo, "clv_qini_serialize");
-
-	clv_state_send_begin(&buf, state->rows.n, QINI_ROW_BYTES, QINI_HEADER_BYTES, "rows");
-	pq_sendint64(&buf, (int64) state->rows.n);
+	clv_state_send_begin(buf, state->rows.n, QINI_ROW_BYTES, QINI_HEADER_BYTES, "rows");
+	pq_sendint64(buf, (int64) state->rows.n);
 	for (size_t i = 0; i < state->rows.n; i++)
 	{
-		pq_sendfloat8(&buf, state->rows.v[i].score);
-		pq_sendfloat8(&buf, state->rows.v[i].outcome);
-		pq_sendbyte(&buf, state->rows.v[i].treated ? 1 : 0);
+		pq_sendfloat8(buf, state->rows.v[i].score);
+		pq_sendfloat8(buf, state->rows.v[i].outcome);
+		pq_sendbyte(buf, state->rows.v[i].treated ? 1 : 0);
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-PG_FUNCTION_INFO_V1(clv_qini_deserialize);
-Datum
-clv_qini_deserialize(PG_FUNCTION_ARGS)
+static void *
+qini_receive(StringInfo buf)
 {
-	StringInfoData buf;
 	qini_state *state;
 	int64		n;
 	clv_error	err;
 
-	clv_agg_context(fcinfo, "clv_qini_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	n = clv_state_int64(&buf);
-	if (n < 0 || (uint64) n != (uint64) (buf.len - buf.cursor) / QINI_ROW_BYTES ||
-		(buf.len - buf.cursor) % QINI_ROW_BYTES != 0)
+	n = clv_state_int64(buf);
+	if (n < 0 || (uint64) n != (uint64) (buf->len - buf->cursor) / QINI_ROW_BYTES ||
+		(buf->len - buf->cursor) % QINI_ROW_BYTES != 0)
 		clv_invalid_state("The row count does not match the length of the state.");
 
-	/* per-call context, as for the ranking states: the combine function copies it */
+	/* the current context, as for the ranking states: whoever keeps it copies it */
 	state = qini_state_new();
 	if (clv_uplift_rows_reserve(&state->rows, (size_t) n, &err) != CLV_OK)
 		raise_limit(&err);
 
 	for (int64 i = 0; i < n; i++)
 	{
-		double		score = clv_state_float8(&buf);
-		double		outcome = clv_state_float8(&buf);
-		uint8		treated = clv_state_byte(&buf);
+		double		score = clv_state_float8(buf);
+		double		outcome = clv_state_float8(buf);
+		uint8		treated = clv_state_byte(buf);
 
 		if (!isfinite(score) || !isfinite(outcome) || treated > 1)
 			clv_invalid_state("Row " INT64_FORMAT " is not one that rows can produce.", i + 1);
@@ -595,18 +631,30 @@ clv_qini_deserialize(PG_FUNCTION_ARGS)
 			CHECK_FOR_INTERRUPTS();
 	}
 	state->rows.n = (size_t) n;
-	clv_state_end(&buf);
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
-PG_FUNCTION_INFO_V1(clv_qini_final);
+const clv_state_family clv_qini_family = {
+	CLV_STATE_QINI, "clv_qini",
+	{"clv_state_combine", qini_new_like, qini_check_same, qini_merge},
+	qini_send, qini_receive
+};
+
+PG_FUNCTION_INFO_V1(clv_qini_trans);
 Datum
-clv_qini_final(PG_FUNCTION_ARGS)
+clv_qini_trans(PG_FUNCTION_ARGS)
 {
-	qini_state *state = PG_ARGISNULL(0) ? NULL : (qini_state *) PG_GETARG_POINTER(0);
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		RETURN_STATE_UNCHANGED();
+	return clv_state_trans(fcinfo, &clv_qini_family, qini_step);
+}
+
+static Datum
+qini_finish(FunctionCallInfo fcinfo, void *s)
+{
+	qini_state *state = s;
 	double		qini;
 
-	clv_agg_context(fcinfo, "clv_qini_final");
 	if (state == NULL)
 		PG_RETURN_NULL();
 	/* no treated or no control row, or even the perfect ranking is no better than chance */
@@ -615,4 +663,11 @@ clv_qini_final(PG_FUNCTION_ARGS)
 	if (!isfinite(qini))
 		overflow_error("The Qini curve's areas");
 	PG_RETURN_FLOAT8(qini);
+}
+
+PG_FUNCTION_INFO_V1(clv_qini_final);
+Datum
+clv_qini_final(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_qini_family, qini_finish);
 }

@@ -417,11 +417,9 @@ check_same_arguments(FunctionCallInfo fcinfo, const summary_state *s)
 				 errmsg("%s must be the same for every row of a group", what)));
 }
 
-static Datum
-summary_trans(FunctionCallInfo fcinfo, bool holdout)
+static void *
+summary_trans(FunctionCallInfo fcinfo, summary_state *state, MemoryContext cxt, bool holdout)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, "clv_summary_trans");
-	summary_state *state = PG_ARGISNULL(0) ? NULL : (summary_state *) PG_GETARG_POINTER(0);
 	tz_cache   *cache = fcinfo->flinfo->fn_extra;
 	TimestampTz ts = timestamp_arg(fcinfo, 1, "ordered_at");
 	double		amount = clv_finite_arg(fcinfo, 2, "amount");
@@ -433,6 +431,8 @@ summary_trans(FunctionCallInfo fcinfo, bool holdout)
 	old = MemoryContextSwitchTo(cxt);
 	if (state == NULL)
 		state = new_state(fcinfo, holdout, cache);
+	else if (state->holdout != holdout)
+		clv_state_of_other_aggregate(fcinfo, state->holdout ? "clv_summary_holdout" : "clv_summary");
 	else
 		check_same_arguments(fcinfo, state);
 
@@ -442,21 +442,19 @@ summary_trans(FunctionCallInfo fcinfo, bool holdout)
 	else if (ts <= state->observation_end)
 		clv_summary_add_holdout(&state->acc, period_of(state, cache, ts), amount);
 	MemoryContextSwitchTo(old);
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
-PG_FUNCTION_INFO_V1(clv_summary_trans);
-Datum
-clv_summary_trans(PG_FUNCTION_ARGS)
+static void *
+summary_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return summary_trans(fcinfo, false);
+	return summary_trans(fcinfo, prev, cxt, false);
 }
 
-PG_FUNCTION_INFO_V1(clv_summary_holdout_trans);
-Datum
-clv_summary_holdout_trans(PG_FUNCTION_ARGS)
+static void *
+summary_holdout_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return summary_trans(fcinfo, true);
+	return summary_trans(fcinfo, prev, cxt, true);
 }
 
 /* ---- combine, serialize, deserialize -------------------------------------- */
@@ -493,17 +491,6 @@ static void
 summary_merge(void *a, const void *b)
 {
 	clv_summary_merge(&((summary_state *) a)->acc, &((const summary_state *) b)->acc);
-}
-
-static const clv_combine_ops summary_combine = {
-	"clv_summary_combine", summary_new_like, summary_check_same, summary_merge
-};
-
-PG_FUNCTION_INFO_V1(clv_summary_combine);
-Datum
-clv_summary_combine(PG_FUNCTION_ARGS)
-{
-	return clv_combine_states(fcinfo, &summary_combine);
 }
 
 static void
@@ -544,39 +531,35 @@ get_periods(StringInfo buf, clv_period_set *set)
 		clv_period_set_add(set, clv_state_int64(buf));
 }
 
-PG_FUNCTION_INFO_V1(clv_summary_serialize);
-Datum
-clv_summary_serialize(PG_FUNCTION_ARGS)
+static void
+summary_send(StringInfo buf, const void *state)
 {
-	summary_state *s = (summary_state *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
+	const summary_state *s = state;
 
-	clv_agg_context(fcinfo, "clv_summary_serialize");
 	/* the fields below: 11 of 8 bytes, 3 sums of 16, a byte, 2 counts of 4 */
-	clv_state_send_begin(&buf, s->acc.periods.n + s->acc.holdout_periods.n, 8,
+	clv_state_send_begin(buf, s->acc.periods.n + s->acc.holdout_periods.n, 8,
 						 11 * 8 + 3 * 16 + 1 + 2 * 4, "purchase periods");
-	pq_sendint64(&buf, s->as_of);
-	pq_sendint64(&buf, s->observation_end);
-	pq_sendint64(&buf, s->origin);
-	pq_sendint64(&buf, s->period.months);
-	pq_sendint64(&buf, s->period.us);
-	pq_sendint64(&buf, s->unit.months);
-	pq_sendint64(&buf, s->unit.us);
-	pq_sendint64(&buf, s->origin_local);
-	pq_sendint64(&buf, s->as_of_period);
-	pq_sendint64(&buf, s->observation_period);
-	pq_sendbyte(&buf, s->holdout);
-	pq_sendint64(&buf, s->acc.orders);
-	send_sum(&buf, s->acc.revenue);
-	pq_sendint64(&buf, s->acc.first_time);
-	pq_sendint64(&buf, s->acc.last_time);
-	pq_sendint64(&buf, s->acc.first_period);
-	send_sum(&buf, s->acc.first_period_revenue);
-	send_periods(&buf, &s->acc.periods);
-	pq_sendint64(&buf, s->acc.holdout_orders);
-	send_sum(&buf, s->acc.holdout_revenue);
-	send_periods(&buf, &s->acc.holdout_periods);
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	pq_sendint64(buf, s->as_of);
+	pq_sendint64(buf, s->observation_end);
+	pq_sendint64(buf, s->origin);
+	pq_sendint64(buf, s->period.months);
+	pq_sendint64(buf, s->period.us);
+	pq_sendint64(buf, s->unit.months);
+	pq_sendint64(buf, s->unit.us);
+	pq_sendint64(buf, s->origin_local);
+	pq_sendint64(buf, s->as_of_period);
+	pq_sendint64(buf, s->observation_period);
+	pq_sendbyte(buf, s->holdout);
+	pq_sendint64(buf, s->acc.orders);
+	send_sum(buf, s->acc.revenue);
+	pq_sendint64(buf, s->acc.first_time);
+	pq_sendint64(buf, s->acc.last_time);
+	pq_sendint64(buf, s->acc.first_period);
+	send_sum(buf, s->acc.first_period_revenue);
+	send_periods(buf, &s->acc.periods);
+	pq_sendint64(buf, s->acc.holdout_orders);
+	send_sum(buf, s->acc.holdout_revenue);
+	send_periods(buf, &s->acc.holdout_periods);
 }
 
 static bool
@@ -586,49 +569,98 @@ valid_span(span sp)
 		sp.months <= MAX_SPAN_MONTHS;
 }
 
-PG_FUNCTION_INFO_V1(clv_summary_deserialize);
-Datum
-clv_summary_deserialize(PG_FUNCTION_ARGS)
+/* In the current context: whoever keeps the state copies what it keeps. */
+static void *
+summary_receive(StringInfo buf)
 {
-	StringInfoData buf;
 	summary_state *s;
 
-	/* in the current context: the combine function copies what it keeps */
-	clv_agg_context(fcinfo, "clv_summary_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
-
 	s = palloc0(sizeof(summary_state));
-	s->as_of = clv_state_int64(&buf);
-	s->observation_end = clv_state_int64(&buf);
-	s->origin = clv_state_int64(&buf);
-	s->period.months = clv_state_int64(&buf);
-	s->period.us = clv_state_int64(&buf);
-	s->unit.months = clv_state_int64(&buf);
-	s->unit.us = clv_state_int64(&buf);
-	s->origin_local = clv_state_int64(&buf);
-	s->as_of_period = clv_state_int64(&buf);
-	s->observation_period = clv_state_int64(&buf);
-	s->holdout = clv_state_byte(&buf) != 0;
+	s->as_of = clv_state_int64(buf);
+	s->observation_end = clv_state_int64(buf);
+	s->origin = clv_state_int64(buf);
+	s->period.months = clv_state_int64(buf);
+	s->period.us = clv_state_int64(buf);
+	s->unit.months = clv_state_int64(buf);
+	s->unit.us = clv_state_int64(buf);
+	s->origin_local = clv_state_int64(buf);
+	s->as_of_period = clv_state_int64(buf);
+	s->observation_period = clv_state_int64(buf);
+	s->holdout = clv_state_byte(buf) != 0;
 	if (!valid_span(s->period) || !valid_span(s->unit) ||
 		(s->unit.months != 0 && s->period.months == 0) ||
 		s->as_of_period > s->observation_period)
 		clv_invalid_state("The period, the unit or the boundaries are not valid.");
 	clv_summary_init(&s->acc);
-	s->acc.orders = clv_state_int64(&buf);
-	s->acc.revenue = get_sum(&buf);
-	s->acc.first_time = clv_state_int64(&buf);
-	s->acc.last_time = clv_state_int64(&buf);
-	s->acc.first_period = clv_state_int64(&buf);
-	s->acc.first_period_revenue = get_sum(&buf);
-	get_periods(&buf, &s->acc.periods);
-	s->acc.holdout_orders = clv_state_int64(&buf);
-	s->acc.holdout_revenue = get_sum(&buf);
-	get_periods(&buf, &s->acc.holdout_periods);
-	clv_state_end(&buf);
+	s->acc.orders = clv_state_int64(buf);
+	s->acc.revenue = get_sum(buf);
+	s->acc.first_time = clv_state_int64(buf);
+	s->acc.last_time = clv_state_int64(buf);
+	s->acc.first_period = clv_state_int64(buf);
+	s->acc.first_period_revenue = get_sum(buf);
+	get_periods(buf, &s->acc.periods);
+	s->acc.holdout_orders = clv_state_int64(buf);
+	s->acc.holdout_revenue = get_sum(buf);
+	get_periods(buf, &s->acc.holdout_periods);
 	if ((s->acc.orders > 0) != (s->acc.periods.n > 0) ||
 		(s->acc.holdout_orders > 0) != (s->acc.holdout_periods.n > 0))
 		clv_invalid_state("The order counts disagree with the period counts.");
-	PG_RETURN_POINTER(s);
+	return s;
+}
+
+const clv_state_family clv_summary_family = {
+	CLV_STATE_SUMMARY, "clv_summary or clv_summary_holdout",
+	{"clv_summary_combine", summary_new_like, summary_check_same, summary_merge},
+	summary_send, summary_receive
+};
+
+PG_FUNCTION_INFO_V1(clv_summary_trans);
+Datum
+clv_summary_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, summary_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_summary_trans_v2);
+Datum
+clv_summary_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_summary_family, summary_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_summary_holdout_trans);
+Datum
+clv_summary_holdout_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, summary_holdout_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_summary_holdout_trans_v2);
+Datum
+clv_summary_holdout_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_summary_family, summary_holdout_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_summary_combine);
+Datum
+clv_summary_combine(PG_FUNCTION_ARGS)
+{
+	return clv_combine_states(fcinfo, &clv_summary_family.combine);
+}
+
+PG_FUNCTION_INFO_V1(clv_summary_serialize);
+Datum
+clv_summary_serialize(PG_FUNCTION_ARGS)
+{
+	return clv_internal_serialize(fcinfo, &clv_summary_family);
+}
+
+PG_FUNCTION_INFO_V1(clv_summary_deserialize);
+Datum
+clv_summary_deserialize(PG_FUNCTION_ARGS)
+{
+	return clv_internal_deserialize(fcinfo, &clv_summary_family);
 }
 
 /* ---- final ----------------------------------------------------------------- */
@@ -660,15 +692,13 @@ in_days(const summary_state *s, int64 from, int64 to)
 }
 
 static Datum
-summary_final(FunctionCallInfo fcinfo, int natts)
+summary_final(FunctionCallInfo fcinfo, const summary_state *s, int natts)
 {
-	summary_state *s = PG_ARGISNULL(0) ? NULL : (summary_state *) PG_GETARG_POINTER(0);
 	TupleDesc	desc = fcinfo->flinfo->fn_extra;
 	clv_summary_result r;
 	Datum		values[14];
 	bool		nulls[14] = {0};
 
-	clv_agg_context(fcinfo, "clv_summary_final");
 	if (s == NULL || !clv_summary_result_of(&s->acc, &r))
 		PG_RETURN_NULL();
 
@@ -706,16 +736,42 @@ summary_final(FunctionCallInfo fcinfo, int natts)
 	PG_RETURN_DATUM(HeapTupleGetDatum(heap_form_tuple(desc, values, nulls)));
 }
 
+static Datum
+summary_finish(FunctionCallInfo fcinfo, void *state)
+{
+	return summary_final(fcinfo, state, 9);
+}
+
+static Datum
+summary_holdout_finish(FunctionCallInfo fcinfo, void *state)
+{
+	return summary_final(fcinfo, state, 14);
+}
+
 PG_FUNCTION_INFO_V1(clv_summary_final);
 Datum
 clv_summary_final(PG_FUNCTION_ARGS)
 {
-	return summary_final(fcinfo, 9);
+	return clv_internal_final(fcinfo, summary_finish);
+}
+
+PG_FUNCTION_INFO_V1(clv_summary_final_v2);
+Datum
+clv_summary_final_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_summary_family, summary_finish);
 }
 
 PG_FUNCTION_INFO_V1(clv_summary_holdout_final);
 Datum
 clv_summary_holdout_final(PG_FUNCTION_ARGS)
 {
-	return summary_final(fcinfo, 14);
+	return clv_internal_final(fcinfo, summary_holdout_finish);
+}
+
+PG_FUNCTION_INFO_V1(clv_summary_holdout_final_v2);
+Datum
+clv_summary_holdout_final_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_summary_family, summary_holdout_finish);
 }

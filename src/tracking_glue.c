@@ -68,13 +68,15 @@ raise_limit(clv_error *err)
 	clv_raise(err);
 }
 
-/* (state, model, acquired, periods [, period]); a row with a NULL is skipped, as by sum() */
-PG_FUNCTION_INFO_V1(clv_tracking_trans);
-Datum
-clv_tracking_trans(PG_FUNCTION_ARGS)
+/*
+ * (state, model, acquired, periods [, period]); a row with a NULL is skipped,
+ * as by sum(): before the first row without one the state stays NULL, so
+ * the step returns NULL and marks the result null.
+ */
+static void *
+tracking_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, fname);
-	tracking_state *s = PG_ARGISNULL(0) ? NULL : (tracking_state *) PG_GETARG_POINTER(0);
+	tracking_state *s = prev;
 	bytea	   *model;
 	double		acquired,
 				period;
@@ -87,8 +89,8 @@ clv_tracking_trans(PG_FUNCTION_ARGS)
 		if (PG_ARGISNULL(i))
 		{
 			if (s == NULL)
-				PG_RETURN_NULL();
-			PG_RETURN_POINTER(s);
+				fcinfo->isnull = true;
+			return s;
 		}
 	model = PG_GETARG_BYTEA_PP(1);
 	acquired = clv_finite_arg(fcinfo, 2, "acquired");
@@ -124,7 +126,7 @@ clv_tracking_trans(PG_FUNCTION_ARGS)
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
 		raise_limit(&err);
-	PG_RETURN_POINTER(s);
+	return s;
 }
 
 static void *
@@ -162,75 +164,57 @@ tracking_merge(void *a, const void *b)
 		raise_limit(&err);
 }
 
-static const clv_combine_ops tracking_combine = {
-	"clv_tracking_combine", tracking_new_like, tracking_check_same, tracking_merge
-};
-
-PG_FUNCTION_INFO_V1(clv_tracking_combine);
-Datum
-clv_tracking_combine(PG_FUNCTION_ARGS)
+/* Compacting (sorting) the times changes their order, not the state's content. */
+static void
+tracking_send(StringInfo buf, const void *state)
 {
-	return clv_combine_states(fcinfo, &tracking_combine);
-}
+	tracking_state *s = (tracking_state *) state;
 
-PG_FUNCTION_INFO_V1(clv_tracking_serialize);
-Datum
-clv_tracking_serialize(PG_FUNCTION_ARGS)
-{
-	tracking_state *s = (tracking_state *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	clv_agg_context(fcinfo, "clv_tracking_serialize");
 	clv_patterns_compact(&s->acquired);
-	clv_state_send_begin(&buf, s->acquired.n, 2 * sizeof(double),
+	clv_state_send_begin(buf, s->acquired.n, 2 * sizeof(double),
 						 4 + VARSIZE_ANY_EXHDR(s->model) + 4 + 8 + 8, "acquisition times");
-	pq_sendint32(&buf, VARSIZE_ANY_EXHDR(s->model));
-	clv_state_send_bytes(&buf, VARDATA_ANY(s->model), VARSIZE_ANY_EXHDR(s->model));
-	pq_sendint32(&buf, s->periods);
-	pq_sendfloat8(&buf, s->period);
-	pq_sendint64(&buf, s->acquired.n);
+	pq_sendint32(buf, VARSIZE_ANY_EXHDR(s->model));
+	clv_state_send_bytes(buf, VARDATA_ANY(s->model), VARSIZE_ANY_EXHDR(s->model));
+	pq_sendint32(buf, s->periods);
+	pq_sendfloat8(buf, s->period);
+	pq_sendint64(buf, s->acquired.n);
 	for (size_t i = 0; i < s->acquired.n; i++)
 	{
-		pq_sendfloat8(&buf, s->acquired.v[i].T);
-		pq_sendfloat8(&buf, s->acquired.v[i].count);
+		pq_sendfloat8(buf, s->acquired.v[i].T);
+		pq_sendfloat8(buf, s->acquired.v[i].count);
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
 }
 
-/* In the current context: the combine function copies what it keeps. */
-PG_FUNCTION_INFO_V1(clv_tracking_deserialize);
-Datum
-clv_tracking_deserialize(PG_FUNCTION_ARGS)
+/* In the current context: whoever keeps the state copies what it keeps. */
+static void *
+tracking_receive(StringInfo buf)
 {
-	StringInfoData buf;
 	tracking_state *s;
 	uint32		model_len;
 	int64		n;
 	clv_error	err;
 
-	clv_agg_context(fcinfo, "clv_tracking_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
 	s = palloc0(sizeof(tracking_state));
-	model_len = clv_state_uint32(&buf);
-	if (model_len > (uint32) (buf.len - buf.cursor))
+	model_len = clv_state_uint32(buf);
+	if (model_len > (uint32) (buf->len - buf->cursor))
 		clv_invalid_state("The model is %u bytes long.", model_len);
 	s->model = palloc(VARHDRSZ + model_len);
 	SET_VARSIZE(s->model, VARHDRSZ + model_len);
-	memcpy(VARDATA(s->model), clv_state_take(&buf, model_len), model_len);
-	s->periods = (int32) clv_state_uint32(&buf);
-	s->period = clv_state_float8(&buf);
+	memcpy(VARDATA(s->model), clv_state_take(buf, model_len), model_len);
+	s->periods = (int32) clv_state_uint32(buf);
+	s->period = clv_state_float8(buf);
 	if (s->periods < 1 || s->periods > MAX_PERIODS || !(s->period > 0) || !isfinite(s->period))
 		clv_invalid_state("The state has %d periods of %g.", s->periods, s->period);
-	n = clv_state_int64(&buf);
-	if (n < 0 || n > (buf.len - buf.cursor) / 16)
+	n = clv_state_int64(buf);
+	if (n < 0 || n > (buf->len - buf->cursor) / 16)
 		clv_invalid_state("The count of acquisition times is " INT64_FORMAT ".", n);
 	acquired_init(&s->acquired);
 	for (int64 i = 0; i < n; i++)
 	{
-		double		T = clv_state_float8(&buf);
-		double		count = clv_state_float8(&buf);
+		double		T = clv_state_float8(buf);
+		double		count = clv_state_float8(buf);
 
 		if (!(count >= 1 && isfinite(count)) || !(T >= 0 && isfinite(T)))
 			clv_invalid_state("Acquisition time " INT64_FORMAT " is not one that rows can produce.",
@@ -239,15 +223,54 @@ clv_tracking_deserialize(PG_FUNCTION_ARGS)
 		if ((i & 0xFFFF) == 0)
 			CHECK_FOR_INTERRUPTS();
 	}
-	clv_state_end(&buf);
-	PG_RETURN_POINTER(s);
+	return s;
 }
 
-PG_FUNCTION_INFO_V1(clv_tracking_final);
+const clv_state_family clv_tracking_family = {
+	CLV_STATE_TRACKING, "clv_cumulative_expected_purchases",
+	{"clv_tracking_combine", tracking_new_like, tracking_check_same, tracking_merge},
+	tracking_send, tracking_receive
+};
+
+PG_FUNCTION_INFO_V1(clv_tracking_trans);
 Datum
-clv_tracking_final(PG_FUNCTION_ARGS)
+clv_tracking_trans(PG_FUNCTION_ARGS)
 {
-	tracking_state *s = PG_ARGISNULL(0) ? NULL : (tracking_state *) PG_GETARG_POINTER(0);
+	return clv_internal_trans(fcinfo, tracking_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_tracking_trans_v2);
+Datum
+clv_tracking_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_tracking_family, tracking_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_tracking_combine);
+Datum
+clv_tracking_combine(PG_FUNCTION_ARGS)
+{
+	return clv_combine_states(fcinfo, &clv_tracking_family.combine);
+}
+
+PG_FUNCTION_INFO_V1(clv_tracking_serialize);
+Datum
+clv_tracking_serialize(PG_FUNCTION_ARGS)
+{
+	return clv_internal_serialize(fcinfo, &clv_tracking_family);
+}
+
+PG_FUNCTION_INFO_V1(clv_tracking_deserialize);
+Datum
+clv_tracking_deserialize(PG_FUNCTION_ARGS)
+{
+	return clv_internal_deserialize(fcinfo, &clv_tracking_family);
+}
+
+static Datum
+tracking_finish(FunctionCallInfo fcinfo, void *state)
+{
+	tracking_state *s = state;
 	clv_btyd_model kind;
 	const clv_model *m;
 	clv_patterns sorted;
@@ -255,7 +278,6 @@ clv_tracking_final(PG_FUNCTION_ARGS)
 	double	   *curve;
 	Datum	   *values;
 
-	clv_agg_context(fcinfo, "clv_tracking_final");
 	if (s == NULL)
 		PG_RETURN_NULL();		/* no customers: no curve, like sum() */
 	m = clv_model_from_bytea(s->model);
@@ -276,4 +298,18 @@ clv_tracking_final(PG_FUNCTION_ARGS)
 		values[w] = Float8GetDatum(curve[w]);
 	PG_RETURN_ARRAYTYPE_P(construct_array(values, s->periods, FLOAT8OID, sizeof(float8),
 										  FLOAT8PASSBYVAL, TYPALIGN_DOUBLE));
+}
+
+PG_FUNCTION_INFO_V1(clv_tracking_final);
+Datum
+clv_tracking_final(PG_FUNCTION_ARGS)
+{
+	return clv_internal_final(fcinfo, tracking_finish);
+}
+
+PG_FUNCTION_INFO_V1(clv_tracking_final_v2);
+Datum
+clv_tracking_final_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_tracking_family, tracking_finish);
 }

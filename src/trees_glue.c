@@ -67,11 +67,11 @@ check_target(const trees_state *state, const char *fname, double y)
 				 errdetail("A row has y = %g.", y)));
 }
 
-static Datum
-trees_trans(FunctionCallInfo fcinfo, const char *fname, bool gbm, bool boolean_y)
+static void *
+trees_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt, const char *fname,
+		   bool gbm, bool boolean_y)
 {
-	MemoryContext cxt = clv_agg_context(fcinfo, fname);
-	trees_state *state = PG_ARGISNULL(0) ? NULL : (trees_state *) PG_GETARG_POINTER(0);
+	trees_state *state = prev;
 	double		y;
 	int			n;
 	const double *x;
@@ -116,6 +116,8 @@ trees_trans(FunctionCallInfo fcinfo, const char *fname, bool gbm, bool boolean_y
 		clv_check_feature_names(&g.features, n);
 		clv_tree_rows_init(&state->rows, n, clv_training_memory_bytes());
 	}
+	else if (state->boolean_y != boolean_y)
+		clv_state_of_other_aggregate(fcinfo, boolean_y ? "a regression fit" : "a classification fit");
 	else
 		clv_check_options_row(fcinfo, 3, state->options, fname);
 	check_target(state, fname, y);
@@ -127,35 +129,31 @@ trees_trans(FunctionCallInfo fcinfo, const char *fname, bool gbm, bool boolean_y
 			clv_set_hint(&err, "Raise clv.max_training_memory, or fit on a sample.");
 		clv_raise(&err);
 	}
-	PG_RETURN_POINTER(state);
+	return state;
 }
 
-PG_FUNCTION_INFO_V1(clv_forest_fit_trans);
-Datum
-clv_forest_fit_trans(PG_FUNCTION_ARGS)
+static void *
+forest_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return trees_trans(fcinfo, "clv_forest_fit", false, false);
+	return trees_step(fcinfo, prev, cxt, "clv_forest_fit", false, false);
 }
 
-PG_FUNCTION_INFO_V1(clv_forest_fit_bool_trans);
-Datum
-clv_forest_fit_bool_trans(PG_FUNCTION_ARGS)
+static void *
+forest_bool_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return trees_trans(fcinfo, "clv_forest_fit", false, true);
+	return trees_step(fcinfo, prev, cxt, "clv_forest_fit", false, true);
 }
 
-PG_FUNCTION_INFO_V1(clv_gbm_fit_trans);
-Datum
-clv_gbm_fit_trans(PG_FUNCTION_ARGS)
+static void *
+gbm_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return trees_trans(fcinfo, "clv_gbm_fit", true, false);
+	return trees_step(fcinfo, prev, cxt, "clv_gbm_fit", true, false);
 }
 
-PG_FUNCTION_INFO_V1(clv_gbm_fit_bool_trans);
-Datum
-clv_gbm_fit_bool_trans(PG_FUNCTION_ARGS)
+static void *
+gbm_bool_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return trees_trans(fcinfo, "clv_gbm_fit", true, true);
+	return trees_step(fcinfo, prev, cxt, "clv_gbm_fit", true, true);
 }
 
 /* ---- combine, serialize, deserialize -------------------------------------- */
@@ -199,60 +197,40 @@ trees_merge(void *a, const void *b)
 	}
 }
 
-static const clv_combine_ops trees_combine = {
-	"clv_trees_fit_combine", trees_new_like, trees_check_same, trees_merge
-};
-
-PG_FUNCTION_INFO_V1(clv_trees_fit_combine);
-Datum
-clv_trees_fit_combine(PG_FUNCTION_ARGS)
+static void
+trees_send(StringInfo buf, const void *s)
 {
-	return clv_combine_states(fcinfo, &trees_combine);
-}
+	const trees_state *state = s;
 
-PG_FUNCTION_INFO_V1(clv_trees_fit_serialize);
-Datum
-clv_trees_fit_serialize(PG_FUNCTION_ARGS)
-{
-	trees_state *state = (trees_state *) PG_GETARG_POINTER(0);
-	StringInfoData buf;
-
-	clv_agg_context(fcinfo, "clv_trees_fit_serialize");
-	clv_state_send_begin(&buf, state->rows.n, sizeof(double) + state->rows.p * sizeof(float),
+	clv_state_send_begin(buf, state->rows.n, sizeof(double) + state->rows.p * sizeof(float),
 						 4 + 8 + 1 + 4 + clv_sent_jsonb_bytes(state->options), "rows");
-	pq_sendint32(&buf, state->rows.p);
-	pq_sendint64(&buf, state->rows.n);
-	pq_sendbyte(&buf, state->boolean_y ? 1 : 0);
-	pq_sendint32(&buf, state->loss);
-	clv_send_jsonb(&buf, state->options);
-	/* same server, same byte order: the rows go across as they are */
-	clv_state_send_bytes(&buf, state->rows.y, state->rows.n * sizeof(double));
-	clv_state_send_bytes(&buf, state->rows.x, state->rows.n * state->rows.p * sizeof(float));
-	PG_RETURN_BYTEA_P(pq_endtypsend(&buf));
+	pq_sendint32(buf, state->rows.p);
+	pq_sendint64(buf, state->rows.n);
+	pq_sendbyte(buf, state->boolean_y ? 1 : 0);
+	pq_sendint32(buf, state->loss);
+	clv_send_jsonb(buf, state->options);
+	/* in the machine's byte order, which the flat state's header records */
+	clv_state_send_bytes(buf, state->rows.y, state->rows.n * sizeof(double));
+	clv_state_send_bytes(buf, state->rows.x, state->rows.n * state->rows.p * sizeof(float));
 }
 
 /*
  * The state is read where it lies: its rows are a view of the bytes, in the
- * current (per-call) context like everything else here, and the combine
- * function, the only one ever given this state, copies them into its own.
- * Keeping a copy in the aggregate context instead would hold every worker's
- * rows twice until the group ends.
+ * current context like everything else here, and whoever keeps the state
+ * copies them into its own.  Keeping a copy in the aggregate context instead
+ * would hold every worker's rows twice until the group ends.
  */
-PG_FUNCTION_INFO_V1(clv_trees_fit_deserialize);
-Datum
-clv_trees_fit_deserialize(PG_FUNCTION_ARGS)
+static void *
+trees_receive(StringInfo buf)
 {
-	StringInfoData buf;
 	trees_state *state;
 	uint32		p;
 	uint64		n;
 	int			flag;
 
-	clv_agg_context(fcinfo, "clv_trees_fit_deserialize");
-	clv_state_reader(PG_GETARG_BYTEA_PP(0), &buf);
-	p = clv_state_uint32(&buf);
-	n = (uint64) clv_state_int64(&buf);
-	flag = clv_state_byte(&buf);
+	p = clv_state_uint32(buf);
+	n = (uint64) clv_state_int64(buf);
+	flag = clv_state_byte(buf);
 	if (p < 1 || p > CLV_TREES_MAX_FEATURES)
 		clv_invalid_state("The feature count is %u.", p);
 	if (flag != 0 && flag != 1)
@@ -260,19 +238,101 @@ clv_trees_fit_deserialize(PG_FUNCTION_ARGS)
 
 	state = palloc0(sizeof(trees_state));
 	state->boolean_y = flag;
-	state->loss = (int32) clv_state_uint32(&buf);
+	state->loss = (int32) clv_state_uint32(buf);
 	if (state->loss < 0 || state->loss > CLV_LOSS_TWEEDIE)
 		clv_invalid_state("The loss is %d.", state->loss);
-	state->options = clv_receive_jsonb(&buf);
+	state->options = clv_receive_jsonb(buf);
 	clv_tree_rows_init(&state->rows, p, 0);
-	if (n > (uint64) buf.len / (sizeof(double) + p * sizeof(float)))
+	if (n > (uint64) buf->len / (sizeof(double) + p * sizeof(float)))
 		clv_invalid_state("The row count is " UINT64_FORMAT ".", n);
 	/* the merge copies with memcpy: the views need no alignment */
 	state->rows.n = state->rows.cap = n;
-	state->rows.y = (double *) clv_state_take(&buf, n * sizeof(double));
-	state->rows.x = (float *) clv_state_take(&buf, n * p * sizeof(float));
-	clv_state_end(&buf);
-	PG_RETURN_POINTER(state);
+	state->rows.y = (double *) clv_state_take(buf, n * sizeof(double));
+	state->rows.x = (float *) clv_state_take(buf, n * p * sizeof(float));
+	return state;
+}
+
+const clv_state_family clv_trees_family = {
+	CLV_STATE_TREES, "clv_forest_fit or clv_gbm_fit",
+	{"clv_trees_fit_combine", trees_new_like, trees_check_same, trees_merge},
+	trees_send, trees_receive
+};
+
+PG_FUNCTION_INFO_V1(clv_forest_fit_trans);
+Datum
+clv_forest_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, forest_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_forest_fit_trans_v2);
+Datum
+clv_forest_fit_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_trees_family, forest_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_forest_fit_bool_trans);
+Datum
+clv_forest_fit_bool_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, forest_bool_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_forest_fit_bool_trans_v2);
+Datum
+clv_forest_fit_bool_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_trees_family, forest_bool_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_gbm_fit_trans);
+Datum
+clv_gbm_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, gbm_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_gbm_fit_trans_v2);
+Datum
+clv_gbm_fit_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_trees_family, gbm_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_gbm_fit_bool_trans);
+Datum
+clv_gbm_fit_bool_trans(PG_FUNCTION_ARGS)
+{
+	return clv_internal_trans(fcinfo, gbm_bool_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_gbm_fit_bool_trans_v2);
+Datum
+clv_gbm_fit_bool_trans_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_trees_family, gbm_bool_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_trees_fit_combine);
+Datum
+clv_trees_fit_combine(PG_FUNCTION_ARGS)
+{
+	return clv_combine_states(fcinfo, &clv_trees_family.combine);
+}
+
+PG_FUNCTION_INFO_V1(clv_trees_fit_serialize);
+Datum
+clv_trees_fit_serialize(PG_FUNCTION_ARGS)
+{
+	return clv_internal_serialize(fcinfo, &clv_trees_family);
+}
+
+PG_FUNCTION_INFO_V1(clv_trees_fit_deserialize);
+Datum
+clv_trees_fit_deserialize(PG_FUNCTION_ARGS)
+{
+	return clv_internal_deserialize(fcinfo, &clv_trees_family);
 }
 
 /* ---- final functions ------------------------------------------------------ */
@@ -338,11 +398,10 @@ ensemble_model(clv_model_kind kind, clv_ensemble *e, const trees_glue_options *g
 	return out;
 }
 
-PG_FUNCTION_INFO_V1(clv_forest_fit_final);
-Datum
-clv_forest_fit_final(PG_FUNCTION_ARGS)
+static Datum
+forest_finish(FunctionCallInfo fcinfo, void *s)
 {
-	trees_state *state = PG_ARGISNULL(0) ? NULL : (trees_state *) PG_GETARG_POINTER(0);
+	trees_state *state = s;
 	clv_forest_options opt;
 	trees_glue_options g;
 	clv_ensemble *e;
@@ -350,7 +409,6 @@ clv_forest_fit_final(PG_FUNCTION_ARGS)
 	StringInfoData meta;
 	size_t		n;
 
-	clv_agg_context(fcinfo, "clv_forest_fit_final");
 	if (state == NULL)
 		no_rows("clv_forest_fit");
 	clv_parse_forest_options(state->options, state->rows.p, state->boolean_y, &opt, &g);
@@ -383,11 +441,24 @@ clv_forest_fit_final(PG_FUNCTION_ARGS)
 	PG_RETURN_BYTEA_P(ensemble_model(CLV_KIND_FOREST, e, &g, &meta));
 }
 
-PG_FUNCTION_INFO_V1(clv_gbm_fit_final);
+PG_FUNCTION_INFO_V1(clv_forest_fit_final);
 Datum
-clv_gbm_fit_final(PG_FUNCTION_ARGS)
+clv_forest_fit_final(PG_FUNCTION_ARGS)
 {
-	trees_state *state = PG_ARGISNULL(0) ? NULL : (trees_state *) PG_GETARG_POINTER(0);
+	return clv_internal_final(fcinfo, forest_finish);
+}
+
+PG_FUNCTION_INFO_V1(clv_forest_fit_final_v2);
+Datum
+clv_forest_fit_final_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_trees_family, forest_finish);
+}
+
+static Datum
+gbm_finish(FunctionCallInfo fcinfo, void *s)
+{
+	trees_state *state = s;
 	clv_gbm_options opt;
 	trees_glue_options g;
 	clv_ensemble *e;
@@ -395,7 +466,6 @@ clv_gbm_fit_final(PG_FUNCTION_ARGS)
 	StringInfoData meta;
 	size_t		n;
 
-	clv_agg_context(fcinfo, "clv_gbm_fit_final");
 	if (state == NULL)
 		no_rows("clv_gbm_fit");
 	clv_parse_gbm_options(state->options, state->boolean_y, &opt, &g);
@@ -430,6 +500,20 @@ clv_gbm_fit_final(PG_FUNCTION_ARGS)
 	}
 	appendStringInfoChar(&meta, '}');
 	PG_RETURN_BYTEA_P(ensemble_model(CLV_KIND_GBM, e, &g, &meta));
+}
+
+PG_FUNCTION_INFO_V1(clv_gbm_fit_final);
+Datum
+clv_gbm_fit_final(PG_FUNCTION_ARGS)
+{
+	return clv_internal_final(fcinfo, gbm_finish);
+}
+
+PG_FUNCTION_INFO_V1(clv_gbm_fit_final_v2);
+Datum
+clv_gbm_fit_final_v2(PG_FUNCTION_ARGS)
+{
+	return clv_state_final(fcinfo, &clv_trees_family, gbm_finish);
 }
 
 /* ---- clv_model_info ------------------------------------------------------- */
