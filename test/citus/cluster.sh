@@ -14,7 +14,8 @@
 # CITUS_PORT, +1, +2 (default PGPORT + 1): the coordinator first, then the workers.
 # Each is initdb'd as the unprivileged `postgres` user with trust authentication,
 # listens on localhost only (the nodes talk to each other over TCP) and keeps its
-# socket and its log (NAME.log) in CITUS_DIR.
+# socket and its log (NAME.log) in CITUS_DIR.  CITUS_CONF, if set, is appended to
+# each node's postgresql.conf.
 
 CITUS_DIR=${CITUS_DIR:-$CLV_TMP/citus}
 CITUS_PORT=${CITUS_PORT:-$((PGPORT + 1))}
@@ -135,6 +136,7 @@ max_parallel_workers = 4
 lc_messages = 'C'
 timezone = 'UTC'
 log_min_messages = warning
+${CITUS_CONF:-}
 EOF
 }
 
