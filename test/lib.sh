@@ -33,9 +33,12 @@ as_pg() {
     else "$@"; fi
 }
 
+# install_packages [PACKAGE...]: the Debian packages missing of those named
+# (default: CLV_PACKAGES).
 install_packages() {
     local missing=() p
-    for p in "${CLV_PACKAGES[@]}"; do
+    [ $# -gt 0 ] || set -- "${CLV_PACKAGES[@]}"
+    for p in "$@"; do
         dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'ok installed' ||
             missing+=("$p")
     done

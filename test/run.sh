@@ -1,19 +1,22 @@
 #!/usr/bin/env bash
 # Run the tests: all stages in this order, or only those named as arguments
-#     paths unit unit-san regress reference docs fuzz bench crash-check
+#     paths unit unit-san regress reference docs fuzz citus bench crash-check
 # e.g. `bash test/run.sh` or `bash test/run.sh unit regress`.
 # Ends with the line "N passed, M failed" and exits 0 only if M is 0.
 # Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329),
-# CLV_FUZZ_SECONDS (default 60).
+# CLV_FUZZ_SECONDS (default 60), CLV_CITUS_TARBALL (see test/citus/cluster.sh).
 # No `set -e`: a failing step is counted and the run goes on.
 set -uo pipefail
 exec </dev/null
 # shellcheck source=test/lib.sh
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
+# shellcheck source=test/citus/cluster.sh
+source "$(dirname "${BASH_SOURCE[0]}")/citus/cluster.sh"
 cd "$CLV_ROOT" || exit 1
 
-ALL_STAGES=(paths unit unit-san regress reference docs fuzz bench crash-check)
+ALL_STAGES=(paths unit unit-san regress reference docs fuzz citus bench crash-check)
 SERVER_STAGES=" regress reference docs bench crash-check "
+BUILD_STAGES="$SERVER_STAGES citus "   # stages that need clv installed
 MAKE=(make PG_CONFIG="$PG_CONFIG")
 PYTHON=/usr/bin/python3   # Debian's, which has numpy/scipy/sklearn
 PASSED=0 FAILED=0
@@ -116,6 +119,21 @@ stage_fuzz() {
     fi
 }
 
+# clv on a Citus coordinator and two workers of its own (test/citus/): aggregates
+# as partial aggregates on the workers, the same results as on one node.  The
+# nodes' logs must show no crash.
+stage_citus() {
+    local log=$LOGS/citus.log node crashes
+    run_logged "$log" bash test/citus/stage.sh
+    count_tap citus $? "$log"
+    for node in $(citus_logs); do
+        [ -f "$node" ] || continue   # skipped, or the nodes never started
+        crashes=$(log_crashes "$node")
+        if [ -z "$crashes" ]; then pass "citus: no crash in $(basename "$node")"
+        else printf '%s\n' "$crashes"; fail "citus: no crash in $(basename "$node")"; fi
+    done
+}
+
 stage_bench() {
     local s log found=0
     for s in test/bench/*.sh; do
@@ -169,17 +187,21 @@ for s in "${STAGES[@]}"; do
         echo "unknown stage '$s'; stages: ${ALL_STAGES[*]}" >&2; exit 2 ;;
     esac
 done
-need_server=0
+need_server=0 need_build=0
 for s in "${STAGES[@]}"; do
     [[ $SERVER_STAGES == *" $s "* ]] && need_server=1
+    [[ $BUILD_STAGES == *" $s "* ]] && need_build=1
 done
 
 # ---- set up ----------------------------------------------------------------
-trap 'cluster_stop' EXIT
-trap 'exit 130' INT TERM   # so that the EXIT trap stops the cluster
+trap 'cluster_stop; citus_cluster_stop' EXIT
+trap 'exit 130' INT TERM   # so that the EXIT trap stops the clusters
+citus_cluster_stop   # Citus nodes a killed run left in the scratch dir
 install_packages || fail "install Debian packages"
-if [ "$need_server" -eq 1 ]; then
+if [ "$need_build" -eq 1 ]; then
     if build_install; then pass "build and install"; else fail "build and install"; fi
+fi
+if [ "$need_server" -eq 1 ]; then
     cluster_start || { fail "start the test cluster"; echo "$PASSED passed, $FAILED failed"; exit 1; }
     BASE_ID=$(postmaster_id)
     if psql -X -q -v ON_ERROR_STOP=1 -c 'CREATE EXTENSION IF NOT EXISTS clv'; then
