@@ -457,6 +457,7 @@ logreg_finish(FunctionCallInfo fcinfo, void *s)
 	logreg_state *state = s;
 	linear_options opt;
 	clv_logreg_options lopt;
+	clv_rows	sorted;
 	clv_regression_fit fit;
 	clv_error	err;
 	StringInfoData meta;
@@ -468,7 +469,9 @@ logreg_finish(FunctionCallInfo fcinfo, void *s)
 	lopt.l2 = opt.l2;
 	lopt.max_iter = opt.max_iter;
 	lopt.tol = opt.tol;
-	clv_check(clv_logreg_solve(&state->rows, &lopt, &fit, &err), &err);
+	/* Newton's sums in a canonical row order: the same model whatever the plan */
+	clv_rows_sorted_copy(&state->rows, &sorted);
+	clv_check(clv_logreg_solve(&sorted, &lopt, &fit, &err), &err);
 
 	initStringInfo(&meta);
 	appendStringInfoChar(&meta, '{');
@@ -481,8 +484,9 @@ logreg_finish(FunctionCallInfo fcinfo, void *s)
 	clv_json_key(&meta, "converged");
 	appendStringInfoString(&meta, fit.converged ? "true" : "false");
 	/* the training means, which clv_explain centres the features at */
-	means = palloc(sizeof(double) * state->rows.p);
-	clv_rows_feature_means(&state->rows, means);
+	means = palloc(sizeof(double) * sorted.p);
+	clv_rows_feature_means(&sorted, means);
+	clv_rows_free(&sorted);
 	clv_json_numbers(&meta, "feature_means", means, state->rows.p);
 	appendStringInfoChar(&meta, '}');
 	PG_RETURN_BYTEA_P(regression_model(CLV_KIND_LOGREG, &fit, &opt, &meta));

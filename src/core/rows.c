@@ -5,6 +5,8 @@
 
 #include <string.h>
 
+#include "sort.h"
+
 void
 clv_rows_init(clv_rows *rows, uint32_t p, size_t max_bytes)
 {
@@ -58,6 +60,55 @@ clv_rows_merge(clv_rows *rows, const clv_rows *other, clv_error *err)
 	memcpy(rows->y + rows->n, other->y, other->n * sizeof(double));
 	rows->n += other->n;
 	return CLV_OK;
+}
+
+/* A total order of doubles: by value, equal values (0 and -0) by their bits. */
+static int
+compare_values(double a, double b)
+{
+	uint64_t	ua,
+				ub;
+
+	if (a < b)
+		return -1;
+	if (a > b)
+		return 1;
+	memcpy(&ua, &a, sizeof(ua));
+	memcpy(&ub, &b, sizeof(ub));
+	return (ua > ub) - (ua < ub);
+}
+
+static int
+compare_rows(const void *a, const void *b, void *arg)
+{
+	const clv_rows *rows = arg;
+	size_t		i = *(const size_t *) a,
+				j = *(const size_t *) b;
+	int			c = compare_values(rows->y[i], rows->y[j]);
+
+	for (uint32_t k = 0; c == 0 && k < rows->p; k++)
+		c = compare_values(rows->x[i * rows->p + k], rows->x[j * rows->p + k]);
+	return c;
+}
+
+void
+clv_rows_sorted_copy(const clv_rows *rows, clv_rows *out)
+{
+	size_t	   *order = clv_alloc_huge(sizeof(size_t) * (rows->n ? rows->n : 1));
+
+	for (size_t i = 0; i < rows->n; i++)
+		order[i] = i;
+	clv_sort(order, rows->n, sizeof(size_t), compare_rows, (void *) rows);
+	clv_rows_init(out, rows->p, 0);
+	out->n = out->cap = rows->n;
+	out->x = clv_alloc_huge(sizeof(double) * rows->p * (rows->n ? rows->n : 1));
+	out->y = clv_alloc_huge(sizeof(double) * (rows->n ? rows->n : 1));
+	for (size_t i = 0; i < rows->n; i++)
+	{
+		memcpy(out->x + i * rows->p, rows->x + order[i] * rows->p, sizeof(double) * rows->p);
+		out->y[i] = rows->y[order[i]];
+	}
+	clv_release(order);
 }
 
 void

@@ -24,6 +24,14 @@ clv_status	clv_rows_merge(clv_rows *rows, const clv_rows *other, clv_error *err)
 void		clv_rows_free(clv_rows *rows);
 
 /*
+ * A copy of the rows in a canonical order (by y, then x, equal values by
+ * their bits), without a memory limit: a fit that sums over the rows in that
+ * order gives the same bytes whatever order the rows arrived in (a parallel
+ * plan's, a Citus cluster's).  Sorting checks for interrupts.
+ */
+void		clv_rows_sorted_copy(const clv_rows *rows, clv_rows *out);
+
+/*
  * The mean of each feature over the rows, with compensated sums: the row
  * order varies with the plan, the means barely do.
  */

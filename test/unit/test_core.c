@@ -1694,6 +1694,61 @@ fit_logistic(uint32_t p, const double *x, const double *y, size_t n, double l2,
 	return st;
 }
 
+/* Fit the rows in a canonical order, as the aggregate's final function does. */
+static clv_status
+fit_logistic_canonical(const clv_rows *rows, clv_regression_fit *fit, clv_error *err)
+{
+	clv_logreg_options opt = {0, 100, 1e-10};
+	clv_rows	sorted;
+	clv_status	st;
+
+	clv_rows_sorted_copy(rows, &sorted);
+	st = clv_logreg_solve(&sorted, &opt, fit, err);
+	clv_rows_free(&sorted);
+	return st;
+}
+
+static void
+test_logreg_row_order(void)
+{
+	enum {N = 500, P = 3};
+	clv_rows	forward,
+				backward;
+	clv_regression_fit a,
+				b;
+	clv_error	err;
+	double		x[N * P],
+				y[N];
+	uint64_t	seed = 7;
+
+	for (size_t i = 0; i < N; i++)
+	{
+		for (int j = 0; j < P; j++)
+		{
+			seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+			x[i * P + j] = (double) (seed >> 11) / 9007199254740992.0 * 4 - 2;
+		}
+		y[i] = (x[i * P] + 0.5 * x[i * P + 1] + (double) (i % 7) / 7 - 0.5 > 0) ? 1 : 0;
+	}
+	clv_rows_init(&forward, P, 0);
+	clv_rows_init(&backward, P, 0);
+	for (size_t i = 0; i < N; i++)
+	{
+		clv_rows_append(&forward, y[i], x + i * P, &err);
+		clv_rows_append(&backward, y[N - 1 - i], x + (N - 1 - i) * P, &err);
+	}
+	if (check_status(fit_logistic_canonical(&forward, &a, &err), CLV_OK, &err,
+					 "logreg on rows in arrival order") &&
+		check_status(fit_logistic_canonical(&backward, &b, &err), CLV_OK, &err,
+					 "logreg on the same rows reversed"))
+		check(memcmp(a.coef, b.coef, sizeof(double) * (P + 1)) == 0 &&
+			  memcmp(a.std_error, b.std_error, sizeof(double) * (P + 1)) == 0,
+			  "logreg over a canonical row order: the same coefficients and standard errors, "
+			  "bit for bit, whatever the arrival order (%.17g vs %.17g)", a.coef[1], b.coef[1]);
+	clv_rows_free(&forward);
+	clv_rows_free(&backward);
+}
+
 static void
 test_logreg_known(void)
 {
@@ -2637,6 +2692,7 @@ main(void)
 	test_logreg_known();
 	test_logreg_reference();
 	test_logreg_errors();
+	test_logreg_row_order();
 	test_rows();
 	test_summary();
 	test_btyd();
