@@ -15,8 +15,8 @@
 #
 # For each: single-node ms, distributed ms, their ratio, and that ratio over the ratio
 # of the baseline on the same table (target: at most 1.2, i.e. clv scales out like
-# sum() does).  Then the bytes the workers send the coordinator for each fit and for the
-# monthly summaries ("Tuple data received from nodes" of EXPLAIN ANALYZE VERBOSE).
+# sum() does).  Then the bytes each worker sends the coordinator for each fit and for the
+# monthly summaries: the text of its partial states.
 #
 # Usage:
 #   test/bench/bench_citus.sh            full run (1M customers, 5M orders, 3 repetitions)
@@ -211,12 +211,31 @@ for q in "${!Q_SQL[@]}"; do
 	TABLE+=("$(printf '%-42s %11s %11s %7.2f %10s  %s' "$NAME" "$single" "$dist" "$ratio" "$scaled" "$verdict")")
 done
 
-# Bytes the workers send: what a fit or a monthly summary ships to the coordinator.
-received() {
-	"${PSQL[@]}" -A -t <<SQL | awk -F': ' '/Tuple data received from nodes/ { print $2; exit }'
+# Bytes the workers send: each shard's task query, run on the shard as Citus runs it
+# (worker_partial_agg of the aggregate over the shard), returns the partial states as
+# text; their length summed over each worker's shards.  Row-gathering would ship the
+# argument columns of every row instead (their text length, summed, for comparison).
+shipped() {  # shipped TABLE PARTIAL_SQL ROW_SQL
+	"${PSQL[@]}" -A -t -F ' ' <<SQL
 $(session_settings 0)
-EXPLAIN (ANALYZE, VERBOSE, TIMING OFF) $1;
+WITH states AS (
+    SELECT shardid, result::bigint AS bytes
+    FROM run_command_on_shards('$SCHEMA.$1', \$q\$$2\$q\$)),
+rows AS (
+    SELECT shardid, result::bigint AS bytes
+    FROM run_command_on_shards('$SCHEMA.$1', \$q\$$3\$q\$))
+SELECT string_agg(format('worker %s: %s', nodeport, pg_size_pretty(s.bytes)), ', ' ORDER BY nodeport)
+       || format(' (rows: %s)', pg_size_pretty(sum(r.bytes)))
+FROM (SELECT p.nodeport, sum(states.bytes) AS bytes, array_agg(states.shardid) AS shards
+      FROM states JOIN pg_dist_shard_placement p USING (shardid) GROUP BY p.nodeport) s,
+     LATERAL (SELECT sum(bytes) AS bytes FROM rows WHERE shardid = ANY (s.shards)) r;
 SQL
+}
+PARTIAL="SELECT coalesce(sum(length(s)), 0)
+          FROM (SELECT worker_partial_agg('%s'::regprocedure, ROW(%s))::text AS s FROM %%s %s) q"
+ROWS="SELECT coalesce(sum(length(ROW(%s)::text)), 0) FROM %%s"
+shipped_fit() {  # shipped_fit TABLE AGGREGATE_SIGNATURE ARGS [GROUP BY]
+	shipped "$1" "$(printf "$PARTIAL" "$2" "$3" "${4:+GROUP BY $4}")" "$(printf "$ROWS" "$3")"
 }
 
 echo
@@ -224,10 +243,15 @@ printf '%-42s %11s %11s %7s %10s  %s\n' "query" "single ms" "dist ms" "ratio" "ร
 printf '%s\n' "---------------------------------------------------------------------------------------------"
 printf '%s\n' "${TABLE[@]}"
 echo
-echo "data the workers send the coordinator (EXPLAIN ANALYZE VERBOSE):"
-for q in 3 4 5; do
-	printf '  %-42s %s\n' "${Q_NAMES[q]}" "$(received "$(on_table "${Q_SQL[q]}" '')")"
-done
+echo "data the workers send the coordinator: partial states (rows, were they gathered)"
+SUMMARY_SIG="clv_summary(timestamptz, float8, timestamptz, interval, interval)"
+SUMMARY_ARGS="ordered_at, amount, '1998-06-30'::timestamptz, '1 day'::interval, '7 days'::interval"
+printf '  %-42s %s\n' "${Q_NAMES[3]}" \
+	"$(shipped_fit orders "$SUMMARY_SIG" "$SUMMARY_ARGS" "date_trunc('month', ordered_at)")"
+printf '  %-42s %s\n' "${Q_NAMES[4]}" \
+	"$(shipped_fit customers "clv_bgnbd_fit(float8, float8, float8)" "frequency, recency, t")"
+printf '  %-42s %s\n' "${Q_NAMES[5]}" \
+	"$(shipped_fit customers "clv_linreg_fit(float8, float8[])" "spend, ARRAY[frequency, recency, t, monetary]")"
 echo
 echo "ratio = distributed / single-node; \"รท sum()\" divides it by the ratio of sum(), count()"
 echo "over the same table, so it says how much worse than the baseline clv scales out."
