@@ -4,7 +4,7 @@
 # e.g. `bash test/run.sh` or `bash test/run.sh unit regress`.
 # Ends with the line "N passed, M failed" and exits 0 only if M is 0.
 # Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329),
-# CLV_FUZZ_SECONDS (default 60).
+# CLV_FUZZ_SECONDS (default 60, for each of the two fuzzers).
 # No `set -e`: a failing step is counted and the run goes on.
 set -uo pipefail
 exec </dev/null
@@ -13,7 +13,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 cd "$CLV_ROOT" || exit 1
 
 ALL_STAGES=(paths unit unit-san regress reference docs fuzz bench crash-check)
-SERVER_STAGES=" regress reference docs bench crash-check "
+SERVER_STAGES=" regress reference docs fuzz bench crash-check "
 MAKE=(make PG_CONFIG="$PG_CONFIG")
 PYTHON=/usr/bin/python3   # Debian's, which has numpy/scipy/sklearn
 PASSED=0 FAILED=0
@@ -90,7 +90,8 @@ stage_docs() {
     count_tap docs $? "$log"
 }
 
-stage_fuzz() {
+# The model parser under libFuzzer, without a server.
+fuzz_model() {
     local secs=${CLV_FUZZ_SECONDS:-60} dir=$CLV_TMP/fuzz log=$LOGS/fuzz.log
     local seeds=() rc a
     if ! run_logged "$LOGS/fuzz-build.log" "${MAKE[@]}" test/fuzz/fuzz_model; then
@@ -115,6 +116,18 @@ stage_fuzz() {
         fail "fuzz exited with status $rc"
     fi
 }
+
+# Malformed aggregate states (clv_state) against the server: every decoder
+# must give a clean error, never a crash, a hang or an internal error.
+fuzz_states() {
+    local log=$LOGS/fuzz-states.log
+    CLV_FUZZ_SECONDS=${CLV_FUZZ_SECONDS:-60} CLV_PGLOG=$CLV_PGLOG \
+        run_logged "$log" "$PYTHON" test/fuzz/fuzz_states.py
+    count_tap test/fuzz/fuzz_states.py $? "$log"
+}
+
+# Each fuzzer runs for CLV_FUZZ_SECONDS.
+stage_fuzz() { fuzz_model; fuzz_states; }
 
 stage_bench() {
     local s log found=0
