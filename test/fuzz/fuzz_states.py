@@ -634,6 +634,7 @@ def main():
 
     # every failing mutant, one per line, kept next to the server log
     failed_path = os.path.join(os.path.dirname(logpath), "fuzz-states-failures.txt")
+    slow_path = os.path.join(os.path.dirname(logpath), "fuzz-states-slow.txt")
 
     def fail(fam, why, desc, state):
         failures[fam].append("%s: %s; mutant %s" % (why, desc, state.hex()))
@@ -712,8 +713,15 @@ def main():
             if slow:
                 # a fit on the decoded rows ran past the timeout and was
                 # cancelled: the fit's speed on such rows, not the decoder
-                print("# slow fit (cancelled by statement_timeout in %s): family %d, %s; state %s"
-                      % (", ".join(slow), fam, desc, base64.b64encode(state).decode()))
+                text = base64.b64encode(state).decode()
+                print("# slow fit (cancelled by statement_timeout in %s): family %d, %s; state %s%s"
+                      % (", ".join(slow), fam, desc, text[:100], "... (all in %s)" % slow_path
+                         if len(text) > 100 else ""))
+                try:
+                    with open(slow_path, "a") as f:
+                        f.write("%d\t%s\t%s\t%s\n" % (fam, ",".join(slow), desc, text))
+                except OSError:
+                    pass
             if not crc_ok and outcomes.get("in") == "ok":
                 fail(fam, "accepted without a valid checksum", desc, state)
             if "recv" in outcomes and outcomes["recv"] != outcomes["in"]:
