@@ -6,6 +6,8 @@
 #include <math.h>
 
 #include "libpq/pqformat.h"
+#include "mb/pg_wchar.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
 #include "utils/numeric.h"
 #include "utils/lsyscache.h"
@@ -290,20 +292,135 @@ clv_send_jsonb(StringInfo buf, const Jsonb *j)
 		pq_sendbytes(buf, (const char *) j, VARSIZE(j));
 }
 
+/*
+ * Whether the len bytes at c (4-byte aligned) hold a jsonb container whose
+ * every child lies inside it, as jsonb's readers assume without checking.
+ * Strings must be in the database encoding, numbers plain numeric varlenas
+ * (jsonb holds no NaN or infinity).
+ */
+static bool
+jsonb_container_ok(const char *c, uint32 len, bool root)
+{
+	uint32		header,
+				count,
+				n,
+				start = 0;
+	const char *base;
+	uint32		data_len;
+
+	check_stack_depth();
+	if (len < sizeof(uint32))
+		return false;
+	memcpy(&header, c, sizeof(uint32));
+	count = header & JB_CMASK;
+	switch (header & ~JB_CMASK)
+	{
+		case JB_FOBJECT:
+			n = 2 * count;		/* keys, then values */
+			break;
+		case JB_FARRAY:
+			n = count;
+			break;
+		case JB_FARRAY | JB_FSCALAR:
+			if (!root || count != 1)
+				return false;
+			n = 1;
+			break;
+		default:
+			return false;
+	}
+	if (n > (len - sizeof(uint32)) / sizeof(JEntry))
+		return false;
+	base = c + sizeof(uint32) + n * sizeof(JEntry);
+	data_len = len - sizeof(uint32) - n * sizeof(JEntry);
+	for (uint32 i = 0; i < n; i++)
+	{
+		JEntry		e;
+		uint32		end,
+					pad;
+
+		memcpy(&e, c + sizeof(uint32) + i * sizeof(JEntry), sizeof(JEntry));
+		end = JBE_HAS_OFF(e) ? JBE_OFFLENFLD(e) : start + JBE_OFFLENFLD(e);
+		if (end < start || end > data_len)
+			return false;
+		/* numbers and containers start 4-byte aligned, after padding */
+		pad = INTALIGN(start) - start;
+		if ((header & JB_FOBJECT) && i < count && !JBE_ISSTRING(e))
+			return false;		/* a key that is not a string */
+		switch (e & JENTRY_TYPEMASK)
+		{
+			case JENTRY_ISSTRING:
+				if (!pg_verifymbstr(base + start, (int) (end - start), true))
+					return false;
+				break;
+			case JENTRY_ISNUMERIC:
+				{
+					const char *num = base + start + pad;
+					uint32		num_len = end - start - pad;
+					uint16		flags;
+
+					uint32		digits;
+
+					/*
+					 * numeric's on-disk form: a 4-byte varlena header, a
+					 * header word whose top bits are 11 for NaN and the
+					 * infinities and 10 for the short format (one header
+					 * word, else two), then base-10000 digits.
+					 */
+					if (pad > end - start || num_len < VARHDRSZ + sizeof(uint16) ||
+						!VARATT_IS_4B_U(num) || VARSIZE(num) != num_len)
+						return false;
+					memcpy(&flags, num + VARHDRSZ, sizeof(uint16));
+					digits = VARHDRSZ + ((flags & 0xC000) == 0x8000 ? 1 : 2) * sizeof(uint16);
+					if ((flags & 0xC000) == 0xC000 || num_len < digits ||
+						(num_len - digits) % sizeof(int16) != 0)
+						return false;
+					for (; digits < num_len; digits += sizeof(int16))
+					{
+						int16		d;
+
+						memcpy(&d, num + digits, sizeof(int16));
+						if (d < 0 || d >= 10000)
+							return false;
+					}
+					break;
+				}
+			case JENTRY_ISBOOL_FALSE:
+			case JENTRY_ISBOOL_TRUE:
+			case JENTRY_ISNULL:
+				if (end != start)
+					return false;
+				break;
+			case JENTRY_ISCONTAINER:
+				if (pad > end - start ||
+					!jsonb_container_ok(base + start + pad, end - start - pad, false))
+					return false;
+				break;
+			default:
+				return false;
+		}
+		start = end;
+	}
+	return true;
+}
+
 Jsonb *
 clv_receive_jsonb(StringInfo buf)
 {
 	uint32		len = clv_state_uint32(buf);
+	const char *bytes;
 	Jsonb	   *j;
 
 	if (len == 0)
 		return NULL;
-	if (len < VARHDRSZ)
+	if (len < VARHDRSZ + sizeof(uint32))
 		clv_invalid_state("The options are %u bytes long.", len);
+	bytes = clv_state_take(buf, len);	/* before the allocation: len is checked */
 	j = palloc(len);
-	memcpy(j, clv_state_take(buf, len), len);
-	if (VARSIZE(j) != (Size) len)
-		clv_invalid_state("The options are %u bytes long, their header says %zu.",
-						  len, (size_t) VARSIZE(j));
+	memcpy(j, bytes, len);
+	if (!VARATT_IS_4B_U(j) || VARSIZE(j) != (Size) len)
+		clv_invalid_state("The options are %u bytes long, their header says otherwise.", len);
+	if (!jsonb_container_ok((const char *) &j->root, len - VARHDRSZ, true))
+		clv_invalid_state("The options are not a valid jsonb value.");
 	return j;
 }

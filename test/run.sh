@@ -4,7 +4,8 @@
 # e.g. `bash test/run.sh` or `bash test/run.sh unit regress`.
 # Ends with the line "N passed, M failed" and exits 0 only if M is 0.
 # Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329),
-# CLV_FUZZ_SECONDS (default 60), CLV_CITUS_TARBALL (see test/citus/cluster.sh).
+# CLV_FUZZ_SECONDS (default 60, for each of the two fuzzers), CLV_CITUS_TARBALL (see
+# test/citus/cluster.sh).
 # No `set -e`: a failing step is counted and the run goes on.
 set -uo pipefail
 exec </dev/null
@@ -15,7 +16,7 @@ source "$(dirname "${BASH_SOURCE[0]}")/citus/cluster.sh"
 cd "$CLV_ROOT" || exit 1
 
 ALL_STAGES=(paths unit unit-san regress reference docs fuzz citus bench crash-check)
-SERVER_STAGES=" regress reference docs bench crash-check "
+SERVER_STAGES=" regress reference docs fuzz bench crash-check "
 BUILD_STAGES="$SERVER_STAGES citus "   # stages that need clv installed
 MAKE=(make PG_CONFIG="$PG_CONFIG")
 PYTHON=/usr/bin/python3   # Debian's, which has numpy/scipy/sklearn
@@ -93,7 +94,8 @@ stage_docs() {
     count_tap docs $? "$log"
 }
 
-stage_fuzz() {
+# The model parser under libFuzzer, without a server.
+fuzz_model() {
     local secs=${CLV_FUZZ_SECONDS:-60} dir=$CLV_TMP/fuzz log=$LOGS/fuzz.log
     local seeds=() rc a
     if ! run_logged "$LOGS/fuzz-build.log" "${MAKE[@]}" test/fuzz/fuzz_model; then
@@ -133,6 +135,18 @@ stage_citus() {
         else printf '%s\n' "$crashes"; fail "citus: no crash in $(basename "$node")"; fi
     done
 }
+
+# Malformed aggregate states (clv_state) against the server: every decoder
+# must give a clean error, never a crash, a hang or an internal error.
+fuzz_states() {
+    local log=$LOGS/fuzz-states.log
+    CLV_FUZZ_SECONDS=${CLV_FUZZ_SECONDS:-60} CLV_PGLOG=$CLV_PGLOG \
+        run_logged "$log" "$PYTHON" test/fuzz/fuzz_states.py
+    count_tap test/fuzz/fuzz_states.py $? "$log"
+}
+
+# Each fuzzer runs for CLV_FUZZ_SECONDS.
+stage_fuzz() { fuzz_model; fuzz_states; }
 
 stage_bench() {
     local s log found=0
