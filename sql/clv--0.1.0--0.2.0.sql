@@ -34,6 +34,12 @@ AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_state_combine(clv_state, clv_state) IS
 'combine function of the clv aggregates: merges two partial states of the same aggregate';
 
+-- Every clv_state aggregate declares SSPACE = 8192, what the planner assumes for
+-- an internal state: a clv_state is a varlena of unknown width to it, and its
+-- default guess (32 bytes) made it hash clv_summary's groups by the customer in
+-- memory it then overran, where the same query sorted before.  The real size
+-- runs from a few hundred bytes (a customer's summary) to every row (a tree fit).
+
 -- The 0.1.0 aggregates move to clv_state: new support functions (the same
 -- names, the state argument a clv_state), the aggregates recreated, the old
 -- support functions dropped.  A view that calls one of these aggregates must
@@ -129,7 +135,7 @@ RETURNS bytea AS 'MODULE_PATHNAME', 'clv_gbm_fit_final_v2' LANGUAGE C CALLED ON 
 
 DROP AGGREGATE clv_summary(timestamptz, float8, timestamptz);
 CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz) (
-    SFUNC = clv_summary_trans, STYPE = clv_state, FINALFUNC = clv_summary_final,
+    SFUNC = clv_summary_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_summary_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -138,7 +144,7 @@ COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz) IS
 DROP AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval);
 CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz,
                              period interval) (
-    SFUNC = clv_summary_trans, STYPE = clv_state, FINALFUNC = clv_summary_final,
+    SFUNC = clv_summary_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_summary_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -147,7 +153,7 @@ COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval) IS
 DROP AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, interval);
 CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz,
                              period interval, unit interval) (
-    SFUNC = clv_summary_trans, STYPE = clv_state, FINALFUNC = clv_summary_final,
+    SFUNC = clv_summary_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_summary_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -156,7 +162,7 @@ COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, int
 DROP AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, interval, timestamptz);
 CREATE AGGREGATE clv_summary(ordered_at timestamptz, amount float8, as_of timestamptz,
                              period interval, unit interval, origin timestamptz) (
-    SFUNC = clv_summary_trans, STYPE = clv_state, FINALFUNC = clv_summary_final,
+    SFUNC = clv_summary_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_summary_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -165,7 +171,7 @@ COMMENT ON AGGREGATE clv_summary(timestamptz, float8, timestamptz, interval, int
 DROP AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz);
 CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
                                      calibration_end timestamptz, observation_end timestamptz) (
-    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, FINALFUNC = clv_summary_holdout_final,
+    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_summary_holdout_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -175,7 +181,7 @@ DROP AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz
 CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
                                      calibration_end timestamptz, observation_end timestamptz,
                                      period interval) (
-    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, FINALFUNC = clv_summary_holdout_final,
+    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_summary_holdout_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -185,7 +191,7 @@ DROP AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz
 CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
                                      calibration_end timestamptz, observation_end timestamptz,
                                      period interval, unit interval) (
-    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, FINALFUNC = clv_summary_holdout_final,
+    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_summary_holdout_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -195,7 +201,7 @@ DROP AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, timestamptz
 CREATE AGGREGATE clv_summary_holdout(ordered_at timestamptz, amount float8,
                                      calibration_end timestamptz, observation_end timestamptz,
                                      period interval, unit interval, origin timestamptz) (
-    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, FINALFUNC = clv_summary_holdout_final,
+    SFUNC = clv_summary_holdout_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_summary_holdout_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -203,7 +209,7 @@ COMMENT ON AGGREGATE clv_summary_holdout(timestamptz, float8, timestamptz, times
     'calibration summary plus holdout frequency, monetary value and duration; periods counted from origin';
 DROP AGGREGATE clv_linreg_fit(float8, float8[], jsonb);
 CREATE AGGREGATE clv_linreg_fit(y float8, x float8[], options jsonb) (
-    SFUNC = clv_linreg_fit_trans, STYPE = clv_state,
+    SFUNC = clv_linreg_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_linreg_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -212,7 +218,7 @@ COMMENT ON AGGREGATE clv_linreg_fit(float8, float8[], jsonb) IS
     'fit a linear regression (OLS, or ridge with option "l2") and return it as a clv model';
 DROP AGGREGATE clv_linreg_fit(float8, float8[]);
 CREATE AGGREGATE clv_linreg_fit(y float8, x float8[]) (
-    SFUNC = clv_linreg_fit_trans, STYPE = clv_state,
+    SFUNC = clv_linreg_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_linreg_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -221,7 +227,7 @@ COMMENT ON AGGREGATE clv_linreg_fit(float8, float8[]) IS
     'fit a linear regression by ordinary least squares and return it as a clv model';
 DROP AGGREGATE clv_logreg_fit(boolean, float8[], jsonb);
 CREATE AGGREGATE clv_logreg_fit(y boolean, x float8[], options jsonb) (
-    SFUNC = clv_logreg_fit_trans, STYPE = clv_state,
+    SFUNC = clv_logreg_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_logreg_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -230,7 +236,7 @@ COMMENT ON AGGREGATE clv_logreg_fit(boolean, float8[], jsonb) IS
     'fit a logistic regression by Newton''s method (optional "l2" penalty) and return it as a clv model';
 DROP AGGREGATE clv_logreg_fit(boolean, float8[]);
 CREATE AGGREGATE clv_logreg_fit(y boolean, x float8[]) (
-    SFUNC = clv_logreg_fit_trans, STYPE = clv_state,
+    SFUNC = clv_logreg_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_logreg_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -239,7 +245,7 @@ COMMENT ON AGGREGATE clv_logreg_fit(boolean, float8[]) IS
     'fit a logistic regression by Newton''s method and return it as a clv model';
 DROP AGGREGATE clv_bgnbd_fit(float8, float8, float8, jsonb);
 CREATE AGGREGATE clv_bgnbd_fit(frequency float8, recency float8, t float8, options jsonb) (
-    SFUNC = clv_bgnbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    SFUNC = clv_bgnbd_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -247,7 +253,7 @@ COMMENT ON AGGREGATE clv_bgnbd_fit(float8, float8, float8, jsonb) IS
     'fit the BG/NBD purchase model by maximum likelihood (options "l2", "start", "max_iter")';
 DROP AGGREGATE clv_bgnbd_fit(float8, float8, float8);
 CREATE AGGREGATE clv_bgnbd_fit(frequency float8, recency float8, t float8) (
-    SFUNC = clv_bgnbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    SFUNC = clv_bgnbd_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -255,7 +261,7 @@ COMMENT ON AGGREGATE clv_bgnbd_fit(float8, float8, float8) IS
     'fit the BG/NBD purchase model (Fader, Hardie & Lee 2005) by maximum likelihood';
 DROP AGGREGATE clv_mbgnbd_fit(float8, float8, float8, jsonb);
 CREATE AGGREGATE clv_mbgnbd_fit(frequency float8, recency float8, t float8, options jsonb) (
-    SFUNC = clv_mbgnbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    SFUNC = clv_mbgnbd_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -263,7 +269,7 @@ COMMENT ON AGGREGATE clv_mbgnbd_fit(float8, float8, float8, jsonb) IS
     'fit the MBG/NBD purchase model by maximum likelihood (options "l2", "start", "max_iter")';
 DROP AGGREGATE clv_mbgnbd_fit(float8, float8, float8);
 CREATE AGGREGATE clv_mbgnbd_fit(frequency float8, recency float8, t float8) (
-    SFUNC = clv_mbgnbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    SFUNC = clv_mbgnbd_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -271,7 +277,7 @@ COMMENT ON AGGREGATE clv_mbgnbd_fit(float8, float8, float8) IS
     'fit the MBG/NBD purchase model (Batislam et al. 2007) by maximum likelihood';
 DROP AGGREGATE clv_paretonbd_fit(float8, float8, float8, jsonb);
 CREATE AGGREGATE clv_paretonbd_fit(frequency float8, recency float8, t float8, options jsonb) (
-    SFUNC = clv_paretonbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    SFUNC = clv_paretonbd_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -279,7 +285,7 @@ COMMENT ON AGGREGATE clv_paretonbd_fit(float8, float8, float8, jsonb) IS
     'fit the Pareto/NBD purchase model by maximum likelihood (options "l2", "start", "max_iter")';
 DROP AGGREGATE clv_paretonbd_fit(float8, float8, float8);
 CREATE AGGREGATE clv_paretonbd_fit(frequency float8, recency float8, t float8) (
-    SFUNC = clv_paretonbd_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    SFUNC = clv_paretonbd_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -287,7 +293,7 @@ COMMENT ON AGGREGATE clv_paretonbd_fit(float8, float8, float8) IS
     'fit the Pareto/NBD purchase model (Schmittlein, Morrison & Colombo 1987) by maximum likelihood';
 DROP AGGREGATE clv_gammagamma_fit(float8, float8, jsonb);
 CREATE AGGREGATE clv_gammagamma_fit(frequency float8, monetary float8, options jsonb) (
-    SFUNC = clv_gammagamma_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    SFUNC = clv_gammagamma_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -295,7 +301,7 @@ COMMENT ON AGGREGATE clv_gammagamma_fit(float8, float8, jsonb) IS
     'fit the Gamma-Gamma spend model by maximum likelihood (options "l2", "start", "max_iter")';
 DROP AGGREGATE clv_gammagamma_fit(float8, float8);
 CREATE AGGREGATE clv_gammagamma_fit(frequency float8, monetary float8) (
-    SFUNC = clv_gammagamma_fit_trans, STYPE = clv_state, FINALFUNC = clv_btyd_fit_final,
+    SFUNC = clv_gammagamma_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -304,7 +310,7 @@ COMMENT ON AGGREGATE clv_gammagamma_fit(float8, float8) IS
 DROP AGGREGATE clv_cumulative_expected_purchases(bytea, float8, integer, float8);
 CREATE AGGREGATE clv_cumulative_expected_purchases(model bytea, acquired float8, periods integer,
                                                    period float8) (
-    SFUNC = clv_tracking_trans, STYPE = clv_state, FINALFUNC = clv_tracking_final,
+    SFUNC = clv_tracking_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_tracking_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -312,7 +318,7 @@ COMMENT ON AGGREGATE clv_cumulative_expected_purchases(bytea, float8, integer, f
     'tracking plot: the cohort''s cumulative expected repeat purchases at the end of each period of the given length';
 DROP AGGREGATE clv_cumulative_expected_purchases(bytea, float8, integer);
 CREATE AGGREGATE clv_cumulative_expected_purchases(model bytea, acquired float8, periods integer) (
-    SFUNC = clv_tracking_trans, STYPE = clv_state, FINALFUNC = clv_tracking_final,
+    SFUNC = clv_tracking_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_tracking_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -320,7 +326,7 @@ COMMENT ON AGGREGATE clv_cumulative_expected_purchases(bytea, float8, integer) I
     'tracking plot: the cohort''s cumulative expected repeat purchases at the end of each model time unit';
 DROP AGGREGATE clv_auc(boolean, float8);
 CREATE AGGREGATE clv_auc(label boolean, score float8) (
-    SFUNC = clv_auc_trans, STYPE = clv_state, FINALFUNC = clv_auc_final,
+    SFUNC = clv_auc_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_auc_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -328,7 +334,7 @@ COMMENT ON AGGREGATE clv_auc(boolean, float8) IS
     'area under the ROC curve of score for label (Mann-Whitney U, tied scores count one half); NULL when only one class is present';
 DROP AGGREGATE clv_gini(float8, float8);
 CREATE AGGREGATE clv_gini(actual float8, predicted float8) (
-    SFUNC = clv_gini_trans, STYPE = clv_state, FINALFUNC = clv_gini_final,
+    SFUNC = clv_gini_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_gini_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -336,7 +342,7 @@ COMMENT ON AGGREGATE clv_gini(float8, float8) IS
     'normalised Gini of the ranking of actual by predicted (1 = perfect, ties share their mean actual); NULL when all actual are equal';
 DROP AGGREGATE clv_forest_fit(float8, float8[], jsonb);
 CREATE AGGREGATE clv_forest_fit(y float8, x float8[], options jsonb) (
-    SFUNC = clv_forest_fit_trans, STYPE = clv_state,
+    SFUNC = clv_forest_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -345,7 +351,7 @@ COMMENT ON AGGREGATE clv_forest_fit(float8, float8[], jsonb) IS
     'fit a random forest regression (options "n_trees", "max_depth", "mtry", "seed", ...) and return it as a clv model';
 DROP AGGREGATE clv_forest_fit(float8, float8[]);
 CREATE AGGREGATE clv_forest_fit(y float8, x float8[]) (
-    SFUNC = clv_forest_fit_trans, STYPE = clv_state,
+    SFUNC = clv_forest_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -354,7 +360,7 @@ COMMENT ON AGGREGATE clv_forest_fit(float8, float8[]) IS
     'fit a random forest regression with the default options and return it as a clv model';
 DROP AGGREGATE clv_forest_fit(boolean, float8[], jsonb);
 CREATE AGGREGATE clv_forest_fit(y boolean, x float8[], options jsonb) (
-    SFUNC = clv_forest_fit_trans, STYPE = clv_state,
+    SFUNC = clv_forest_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -363,7 +369,7 @@ COMMENT ON AGGREGATE clv_forest_fit(boolean, float8[], jsonb) IS
     'fit a random forest classifier of P(y) (options "n_trees", "max_depth", "mtry", "seed", ...) and return it as a clv model';
 DROP AGGREGATE clv_forest_fit(boolean, float8[]);
 CREATE AGGREGATE clv_forest_fit(y boolean, x float8[]) (
-    SFUNC = clv_forest_fit_trans, STYPE = clv_state,
+    SFUNC = clv_forest_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_forest_fit_final, FINALFUNC_MODIFY = READ_WRITE,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -372,7 +378,7 @@ COMMENT ON AGGREGATE clv_forest_fit(boolean, float8[]) IS
     'fit a random forest classifier of P(y) with the default options and return it as a clv model';
 DROP AGGREGATE clv_gbm_fit(float8, float8[], jsonb);
 CREATE AGGREGATE clv_gbm_fit(y float8, x float8[], options jsonb) (
-    SFUNC = clv_gbm_fit_trans, STYPE = clv_state,
+    SFUNC = clv_gbm_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -381,7 +387,7 @@ COMMENT ON AGGREGATE clv_gbm_fit(float8, float8[], jsonb) IS
     'fit gradient boosted trees (loss "squared", "logistic" or "tweedie"; "n_rounds", "learning_rate", ...) and return them as a clv model';
 DROP AGGREGATE clv_gbm_fit(float8, float8[]);
 CREATE AGGREGATE clv_gbm_fit(y float8, x float8[]) (
-    SFUNC = clv_gbm_fit_trans, STYPE = clv_state,
+    SFUNC = clv_gbm_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -390,7 +396,7 @@ COMMENT ON AGGREGATE clv_gbm_fit(float8, float8[]) IS
     'fit gradient boosted trees on the squared loss with the default options and return them as a clv model';
 DROP AGGREGATE clv_gbm_fit(boolean, float8[], jsonb);
 CREATE AGGREGATE clv_gbm_fit(y boolean, x float8[], options jsonb) (
-    SFUNC = clv_gbm_fit_trans, STYPE = clv_state,
+    SFUNC = clv_gbm_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -399,7 +405,7 @@ COMMENT ON AGGREGATE clv_gbm_fit(boolean, float8[], jsonb) IS
     'fit gradient boosted trees of P(y) on the logistic loss (options "n_rounds", "learning_rate", ...) and return them as a clv model';
 DROP AGGREGATE clv_gbm_fit(boolean, float8[]);
 CREATE AGGREGATE clv_gbm_fit(y boolean, x float8[]) (
-    SFUNC = clv_gbm_fit_trans, STYPE = clv_state,
+    SFUNC = clv_gbm_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_gbm_fit_final, FINALFUNC_MODIFY = READ_WRITE,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -521,7 +527,7 @@ RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE
 CREATE FUNCTION clv_qini_final(clv_state)
 RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 CREATE AGGREGATE clv_qini(score float8, treated boolean, outcome float8) (
-    SFUNC = clv_qini_trans, STYPE = clv_state, FINALFUNC = clv_qini_final,
+    SFUNC = clv_qini_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_qini_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -543,13 +549,13 @@ CREATE FUNCTION clv_kmeans_fit_final(clv_state)
 RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 
 CREATE AGGREGATE clv_kmeans_fit(x float8[], k integer, options jsonb) (
-    SFUNC = clv_kmeans_fit_trans, STYPE = clv_state,
+    SFUNC = clv_kmeans_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_kmeans_fit_final, FINALFUNC_MODIFY = READ_ONLY,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
 CREATE AGGREGATE clv_kmeans_fit(x float8[], k integer) (
-    SFUNC = clv_kmeans_fit_trans, STYPE = clv_state,
+    SFUNC = clv_kmeans_fit_trans, STYPE = clv_state, SSPACE = 8192,
     FINALFUNC = clv_kmeans_fit_final, FINALFUNC_MODIFY = READ_ONLY,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -569,7 +575,7 @@ CREATE FUNCTION clv_allocate_budget_final(clv_state)
 RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 
 CREATE AGGREGATE clv_allocate_budget(segment text, spend float8, response float8, budget float8) (
-    SFUNC = clv_allocate_budget_trans, STYPE = clv_state, FINALFUNC = clv_allocate_budget_final,
+    SFUNC = clv_allocate_budget_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_allocate_budget_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -577,7 +583,7 @@ COMMENT ON AGGREGATE clv_allocate_budget(text, float8, float8, float8) IS
     'allocation of budget over segments maximising total response, each segment''s curve the concave envelope of its (spend, response) points; jsonb with each segment''s spend, response and marginal return, the totals and the budget''s shadow price';
 
 CREATE AGGREGATE clv_allocate_budget(segment text, spend float8, response float8, budget float8, options jsonb) (
-    SFUNC = clv_allocate_budget_trans, STYPE = clv_state, FINALFUNC = clv_allocate_budget_final,
+    SFUNC = clv_allocate_budget_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_allocate_budget_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -592,7 +598,7 @@ CREATE FUNCTION clv_budget_threshold_final(clv_state)
 RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 
 CREATE AGGREGATE clv_budget_threshold(gain float8, cost float8, budget float8) (
-    SFUNC = clv_budget_threshold_trans, STYPE = clv_state, FINALFUNC = clv_budget_threshold_final,
+    SFUNC = clv_budget_threshold_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_budget_threshold_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
@@ -600,7 +606,7 @@ COMMENT ON AGGREGATE clv_budget_threshold(float8, float8, float8) IS
     'price lambda of a targeting budget, each row a customer: taking the rows with gain - lambda * cost > 0 spends at most budget and comes within one gain of the LP optimum';
 
 CREATE AGGREGATE clv_budget_threshold(gain float8, cost float8, budget float8, customer bigint) (
-    SFUNC = clv_budget_threshold_trans, STYPE = clv_state, FINALFUNC = clv_budget_threshold_final,
+    SFUNC = clv_budget_threshold_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_budget_threshold_final,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
