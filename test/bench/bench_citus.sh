@@ -252,6 +252,36 @@ printf '  %-42s %s\n' "${Q_NAMES[4]}" \
 	"$(shipped_fit customers "clv_bgnbd_fit(float8, float8, float8)" "frequency, recency, t")"
 printf '  %-42s %s\n' "${Q_NAMES[5]}" \
 	"$(shipped_fit customers "clv_linreg_fit(float8, float8[])" "spend, ARRAY[frequency, recency, t, monetary]")"
+# What Citus's partial aggregation costs per row on a worker, apart from clv: one shard
+# aggregated into the same partial state directly (an aggregate of the transition
+# function alone, which Citus creates on the workers too) and through worker_partial_agg, which packs the
+# arguments of a custom aggregate into a ROW per row; sum(), one argument, goes through
+# the same wrapper without the ROW.
+wrapper_cost() {  # wrapper_cost AGGREGATE_SIGNATURE DIRECT_AGGREGATE ARGS
+	local direct wrapped rows packed=$3
+	case $3 in *,*) packed="ROW($3)" ;; esac
+	direct=$(PGPORT=$WORKER_PORT time_query "$TIMING" 0 "SELECT $2($3)::text FROM $SHARD") || return 1
+	wrapped=$(PGPORT=$WORKER_PORT time_query "$TIMING" 0 \
+		"SELECT worker_partial_agg('$1'::regprocedure, $packed)::text FROM $SHARD") || return 1
+	rows=$(PGPORT=$WORKER_PORT psql_val "SELECT count(*) FROM $SHARD")
+	awk -v d="$direct" -v w="$wrapped" -v n="$rows" 'BEGIN {
+		printf "direct %.1f ms, through worker_partial_agg %.1f ms: %+.2f us a row", d, w, (w - d) * 1000 / n }'
+}
+WORKER_PORT=$(citus_port 1)
+SHARD=$(psql_val "SELECT shard_name FROM citus_shards WHERE table_name = '$SCHEMA.customers'::regclass AND nodeport = $WORKER_PORT ORDER BY shardid LIMIT 1")
+psql_do "
+SET search_path = $SCHEMA, public;
+CREATE AGGREGATE bgnbd_state(float8, float8, float8) (SFUNC = clv_bgnbd_fit_trans, STYPE = clv_state);
+CREATE AGGREGATE linreg_state(float8, float8[]) (SFUNC = clv_linreg_fit_trans, STYPE = clv_state);"
+echo
+echo "Citus's partial aggregation of one shard on its worker ($SHARD, $(PGPORT=$WORKER_PORT psql_val "SELECT count(*) FROM $SHARD") rows):"
+printf '  %-42s %s\n' "sum()" "$(wrapper_cost "sum(float8)" sum monetary)"
+printf '  %-42s %s\n' "clv_bgnbd_fit" \
+	"$(wrapper_cost "clv_bgnbd_fit(float8, float8, float8)" bgnbd_state "frequency, recency, t")"
+printf '  %-42s %s\n' "clv_linreg_fit" \
+	"$(wrapper_cost "clv_linreg_fit(float8, float8[])" linreg_state \
+		"spend, ARRAY[frequency, recency, t, monetary]")"
+
 echo
 echo "ratio = distributed / single-node; \"÷ sum()\" divides it by the ratio of sum(), count()"
 echo "over the same table, so it says how much worse than the baseline clv scales out."
