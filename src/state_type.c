@@ -28,10 +28,11 @@
  *     8  u32 CRC-32C of the payload              12 payload (the family's)
  *
  * the header's integers big-endian.  Payloads send rows as they are in
- * memory, so a state is only read on a machine of the same byte order.  The text form is that flat form in base64.  A
- * state of another format version, of an unknown family, with a wrong
- * checksum or a payload its family rejects is an error (22P03), never a
- * wrong model.
+ * memory, so a state is only read on a machine of the same byte order.  The
+ * text form is that flat form in base64.  A state of another format version,
+ * of an unknown family or byte order, or with a payload its family rejects is
+ * an error (22P03), never a wrong model; so is a wrong checksum, which the
+ * type's input and receive functions check (a state from outside the server).
  */
 #include "clv.h"
 
@@ -221,15 +222,16 @@ state_flatten(ExpandedObjectHeader *eohptr, void *result, Size allocated_size)
 }
 
 /*
- * Check a flat state's header and checksum and return its family; buf is
- * left at the payload.
+ * Check a flat state's header (and, when it comes from outside the server,
+ * its checksum) and return its family; buf is left at the payload.
  */
 static const clv_state_family *
-read_header(bytea *flat, StringInfo buf)
+read_header(bytea *flat, StringInfo buf, bool from_outside)
 {
 	const clv_state_family *family;
 	uint16		version;
 	uint8		id;
+	uint32		crc;
 
 	clv_state_reader(flat, buf);
 	if (buf->len < STATE_HEADER_SIZE)
@@ -252,20 +254,27 @@ read_header(bytea *flat, StringInfo buf)
 		clv_invalid_state("The state's family %u is unknown.", id);
 	if (clv_state_byte(buf) != STATE_BYTE_ORDER)
 		clv_invalid_state("The state comes from a machine of another byte order.");
-	if (clv_state_uint32(buf) != payload_crc(buf->data + STATE_HEADER_SIZE,
-											 buf->len - STATE_HEADER_SIZE))
+	crc = clv_state_uint32(buf);
+	if (from_outside &&
+		crc != payload_crc(buf->data + STATE_HEADER_SIZE, buf->len - STATE_HEADER_SIZE))
 		clv_invalid_state("The state's checksum does not match its content.");
 	return family;
 }
 
-/* A family's state read from a flat state, allocated in the current context. */
+/*
+ * A family's state read from a flat state, allocated in the current context.
+ * A flat state inside the server was flattened by this file or checked whole
+ * by the type's input or receive function, so only a state from outside
+ * (from_outside) has its checksum computed again; every state's content is
+ * checked as it is read.
+ */
 static void *
-receive_state(bytea *flat, const clv_state_family **family)
+receive_state(bytea *flat, const clv_state_family **family, bool from_outside)
 {
 	StringInfoData buf;
 	void	   *state;
 
-	*family = read_header(flat, &buf);
+	*family = read_header(flat, &buf, from_outside);
 	state = (*family)->receive(&buf);
 	clv_state_end(&buf);
 	return state;
@@ -301,7 +310,7 @@ static Datum
 adopt_flat(FunctionCallInfo fcinfo, Datum d, MemoryContext arena)
 {
 	const clv_state_family *family;
-	void	   *other = receive_state(PG_DETOAST_DATUM(d), &family);
+	void	   *other = receive_state(PG_DETOAST_DATUM(d), &family, false);
 
 	return wrap_state(family, merge_states(fcinfo, &family->combine, NULL, other, arena), arena);
 }
@@ -399,7 +408,7 @@ clv_state_final(FunctionCallInfo fcinfo, const clv_state_family *family, clv_sta
 	else
 	{
 		/* a copy: finish may change the state, which may point into d */
-		state = receive_state(PG_DETOAST_DATUM(d), &got);
+		state = receive_state(PG_DETOAST_DATUM(d), &got, false);
 		if (got == family)
 			state = merge_states(fcinfo, &family->combine, NULL, state, CurrentMemoryContext);
 	}
@@ -462,7 +471,7 @@ clv_state_combine(PG_FUNCTION_ARGS)
 		other = object_of(d)->state;
 	}
 	else
-		other = receive_state(PG_DETOAST_DATUM(d), &family);
+		other = receive_state(PG_DETOAST_DATUM(d), &family, false);
 
 	if (PG_ARGISNULL(0))
 		return wrap_state(family, merge_states(fcinfo, &family->combine, NULL, other, arena),
@@ -536,7 +545,7 @@ validate_flat(bytea *flat)
 	MemoryContext old = MemoryContextSwitchTo(scratch);
 	const clv_state_family *family;
 
-	receive_state(flat, &family);
+	receive_state(flat, &family, true);
 	MemoryContextSwitchTo(old);
 	MemoryContextDelete(scratch);
 }
