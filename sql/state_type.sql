@@ -214,6 +214,10 @@ SELECT pg_temp.error_of('SELECT clv_linreg_fit_final(NULL::clv_state)') AS final
        pg_temp.error_of('SELECT clv_linreg_fit_trans(NULL, 1, ''{1}'')') AS trans;
 SELECT clv_state_combine(linreg::clv_state, linreg::clv_state) FROM st_shipped WHERE g = 0;
 
+-- A state from outside whose options name one feature where its rows have three
+-- (found by the fuzzer; its final function indexed past the names): an error
+SELECT pg_temp.error_of($q$SELECT st.linreg_from('Q0xWUwABAgARtECFAAAAAwAAAD/8AAAAAgAAIAIAAIAIAAAACgAAEBMAAFBsMmZlYXR1cmVzAAAgAAAA/4CIEwEAAEABAACAAQAAAAEAAABhYmNAIAAAAAAAAAAAAAAAAAAAQDEAAAAAAAAAAAAAAAAAAEAiqqqqqqqrvMIAAAAAAABAOXaASI/+7gAAAAAAAAAAQDKlczp0zLE85AAAAAAAAEBJgAAAAAAAAAAAAAAAAABAMqqqqqqqq7zSAAAAAAAAQEv2WMKT3KK8/gAAAAAAAEBIJW9GqGLdPOgAAAAAAABALxxxxxxxybzoHHHHHHHGQDavOaTE33285RIiLkTLckAwRLj24HzAvL2F+TYU5whAVwAAAAAAADz7DZU+nCj/QFDrAvZAqr082uOHKrraTkBKyD6f8OgkvPR8cH59VsY='::clv_state)$q$) AS names_of_other_width;
+
 -- ---- NULL --------------------------------------------------------------------
 
 SELECT NULL::clv_state IS NULL AS null_in, clv_state_send(NULL) IS NULL AS null_send;

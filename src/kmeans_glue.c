@@ -299,6 +299,8 @@ kmeans_finish(FunctionCallInfo fcinfo, void *s)
 				(errcode(ERRCODE_DATA_EXCEPTION),
 				 errmsg("%s cannot fit a model on zero rows", FNAME)));
 	parse_options(state->options, state->k, &opt, &features);
+	/* a partial state from another server was never checked by a first row */
+	clv_check_feature_names(&features, state->rows.p);
 	clv_check(clv_kmeans_train(&state->rows, &opt, &km, &fit, &err), &err);
 	fit_metadata(&meta, state, &opt, &fit);
 

@@ -256,6 +256,8 @@ linreg_finish(FunctionCallInfo fcinfo, void *s)
 	if (state == NULL)
 		no_rows("clv_linreg_fit");
 	parse_linear_options(state->options, false, &opt);
+	/* a partial state from another server was never checked by a first row */
+	clv_check_feature_names(&opt.features, state->acc.p);
 	clv_check(clv_linreg_solve(&state->acc, opt.l2, &fit, &err), &err);
 
 	initStringInfo(&meta);
@@ -466,6 +468,7 @@ logreg_finish(FunctionCallInfo fcinfo, void *s)
 	if (state == NULL)
 		no_rows("clv_logreg_fit");
 	parse_linear_options(state->options, true, &opt);
+	clv_check_feature_names(&opt.features, state->rows.p);
 	lopt.l2 = opt.l2;
 	lopt.max_iter = opt.max_iter;
 	lopt.tol = opt.tol;

@@ -412,6 +412,8 @@ forest_finish(FunctionCallInfo fcinfo, void *s)
 	if (state == NULL)
 		no_rows("clv_forest_fit");
 	clv_parse_forest_options(state->options, state->rows.p, state->boolean_y, &opt, &g);
+	/* a partial state from another server was never checked by a first row */
+	clv_check_feature_names(&g.features, state->rows.p);
 	n = state->rows.n;
 	clv_check(clv_forest_train(&state->rows, &opt, &e, &err), &err);
 
@@ -469,6 +471,7 @@ gbm_finish(FunctionCallInfo fcinfo, void *s)
 	if (state == NULL)
 		no_rows("clv_gbm_fit");
 	clv_parse_gbm_options(state->options, state->boolean_y, &opt, &g);
+	clv_check_feature_names(&g.features, state->rows.p);
 	n = state->rows.n;
 	clv_check(clv_gbm_train(&state->rows, &opt, &e, &err), &err);
 
