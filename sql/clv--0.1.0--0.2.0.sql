@@ -612,3 +612,16 @@ CREATE AGGREGATE clv_budget_threshold(gain float8, cost float8, budget float8, c
 );
 COMMENT ON AGGREGATE clv_budget_threshold(float8, float8, float8, bigint) IS
     'price lambda of a targeting budget over customers'' options: taking for each customer the option with the largest positive gain - lambda * cost (ties: the cheaper) spends at most budget';
+
+-- ---- cross-validation folds ----------------------------------------------------
+
+-- A key's fold 1..k from a hash defined in the documentation (FNV-1a 64 and
+-- MurmurHash3's finalizer over the key's binary send form, text in the
+-- database encoding), so the same key, k and seed give the same fold on every
+-- server, version and platform.
+CREATE FUNCTION clv_fold(key anyelement, k integer, seed integer DEFAULT 0)
+RETURNS integer
+AS 'MODULE_PATHNAME', 'clv_fold'
+LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION clv_fold(anyelement, integer, integer) IS
+'cross-validation fold 1..k of key, from a documented hash of its binary form: the same on every server, version and platform for the same key type, k and seed';
