@@ -272,23 +272,19 @@ ranking_append(FunctionCallInfo fcinfo, ranking_state *state, MemoryContext cxt,
 }
 
 /*
- * The state argument when skipping a row: NULL stays NULL.  The transition
- * functions skip before their step, which always returns a state.
+ * The pair of a clv_auc row.  A row with a NULL is skipped, like sum()'s: the
+ * state stays as it is (NULL before the first row without one).
  */
-#define RETURN_STATE_UNCHANGED() \
-	do { \
-		if (PG_ARGISNULL(0)) \
-			PG_RETURN_NULL(); \
-		PG_RETURN_DATUM(PG_GETARG_DATUM(0)); \
-	} while (0)
-
-/* The pair of a clv_auc row, whose label and score are not NULL. */
 static void *
 auc_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	bool		label = PG_GETARG_BOOL(1);
-	double		score = PG_GETARG_FLOAT8(2);
+	bool		label;
+	double		score;
 
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		return prev;
+	label = PG_GETARG_BOOL(1);
+	score = PG_GETARG_FLOAT8(2);
 	if (isnan(score))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -296,13 +292,17 @@ auc_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 	return ranking_append(fcinfo, prev, cxt, RANKING_AUC, score, label ? 1.0 : 0.0);
 }
 
-/* The pair of a clv_gini row, whose actual and predicted are not NULL. */
+/* The pair of a clv_gini row; a row with a NULL is skipped, as by clv_auc. */
 static void *
 gini_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	double		actual = clv_finite_arg(fcinfo, 1, "actual");
-	double		predicted = PG_GETARG_FLOAT8(2);
+	double		actual,
+				predicted;
 
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
+		return prev;
+	actual = clv_finite_arg(fcinfo, 1, "actual");
+	predicted = PG_GETARG_FLOAT8(2);
 	if (isnan(predicted))
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
@@ -400,8 +400,6 @@ PG_FUNCTION_INFO_V1(clv_auc_trans);
 Datum
 clv_auc_trans(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		RETURN_STATE_UNCHANGED();
 	return clv_internal_trans(fcinfo, auc_step);
 }
 
@@ -409,8 +407,6 @@ PG_FUNCTION_INFO_V1(clv_auc_trans_v2);
 Datum
 clv_auc_trans_v2(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		RETURN_STATE_UNCHANGED();
 	return clv_state_trans(fcinfo, &clv_ranking_family, auc_step);
 }
 
@@ -418,8 +414,6 @@ PG_FUNCTION_INFO_V1(clv_gini_trans);
 Datum
 clv_gini_trans(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		RETURN_STATE_UNCHANGED();
 	return clv_internal_trans(fcinfo, gini_step);
 }
 
@@ -427,8 +421,6 @@ PG_FUNCTION_INFO_V1(clv_gini_trans_v2);
 Datum
 clv_gini_trans_v2(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2))
-		RETURN_STATE_UNCHANGED();
 	return clv_state_trans(fcinfo, &clv_ranking_family, gini_step);
 }
 
@@ -534,7 +526,7 @@ qini_state_new(void)
 	return state;
 }
 
-/* A clv_qini row, none of whose arguments is NULL. */
+/* A clv_qini row; a row with a NULL is skipped, as by clv_auc. */
 static void *
 qini_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
@@ -545,6 +537,9 @@ qini_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 	MemoryContext old;
 	clv_error	err;
 	clv_status	st;
+
+	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
+		return prev;
 
 	score = clv_finite_arg(fcinfo, 1, "score");
 	treated = PG_GETARG_BOOL(2);
@@ -644,8 +639,6 @@ PG_FUNCTION_INFO_V1(clv_qini_trans);
 Datum
 clv_qini_trans(PG_FUNCTION_ARGS)
 {
-	if (PG_ARGISNULL(1) || PG_ARGISNULL(2) || PG_ARGISNULL(3))
-		RETURN_STATE_UNCHANGED();
 	return clv_state_trans(fcinfo, &clv_qini_family, qini_step);
 }
 

@@ -70,8 +70,8 @@ raise_limit(clv_error *err)
 
 /*
  * (state, model, acquired, periods [, period]); a row with a NULL is skipped,
- * as by sum(): before the first row without one the state stays NULL, so
- * the step returns NULL and marks the result null.
+ * as by sum(): the state stays as it is (NULL before the first row without
+ * one).
  */
 static void *
 tracking_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
@@ -87,11 +87,7 @@ tracking_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 
 	for (int i = 1; i < PG_NARGS(); i++)
 		if (PG_ARGISNULL(i))
-		{
-			if (s == NULL)
-				fcinfo->isnull = true;
 			return s;
-		}
 	model = PG_GETARG_BYTEA_PP(1);
 	acquired = clv_finite_arg(fcinfo, 2, "acquired");
 	periods = PG_GETARG_INT32(3);
