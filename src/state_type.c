@@ -282,6 +282,21 @@ receive_state(bytea *flat, const clv_state_family **family, bool from_outside)
 
 /* ---- support functions' arguments ----------------------------------------- */
 
+/*
+ * The family's state in a state datum, to read: an expanded object's own, or
+ * one read from a flat state, in place (it may point into the datum).
+ */
+static void *
+state_view(Datum d, const clv_state_family **family)
+{
+	if (is_expanded(d))
+	{
+		*family = object_of(d)->family;
+		return object_of(d)->state;
+	}
+	return receive_state(PG_DETOAST_DATUM(d), family, false);
+}
+
 void
 clv_state_of_other_aggregate(FunctionCallInfo fcinfo, const char *got)
 {
@@ -393,27 +408,17 @@ Datum
 clv_state_final(FunctionCallInfo fcinfo, const clv_state_family *family, clv_state_finish finish)
 {
 	const clv_state_family *got;
-	Datum		d;
 	void	   *state;
 
 	clv_agg_context(fcinfo, NULL);
 	if (PG_ARGISNULL(0))
 		return finish(fcinfo, NULL);
-	d = PG_GETARG_DATUM(0);
-	if (is_expanded(d))
-	{
-		got = object_of(d)->family;
-		state = object_of(d)->state;
-	}
-	else
-	{
-		/* a copy: finish may change the state, which may point into d */
-		state = receive_state(PG_DETOAST_DATUM(d), &got, false);
-		if (got == family)
-			state = merge_states(fcinfo, &family->combine, NULL, state, CurrentMemoryContext);
-	}
+	state = state_view(PG_GETARG_DATUM(0), &got);
 	if (got != family)
 		wrong_family(fcinfo, got);
+	/* a copy of a flat state: finish may change the state, which points into it */
+	if (!is_expanded(PG_GETARG_DATUM(0)))
+		state = merge_states(fcinfo, &family->combine, NULL, state, CurrentMemoryContext);
 	return finish(fcinfo, state);
 }
 
@@ -454,7 +459,6 @@ clv_state_combine(PG_FUNCTION_ARGS)
 	MemoryContext arena;
 	const clv_state_family *family;
 	state_object *obj;
-	Datum		d;
 	void	   *other;
 
 	if (PG_ARGISNULL(1))
@@ -464,14 +468,7 @@ clv_state_combine(PG_FUNCTION_ARGS)
 		PG_RETURN_DATUM(PG_GETARG_DATUM(0));
 	}
 	arena = state_arena(aggcxt);
-	d = PG_GETARG_DATUM(1);
-	if (is_expanded(d))
-	{
-		family = object_of(d)->family;
-		other = object_of(d)->state;
-	}
-	else
-		other = receive_state(PG_DETOAST_DATUM(d), &family, false);
+	other = state_view(PG_GETARG_DATUM(1), &family);
 
 	if (PG_ARGISNULL(0))
 		return wrap_state(family, merge_states(fcinfo, &family->combine, NULL, other, arena),
