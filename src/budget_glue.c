@@ -514,6 +514,15 @@ cost_error(double cost)
 					 "(its gain per unit of cost is unbounded).")));
 }
 
+/* A state of the other clv_budget_threshold (with or without customers): 42804. */
+pg_attribute_noreturn()
+static void
+threshold_of_other_form(FunctionCallInfo fcinfo, const threshold_state *state)
+{
+	clv_state_of_other_aggregate(fcinfo, state->grouped ? "clv_budget_threshold with customers"
+								 : "clv_budget_threshold without customers");
+}
+
 /* Arguments: state, gain, cost, budget [, customer]. */
 static void *
 threshold_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
@@ -539,8 +548,7 @@ threshold_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 		customer = PG_GETARG_INT64(4);
 	}
 	if (state != NULL && state->grouped != grouped)
-		clv_state_of_other_aggregate(fcinfo, state->grouped ? "clv_budget_threshold with customers"
-									 : "clv_budget_threshold without customers");
+		threshold_of_other_form(fcinfo, state);
 	if (state == NULL)
 	{
 		MemoryContext old = MemoryContextSwitchTo(cxt);
@@ -578,8 +586,7 @@ threshold_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
 			   *y = b;
 
 	if (x->grouped != y->grouped)
-		clv_state_of_other_aggregate(fcinfo, y->grouped ? "clv_budget_threshold with customers"
-									 : "clv_budget_threshold without customers");
+		threshold_of_other_form(fcinfo, y);
 	check_same_budget(fcinfo, x->budget, y->budget);
 }
 
