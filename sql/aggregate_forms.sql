@@ -33,6 +33,9 @@ LANGUAGE sql IMMUTABLE AS $$
 SELECT CASE
     WHEN type = 'bytea'::regtype THEN '(SELECT model FROM forms_model)'
     WHEN type = 'jsonb'::regtype THEN '''{}''::jsonb'
+    -- a state of the row alone, which clv_state_merge adds up
+    WHEN type = 'clv_state'::regtype THEN
+        '(SELECT clv_linreg_stats(v.y, v.x) FROM (VALUES (y_float8, x_array)) v(y, x))'
     WHEN type = 'float8[]'::regtype THEN 'x_array'
     WHEN type = 'interval'::regtype AND name = 'unit' THEN '''7 days''::interval'
     WHEN type = 'interval'::regtype THEN '''1 day''::interval'
@@ -123,7 +126,7 @@ FROM forms_outcomes ORDER BY aggregate;
 -- aggregates that fit on these rows do fit
 SELECT count(*) AS aggregates,
        count(*) FILTER (WHERE concat_ws(' ', plain, over_all, growing, sliding, running,
-                                        filter_false, zero_rows, zero_rows_window) ~ 'XX') AS internal_errors,
+                                        filter_false, zero_rows, zero_rows_window) ~ 'error XX') AS internal_errors,
        count(*) FILTER (WHERE plain LIKE 'error%') AS plain_errors,
        count(*) FILTER (WHERE concat_ws(' ', over_all, growing, sliding) LIKE '%DIFFERS%') AS windows_differing
 FROM forms_outcomes;

@@ -625,3 +625,55 @@ AS 'MODULE_PATHNAME', 'clv_fold'
 LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION clv_fold(anyelement, integer, integer) IS
 'cross-validation fold 1..k of key, from a documented hash of its binary form: the same on every server, version and platform for the same key type, k and seed';
+
+-- ---- linear models from sufficient statistics ----------------------------------
+
+-- clv_linreg_fit keeps the sufficient statistics of its rows, and those of
+-- disjoint rows add up: clv_linreg_stats returns them, clv_state_merge adds
+-- them, clv_linreg_fit_stats fits from them and clv_linreg_mse scores a model
+-- on them.  A k-fold cross-validation over a grid of penalties thus reads the
+-- rows once.
+CREATE FUNCTION clv_state_value(clv_state)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION clv_state_value(clv_state) IS
+    'final function of the aggregates that return a clv_state: the state as a value of its own';
+
+CREATE AGGREGATE clv_linreg_stats(y float8, x float8[], options jsonb) (
+    SFUNC = clv_linreg_fit_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_state_value,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_linreg_stats(float8, float8[], jsonb) IS
+    'sufficient statistics of a linear regression (the state of clv_linreg_fit), which clv_state_merge adds and clv_linreg_fit_stats fits from';
+CREATE AGGREGATE clv_linreg_stats(y float8, x float8[]) (
+    SFUNC = clv_linreg_fit_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_state_value,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_linreg_stats(float8, float8[]) IS
+    'sufficient statistics of a linear regression (the state of clv_linreg_fit), which clv_state_merge adds and clv_linreg_fit_stats fits from';
+
+CREATE AGGREGATE clv_state_merge(state clv_state) (
+    SFUNC = clv_state_combine, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_state_value,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_state_merge(clv_state) IS
+    'combine states of one clv aggregate (same options) into the state of all their rows';
+
+CREATE FUNCTION clv_linreg_fit_stats(stats clv_state)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION clv_linreg_fit_stats(clv_state) IS
+    'the linear regression clv_linreg_fit returns for the rows clv_linreg_stats summarised';
+CREATE FUNCTION clv_linreg_fit_stats(stats clv_state, options jsonb)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION clv_linreg_fit_stats(clv_state, jsonb) IS
+    'the linear regression clv_linreg_fit returns for the rows clv_linreg_stats summarised, with options replacing theirs key by key';
+
+CREATE FUNCTION clv_linreg_mse(model bytea, stats clv_state)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
+COMMENT ON FUNCTION clv_linreg_mse(bytea, clv_state) IS
+    'mean squared error of a linear model over the rows clv_linreg_stats summarised, exact without the rows';

@@ -163,7 +163,12 @@ clv_agg_name(FunctionCallInfo fcinfo)
 {
 	Aggref	   *aggref = AggGetAggref(fcinfo);
 
-	return aggref ? get_func_name(aggref->aggfnoid) : "the aggregate";
+	if (aggref != NULL)
+		return get_func_name(aggref->aggfnoid);
+	/* a plain function that reads a state, such as clv_linreg_fit_stats */
+	if (!AggCheckCallContext(fcinfo, NULL))
+		return get_func_name(fcinfo->flinfo->fn_oid);
+	return "the aggregate";
 }
 
 const double *

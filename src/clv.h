@@ -184,6 +184,14 @@ extern Datum clv_state_final(FunctionCallInfo fcinfo, const clv_state_family *fa
 extern Datum clv_internal_trans(FunctionCallInfo fcinfo, clv_state_step step);
 extern Datum clv_internal_final(FunctionCallInfo fcinfo, clv_state_finish finish);
 extern Datum clv_combine_states(FunctionCallInfo fcinfo, const clv_combine_ops *ops);
+
+/*
+ * The family's state in state argument argno of a function that is not an
+ * aggregate's, to read only (it may point into the argument); a state of
+ * another family is an error (42804).
+ */
+extern const void *clv_state_arg(FunctionCallInfo fcinfo, int argno,
+								 const clv_state_family *family);
 extern Datum clv_internal_serialize(FunctionCallInfo fcinfo, const clv_state_family *family);
 extern Datum clv_internal_deserialize(FunctionCallInfo fcinfo, const clv_state_family *family);
 

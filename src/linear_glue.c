@@ -292,6 +292,59 @@ clv_linreg_fit_final_v2(PG_FUNCTION_ARGS)
 	return clv_state_final(fcinfo, &clv_linreg_family, linreg_finish);
 }
 
+/* ---- a fit and its error from the statistics alone -------------------------- */
+
+/*
+ * clv_linreg_stats(y, x [, options]) returns clv_linreg_fit's state, the
+ * sufficient statistics of the rows; states of disjoint rows combine
+ * (clv_state_merge) into those of their union.  Cross-validation then needs
+ * one pass over the rows: one state per fold, each fold's model fitted from
+ * the merge of the others, and scored on its own state.
+ */
+
+/* clv_linreg_fit_stats(stats clv_state [, options jsonb]) → bytea */
+PG_FUNCTION_INFO_V1(clv_linreg_fit_stats);
+Datum
+clv_linreg_fit_stats(PG_FUNCTION_ARGS)
+{
+	linreg_state state = *(const linreg_state *) clv_state_arg(fcinfo, 0, &clv_linreg_family);
+
+	/* the options given replace those of the statistics key by key */
+	if (PG_NARGS() > 1)
+	{
+		Jsonb	   *given = PG_GETARG_JSONB_P(1);
+
+		state.options = state.options == NULL ? given :
+			DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(state.options),
+											   JsonbPGetDatum(given)));
+	}
+	return linreg_finish(fcinfo, &state);
+}
+
+/* clv_linreg_mse(model bytea, stats clv_state) → float8 */
+PG_FUNCTION_INFO_V1(clv_linreg_mse);
+Datum
+clv_linreg_mse(PG_FUNCTION_ARGS)
+{
+	clv_model  *model = clv_model_from_bytea(PG_GETARG_BYTEA_PP(0));
+	const linreg_state *state = clv_state_arg(fcinfo, 1, &clv_linreg_family);
+	clv_error	err;
+	double		rss;
+
+	if (model->kind != CLV_KIND_LINREG)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("clv_linreg_mse cannot use a %s model", clv_model_kind_name(model->kind)),
+				 errhint("clv_linreg_mse takes a model fitted by clv_linreg_fit or clv_linreg_fit_stats.")));
+	if (model->n_features != state->acc.p)
+		ereport(ERROR,
+				(errcode(ERRCODE_ARRAY_SUBSCRIPT_ERROR),
+				 errmsg("the statistics have %u features, but the model has %u",
+						state->acc.p, model->n_features)));
+	clv_check(clv_linreg_rss(&state->acc, model->coef, &rss, &err), &err);
+	PG_RETURN_FLOAT8(rss / clv_linreg_acc_count(&state->acc));
+}
+
 /* ---- clv_logreg_fit ------------------------------------------------------- */
 
 static void *

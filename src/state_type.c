@@ -450,6 +450,33 @@ merge_states(FunctionCallInfo fcinfo, const clv_combine_ops *ops, void *a, const
 	return a;
 }
 
+const void *
+clv_state_arg(FunctionCallInfo fcinfo, int argno, const clv_state_family *family)
+{
+	const clv_state_family *got;
+	const void *state = state_view(PG_GETARG_DATUM(argno), &got);
+
+	if (got != family)
+		wrong_family(fcinfo, got);
+	return state;
+}
+
+/*
+ * The final function of the aggregates that return a state (clv_linreg_stats,
+ * clv_state_merge): the state as a flat value of its own, which outlives the
+ * aggregate's memory.
+ */
+PG_FUNCTION_INFO_V1(clv_state_value);
+Datum
+clv_state_value(PG_FUNCTION_ARGS)
+{
+	Datum		d = PG_GETARG_DATUM(0);
+
+	if (is_expanded(d))
+		PG_RETURN_BYTEA_P(flatten_state(object_of(d)->family, object_of(d)->state));
+	PG_RETURN_DATUM(d);
+}
+
 /* The combine function of every clv_state aggregate: the family is in the states. */
 PG_FUNCTION_INFO_V1(clv_state_combine);
 Datum

@@ -335,6 +335,107 @@ clv_condition_number(const double *a, uint32_t p, double *cond)
 	return ok;
 }
 
+/*
+ * The sums as long doubles, n first, after checking that none overflowed.
+ * Returns false, with err set, when one did.
+ */
+static bool
+load_sums(const clv_linreg_acc *acc, long double *sum, const char *what, clv_error *err)
+{
+	for (size_t k = 0; k < acc->n_terms; k++)
+	{
+		if (!isfinite(acc->hi[k]) || !isfinite(acc->lo[k]))
+		{
+			clv_fail(err, CLV_ERR_DATA, "values are too large to %s", what);
+			clv_set_detail(err, "A sum of squares or cross-products overflowed.");
+			return false;
+		}
+		sum[k] = (long double) acc->hi[k] + acc->lo[k];
+	}
+	return true;
+}
+
+/*
+ * The centred cross-products C = Σ z zᵀ − n z̄ z̄ᵀ over indices 1..p+1 of
+ * z = (1, x, y), a (p + 1)² matrix, in double-double: with a large mean the
+ * difference keeps only the low digits of the sums, which long double would
+ * already have rounded off.
+ */
+static long double *
+centred_cross_products(const clv_linreg_acc *acc, long double n)
+{
+	uint32_t	p = acc->p;
+	uint32_t	d = p + 2;
+	long double *cov = clv_alloc(sizeof(long double) * (p + 1) * (p + 1));
+
+	for (uint32_t i = 0; i <= p; i++)
+		for (uint32_t j = 0; j <= p; j++)
+		{
+			size_t		kij = tri_index(d, i + 1, j + 1),
+						ki = tri_index(d, 0, i + 1),
+						kj = tri_index(d, 0, j + 1);
+			dd			sij = dd_norm(acc->hi[kij], acc->lo[kij]);
+			dd			si = dd_norm(acc->hi[ki], acc->lo[ki]);
+			dd			sj = dd_norm(acc->hi[kj], acc->lo[kj]);
+			dd			c = dd_sub(sij, dd_mul(si, dd_div(sj, (double) n)));
+
+			cov[(size_t) i * (p + 1) + j] = (long double) c.hi + c.lo;
+		}
+	return cov;
+}
+
+/*
+ * Σ ((y − ȳ) − bᵀ(x − x̄))², the residual sum of squares about the means, from
+ * the centred cross-products cov and the slopes coef[1..p].
+ */
+static long double
+centred_rss(uint32_t p, const long double *cov, const double *coef)
+{
+	long double fitted = 0,
+				quad = 0,
+				rss;
+
+	for (uint32_t j = 0; j < p; j++)
+	{
+		fitted += coef[j + 1] * cov[(size_t) j * (p + 1) + p];
+		for (uint32_t k = 0; k < p; k++)
+			quad += coef[j + 1] * cov[(size_t) j * (p + 1) + k] * coef[k + 1];
+	}
+	rss = cov[(size_t) p * (p + 1) + p] - 2 * fitted + quad;
+	return rss < 0 ? 0 : rss;
+}
+
+clv_status
+clv_linreg_rss(const clv_linreg_acc *acc, const double *coef, double *rss, clv_error *err)
+{
+	uint32_t	p = acc->p;
+	uint32_t	d = p + 2;
+	long double *sum = clv_alloc(sizeof(long double) * acc->n_terms);
+	long double *cov;
+	long double n,
+				offset;
+
+	if (!load_sums(acc, sum, "score a linear regression", err))
+	{
+		clv_release(sum);
+		return CLV_ERR_DATA;
+	}
+	n = sum[0];
+	cov = centred_cross_products(acc, n);
+
+	/*
+	 * Σ (y − b0 − bᵀx)² = Σ (centred residual)² + n (ȳ − b0 − bᵀx̄)²: the
+	 * centred residuals sum to zero, so the cross term vanishes.
+	 */
+	offset = sum[tri_index(d, 0, p + 1)] / n - coef[0];
+	for (uint32_t j = 0; j < p; j++)
+		offset -= coef[j + 1] * (sum[tri_index(d, 0, j + 1)] / n);
+	*rss = (double) (centred_rss(p, cov, coef) + n * offset * offset);
+	clv_release(sum);
+	clv_release(cov);
+	return CLV_OK;
+}
+
 /* Largest condition number of the standardised design we still solve. */
 #define MAX_CONDITION 1e7
 
@@ -366,37 +467,12 @@ clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 					   n, p, p + 1);
 		return CLV_ERR_DATA;
 	}
-	for (size_t k = 0; k < acc->n_terms; k++)
+	if (!load_sums(acc, sum, "fit a linear regression", err))
 	{
-		if (!isfinite(acc->hi[k]) || !isfinite(acc->lo[k]))
-		{
-			clv_release(sum);
-			clv_fail(err, CLV_ERR_DATA, "values are too large to fit a linear regression");
-			clv_set_detail(err, "A sum of squares or cross-products overflowed.");
-			return CLV_ERR_DATA;
-		}
-		sum[k] = (long double) acc->hi[k] + acc->lo[k];
+		clv_release(sum);
+		return CLV_ERR_DATA;
 	}
-
-	/*
-	 * centre: C = Σ z zᵀ − n z̄ z̄ᵀ, over indices 1..p+1 of z = (1, x, y), in
-	 * double-double: with a large mean the difference keeps only the low
-	 * digits of the sums, which long double would already have rounded off.
-	 */
-	cov = clv_alloc(sizeof(long double) * (p + 1) * (p + 1));
-	for (uint32_t i = 0; i <= p; i++)
-		for (uint32_t j = 0; j <= p; j++)
-		{
-			size_t		kij = tri_index(d, i + 1, j + 1),
-						ki = tri_index(d, 0, i + 1),
-						kj = tri_index(d, 0, j + 1);
-			dd			sij = dd_norm(acc->hi[kij], acc->lo[kij]);
-			dd			si = dd_norm(acc->hi[ki], acc->lo[ki]);
-			dd			sj = dd_norm(acc->hi[kj], acc->lo[kj]);
-			dd			c = dd_sub(sij, dd_mul(si, dd_div(sj, (double) n)));
-
-			C(i, j) = (long double) c.hi + c.lo;
-		}
+	cov = centred_cross_products(acc, n);
 
 	scale = clv_alloc(sizeof(double) * p);
 	a = clv_alloc(sizeof(double) * p * p);
@@ -473,21 +549,12 @@ clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 	/* intercept from the means, then the residual sum of squares */
 	{
 		long double b0 = S(0, p + 1) / n;
-		long double fitted = 0,
-					quad = 0;
 
 		for (uint32_t j = 0; j < p; j++)
-		{
 			b0 -= fit->coef[j + 1] * (S(0, j + 1) / n);
-			fitted += fit->coef[j + 1] * C(j, p);
-			for (uint32_t k = 0; k < p; k++)
-				quad += fit->coef[j + 1] * C(j, k) * fit->coef[k + 1];
-		}
 		fit->coef[0] = (double) b0;
 		syy = C(p, p);
-		rss = syy - 2 * fitted + quad;
-		if (rss < 0)
-			rss = 0;
+		rss = centred_rss(p, cov, fit->coef);
 	}
 
 	fit->rss = (double) rss;

@@ -70,6 +70,14 @@ typedef struct clv_regression_fit
 clv_status	clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 							 clv_regression_fit *fit, clv_error *err);
 
+/*
+ * The residual sum of squares Σ (y − b0 − bᵀx)² of coefficients coef (p + 1,
+ * intercept first) over the rows acc summarises: a fitted model's error on
+ * rows it was not fitted on, without the rows.
+ */
+clv_status	clv_linreg_rss(const clv_linreg_acc *acc, const double *coef, double *rss,
+						   clv_error *err);
+
 /* ---- logistic regression ----------------------------------------------- */
 
 typedef struct clv_logreg_options

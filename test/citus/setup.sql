@@ -21,6 +21,10 @@ SELECT cust::bigint AS customer_id, cust AS i, x::float8 AS frequency, t_x AS re
        '1997-01-01'::timestamptz + (cust % 300) * interval '1 day' AS ordered_at,
        m_x + 1 AS amount, (cust % 13)::float8 AS acquired
 FROM agg_cbs;
+-- the linear-regression statistics of each row alone, which clv_state_merge adds up
+ALTER TABLE agg_rows_local ADD state clv_state;
+UPDATE agg_rows_local
+SET state = (SELECT clv_linreg_stats(v.y, v.x) FROM (VALUES (y_float8, x_array)) v(y, x));
 CREATE TABLE agg_rows (LIKE agg_rows_local);
 SELECT create_distributed_table('agg_rows', 'customer_id', shard_count := 4);
 INSERT INTO agg_rows SELECT * FROM agg_rows_local;

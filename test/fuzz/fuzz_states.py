@@ -44,6 +44,7 @@ sys.path.insert(0, os.path.join(ROOT, "test", "reference"))
 import _pg  # noqa: E402  (the repository's psql helpers)
 
 HEADER = 12
+LINREG_FAMILY = 2                   # clv_linreg_fit's, which clv_linreg_stats returns
 MAGIC = b"CLVS"
 N_FAMILIES = 11
 FAMILY_NAMES = {1: "summary", 2: "linreg", 3: "logreg", 4: "btyd", 5: "tracking",
@@ -280,7 +281,11 @@ BEGIN
         NULL, NULL,
         format('SELECT md5(clv_fuzz.from_%s(s::clv_state)::text) FROM (VALUES ($1)) v(s)',
                o.finalfn),
-        NULL]
+        NULL,
+        -- the functions that read a state outside an aggregate
+        'SELECT md5(clv_linreg_fit_stats(s::clv_state, ''{"l2": 1}'')) FROM (VALUES ($1)) v(s)',
+        'SELECT clv_linreg_mse(clv_linreg_fit_stats(s::clv_state, ''{"l2": 1}''), s::clv_state)::text '
+        'FROM (VALUES ($1)) v(s)']
     LOOP
         k := k + 1;
         r := CASE WHEN q IS NOT NULL THEN clv_fuzz.outcome(q, b64)
@@ -288,7 +293,7 @@ BEGIN
                   WHEN k = 5 THEN clv_fuzz.init_outcome(s, b64, true)
                   ELSE clv_fuzz.init_outcome(o, b64) END;
         res := res || ' ' || (ARRAY['final', 'after', 'before', 'init', 'cinit', 'xfinal',
-                                    'xinit'])[k]
+                                    'xinit', 'fitstats', 'mse'])[k]
                || '=' || r;
         EXIT WHEN r = '57014';
     END LOOP;
@@ -730,6 +735,9 @@ def main():
             if outcomes.get("xfinal") == "ok" or outcomes.get("xinit") == "ok":
                 fail(fam, "a state of family %d accepted by a function of family %d"
                      % (hdr_fam, other_fam), desc, state)
+            if hdr_fam != LINREG_FAMILY and "ok" in (outcomes.get("fitstats"), outcomes.get("mse")):
+                fail(fam, "a state of family %d accepted by clv_linreg_fit_stats or clv_linreg_mse"
+                     % hdr_fam, desc, state)
             if hdr_fam != fam and "ok" in (outcomes.get("final"), outcomes.get("after"),
                                            outcomes.get("init"), outcomes.get("cinit")):
                 fail(fam, "a state of family %d accepted by a function of family %d"

@@ -1300,6 +1300,63 @@ test_linreg_ridge(void)
 	}
 }
 
+/*
+ * clv_linreg_rss: the residual sum of squares of any coefficients over rows
+ * it has only the sums of, against the residuals summed row by row in long
+ * double, on rows with a large-mean feature (where centring matters); for
+ * the fitted coefficients it is the fit's own RSS.
+ */
+static void
+test_linreg_rss(void)
+{
+	enum {N = 500, P = 3};
+	double		x[N * P],
+				y[N];
+	const double coef[P + 1] = {-3.5, 0.25, 1.1, -2.0};	/* not a fit of these rows */
+	clv_linreg_acc acc;
+	clv_regression_fit fit;
+	clv_error	err;
+	long double direct = 0;
+	double		rss;
+
+	rng_seed(11);
+	for (int i = 0; i < N; i++)
+	{
+		x[i * P] = rng_normal();
+		x[i * P + 1] = 1e6 + rng_normal();
+		x[i * P + 2] = rng_uniform();
+		y[i] = 2 + x[i * P] + x[i * P + 1] - 1e6 + rng_normal();
+	}
+	clv_linreg_acc_init(&acc, P);
+	acc_rows(&acc, x, y, 0, N);
+	for (int i = 0; i < N; i++)
+	{
+		long double r = y[i] - (long double) coef[0];
+
+		for (int j = 0; j < P; j++)
+			r -= (long double) coef[j + 1] * x[i * P + j];
+		direct += r * r;
+	}
+	if (check_status(clv_linreg_rss(&acc, coef, &rss, &err), CLV_OK, &err,
+					 "clv_linreg_rss scores given coefficients"))
+		check(fabs(rss / (double) direct - 1) < 1e-9,
+			  "rss of given coefficients equals the row-by-row sum (%.17g vs %.17Lg)", rss, direct);
+	if (check_status(clv_linreg_solve(&acc, 0, &fit, &err), CLV_OK, &err,
+					 "the same rows fit"))
+	{
+		if (check_status(clv_linreg_rss(&acc, fit.coef, &rss, &err), CLV_OK, &err,
+						 "clv_linreg_rss scores the fit"))
+			check(fabs(rss / fit.rss - 1) < 1e-9,
+				  "rss of the fitted coefficients is the fit's rss (%.17g vs %.17g)", rss, fit.rss);
+		clv_regression_fit_free(&fit);
+	}
+	/* overflowed sums are an error, not an infinite error */
+	acc.hi[0] = INFINITY;
+	check_status(clv_linreg_rss(&acc, coef, &rss, &err), CLV_ERR_DATA, &err,
+				 "clv_linreg_rss rejects overflowed sums");
+	acc_free(&acc);
+}
+
 /* Rounded value of every sum: what the solver uses, to double precision. */
 static bool
 acc_equal(const clv_linreg_acc *a, const clv_linreg_acc *b)
@@ -2693,6 +2750,7 @@ main(void)
 	test_linreg_reference();
 	test_linreg_ridge();
 	test_linreg_merge();
+	test_linreg_rss();
 	test_linreg_large_mean();
 	test_linreg_errors();
 	test_logreg_known();
