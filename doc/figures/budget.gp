@@ -19,7 +19,7 @@ set label sprintf("best spend $%.0f: net value $%.0f", best_spend, best_net) \
     at best_spend, graph 0.95 offset 1,0 textcolor rgb "gray30"
 plot "budget.dat" index 0 using 1:2 with lines linewidth 2 linecolor rgb "black" \
          title "incremental value", \
-     "" index 0 using 1:3 with lines linewidth 2 dashtype 2 linecolor rgb "#1f77b4" \
+     "" index 0 using 1:3 with lines linewidth 2 linecolor rgb "#1f77b4" \
          title "net of the budget", \
      "" index 1 using 1:2 with points pointtype 7 pointsize 1.2 linecolor rgb "black" notitle, \
      "" index 1 using 1:3 with points pointtype 7 pointsize 1.2 linecolor rgb "#1f77b4" notitle

@@ -10,5 +10,5 @@ set xrange [-0.5:7.5]
 set yrange [0:*]
 plot "calibration.dat" using 1:5:xticlabels(2) with linespoints linewidth 2 pointtype 7 \
          linecolor rgb "black" title "actual", \
-     "" using 1:4 with linespoints linewidth 2 pointtype 5 dashtype 2 \
+     "" using 1:4 with linespoints linewidth 2 pointtype 5 \
          linecolor rgb "#d62728" title "expected (BG/NBD)"

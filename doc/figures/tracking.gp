@@ -12,4 +12,4 @@ set label "end of calibration" at 39, graph 0.93 offset 1,0 textcolor rgb "gray3
 set label "holdout" at 58, graph 0.08 center textcolor rgb "gray30"
 set label "calibration" at 19.5, graph 0.08 center textcolor rgb "gray30"
 plot "tracking.dat" using 1:3 with lines linewidth 2 linecolor rgb "black" title "actual", \
-     "" using 1:2 with lines linewidth 2 dashtype 2 linecolor rgb "#d62728" title "expected (BG/NBD)"
+     "" using 1:2 with lines linewidth 2 linecolor rgb "#d62728" title "expected (BG/NBD)"

@@ -7,9 +7,9 @@ own (unaligned, tuples only, fields separated by a space) and must print
 doc/figures/NAME.dat: the same lines with the same fields, numbers equal to a
 relative tolerance of 1e-9 (or within 1e-12, for numbers near zero), any
 other field the same text.  One TAP line per figure, one for the load, and one
-for doc/figures.md showing every figure.  Needs no gnuplot: the images are
-drawn from the .dat files by doc/figures/make.sh, which calls this script
-with --write to write the .dat files instead of comparing them.
+for doc/figures.md showing every figure with the text of its query.  Needs no
+gnuplot: the images are drawn from the .dat files by doc/figures/make.sh,
+which calls this script with --write to write the .dat files instead.
 """
 
 import glob
@@ -63,7 +63,8 @@ def first_difference(got, want):
 
 
 def check_page(tap, names):
-    """Every figure is drawn and shown: its gnuplot script, its image, a link in the page."""
+    """Every figure is drawn and shown: its gnuplot script, its image, and in the
+    page a link to the image and the query as a ```sql block."""
     description = "doc/figures.md shows every figure of %s" % FIGURES
     try:
         with open(os.path.join(ROOT, "doc/figures.md"), encoding="utf-8") as f:
@@ -75,6 +76,10 @@ def check_page(tap, names):
                if not os.path.exists(os.path.join(ROOT, FIGURES, p))]
     missing += ["a link to figures/%s.svg" % name for name in names
                 if "(figures/%s.svg)" % name not in page]
+    for name in names:
+        with open(os.path.join(ROOT, FIGURES, name + ".sql"), encoding="utf-8") as f:
+            if "```sql\n%s```\n" % f.read() not in page:
+                missing.append("the text of %s.sql" % name)
     tap.ok(bool(names) and not missing, description,
            "missing: %s" % ", ".join(missing) if missing else "")
 
