@@ -87,11 +87,15 @@ stage_reference() {
     [ "$found" -eq 1 ] || echo "-- reference: no test/reference/*.py found"
 }
 
-# The documents' SQL examples print what the documents show.
+# The documents' SQL examples print what the documents show, and the data of
+# the figures of doc/figures.md are what their queries return.
 stage_docs() {
     local log=$LOGS/docs.log
     run_logged "$log" "$PYTHON" test/docs/check_examples.py
     count_tap docs $? "$log"
+    log=$LOGS/docs-figures.log
+    run_logged "$log" "$PYTHON" test/docs/check_figures.py
+    count_tap docs-figures $? "$log"
 }
 
 # The model parser under libFuzzer, without a server.
