@@ -83,20 +83,22 @@ SELECT CASE WHEN frequency >= 5 THEN '5+' ELSE frequency::text END AS repeat_pur
 FROM scores GROUP BY 1 ORDER BY min(frequency);
 
 \echo '== 6. Segments: value tiers by LTV (top 5 %, next 15 %, next 30 %, the rest) and RFM segments'
-CREATE TABLE rfm_thresholds AS
-SELECT percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY t - recency) AS r_t,
-       percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY frequency) AS f_t,
-       percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY monetary) AS m_t
-FROM scores;
 CREATE TABLE segments AS
-SELECT s.customer_id, s.ltv, s.actual_revenue,
+SELECT s.customer_id, s.ltv, s.actual_revenue, s.vigintile,
        CASE WHEN vigintile <= 1 THEN 'platinum' WHEN vigintile <= 4 THEN 'gold'
-            WHEN vigintile <= 10 THEN 'silver' ELSE 'bronze' END AS tier, s.vigintile,
-       clv_rfm_segment(clv_rfm_score(s.t - s.recency, r.r_t, false),
-                       clv_rfm_score(s.frequency, r.f_t, true),
-                       clv_rfm_score(s.monetary, r.m_t, true)) AS rfm_segment
-FROM (SELECT *, ntile(20) OVER (ORDER BY ltv DESC, customer_id) AS vigintile FROM scores) s
-CROSS JOIN rfm_thresholds r;
+            WHEN vigintile <= 10 THEN 'silver' ELSE 'bronze' END AS tier,
+       s.t - s.recency AS weeks_since_last, s.frequency, s.monetary
+FROM (SELECT *, ntile(20) OVER (ORDER BY ltv DESC, customer_id) AS vigintile
+      FROM scores) s;
+ALTER TABLE segments ADD COLUMN rfm_segment text;
+UPDATE segments s
+SET rfm_segment = clv_rfm_segment(clv_rfm_score(s.weeks_since_last, q.r_t, false),
+                                  clv_rfm_score(s.frequency, q.f_t, true),
+                                  clv_rfm_score(s.monetary, q.m_t, true))
+FROM (SELECT percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY weeks_since_last) AS r_t,
+             percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY frequency) AS f_t,
+             percentile_cont(ARRAY[0.2, 0.4, 0.6, 0.8]) WITHIN GROUP (ORDER BY monetary) AS m_t
+      FROM segments) q;
 \echo '   The tiers hold up: the top 20 % by predicted LTV brought most of the holdout revenue'
 SELECT tier, count(*) AS customers, round(min(ltv)::numeric, 2) AS min_ltv,
        round(avg(ltv)::numeric, 2) AS mean_ltv,
@@ -127,16 +129,15 @@ CREATE TABLE offers AS
 SELECT customer_id, offer, ltv * lift AS gain, cost
 FROM segments,
      (VALUES ('e-mail', 0.50, 0.03), ('catalogue', 3.00, 0.10)) AS o(offer, cost, lift);
-CREATE TABLE price AS
-SELECT clv_budget_threshold(gain, cost, 1000, customer_id) AS lambda FROM offers;
 CREATE TABLE targeted AS
-SELECT DISTINCT ON (customer_id) customer_id, offer, gain, cost
+WITH price AS (SELECT clv_budget_threshold(gain, cost, 1000, customer_id) AS lambda FROM offers)
+SELECT DISTINCT ON (customer_id) customer_id, offer, gain, cost, lambda
 FROM offers, price
 WHERE gain - lambda * cost > 0
 ORDER BY customer_id, gain - lambda * cost DESC, cost;
-SELECT round(lambda::numeric, 3) AS lambda, count(*) AS customers_targeted,
+SELECT round(min(lambda)::numeric, 3) AS lambda, count(*) AS customers_targeted,
        round(sum(cost)) AS spend, round(sum(gain)) AS added_revenue
-FROM targeted, price GROUP BY lambda;
+FROM targeted;
 SELECT s.tier, count(*) FILTER (WHERE t.offer = 'catalogue') AS catalogues,
        count(*) FILTER (WHERE t.offer = 'e-mail') AS e_mails,
        count(*) FILTER (WHERE t.offer IS NULL) AS nothing,

@@ -98,7 +98,8 @@ stage_docs() {
 
 demo_check() {
     local log=$LOGS/demo.log db=clv_demo_check
-    if psql -X -q -v ON_ERROR_STOP=1 -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" &&
+    if psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+            -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" &&
         PGDATABASE=$db psql -X -v ON_ERROR_STOP=1 -f test/demo.sql >"$log" 2>&1 &&
         ! grep -q 'ERROR:' "$log"; then
         pass "test/demo.sql runs without an error"
