@@ -87,8 +87,9 @@ stage_reference() {
     [ "$found" -eq 1 ] || echo "-- reference: no test/reference/*.py found"
 }
 
-# The documents' SQL examples print what the documents show, and the data of
-# the figures of doc/figures.md are what their queries return.
+# The documents' SQL examples print what the documents show, the data of the
+# figures of doc/figures.md are what their queries return, and the demo runs
+# without an error in a database of its own.
 stage_docs() {
     local log=$LOGS/docs.log
     run_logged "$log" "$PYTHON" test/docs/check_examples.py
@@ -96,6 +97,21 @@ stage_docs() {
     log=$LOGS/docs-figures.log
     run_logged "$log" "$PYTHON" test/docs/check_figures.py
     count_tap docs-figures $? "$log"
+    demo_check
+}
+
+demo_check() {
+    local log=$LOGS/demo.log db=clv_demo_check
+    if psql -X -q -v ON_ERROR_STOP=1 -c "SET client_min_messages = warning" \
+            -c "DROP DATABASE IF EXISTS $db" -c "CREATE DATABASE $db" &&
+        PGDATABASE=$db psql -X -v ON_ERROR_STOP=1 -f test/demo.sql >"$log" 2>&1 &&
+        ! grep -q 'ERROR:' "$log"; then
+        pass "test/demo.sql runs without an error"
+    else
+        tail -n 20 "$log"
+        fail "test/demo.sql runs without an error (log: $log)"
+    fi
+    psql -X -q -c "DROP DATABASE IF EXISTS $db"
 }
 
 # The model parser under libFuzzer, without a server.
