@@ -16,9 +16,9 @@
  */
 #include "clv.h"
 
+#include "common/shortest_dec.h"
 #include "libpq/pqformat.h"
 #include "utils/builtins.h"
-#include "utils/float.h"
 #include "utils/jsonb.h"
 
 #include "monitor.h"
@@ -277,17 +277,23 @@ clv_calibration_trans(PG_FUNCTION_ARGS)
 	return clv_state_trans(fcinfo, &clv_monitor_family, calibration_step);
 }
 
-/* "key": v, a finite double in its shortest exact form; overflowed sums are an error. */
+/*
+ * "key": v, a finite double in its shortest exact form whatever
+ * extra_float_digits says; overflowed sums are an error.
+ */
 static void
 json_finite(StringInfo buf, const char *key, double v)
 {
+	char		digits[DOUBLE_SHORTEST_DECIMAL_LEN];
+
 	if (!isfinite(v))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
 				 errmsg("value out of range: overflow"),
 				 errdetail("The sums of predicted or actual, or their differences, exceed the range of double precision.")));
+	double_to_shortest_decimal_buf(v, digits);
 	clv_json_key(buf, key);
-	appendStringInfoString(buf, float8out_internal(v));
+	appendStringInfoString(buf, digits);
 }
 
 static void
