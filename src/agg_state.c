@@ -135,6 +135,22 @@ clv_state_end(StringInfo buf)
 /* ---- rows as (key, value) pairs ----------------------------------------------- */
 
 void
+clv_raise_evaluation_limit(clv_error *err)
+{
+	clv_set_hint(err, "Raise clv.max_training_memory, or evaluate on a sample.");
+	clv_raise(err);
+}
+
+void
+clv_state_merge_pairs(clv_pairs *a, const clv_pairs *b)
+{
+	clv_error	err;
+
+	if (clv_pairs_merge(a, b, &err) != CLV_OK)
+		clv_raise_evaluation_limit(&err);
+}
+
+void
 clv_state_send_pairs(StringInfo buf, const clv_pairs *pairs)
 {
 	pq_sendint64(buf, (int64) pairs->n);
@@ -159,10 +175,7 @@ clv_state_receive_pairs(StringInfo buf, clv_pairs *pairs,
 		(buf->len - buf->cursor) % CLV_PAIR_BYTES != 0)
 		clv_invalid_state("The row count does not match the length of the state.");
 	if (clv_pairs_reserve(pairs, (size_t) n, &err) != CLV_OK)
-	{
-		clv_set_hint(&err, "Raise clv.max_training_memory, or evaluate on a sample.");
-		clv_raise(&err);
-	}
+		clv_raise_evaluation_limit(&err);
 	for (int64 i = 0; i < n; i++)
 	{
 		double		key = clv_state_float8(buf);

@@ -238,6 +238,13 @@ extern void clv_state_end(StringInfo buf);
 #define CLV_PAIRS_HEADER_BYTES 8
 #define CLV_PAIR_BYTES (8 + 8)
 
+/*
+ * The error of rows past clv.max_training_memory in an aggregate that
+ * evaluates predictions (metrics, monitoring), with its hint.
+ */
+extern void clv_raise_evaluation_limit(clv_error *err) pg_attribute_noreturn();
+/* Append b's pairs to a's, within a's memory limit. */
+extern void clv_state_merge_pairs(clv_pairs *a, const clv_pairs *b);
 extern void clv_state_send_pairs(StringInfo buf, const clv_pairs *pairs);
 extern void clv_state_receive_pairs(StringInfo buf, clv_pairs *pairs,
 									bool (*valid) (double key, double value, const void *arg),

@@ -233,14 +233,6 @@ ranking_state_new(ranking_kind kind)
 	return state;
 }
 
-pg_attribute_noreturn()
-static void
-raise_limit(clv_error *err)
-{
-	clv_set_hint(err, "Raise clv.max_training_memory, or evaluate on a sample.");
-	clv_raise(err);
-}
-
 static void
 check_kind(FunctionCallInfo fcinfo, const ranking_state *state, ranking_kind kind)
 {
@@ -265,7 +257,7 @@ ranking_append(FunctionCallInfo fcinfo, ranking_state *state, MemoryContext cxt,
 	st = clv_pairs_append(&state->pairs, key, value, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
-		raise_limit(&err);
+		clv_raise_evaluation_limit(&err);
 	return state;
 }
 
@@ -323,11 +315,7 @@ ranking_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
 static void
 ranking_merge(void *a, const void *b)
 {
-	clv_error	err;
-
-	if (clv_pairs_merge(&((ranking_state *) a)->pairs, &((const ranking_state *) b)->pairs,
-						&err) != CLV_OK)
-		raise_limit(&err);
+	clv_state_merge_pairs(&((ranking_state *) a)->pairs, &((const ranking_state *) b)->pairs);
 }
 
 static void
@@ -528,7 +516,7 @@ qini_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 	st = clv_uplift_rows_append(&state->rows, score, treated, outcome, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
-		raise_limit(&err);
+		clv_raise_evaluation_limit(&err);
 	return state;
 }
 
@@ -551,7 +539,7 @@ qini_merge(void *a, const void *b)
 
 	if (clv_uplift_rows_merge(&((qini_state *) a)->rows, &((const qini_state *) b)->rows,
 							  &err) != CLV_OK)
-		raise_limit(&err);
+		clv_raise_evaluation_limit(&err);
 }
 
 static void
@@ -586,7 +574,7 @@ qini_receive(StringInfo buf)
 	/* the current context, as for the ranking states: whoever keeps it copies it */
 	state = qini_state_new();
 	if (clv_uplift_rows_reserve(&state->rows, (size_t) n, &err) != CLV_OK)
-		raise_limit(&err);
+		clv_raise_evaluation_limit(&err);
 
 	for (int64 i = 0; i < n; i++)
 	{

@@ -102,14 +102,6 @@ check_same(FunctionCallInfo fcinfo, const monitor_state *state, monitor_kind kin
 				 errhint("Pass bins as a constant, or group by it.")));
 }
 
-pg_attribute_noreturn()
-static void
-raise_limit(clv_error *err)
-{
-	clv_set_hint(err, "Raise clv.max_training_memory, or evaluate on a sample.");
-	clv_raise(err);
-}
-
 /*
  * One row of either aggregate: arguments state, key, value [, bins].  bins is
  * checked on every row, even one that is skipped for a NULL.
@@ -142,7 +134,7 @@ monitor_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt, monitor_kin
 	st = clv_pairs_append(&state->pairs, key, value, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
-		raise_limit(&err);
+		clv_raise_evaluation_limit(&err);
 	return state;
 }
 
@@ -179,11 +171,7 @@ monitor_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
 static void
 monitor_merge(void *a, const void *b)
 {
-	clv_error	err;
-
-	if (clv_pairs_merge(&((monitor_state *) a)->pairs, &((const monitor_state *) b)->pairs,
-						&err) != CLV_OK)
-		raise_limit(&err);
+	clv_state_merge_pairs(&((monitor_state *) a)->pairs, &((const monitor_state *) b)->pairs);
 }
 
 static void
