@@ -677,3 +677,58 @@ CREATE FUNCTION clv_linreg_mse(model bytea, stats clv_state)
 RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE;
 COMMENT ON FUNCTION clv_linreg_mse(bytea, clv_state) IS
     'mean squared error of a linear model over the rows clv_linreg_stats summarised, exact without the rows';
+
+-- ---- monitoring: population stability and calibration ------------------------
+
+-- Both keep their rows (16 bytes each, bounded by clv.max_training_memory)
+-- and bin them by quantiles in the final function, on a sorted copy: any
+-- plan gives the same result, and FINALFUNC_MODIFY = READ_ONLY lets them run
+-- as window functions.  Aggregates take no DEFAULT, so the form without bins
+-- (10 bins) is an aggregate of its own.
+CREATE FUNCTION clv_psi_trans(clv_state, float8, boolean, integer)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_psi_trans(clv_state, float8, boolean)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_psi_final(clv_state)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_psi(value float8, is_reference boolean, bins integer) (
+    SFUNC = clv_psi_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_psi_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_psi(value float8, is_reference boolean) (
+    SFUNC = clv_psi_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_psi_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_psi(float8, boolean, integer) IS
+    'population stability index of the current values (is_reference false) against the reference values, in bins (2 to 1000) at the reference''s quantiles; proportions floored at 1e-4; NULL without reference or current rows';
+COMMENT ON AGGREGATE clv_psi(float8, boolean) IS
+    'population stability index of the current values against the reference values, in 10 bins at the reference''s quantiles';
+
+CREATE FUNCTION clv_calibration_trans(clv_state, float8, float8, integer)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_calibration_trans(clv_state, float8, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_calibration_final(clv_state)
+RETURNS jsonb AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_calibration(predicted float8, actual float8, bins integer) (
+    SFUNC = clv_calibration_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_calibration_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_calibration(predicted float8, actual float8) (
+    SFUNC = clv_calibration_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_calibration_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_calibration(float8, float8, integer) IS
+    'calibration plot data: rows in bins (2 to 1000) at the quantiles of predicted, tied predictions in one bin; jsonb with each bin''s n, mean predicted and actual, min and max predicted, and n, overall means, ece and mce';
+COMMENT ON AGGREGATE clv_calibration(float8, float8) IS
+    'calibration plot data in 10 bins at the quantiles of predicted';

@@ -131,3 +131,62 @@ clv_state_end(StringInfo buf)
 		clv_invalid_state("The state has %d bytes left over.", buf->len - buf->cursor);
 }
 
+
+/* ---- rows as (key, value) pairs ----------------------------------------------- */
+
+void
+clv_raise_evaluation_limit(clv_error *err)
+{
+	clv_set_hint(err, "Raise clv.max_training_memory, or evaluate on a sample.");
+	clv_raise(err);
+}
+
+void
+clv_state_merge_pairs(clv_pairs *a, const clv_pairs *b)
+{
+	clv_error	err;
+
+	if (clv_pairs_merge(a, b, &err) != CLV_OK)
+		clv_raise_evaluation_limit(&err);
+}
+
+void
+clv_state_send_pairs(StringInfo buf, const clv_pairs *pairs)
+{
+	pq_sendint64(buf, (int64) pairs->n);
+	for (size_t i = 0; i < pairs->n; i++)
+	{
+		pq_sendfloat8(buf, pairs->v[i].key);
+		pq_sendfloat8(buf, pairs->v[i].value);
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+}
+
+void
+clv_state_receive_pairs(StringInfo buf, clv_pairs *pairs,
+						bool (*valid) (double key, double value, const void *arg),
+						const void *arg)
+{
+	int64		n = clv_state_int64(buf);
+	clv_error	err;
+
+	if (n < 0 || (uint64) n != (uint64) (buf->len - buf->cursor) / CLV_PAIR_BYTES ||
+		(buf->len - buf->cursor) % CLV_PAIR_BYTES != 0)
+		clv_invalid_state("The row count does not match the length of the state.");
+	if (clv_pairs_reserve(pairs, (size_t) n, &err) != CLV_OK)
+		clv_raise_evaluation_limit(&err);
+	for (int64 i = 0; i < n; i++)
+	{
+		double		key = clv_state_float8(buf);
+		double		value = clv_state_float8(buf);
+
+		if (!valid(key, value, arg))
+			clv_invalid_state("Row " INT64_FORMAT " is not one that rows can produce.", i + 1);
+		pairs->v[i].key = key;
+		pairs->v[i].value = value;
+		if ((i & 0xFFFF) == 0)
+			CHECK_FOR_INTERRUPTS();
+	}
+	pairs->n = (size_t) n;
+}

@@ -144,7 +144,8 @@ typedef enum clv_state_family_id
 	CLV_STATE_QINI = 8,
 	CLV_STATE_KMEANS = 9,
 	CLV_STATE_ALLOCATION = 10,
-	CLV_STATE_THRESHOLD = 11
+	CLV_STATE_THRESHOLD = 11,
+	CLV_STATE_MONITOR = 12
 } clv_state_family_id;
 
 typedef struct clv_state_family
@@ -232,6 +233,30 @@ extern int64 clv_state_int64(StringInfo buf);
 extern uint8 clv_state_byte(StringInfo buf);
 extern double clv_state_float8(StringInfo buf);
 extern void clv_state_end(StringInfo buf);
+
+/*
+ * Rows kept as (key, value) pairs (metrics.h) in a payload: an int64 count,
+ * then each pair's two float8.  Sending, the caller's clv_state_send_begin
+ * counts CLV_PAIRS_HEADER_BYTES and CLV_PAIR_BYTES a pair; receiving reads the
+ * rest of the payload into empty pairs, each checked by valid (arg passed
+ * on), and raises the memory limit's error when they do not fit.
+ */
+#include "metrics.h"
+
+#define CLV_PAIRS_HEADER_BYTES 8
+#define CLV_PAIR_BYTES (8 + 8)
+
+/*
+ * The error of rows past clv.max_training_memory in an aggregate that
+ * evaluates predictions (metrics, monitoring), with its hint.
+ */
+extern void clv_raise_evaluation_limit(clv_error *err) pg_attribute_noreturn();
+/* Append b's pairs to a's, within a's memory limit. */
+extern void clv_state_merge_pairs(clv_pairs *a, const clv_pairs *b);
+extern void clv_state_send_pairs(StringInfo buf, const clv_pairs *pairs);
+extern void clv_state_receive_pairs(StringInfo buf, clv_pairs *pairs,
+									bool (*valid) (double key, double value, const void *arg),
+									const void *arg);
 
 /* ---- options ------------------------------------------------------------ */
 

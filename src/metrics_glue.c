@@ -220,9 +220,7 @@ typedef struct ranking_state
 	clv_pairs	pairs;
 } ranking_state;
 
-/* Serialized: int32 kind, int64 count, then count × (float8 key, float8 value). */
-#define RANKING_HEADER_BYTES (4 + 8)
-#define RANKING_PAIR_BYTES (8 + 8)
+/* Serialized: int32 kind, then the pairs (clv_state_send_pairs). */
 
 /* A new, empty state in the current memory context. */
 static ranking_state *
@@ -233,14 +231,6 @@ ranking_state_new(ranking_kind kind)
 	state->kind = kind;
 	clv_pairs_init(&state->pairs, clv_training_memory_bytes());
 	return state;
-}
-
-pg_attribute_noreturn()
-static void
-raise_limit(clv_error *err)
-{
-	clv_set_hint(err, "Raise clv.max_training_memory, or evaluate on a sample.");
-	clv_raise(err);
 }
 
 static void
@@ -267,7 +257,7 @@ ranking_append(FunctionCallInfo fcinfo, ranking_state *state, MemoryContext cxt,
 	st = clv_pairs_append(&state->pairs, key, value, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
-		raise_limit(&err);
+		clv_raise_evaluation_limit(&err);
 	return state;
 }
 
@@ -325,11 +315,7 @@ ranking_check_same(FunctionCallInfo fcinfo, const void *a, const void *b)
 static void
 ranking_merge(void *a, const void *b)
 {
-	clv_error	err;
-
-	if (clv_pairs_merge(&((ranking_state *) a)->pairs, &((const ranking_state *) b)->pairs,
-						&err) != CLV_OK)
-		raise_limit(&err);
+	clv_state_merge_pairs(&((ranking_state *) a)->pairs, &((const ranking_state *) b)->pairs);
 }
 
 static void
@@ -337,16 +323,17 @@ ranking_send(StringInfo buf, const void *s)
 {
 	const ranking_state *state = s;
 
-	clv_state_send_begin(buf, state->pairs.n, RANKING_PAIR_BYTES, RANKING_HEADER_BYTES, "rows");
+	clv_state_send_begin(buf, state->pairs.n, CLV_PAIR_BYTES, 4 + CLV_PAIRS_HEADER_BYTES, "rows");
 	pq_sendint32(buf, (int32) state->kind);
-	pq_sendint64(buf, (int64) state->pairs.n);
-	for (size_t i = 0; i < state->pairs.n; i++)
-	{
-		pq_sendfloat8(buf, state->pairs.v[i].key);
-		pq_sendfloat8(buf, state->pairs.v[i].value);
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
+	clv_state_send_pairs(buf, &state->pairs);
+}
+
+/* A pair that rows of the metric (a ranking_kind) can produce. */
+static bool
+ranking_pair_valid(double key, double value, const void *kind)
+{
+	return !isnan(key) &&
+		(*(const ranking_kind *) kind == RANKING_AUC ? (value == 0 || value == 1) : isfinite(value));
 }
 
 static void *
@@ -354,39 +341,17 @@ ranking_receive(StringInfo buf)
 {
 	ranking_state *state;
 	uint32		kind;
-	int64		n;
-	clv_error	err;
 
 	kind = clv_state_uint32(buf);
 	if (kind != RANKING_AUC && kind != RANKING_GINI)
 		clv_invalid_state("The metric number is %u.", kind);
-	n = clv_state_int64(buf);
-	if (n < 0 || (uint64) n != (uint64) (buf->len - buf->cursor) / RANKING_PAIR_BYTES ||
-		(buf->len - buf->cursor) % RANKING_PAIR_BYTES != 0)
-		clv_invalid_state("The row count does not match the length of the state.");
 
 	/*
 	 * Whoever keeps the state copies it: the current context, not the
 	 * aggregate's, is the right home for it.
 	 */
 	state = ranking_state_new((ranking_kind) kind);
-	if (clv_pairs_reserve(&state->pairs, (size_t) n, &err) != CLV_OK)
-		raise_limit(&err);
-
-	for (int64 i = 0; i < n; i++)
-	{
-		double		key = clv_state_float8(buf);
-		double		value = clv_state_float8(buf);
-
-		if (isnan(key) ||
-			(kind == RANKING_AUC ? (value != 0 && value != 1) : !isfinite(value)))
-			clv_invalid_state("Row " INT64_FORMAT " is not one that rows can produce.", i + 1);
-		state->pairs.v[i].key = key;
-		state->pairs.v[i].value = value;
-		if ((i & 0xFFFF) == 0)
-			CHECK_FOR_INTERRUPTS();
-	}
-	state->pairs.n = (size_t) n;
+	clv_state_receive_pairs(buf, &state->pairs, ranking_pair_valid, &state->kind);
 	return state;
 }
 
@@ -551,7 +516,7 @@ qini_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 	st = clv_uplift_rows_append(&state->rows, score, treated, outcome, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
-		raise_limit(&err);
+		clv_raise_evaluation_limit(&err);
 	return state;
 }
 
@@ -574,7 +539,7 @@ qini_merge(void *a, const void *b)
 
 	if (clv_uplift_rows_merge(&((qini_state *) a)->rows, &((const qini_state *) b)->rows,
 							  &err) != CLV_OK)
-		raise_limit(&err);
+		clv_raise_evaluation_limit(&err);
 }
 
 static void
@@ -609,7 +574,7 @@ qini_receive(StringInfo buf)
 	/* the current context, as for the ranking states: whoever keeps it copies it */
 	state = qini_state_new();
 	if (clv_uplift_rows_reserve(&state->rows, (size_t) n, &err) != CLV_OK)
-		raise_limit(&err);
+		clv_raise_evaluation_limit(&err);
 
 	for (int64 i = 0; i < n; i++)
 	{

@@ -159,6 +159,16 @@ clv_two_sum(double a, double b, double *err)
 	return s;
 }
 
+/* Add x to the double-double sum (*hi, *lo). */
+static inline void
+clv_dd_add(double *hi, double *lo, double x)
+{
+	double		err;
+
+	*hi = clv_two_sum(*hi, x, &err);
+	*lo += err;
+}
+
 /* The logistic function 1 / (1 + e^−eta), without overflow for either sign. */
 static inline double
 clv_logistic(double eta)

@@ -15,16 +15,6 @@
 /* Largest row count a double holds exactly. */
 #define MAX_EXACT_COUNT 9007199254740992.0	/* 2^53 */
 
-/* Add x to the double-double sum (*hi, *lo). */
-static inline void
-dd_add(double *hi, double *lo, double x)
-{
-	double		err;
-
-	*hi = clv_two_sum(*hi, x, &err);
-	*lo += err;
-}
-
 static inline bool
 all_finite(const double *v, int n)
 {
@@ -72,12 +62,12 @@ clv_residuals_add(double *s, double y, double prediction)
 	double		delta = deviation(y, s);
 
 	s[CLV_RESID_N] = n;
-	dd_add(&s[CLV_RESID_SSE_HI], &s[CLV_RESID_SSE_LO], e * e);
-	dd_add(&s[CLV_RESID_SAE_HI], &s[CLV_RESID_SAE_LO], fabs(e));
+	clv_dd_add(&s[CLV_RESID_SSE_HI], &s[CLV_RESID_SSE_LO], e * e);
+	clv_dd_add(&s[CLV_RESID_SAE_HI], &s[CLV_RESID_SAE_LO], fabs(e));
 	/* Welford: the centred sum of squares grows by delta · (y − new mean) */
-	dd_add(&s[CLV_RESID_MEAN_HI], &s[CLV_RESID_MEAN_LO], delta / n);
+	clv_dd_add(&s[CLV_RESID_MEAN_HI], &s[CLV_RESID_MEAN_LO], delta / n);
 	dd_normalise(&s[CLV_RESID_MEAN_HI], &s[CLV_RESID_MEAN_LO]);
-	dd_add(&s[CLV_RESID_M2_HI], &s[CLV_RESID_M2_LO], delta * deviation(y, s));
+	clv_dd_add(&s[CLV_RESID_M2_HI], &s[CLV_RESID_M2_LO], delta * deviation(y, s));
 	return all_finite(s, CLV_RESID_LEN);
 }
 
@@ -114,10 +104,10 @@ clv_residuals_merge(double *a, const double *b)
 	 */
 	delta = (b[CLV_RESID_MEAN_HI] - a[CLV_RESID_MEAN_HI]) +
 		(b[CLV_RESID_MEAN_LO] - a[CLV_RESID_MEAN_LO]);
-	dd_add(&a[CLV_RESID_MEAN_HI], &a[CLV_RESID_MEAN_LO], delta * (nb / n));
+	clv_dd_add(&a[CLV_RESID_MEAN_HI], &a[CLV_RESID_MEAN_LO], delta * (nb / n));
 	dd_normalise(&a[CLV_RESID_MEAN_HI], &a[CLV_RESID_MEAN_LO]);
 	dd_merge(a, b, CLV_RESID_M2_HI);
-	dd_add(&a[CLV_RESID_M2_HI], &a[CLV_RESID_M2_LO], delta * delta * (na / n) * nb);
+	clv_dd_add(&a[CLV_RESID_M2_HI], &a[CLV_RESID_M2_LO], delta * delta * (na / n) * nb);
 	a[CLV_RESID_N] = n;
 
 	dd_merge(a, b, CLV_RESID_SSE_HI);
@@ -177,8 +167,8 @@ void
 clv_logloss_state_add(double *s, bool label, double probability)
 {
 	s[CLV_LOGLOSS_STATE_N] += 1;
-	dd_add(&s[CLV_LOGLOSS_STATE_SUM_HI], &s[CLV_LOGLOSS_STATE_SUM_LO],
-		   clv_logloss_term(label, probability));
+	clv_dd_add(&s[CLV_LOGLOSS_STATE_SUM_HI], &s[CLV_LOGLOSS_STATE_SUM_LO],
+			   clv_logloss_term(label, probability));
 }
 
 void
@@ -350,8 +340,8 @@ clv_auc(const clv_pairs *pairs, double *auc)
 			if (j % INTERRUPT_EVERY == 0)
 				clv_check_interrupts();
 		}
-		dd_add(&u2_hi, &u2_lo, 2.0 * (double) pos * (double) neg_below);
-		dd_add(&u2_hi, &u2_lo, (double) pos * (double) neg);
+		clv_dd_add(&u2_hi, &u2_lo, 2.0 * (double) pos * (double) neg_below);
+		clv_dd_add(&u2_hi, &u2_lo, (double) pos * (double) neg);
 		neg_below += neg;
 	}
 	clv_release(v);
@@ -385,7 +375,7 @@ centred_rank_sum(const clv_pair *v, size_t n, bool by_value)
 
 		for (j = i; j < n && (by_value ? v[j].value : v[j].key) == group_key; j++)
 		{
-			dd_add(&sum_hi, &sum_lo, v[j].value);
+			clv_dd_add(&sum_hi, &sum_lo, v[j].value);
 			if (j % INTERRUPT_EVERY == 0)
 				clv_check_interrupts();
 		}
@@ -396,7 +386,7 @@ centred_rank_sum(const clv_pair *v, size_t n, bool by_value)
 		 * (i + j − n)/2, a half-integer computed exactly.
 		 */
 		c = ((double) i + (double) j - (double) n) / 2;
-		dd_add(&hi, &lo, (sum_hi + sum_lo) * c);
+		clv_dd_add(&hi, &lo, (sum_hi + sum_lo) * c);
 	}
 	return hi + lo;
 }
@@ -543,19 +533,19 @@ qini_excess_area(const clv_uplift_row *v, size_t n, bool perfect)
 			if (v[j].treated)
 			{
 				nt += 1;
-				dd_add(&yt_hi, &yt_lo, v[j].outcome);
+				clv_dd_add(&yt_hi, &yt_lo, v[j].outcome);
 			}
 			else
 			{
 				nc += 1;
-				dd_add(&yc_hi, &yc_lo, v[j].outcome);
+				clv_dd_add(&yc_hi, &yc_lo, v[j].outcome);
 			}
 			if (j % INTERRUPT_EVERY == 0)
 				clv_check_interrupts();
 		}
 		x = (double) j;
 		q = (yt_hi + yt_lo) - (nc > 0 ? (yc_hi + yc_lo) * (nt / nc) : 0);
-		dd_add(&area_hi, &area_lo, (x - x_prev) * (q + q_prev) / 2);
+		clv_dd_add(&area_hi, &area_lo, (x - x_prev) * (q + q_prev) / 2);
 		x_prev = x;
 		q_prev = q;
 	}

@@ -46,10 +46,10 @@ import _pg  # noqa: E402  (the repository's psql helpers)
 HEADER = 12
 LINREG_FAMILY = 2                   # clv_linreg_fit's, which clv_linreg_stats returns
 MAGIC = b"CLVS"
-N_FAMILIES = 11
+N_FAMILIES = 12
 FAMILY_NAMES = {1: "summary", 2: "linreg", 3: "logreg", 4: "btyd", 5: "tracking",
                 6: "ranking", 7: "trees", 8: "qini", 9: "kmeans", 10: "allocation",
-                11: "threshold"}
+                11: "threshold", 12: "monitor"}
 STATEMENT_TIMEOUT = "5s"
 BATCH = 400                     # at most, mutants per psql session
 MAX_REPORTED = 5                # failing mutants shown per family
@@ -160,6 +160,11 @@ SEEDS = [
      "clv_budget_threshold_final", "rows", "true"),
     ("threshold_customers", 11, "float8, float8, float8, bigint", "gain, cost, 20, customer",
      "clv_budget_threshold_trans", "clv_budget_threshold_final", "rows", "true"),
+    ("psi", 12, "float8, boolean", "score, yb", "clv_psi_trans", "clv_psi_final", "rows", "true"),
+    ("psi_bins", 12, "float8, boolean, integer", "score, yb, 4", "clv_psi_trans",
+     "clv_psi_final", "rows", "true"),
+    ("calibration", 12, "float8, float8, integer", "score, y, 3", "clv_calibration_trans",
+     "clv_calibration_final", "rows", "true"),
 ]
 
 SETUP_SQL = r"""
