@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the tests: all stages in this order, or only those named as arguments
-#     paths unit unit-san regress reference docs fuzz citus bench crash-check
+#     paths unit unit-san regress reference docs fuzz citus cron bench crash-check
 # e.g. `bash test/run.sh` or `bash test/run.sh unit regress`.
 # Ends with the line "N passed, M failed" and exits 0 only if M is 0.
 # Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329),
@@ -15,8 +15,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/citus/cluster.sh"
 cd "$CLV_ROOT" || exit 1
 
-ALL_STAGES=(paths unit unit-san regress reference docs fuzz citus bench crash-check)
-SERVER_STAGES=" regress reference docs fuzz bench crash-check "
+ALL_STAGES=(paths unit unit-san regress reference docs fuzz citus cron bench crash-check)
+SERVER_STAGES=" regress reference docs fuzz cron bench crash-check "
 BUILD_STAGES="$SERVER_STAGES citus "   # stages that need clv installed
 MAKE=(make PG_CONFIG="$PG_CONFIG")
 PYTHON=/usr/bin/python3   # Debian's, which has numpy/scipy/sklearn
@@ -147,6 +147,14 @@ fuzz_states() {
 
 # Each fuzzer runs for CLV_FUZZ_SECONDS.
 stage_fuzz() { fuzz_model; fuzz_states; }
+
+# Scores in a materialized view refreshed by pg_cron (test/cron/stage.sh); a SKIP
+# line without pg_cron.
+stage_cron() {
+    local log=$LOGS/cron.log
+    run_logged "$log" bash test/cron/stage.sh
+    count_tap cron $? "$log"
+}
 
 stage_bench() {
     local s log found=0
