@@ -41,11 +41,15 @@ count_tap() {
 # run_logged LOG CMD...: show the output and keep a copy; returns CMD's status.
 run_logged() { local log=$1; shift; "$@" 2>&1 | tee "$log"; return "${PIPESTATUS[0]}"; }
 
-# No test reads a file outside the repository: a clone alone must pass.
+# No test reads a file outside the repository: a clone alone must pass.  And the
+# release metadata agree, and `make dist` packs what a release needs.
 stage_paths() {
     local log=$LOGS/paths.log
     run_logged "$log" "$PYTHON" test/lint/check_paths.py
     count_tap paths $? "$log"
+    log=$LOGS/dist.log
+    PG_CONFIG=$PG_CONFIG run_logged "$log" "$PYTHON" test/lint/check_dist.py
+    count_tap dist $? "$log"
 }
 
 stage_unit()     { run_logged "$LOGS/unit.log" "${MAKE[@]}" unit; count_tap unit $? "$LOGS/unit.log"; }
