@@ -94,6 +94,9 @@ check "the new customer is scored" \
                    FROM clv_cron.scores WHERE customer_id = 900001")" "2|3|t|t"
 check "customer $OLD's frequency went from 0 to 2" \
     equals "$(sql "SELECT frequency FROM clv_cron.scores WHERE customer_id = $OLD")" 2
+check "the refresh is recorded with its command tag" \
+    equals "$(sql "SELECT DISTINCT return_message FROM cron.job_run_details
+                   WHERE jobid = $REFRESH AND status = 'succeeded'")" 'REFRESH MATERIALIZED VIEW'
 check "the failed refit is recorded with its error" \
     equals "$(sql "SELECT split_part(return_message, E'\\n', 1) FROM cron.job_run_details
                    WHERE jobid = $REFIT AND status = 'failed' ORDER BY start_time DESC LIMIT 1")" \
