@@ -66,3 +66,15 @@ bench-trees: test/unit/bench_trees
 	test/unit/bench_trees $(BENCH_ARGS)
 
 EXTRA_CLEAN = $(UNIT_TESTS) $(UNIT_TESTS:=_san) test/unit/bench_trees test/fuzz/fuzz_model results regression.diffs regression.out
+
+# ---- release archive -------------------------------------------------------
+# `make dist` writes clv-VERSION.zip (into DISTDIR, default the current directory)
+# from the committed tree at HEAD, every file under clv-VERSION/: what is not
+# committed, build products included, stays out.  VERSION is default_version.
+EXTVERSION = $(shell sed -n "s/^default_version *= *'\([^']*\)'.*/\1/p" $(EXTENSION).control)
+DISTDIR ?= .
+
+.PHONY: dist
+dist:
+	git archive --format=zip --prefix=$(EXTENSION)-$(EXTVERSION)/ \
+		-o $(DISTDIR)/$(EXTENSION)-$(EXTVERSION).zip HEAD

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Run the tests: all stages in this order, or only those named as arguments
-#     paths unit unit-san regress reference docs fuzz citus bench crash-check
+#     paths unit unit-san regress reference docs fuzz citus cron bench crash-check
 # e.g. `bash test/run.sh` or `bash test/run.sh unit regress`.
 # Ends with the line "N passed, M failed" and exits 0 only if M is 0.
 # Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329),
@@ -15,8 +15,8 @@ source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 source "$(dirname "${BASH_SOURCE[0]}")/citus/cluster.sh"
 cd "$CLV_ROOT" || exit 1
 
-ALL_STAGES=(paths unit unit-san regress reference docs fuzz citus bench crash-check)
-SERVER_STAGES=" regress reference docs fuzz bench crash-check "
+ALL_STAGES=(paths unit unit-san regress reference docs fuzz citus cron bench crash-check)
+SERVER_STAGES=" regress reference docs fuzz cron bench crash-check "
 BUILD_STAGES="$SERVER_STAGES citus "   # stages that need clv installed
 MAKE=(make PG_CONFIG="$PG_CONFIG")
 PYTHON=/usr/bin/python3   # Debian's, which has numpy/scipy/sklearn
@@ -41,11 +41,15 @@ count_tap() {
 # run_logged LOG CMD...: show the output and keep a copy; returns CMD's status.
 run_logged() { local log=$1; shift; "$@" 2>&1 | tee "$log"; return "${PIPESTATUS[0]}"; }
 
-# No test reads a file outside the repository: a clone alone must pass.
+# No test reads a file outside the repository: a clone alone must pass.  And the
+# release metadata agree, and `make dist` packs what a release needs.
 stage_paths() {
     local log=$LOGS/paths.log
     run_logged "$log" "$PYTHON" test/lint/check_paths.py
     count_tap paths $? "$log"
+    log=$LOGS/dist.log
+    PG_CONFIG=$PG_CONFIG run_logged "$log" "$PYTHON" test/lint/check_dist.py
+    count_tap dist $? "$log"
 }
 
 stage_unit()     { run_logged "$LOGS/unit.log" "${MAKE[@]}" unit; count_tap unit $? "$LOGS/unit.log"; }
@@ -167,6 +171,14 @@ fuzz_states() {
 
 # Each fuzzer runs for CLV_FUZZ_SECONDS.
 stage_fuzz() { fuzz_model; fuzz_states; }
+
+# Scores in a materialized view refreshed by pg_cron (test/cron/stage.sh); a SKIP
+# line without pg_cron.
+stage_cron() {
+    local log=$LOGS/cron.log
+    run_logged "$log" bash test/cron/stage.sh
+    count_tap cron $? "$log"
+}
 
 stage_bench() {
     local s log found=0

@@ -91,9 +91,7 @@ SET max_parallel_workers_per_gather = 0;
 \\set cbs cbs
 \\i test/data/cdnow_cbs.sql
 
-CREATE FUNCTION u(i bigint, s bigint) RETURNS float8
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS \$\$ SELECT ((hashint8extended(i, s) >> 11) & 9007199254740991)::float8 / 9007199254740992.0 \$\$;
+$UNIFORM_SQL
 
 CREATE TABLE sim AS
 SELECT frequency,

@@ -68,9 +68,7 @@ CREATE SCHEMA $SCHEMA;
 SET search_path = $SCHEMA, public;
 SET max_parallel_workers_per_gather = 0;
 
-CREATE FUNCTION u(i bigint, s bigint) RETURNS float8
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS \$\$ SELECT ((hashint8extended(i, s) >> 11) & 9007199254740991)::float8 / 9007199254740992.0 \$\$;
+$UNIFORM_SQL
 
 CREATE TABLE curves AS
 SELECT 'segment ' || lpad(s::text, 4, '0') AS segment, x AS spend,

@@ -103,9 +103,7 @@ SET client_min_messages = warning;
 CREATE SCHEMA $SCHEMA;
 SET search_path = $SCHEMA, public;
 
-CREATE FUNCTION u(i bigint, s bigint) RETURNS float8
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS \$\$ SELECT ((hashint8extended(i, s) >> 11) & 9007199254740991)::float8 / 9007199254740992.0 \$\$;
+$UNIFORM_SQL
 
 CREATE TABLE customers_local AS
 SELECT i AS customer_id, frequency, recency, t, monetary,

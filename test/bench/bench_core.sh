@@ -72,10 +72,7 @@ SET search_path = $SCHEMA, public;
 SET timezone = 'UTC';
 SET max_parallel_workers_per_gather = 0;
 
--- deterministic uniform [0,1) from the row number and a stream number
-CREATE FUNCTION u(i bigint, s bigint) RETURNS float8
-LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
-AS \$\$ SELECT ((hashint8extended(i, s) >> 11) & 9007199254740991)::float8 / 9007199254740992.0 \$\$;
+$UNIFORM_SQL
 
 -- 1. orders: uniform customers, ~2 years of timestamps, skewed amounts with cents
 CREATE TABLE orders AS

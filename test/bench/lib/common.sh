@@ -55,6 +55,13 @@ bench_validate() {
 	[ "$REPS" -ge 1 ] || REPS=1
 }
 
+# UNIFORM_SQL : creates the SQL function u(i, s), a deterministic uniform number in
+# [0, 1) from a hash of the row number i and the stream number s, with which the
+# benchmarks generate their data in the server.
+UNIFORM_SQL='CREATE FUNCTION u(i bigint, s bigint) RETURNS float8
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE
+AS $$ SELECT ((hashint8extended(i, s) >> 11) & 9007199254740991)::float8 / 9007199254740992.0 $$;'
+
 # psql_do SQL... : run statements in one session, fail on error.
 psql_do() {
 	"${PSQL[@]}" -o /dev/null <<<"$*"
