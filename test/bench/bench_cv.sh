@@ -92,10 +92,10 @@ scores AS (
 SELECT l2, avg(mse) AS mean_mse, stddev_samp(mse) / sqrt(count(*)) AS se
 FROM scores GROUP BY l2"
 FILTERED="WITH data AS (SELECT y, x, clv_fold(id, 5) AS fold FROM bench_rows),
-grid(l2) AS ($GRID),
+grid(l2, options) AS (SELECT l2, jsonb_build_object('l2', l2) FROM ($GRID) g(l2)),
 models AS (
     SELECT g.l2, f.fold,
-           clv_linreg_fit(d.y, d.x, jsonb_build_object('l2', g.l2)) FILTER (WHERE d.fold <> f.fold) AS model
+           clv_linreg_fit(d.y, d.x, g.options) FILTER (WHERE d.fold <> f.fold) AS model
     FROM grid g CROSS JOIN generate_series(1, 5) f(fold) CROSS JOIN data d
     GROUP BY g.l2, f.fold),
 scores AS (
