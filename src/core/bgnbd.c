@@ -155,28 +155,61 @@ family_purchase_factor(double k, const double *params, double t, double x, doubl
 	return isfinite(*out);
 }
 
-/* (1 − (1 + p·c)^−(r+x)) / p: smooth on [0, 1], (r+x)·c at 0 */
+/*
+ * (1 − (1 + p·c)^−(r+x)) / p, smooth on [0, 1] and (r+x)·c at 0, times the
+ * powers p^p_power (1 − p)^q_power of the weight that QAWS does not apply.
+ */
 typedef struct factor_integrand
 {
 	double		c;
 	double		rx;
+	double		p_power;
+	double		q_power;
 } factor_integrand;
 
 static double
 factor_integrand_fn(double p, void *arg)
 {
 	const factor_integrand *f = arg;
+	double		g = p < 1e-300 ? f->rx * f->c : -expm1(-f->rx * log1p(p * f->c)) / p;
 
-	if (p < 1e-300)
-		return f->rx * f->c;
-	return -expm1(-f->rx * log1p(p * f->c)) / p;
+	if (f->p_power != 0)
+		g *= exp(f->p_power * log(p));
+	if (f->q_power != 0)
+		g *= exp(f->q_power * log1p(-p));
+	return g;
+}
+
+/*
+ * ∫ f(p) p^alpha (hi − p)^beta dp over [0, hi] by QAWS, which handles the
+ * algebraic end-point behaviour exactly; false when it fails.
+ */
+static bool
+qaws(factor_integrand *f, double hi, double alpha, double beta, double *out)
+{
+	gsl_function fn = {factor_integrand_fn, f};
+	gsl_integration_qaws_table *table = gsl_integration_qaws_table_alloc(alpha, beta, 0, 0);
+	gsl_integration_workspace *ws = gsl_integration_workspace_alloc(200);
+	double		abserr;
+	bool		ok = table != NULL && ws != NULL &&
+		gsl_integration_qaws(&fn, 0, hi, table, 0, 1e-12, 200, ws, out, &abserr) == GSL_SUCCESS;
+
+	if (table != NULL)
+		gsl_integration_qaws_table_free(table);
+	if (ws != NULL)
+		gsl_integration_workspace_free(ws);
+	return ok;
 }
 
 /*
  * The same factor as an integral over the dropout probability p, for where
  * GSL's 2F1 gives up (heavy buyers over long horizons):
- * ∫ p^(a−1) (1−p)^(b+x+k−1) · (1 − (1 + p t/(α+T))^−(r+x)) / p dp / B(a, b+x+k).
- * QAWS handles the algebraic end-point behaviour exactly.
+ * ∫ p^(a−1) (1−p)^(B−1) · (1 − (1 + p t/(α+T))^−(r+x)) / p dp / B(a, B), with
+ * B = b+x+k.  For a heavy buyer (B large) the weight lives near zero, within a
+ * few standard deviations of its mean a/(a+B), where one adaptive pass over
+ * [0, 1] does not find it (and QAWS's moments of (1−p)^(B−1) overflow): the
+ * range then splits well above that, (1−p)^(B−1) joins the integrand below
+ * the split, and the tail above it, smooth and tiny, is integrated plainly.
  */
 bool
 clv_bgnbd_purchase_factor_integral(bool modified, const double *params, double t,
@@ -186,28 +219,40 @@ clv_bgnbd_purchase_factor_integral(bool modified, const double *params, double t
 				alpha = params[1],
 				a = params[2],
 				b = params[3];
-	double		k = modified ? 1 : 0;
-	factor_integrand arg = {t / (alpha + T), r + x};
-	gsl_function fn = {factor_integrand_fn, &arg};
-	gsl_integration_qaws_table *table;
-	gsl_integration_workspace *ws;
-	double		value = NAN,
-				abserr;
-	bool		ok = false;
+	double		B = b + x + (modified ? 1 : 0);
+	double		split = (a + 50 + 10 * sqrt(a)) / B;
+	factor_integrand f = {t / (alpha + T), r + x, 0, 0};
+	double		value;
 
-	table = gsl_integration_qaws_table_alloc(a - 1, b + x + k - 1, 0, 0);
-	ws = gsl_integration_workspace_alloc(200);
-	if (table != NULL && ws != NULL &&
-		gsl_integration_qaws(&fn, 0, 1, table, 0, 1e-12, 200, ws, &value, &abserr) == GSL_SUCCESS)
+	if (split >= 0.5)
 	{
-		*out = exp(log(value) - gsl_sf_lnbeta(a, b + x + k));
-		ok = isfinite(*out);
+		if (!qaws(&f, 1, a - 1, B - 1, &value))
+			return false;
 	}
-	if (table != NULL)
-		gsl_integration_qaws_table_free(table);
-	if (ws != NULL)
-		gsl_integration_workspace_free(ws);
-	return ok;
+	else
+	{
+		gsl_function tail = {factor_integrand_fn, &f};
+		gsl_integration_workspace *ws;
+		double		upper,
+					abserr;
+		bool		ok;
+
+		f.q_power = B - 1;
+		if (!qaws(&f, split, a - 1, 0, &value))
+			return false;
+		f.p_power = a - 1;
+		ws = gsl_integration_workspace_alloc(200);
+		ok = ws != NULL &&
+			gsl_integration_qag(&tail, split, 1, value * 1e-15, 1e-12, 200,
+								GSL_INTEG_GAUSS21, ws, &upper, &abserr) == GSL_SUCCESS;
+		if (ws != NULL)
+			gsl_integration_workspace_free(ws);
+		if (!ok)
+			return false;
+		value += upper;
+	}
+	*out = exp(log(value) - gsl_sf_lnbeta(a, B));
+	return isfinite(*out);
 }
 
 
@@ -228,15 +273,24 @@ family_probability_of_purchases(double k, const double *params, double t, int n)
 	first = exp(gsl_sf_lnbeta(a, b + n + k) - lbab + gsl_sf_lngamma(r + n)
 				- gsl_sf_lngamma(r) - gsl_sf_lngamma(n + 1.0) + r * lp
 				+ (n > 0 ? n * lq : 0));
-	/* dropped out after the n-th purchase, which came before t */
+	/*
+	 * dropped out after the n-th purchase, which came before t: the NBD's
+	 * P(N(t) ≥ n), the regularised incomplete beta I_(t/(α+t))(n, r), taken
+	 * directly rather than as 1 − P(N(t) < n), which cancels to rounding
+	 * noise where it is tiny (many purchases in a short time)
+	 */
 	if (n > 0 || k > 0)
 	{
-		double		fewer = 0;
+		gsl_sf_result tail = {1, 0};
+		int			status = n > 0 ? gsl_sf_beta_inc_e(n, r, t / (alpha + t), &tail) : GSL_SUCCESS;
 
-		for (int j = 0; j < n; j++)
-			fewer += exp(gsl_sf_lngamma(r + j) - gsl_sf_lngamma(r) - gsl_sf_lngamma(j + 1.0)
-						 + r * lp + (j > 0 ? j * lq : 0));
-		second = exp(gsl_sf_lnbeta(a + 1, b + n - 1 + k) - lbab) * (1 - fewer);
+		/* an underflow is a tail below the doubles: 0 */
+		if (status == GSL_EUNDRFLW)
+			tail.val = 0;
+		else if (status != GSL_SUCCESS)
+			return NAN;
+
+		second = exp(gsl_sf_lnbeta(a + 1, b + n - 1 + k) - lbab) * tail.val;
 	}
 	return first + second;
 }
