@@ -92,7 +92,7 @@ scores AS (
 SELECT l2, avg(mse) AS mean_mse, stddev_samp(mse) / sqrt(count(*)) AS se
 FROM scores GROUP BY l2"
 FILTERED="WITH data AS (SELECT y, x, clv_fold(id, 5) AS fold FROM bench_rows),
-grid(l2, options) AS (SELECT l2, jsonb_build_object('l2', l2) FROM ($GRID) g(l2)),
+grid(l2, options) AS MATERIALIZED (SELECT l2, jsonb_build_object('l2', l2) FROM ($GRID) g(l2)),
 models AS (
     SELECT g.l2, f.fold,
            clv_linreg_fit(d.y, d.x, g.options) FILTER (WHERE d.fold <> f.fold) AS model
