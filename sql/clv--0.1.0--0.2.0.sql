@@ -732,3 +732,29 @@ COMMENT ON AGGREGATE clv_calibration(float8, float8, integer) IS
     'calibration plot data: rows in bins (2 to 1000) at the quantiles of predicted, tied predictions in one bin; jsonb with each bin''s n, mean predicted and actual, min and max predicted, and n, overall means, ece and mce';
 COMMENT ON AGGREGATE clv_calibration(float8, float8) IS
     'calibration plot data in 10 bins at the quantiles of predicted';
+
+-- ---- units recorded in purchase models; models from parameters ------------
+
+-- clv_lifetime_value and clv_dert without unit: the model's, recorded by the
+-- fit's option "unit" (the forms with unit check that it is the model's)
+CREATE FUNCTION clv_lifetime_value(purchase_model bytea, spend_model bytea,
+                                   frequency float8, recency float8, t float8, monetary float8,
+                                   horizon interval, annual_discount_rate float8,
+                                   discounting text DEFAULT 'discrete') RETURNS float8
+    AS 'MODULE_PATHNAME', 'clv_lifetime_value' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_lifetime_value(bytea, bytea, float8, float8, float8, float8, interval, float8, text) IS
+    'discounted expected revenue over horizon, in the unit the purchase model records';
+CREATE FUNCTION clv_dert(model bytea, frequency float8, recency float8, t float8,
+                         annual_discount_rate float8) RETURNS float8
+    AS 'MODULE_PATHNAME', 'clv_dert' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_dert(bytea, float8, float8, float8, float8) IS
+    'Pareto/NBD: discounted expected residual transactions, in the unit the model records';
+COMMENT ON FUNCTION clv_lifetime_value(bytea, bytea, float8, float8, float8, float8, interval, interval, float8, text) IS
+    'discounted expected revenue over horizon; unit is the length of one unit of recency and t in the fit, and must be the unit the model records, if any';
+COMMENT ON FUNCTION clv_dert(bytea, float8, float8, float8, interval, float8) IS
+    'Pareto/NBD: discounted expected residual transactions over an unlimited horizon (continuous discounting); unit must be the unit the model records, if any';
+
+CREATE FUNCTION clv_model_from_params(kind text, params jsonb) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_model_from_params(text, jsonb) IS
+    'a model of kind bgnbd, mbgnbd, paretonbd, gammagamma, linreg or logreg built from its parameters, named as clv_model_info names them; marked "fitted": false';

@@ -56,6 +56,22 @@ SELECT clv_model_info(m)->>'kind' AS kind, clv_model_info(m)->'sizes' AS sizes,
        clv_predict(m, ARRAY[0, 0]) = clv_predict(m, ARRAY[0, 1]) AS near_points_together
 FROM (SELECT clv_kmeans_fit(ARRAY[x, t_x]::float8[], 2, '{"seed": 1}') AS m FROM up_cbs) s;
 
+-- the 0.1.0 forms of clv_lifetime_value and clv_dert still resolve beside the
+-- forms without unit that 0.2.0 adds, and a stored 0.1.0 model (no unit) needs
+-- its unit as before; a model built from parameters with a unit may omit it
+SELECT round(clv_lifetime_value(p.m, s.m, 2, 30.43, 38.86, 22.345, '1 year', '7 days', 0.1)::numeric, 4)
+           AS value_010_form,
+       round(clv_dert(d.m, 2, 30.43, 38.86, '7 days', 0.15)::numeric, 4) AS dert_010_form,
+       clv_lifetime_value(clv_model_from_params('bgnbd', i.params || '{"unit": "7 days"}'), s.m,
+                          2, 30.43, 38.86, 22.345, '1 year', 0.1)
+         = clv_lifetime_value(p.m, s.m, 2, 30.43, 38.86, 22.345, '1 year', '7 days', 0.1)
+           AS unit_omitted_same
+FROM up_models p, up_models s, up_models d,
+     LATERAL (SELECT clv_model_info(p.m) -> 'params' AS params) i
+WHERE p.kind = 'bgnbd' AND s.kind = 'gammagamma' AND d.kind = 'paretonbd';
+SELECT clv_lifetime_value(p.m, s.m, 2, 30.43, 38.86, 22.345, '1 year', 0.1)
+FROM up_models p, up_models s WHERE p.kind = 'bgnbd' AND s.kind = 'gammagamma';
+
 \c :regress_db
 SET client_min_messages = warning;
 DROP DATABASE clv_upgrade;

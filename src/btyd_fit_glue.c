@@ -27,6 +27,8 @@ typedef struct btyd_options
 	double		l2;
 	int			max_iter;
 	clv_numbers start;
+	char	   *unit_text;		/* NULL when none was given */
+	clv_span	unit;
 } btyd_options;
 
 /* The SQL name of each model's fit aggregate, for messages. */
@@ -50,11 +52,16 @@ parse_btyd_options(clv_btyd_model model, Jsonb *options, btyd_options *out)
 		{"l2", CLV_OPT_NUMBER, &out->l2, 0, 1e300},
 		{"max_iter", CLV_OPT_INTEGER, &out->max_iter, 1, 100000},
 		{"start", CLV_OPT_NUMBERS, &out->start, 1e-300, 1e300},
+		/* last: a spend model has no time axis, so no unit */
+		{"unit", CLV_OPT_STRING, &out->unit_text},
 	};
 
 	memset(out, 0, sizeof(*out));
 	out->max_iter = 500;
-	clv_parse_options(options, fit_name(model), spec, lengthof(spec));
+	clv_parse_options(options, fit_name(model), spec,
+					  lengthof(spec) - (clv_btyd_models[model].spend ? 1 : 0));
+	if (out->unit_text != NULL)
+		out->unit = clv_btyd_unit_parse(out->unit_text);
 	if (out->start.n > 0 && out->start.n != clv_btyd_models[model].n_params)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -365,6 +372,8 @@ btyd_finish(FunctionCallInfo fcinfo, void *state)
 	clv_json_key(&meta, "options");
 	appendStringInfoString(&meta, s->options ?
 						   JsonbToCString(NULL, &s->options->root, VARSIZE(s->options)) : "{}");
+	if (opt.unit_text != NULL)
+		clv_btyd_json_unit(&meta, opt.unit);
 	appendStringInfoChar(&meta, '}');
 
 	model.kind = ops->kind;

@@ -49,4 +49,13 @@ extern bool clv_btyd_memo_factor(clv_btyd_memo *memo, clv_btyd_model model,
 								 const double *params, double horizon, double step,
 								 double rate, double x, double T, double *out);
 
+/*
+ * A purchase model's unit of time, what one unit of recency and t meant in
+ * the fit: parsed from an interval's text (an error unless it is whole
+ * months or days and time, and positive), and appended to metadata as the
+ * key "unit" in PostgreSQL's own interval style ("7 days", "3 mons").
+ */
+extern clv_span clv_btyd_unit_parse(const char *text);
+extern void clv_btyd_json_unit(StringInfo buf, clv_span unit);
+
 #endif							/* CLV_BTYD_GLUE_H */

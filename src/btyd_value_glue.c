@@ -7,7 +7,11 @@
 
 #include <math.h>
 
+#include "common/int.h"
+#include "miscadmin.h"
 #include "utils/builtins.h"
+#include "utils/datetime.h"
+#include "utils/json.h"
 #include "utils/timestamp.h"
 
 /*
@@ -77,7 +81,117 @@ struct clv_btyd_memo
 				rate;
 	memo_hash  *table;			/* in the cached model's context: lives as long */
 	value_settings settings;
+	bool		has_unit;		/* the model records its unit: */
+	clv_span	unit;
+	Interval	unit_interval;	/* the same as an interval */
 };
+
+/* ---- the unit of a purchase model ------------------------------------------ */
+
+clv_span
+clv_btyd_unit_parse(const char *text)
+{
+	Datum		iv = DirectFunctionCall3(interval_in, CStringGetDatum(text),
+										 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+
+	return clv_interval_span(DatumGetIntervalP(iv), "unit");
+}
+
+static Interval
+unit_interval(clv_span unit)
+{
+	Interval	iv = {0};
+
+	if (unit.months != 0)
+		iv.month = (int32) unit.months;
+	else
+	{
+		iv.day = (int32) (unit.us / USECS_PER_DAY);
+		iv.time = unit.us % USECS_PER_DAY;
+	}
+	return iv;
+}
+
+/* In the postgres interval style whatever IntervalStyle says: metadata must not vary. */
+static char *
+interval_text(Interval iv)
+{
+	struct pg_itm itm;
+	char		buf[MAXDATELEN + 1];
+
+	interval2itm(iv, &itm);
+	EncodeInterval(&itm, INTSTYLE_POSTGRES, buf);
+	return pstrdup(buf);
+}
+
+static char *
+unit_text(clv_span unit)
+{
+	return interval_text(unit_interval(unit));
+}
+
+void
+clv_btyd_json_unit(StringInfo buf, clv_span unit)
+{
+	clv_json_key(buf, "unit");
+	escape_json(buf, unit_text(unit));
+}
+
+/* The unit a model's metadata records, if any. */
+static bool
+model_unit(const clv_model *m, clv_span *out)
+{
+	Jsonb	   *meta = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(m->meta)));
+	JsonbValue *v = getKeyJsonValueFromContainer(&meta->root, "unit", strlen("unit"), NULL);
+
+	if (v == NULL)
+		return false;
+	if (v->type != jbvString)
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_BINARY_REPRESENTATION),
+				 errmsg("invalid clv model"),
+				 errdetail("The model's unit is not a string.")));
+	*out = clv_btyd_unit_parse(pnstrdup(v->val.string.val, v->val.string.len));
+	return true;
+}
+
+/* Whether an interval is the unit: of the same kind (months or not) and length. */
+static bool
+same_unit(clv_span unit, const Interval *iv)
+{
+	int64		us;
+
+	if (unit.months != 0)
+		return iv->month == unit.months && iv->day == 0 && iv->time == 0;
+	return iv->month == 0 && !pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &us) &&
+		!pg_add_s64_overflow(us, iv->time, &us) && us == unit.us;
+}
+
+/*
+ * The unit of a call: the one given, which must be the model's when the model
+ * records one, or (given NULL) the model's.  Models without a unit take any.
+ */
+static const Interval *
+call_unit(const clv_btyd_memo *memo, const Interval *given, const char *fname)
+{
+	if (given == NULL)
+	{
+		if (!memo->has_unit)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("%s needs a unit, and the model does not record one", fname),
+					 errhint("Pass the unit that recency and t were measured in, or fit the model with the option \"unit\".")));
+		return &memo->unit_interval;
+	}
+	if (memo->has_unit && !same_unit(memo->unit, given))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("unit does not match the unit of the model"),
+				 errdetail("The model records unit \"%s\"; the call gives \"%s\".",
+						   unit_text(memo->unit), interval_text(*given)),
+				 errhint("Omit the unit to use the model's.")));
+	return given;
+}
 
 /* The cached purchase model of argument 0 and its factor table. */
 const clv_model *
@@ -95,6 +209,9 @@ clv_btyd_purchase_model_arg(FunctionCallInfo fcinfo, const char *fname, clv_btyd
 
 		fresh->step = -1;
 		fresh->table = memo_create(cxt, MEMO_MIN_ENTRIES, NULL);
+		fresh->has_unit = model_unit(m, &fresh->unit);
+		if (fresh->has_unit)
+			fresh->unit_interval = unit_interval(fresh->unit);
 		*derived = fresh;
 	}
 	*memo = *derived;
@@ -139,9 +256,10 @@ clv_btyd_memo_factor(clv_btyd_memo *memo, clv_btyd_model model, const double *pa
 
 /*
  * clv_lifetime_value: discounted expected revenue over a horizon.  Horizon and
- * unit are intervals so the time unit is stated at every call: unit is what one
- * unit of recency and t meant when the purchase model was fitted (with the
- * CDNOW convention, '7 days').  The discount rate is annual.
+ * unit are intervals: unit is what one unit of recency and t meant when the
+ * purchase model was fitted (with the CDNOW convention, '7 days'), given at
+ * the call or recorded in the model, or both when they agree.  The discount
+ * rate is annual.
  */
 static double
 interval_days(const Interval *iv, const char *what)
@@ -166,7 +284,7 @@ text_is(text *t, const char *s)
 	return VARSIZE_ANY_EXHDR(t) == len && memcmp(VARDATA_ANY(t), s, len) == 0;
 }
 
-/* Read and check clv_lifetime_value's settings (arguments 6 to 9) into set. */
+/* Read and check clv_lifetime_value's settings into set. */
 static void
 read_value_settings(const Interval *horizon, const Interval *unit, double annual,
 					text *method, value_settings *set)
@@ -205,6 +323,11 @@ read_value_settings(const Interval *horizon, const Interval *unit, double annual
 	set->valid = true;
 }
 
+/*
+ * Two SQL forms: (..., horizon, unit, annual_discount_rate, discounting) and,
+ * for a model that records its unit, (..., horizon, annual_discount_rate,
+ * discounting).
+ */
 PG_FUNCTION_INFO_V1(clv_lifetime_value);
 Datum
 clv_lifetime_value(PG_FUNCTION_ARGS)
@@ -215,10 +338,12 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 	const clv_model *pm = clv_btyd_purchase_model_arg(fcinfo, "clv_lifetime_value", &purchase,
 													  &memo);
 	const clv_model *sm = clv_cached_model(fcinfo, 1);
+	int			rate_arg = PG_NARGS() == 10 ? 8 : 7;
 	const Interval *horizon = PG_GETARG_INTERVAL_P(6),
-			   *unit = PG_GETARG_INTERVAL_P(7);
-	double		annual = clv_finite_arg(fcinfo, 8, "annual_discount_rate");
-	text	   *method = PG_GETARG_TEXT_PP(9);
+			   *unit = call_unit(memo, rate_arg == 8 ? PG_GETARG_INTERVAL_P(7) : NULL,
+								 "clv_lifetime_value");
+	double		annual = clv_finite_arg(fcinfo, rate_arg, "annual_discount_rate");
+	text	   *method = PG_GETARG_TEXT_PP(rate_arg + 1);
 	value_settings *set = &memo->settings;
 	double		x,
 				tx,
@@ -254,13 +379,19 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 	PG_RETURN_FLOAT8(spend * purchases);
 }
 
-/* clv_dert: Pareto/NBD discounted expected residual transactions, unlimited horizon. */
+/*
+ * clv_dert: Pareto/NBD discounted expected residual transactions, unlimited
+ * horizon.  SQL forms (model, frequency, recency, t, unit, annual_discount_rate)
+ * and, for a model that records its unit, without unit.
+ */
 PG_FUNCTION_INFO_V1(clv_dert);
 Datum
 clv_dert(PG_FUNCTION_ARGS)
 {
-	const clv_model *m = clv_cached_model(fcinfo, 0);
-	clv_btyd_model model = clv_btyd_model_of(m, "clv_dert", false);
+	clv_btyd_model model;
+	clv_btyd_memo *memo;
+	const clv_model *m = clv_btyd_purchase_model_arg(fcinfo, "clv_dert", &model, &memo);
+	int			rate_arg = PG_NARGS() == 6 ? 5 : 4;
 	double		x,
 				tx,
 				T,
@@ -276,8 +407,9 @@ clv_dert(PG_FUNCTION_ARGS)
 				 errhint("Use clv_lifetime_value with a long horizon for a %s model.",
 						 clv_model_kind_name(m->kind))));
 	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
-	unit_days = interval_days(PG_GETARG_INTERVAL_P(4), "unit");
-	annual = clv_finite_arg(fcinfo, 5, "annual_discount_rate");
+	unit_days = interval_days(call_unit(memo, rate_arg == 5 ? PG_GETARG_INTERVAL_P(4) : NULL,
+										"clv_dert"), "unit");
+	annual = clv_finite_arg(fcinfo, rate_arg, "annual_discount_rate");
 	if (unit_days <= 0 || annual <= 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),

@@ -321,6 +321,9 @@ extern void clv_option_type_error(const char *fname, const char *key, const char
 /* Parse a jsonb object; unknown keys and wrong types are errors naming them. */
 extern void clv_parse_options(Jsonb *options, const char *fname,
 							  const clv_option *spec, int n_spec);
+/* The same for an object of other keys: noun says what they are ("parameter"). */
+extern void clv_parse_object(Jsonb *object, const char *fname, const char *noun,
+							 const clv_option *spec, int n_spec);
 
 /* Check that "features" names, when given, match the feature count. */
 extern void clv_check_feature_names(const clv_names *names, int n_features);
@@ -379,6 +382,33 @@ extern void clv_json_key(StringInfo buf, const char *key);
 /* "key": {"names[0]": v[0], ...} */
 extern void clv_json_named_numbers(StringInfo buf, const char *key,
 								   const char *const *names, const double *v, int n);
+
+/* ---- time spans (summary_glue.c) --------------------------------------- */
+
+#include "datatype/timestamp.h"
+
+/*
+ * A period or a unit of time: a whole number of calendar months, or a fixed
+ * length of local clock time in microseconds (a day counting as 24 hours).
+ * Exactly one of the two is nonzero, and it is positive.
+ */
+typedef struct clv_span
+{
+	int64		months;
+	int64		us;
+} clv_span;
+
+/*
+ * Longer than PostgreSQL's range of timestamps, and short enough that the
+ * year of any period's start fits an int
+ */
+#define CLV_MAX_SPAN_MONTHS		(12 * 300000)
+
+/*
+ * The span of an interval argument named what: whole months or days and
+ * time, never both, and positive; otherwise an error (22023, 22008).
+ */
+extern clv_span clv_interval_span(const Interval *iv, const char *what);
 
 /* ---- "buy till you die" models (btyd_glue.c) ---------------------------- */
 

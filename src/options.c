@@ -36,40 +36,49 @@ clv_jsonb_type_name(const JsonbValue *v)
 	}
 }
 
+/* noun: what the object's keys are, "option" or "parameter" */
+pg_attribute_noreturn()
+static void
+type_error(const char *noun, const char *fname, const char *key, const char *expected,
+		   const JsonbValue *got)
+{
+	ereport(ERROR,
+			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+			 errmsg("%s \"%s\" of %s must be %s", noun, key, fname, expected),
+			 errdetail("The value given is %s.", clv_jsonb_type_name(got))));
+}
+
 void
 clv_option_type_error(const char *fname, const char *key, const char *expected,
 					  const JsonbValue *got)
 {
-	ereport(ERROR,
-			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-			 errmsg("option \"%s\" of %s must be %s", key, fname, expected),
-			 errdetail("The value given is %s.", clv_jsonb_type_name(got))));
+	type_error("option", fname, key, expected, got);
 }
 
 static double
-number_value(const char *fname, const clv_option *opt, JsonbValue *v)
+number_value(const char *noun, const char *fname, const clv_option *opt, JsonbValue *v)
 {
 	double		d;
 
 	if (v->type != jbvNumeric)
-		clv_option_type_error(fname, opt->name,
-							  opt->type == CLV_OPT_INTEGER ? "an integer" : "a number", v);
+		type_error(noun, fname, opt->name,
+				   opt->type == CLV_OPT_INTEGER ? "an integer" : "a number", v);
 	d = DatumGetFloat8(DirectFunctionCall1(numeric_float8,
 										   NumericGetDatum(v->val.numeric)));
 	if (opt->type == CLV_OPT_INTEGER && d != floor(d))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" of %s must be an integer", opt->name, fname)));
+				 errmsg("%s \"%s\" of %s must be an integer", noun, opt->name, fname)));
 	if (!(d >= opt->min && d <= opt->max))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"%s\" of %s is out of range", opt->name, fname),
+				 errmsg("%s \"%s\" of %s is out of range", noun, opt->name, fname),
 				 errdetail("The value must be between %g and %g.", opt->min, opt->max)));
 	return d;
 }
 
 static void
-names_value(const char *fname, const clv_option *opt, JsonbValue *value,
+names_value(const char *noun, const char *fname, const clv_option *opt, JsonbValue *value,
 			clv_names *out)
 {
 	JsonbIterator *it;
@@ -78,7 +87,7 @@ names_value(const char *fname, const clv_option *opt, JsonbValue *value,
 	int			cap = 8;
 
 	if (value->type != jbvBinary || !JsonContainerIsArray(value->val.binary.data))
-		clv_option_type_error(fname, opt->name, "an array of strings", value);
+		type_error(noun, fname, opt->name, "an array of strings", value);
 	out->n = 0;
 	out->names = palloc(sizeof(char *) * cap);
 	it = JsonbIteratorInit(value->val.binary.data);
@@ -87,11 +96,12 @@ names_value(const char *fname, const clv_option *opt, JsonbValue *value,
 		if (tok != WJB_ELEM)
 			continue;			/* the array's begin and end */
 		if (v.type != jbvString)
-			clv_option_type_error(fname, opt->name, "an array of strings", &v);
+			type_error(noun, fname, opt->name, "an array of strings", &v);
 		if (v.val.string.len == 0 || v.val.string.len > CLV_MAX_NAME_LEN)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"%s\" of %s has an empty or too long name", opt->name, fname)));
+					 errmsg("%s \"%s\" of %s has an empty or too long name", noun, opt->name,
+							fname)));
 		if (out->n == cap)
 		{
 			cap *= 2;
@@ -102,7 +112,7 @@ names_value(const char *fname, const clv_option *opt, JsonbValue *value,
 }
 
 static void
-numbers_value(const char *fname, const clv_option *opt, JsonbValue *value,
+numbers_value(const char *noun, const char *fname, const clv_option *opt, JsonbValue *value,
 			  clv_numbers *out)
 {
 	JsonbIterator *it;
@@ -112,7 +122,7 @@ numbers_value(const char *fname, const clv_option *opt, JsonbValue *value,
 	clv_option	element = *opt;
 
 	if (value->type != jbvBinary || !JsonContainerIsArray(value->val.binary.data))
-		clv_option_type_error(fname, opt->name, "an array of numbers", value);
+		type_error(noun, fname, opt->name, "an array of numbers", value);
 	element.type = CLV_OPT_NUMBER;
 	out->n = 0;
 	out->v = palloc(sizeof(double) * cap);
@@ -126,12 +136,19 @@ numbers_value(const char *fname, const clv_option *opt, JsonbValue *value,
 			cap *= 2;
 			out->v = repalloc(out->v, sizeof(double) * cap);
 		}
-		out->v[out->n++] = number_value(fname, &element, &v);
+		out->v[out->n++] = number_value(noun, fname, &element, &v);
 	}
 }
 
 void
 clv_parse_options(Jsonb *options, const char *fname, const clv_option *spec, int n_spec)
+{
+	clv_parse_object(options, fname, "option", spec, n_spec);
+}
+
+void
+clv_parse_object(Jsonb *options, const char *fname, const char *noun,
+				 const clv_option *spec, int n_spec)
 {
 	JsonbIterator *it;
 	JsonbValue	v;
@@ -142,7 +159,7 @@ clv_parse_options(Jsonb *options, const char *fname, const clv_option *spec, int
 	if (!JB_ROOT_IS_OBJECT(options))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("options of %s must be a jsonb object", fname)));
+				 errmsg("%ss of %s must be a jsonb object", noun, fname)));
 
 	it = JsonbIteratorInit(&options->root);
 	tok = JsonbIteratorNext(&it, &v, true);		/* WJB_BEGIN_OBJECT */
@@ -166,33 +183,33 @@ clv_parse_options(Jsonb *options, const char *fname, const clv_option *spec, int
 				appendStringInfo(&known, "%s\"%s\"", i ? ", " : "", spec[i].name);
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("unknown option \"%s\" for %s", key, fname),
-					 errhint("Known options are %s.", known.data)));
+					 errmsg("unknown %s \"%s\" for %s", noun, key, fname),
+					 errhint("Known %ss are %s.", noun, known.data)));
 		}
 
 		tok = JsonbIteratorNext(&it, &v, true);
 		switch (opt->type)
 		{
 			case CLV_OPT_NUMBER:
-				*(double *) opt->target = number_value(fname, opt, &v);
+				*(double *) opt->target = number_value(noun, fname, opt, &v);
 				break;
 			case CLV_OPT_INTEGER:
-				*(int *) opt->target = (int) number_value(fname, opt, &v);
+				*(int *) opt->target = (int) number_value(noun, fname, opt, &v);
 				break;
 			case CLV_OPT_NAMES:
-				names_value(fname, opt, &v, (clv_names *) opt->target);
+				names_value(noun, fname, opt, &v, (clv_names *) opt->target);
 				break;
 			case CLV_OPT_NUMBERS:
-				numbers_value(fname, opt, &v, (clv_numbers *) opt->target);
+				numbers_value(noun, fname, opt, &v, (clv_numbers *) opt->target);
 				break;
 			case CLV_OPT_BOOL:
 				if (v.type != jbvBool)
-					clv_option_type_error(fname, opt->name, "a boolean", &v);
+					type_error(noun, fname, opt->name, "a boolean", &v);
 				*(bool *) opt->target = v.val.boolean;
 				break;
 			case CLV_OPT_STRING:
 				if (v.type != jbvString)
-					clv_option_type_error(fname, opt->name, "a string", &v);
+					type_error(noun, fname, opt->name, "a string", &v);
 				*(char **) opt->target = pnstrdup(v.val.string.val, v.val.string.len);
 				break;
 		}

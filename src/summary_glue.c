@@ -23,22 +23,8 @@
 
 #include "summary.h"
 
-/*
- * A period or a unit: a whole number of calendar months, or a fixed length of
- * local clock time in microseconds (a day counting as 24 hours).  Exactly one
- * of the two is nonzero, and it is positive.
- */
-typedef struct span
-{
-	int64		months;
-	int64		us;
-} span;
-
-/*
- * Longer than PostgreSQL's range of timestamps, and short enough that the
- * year of any period's start fits an int
- */
-#define MAX_SPAN_MONTHS			(12 * 300000)
+/* A period or a unit (see clv_interval_span) */
+typedef clv_span span;
 
 /* Monday 2000-01-03 00:00 local time, in microseconds from 2000-01-01 00:00 */
 #define DEFAULT_ORIGIN_LOCAL	(2 * USECS_PER_DAY)
@@ -279,23 +265,28 @@ timestamp_arg(FunctionCallInfo fcinfo, int argno, const char *what)
 	return ts;
 }
 
-/*
- * A period or unit argument: whole months (a year is 12), or days and time
- * (a day counting as 24 hours), never both.
- */
+/* A period or unit argument, or dflt when the call has no such argument. */
 static span
 span_arg(FunctionCallInfo fcinfo, int argno, const char *what, span dflt)
 {
-	Interval   *iv;
-	span		sp = {0, 0};
-
 	if (PG_NARGS() <= argno)
 		return dflt;
 	if (PG_ARGISNULL(argno))
 		ereport(ERROR,
 				(errcode(ERRCODE_NULL_VALUE_NOT_ALLOWED),
 				 errmsg("%s must not be NULL", what)));
-	iv = PG_GETARG_INTERVAL_P(argno);
+	return clv_interval_span(PG_GETARG_INTERVAL_P(argno), what);
+}
+
+/*
+ * A period or unit: whole months (a year is 12), or days and time (a day
+ * counting as 24 hours), never both.
+ */
+clv_span
+clv_interval_span(const Interval *iv, const char *what)
+{
+	span		sp = {0, 0};
+
 	if (iv->month != 0 && (iv->day != 0 || iv->time != 0))
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -304,7 +295,7 @@ span_arg(FunctionCallInfo fcinfo, int argno, const char *what, span dflt)
 				 errhint("Use whole months or years, such as '1 month' or '3 months', or days and time, such as '7 days'.")));
 	if (iv->month != 0)
 		sp.months = iv->month;
-	if (sp.months > MAX_SPAN_MONTHS ||
+	if (sp.months > CLV_MAX_SPAN_MONTHS ||
 		pg_mul_s64_overflow(iv->day, USECS_PER_DAY, &sp.us) ||
 		pg_add_s64_overflow(sp.us, iv->time, &sp.us))
 		ereport(ERROR,
@@ -566,7 +557,7 @@ static bool
 valid_span(span sp)
 {
 	return sp.months >= 0 && sp.us >= 0 && (sp.months == 0) != (sp.us == 0) &&
-		sp.months <= MAX_SPAN_MONTHS;
+		sp.months <= CLV_MAX_SPAN_MONTHS;
 }
 
 /* In the current context: whoever keeps the state copies what it keeps. */
