@@ -263,3 +263,15 @@ SELECT clv_model_from_params('bgnbd', '{"r": 1, "alpha": 2, "a": 3, "b": 4}')
 -- a built model in a function of another kind
 SELECT pg_temp.sqlstate_of($$SELECT clv_predict(bg, '{1, 2, 3}') FROM mp_models$$) AS predict_bgnbd,
        pg_temp.sqlstate_of($$SELECT clv_expected_spend(bg, 1, 2) FROM mp_models$$) AS spend_bgnbd;
+
+-- Parameters at the edges a fit rarely reaches, where the expectation's closed
+-- form does not serve (a = 1: it divides by a − 1, which once recursed without
+-- end and crashed the server; a + b < 1: GSL's 2F1 has the wrong sign for a
+-- negative c), and a heavy buyer; the values are the closed form evaluated by
+-- mpmath at 60 digits (the limit a → 1 for the first)
+SELECT abs(clv_expected_purchases(clv_model_from_params('bgnbd', '{"r": 5, "alpha": 0.01, "a": 1, "b": 3}'),
+                                  52, 1, 0.5, 1) / 0.83432370315944106 - 1) < 1e-9 AS a_is_one,
+       abs(clv_expected_purchases(clv_model_from_params('bgnbd', '{"r": 0.001, "alpha": 0.001, "a": 0.001, "b": 0.001}'),
+                                  52, 0, 0, 1) / 0.027879730137544501 - 1) < 1e-9 AS negative_c,
+       abs(clv_expected_purchases(clv_model_from_params('bgnbd', '{"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}'),
+                                  52, 10000, 1, 1) / 30452.672776884239 - 1) < 1e-9 AS heavy_buyer;

@@ -121,6 +121,12 @@ family_palive(double k, const double *params, double x, double tx, double T)
 							+ (r + x) * log((alpha + T) / (alpha + tx))));
 }
 
+/*
+ * Within this distance of a = 1 the closed form's division by a − 1 costs
+ * more digits than the integral's error (at a = 1 it is 0/0).
+ */
+#define NEAR_A_ONE 1e-4
+
 /* For t > 0. */
 static bool
 family_purchase_factor(double k, const double *params, double t, double x, double T,
@@ -130,28 +136,22 @@ family_purchase_factor(double k, const double *params, double t, double x, doubl
 				alpha = params[1],
 				a = params[2],
 				b = params[3];
+	double		c = a + b + x - 1 + k;
 	gsl_sf_result hyp;
 
-	if (fabs(a - 1) < 1e-7)
-	{
-		/* the closed form divides by a − 1; it is continuous in a, so average its sides */
-		double		lo[4] = {r, alpha, 1 - 1e-7, b},
-					hi[4] = {r, alpha, 1 + 1e-7, b},
-					f_lo,
-					f_hi;
-
-		if (!family_purchase_factor(k, lo, t, x, T, &f_lo) ||
-			!family_purchase_factor(k, hi, t, x, T, &f_hi))
-			return false;
-		*out = (f_lo + f_hi) / 2;
-		return true;
-	}
-	/* (a+b+x−1+k)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x+k; a+b+x−1+k; z)] */
-	if (gsl_sf_hyperg_2F1_e(r + x, b + x + k, a + b + x - 1 + k, t / (alpha + T + t),
-							&hyp) != GSL_SUCCESS || !isfinite(hyp.val))
+	/*
+	 * The integral over the dropout probability holds for every a and b; the
+	 * closed form is faster but divides by a − 1, and GSL's 2F1 returns wrong
+	 * values (the wrong sign) for a negative c, which a light buyer reaches
+	 * when a + b < 1.
+	 */
+	if (fabs(a - 1) < NEAR_A_ONE || c <= 0)
 		return clv_bgnbd_purchase_factor_integral(k > 0, params, t, x, T, out);
-	*out = (a + b + x - 1 + k) / (a - 1)
-		* (1 - exp((r + x) * (log(alpha + T) - log(alpha + T + t))) * hyp.val);
+	/* (a+b+x−1+k)/(a−1) · [1 − ((α+T)/(α+T+t))^(r+x) · 2F1(r+x, b+x+k; a+b+x−1+k; z)] */
+	if (gsl_sf_hyperg_2F1_e(r + x, b + x + k, c, t / (alpha + T + t), &hyp) != GSL_SUCCESS ||
+		!isfinite(hyp.val))
+		return clv_bgnbd_purchase_factor_integral(k > 0, params, t, x, T, out);
+	*out = c / (a - 1) * (1 - exp((r + x) * (log(alpha + T) - log(alpha + T + t))) * hyp.val);
 	return isfinite(*out);
 }
 
@@ -321,7 +321,7 @@ family_purchase_factor_curve(double k, const double *params, double x, double T,
 
 	for (int i = 0; i < n; i++)
 		zmax = fmax(zmax, t[i] / (alpha + T + t[i]));
-	if (fabs(a - 1) >= 1e-7 && zmax <= 0.95)
+	if (fabs(a - 1) >= NEAR_A_ONE && zmax <= 0.95)
 	{
 		/* c_n = (A)_n (B)_n / ((C)_n n!), until c_n zmax^n is negligible and falling */
 		double		c = 1,
