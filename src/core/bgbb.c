@@ -186,10 +186,9 @@ clv_bgbb_palive(const double *params, double x, double tx, double n)
  * Σ_{k=0}^{K−1} B(γ, D+k)/B(γ, D) = Σ (D)_k/(γ+D)_k: the expected
  * opportunities alive of a customer alive at the first of K, with θ ~
  * Beta(γ, D).  In closed form (the terms telescope),
- * (γ+D−1) (1 − e^v)/(γ−1) with v = ln (D)_{γ−1} − ln (D+K)_{γ−1}, written
- * −(γ+D−1) exprel(v) · v/(γ−1) so that nothing cancels near γ = 1 (GSL's
- * lnpoch is accurate for a small γ−1) and at γ = 1, where v/(γ−1) is
- * ψ(D) − ψ(D+K).
+ * (γ+D−1) (1 − e^v)/(γ−1) with v = ln Γ(D+γ−1)/Γ(D) − ln Γ(D+K+γ−1)/Γ(D+K),
+ * written −(γ+D−1) exprel(v) · v/(γ−1) so that nothing cancels near γ = 1
+ * and at γ = 1, where v/(γ−1) is ψ(D) − ψ(D+K).
  */
 static double
 alive_opportunities(double ga, double D, double K)
@@ -207,7 +206,16 @@ alive_opportunities(double ga, double D, double K)
 	}
 	else
 	{
-		v = gsl_sf_lnpoch(D, a) - gsl_sf_lnpoch(D + K, a);
+		/*
+		 * v = −Σ_{k<K} log1p(a/(D+k)): summed while that is cheap, since the
+		 * difference of the lnpochs cancels when K is small beside D
+		 */
+		v = 0;
+		if (K <= 100000)
+			for (double k = 0; k < K; k++)
+				v -= log1p(a / (D + k));
+		else
+			v = gsl_sf_lnpoch(D, a) - gsl_sf_lnpoch(D + K, a);
 		v_over_a = v / a;
 	}
 	return -(ga + D - 1) * gsl_sf_exprel(v) * v_over_a;
