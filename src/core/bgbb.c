@@ -183,6 +183,26 @@ clv_bgbb_palive(const double *params, double x, double tx, double n)
 }
 
 /*
+ * ln Γ(z+a)/Γ(z).  GSL's lnpoch, for a large z, takes the difference of two
+ * large lnΓ values and keeps only about 1e-16 z of absolute precision; from
+ * z = 1000 on, Stirling's series in the form whose terms do not cancel,
+ * (z − ½) log1p(a/z) + a ln(z+a) − a + Σ B₂ₖ/(2k(2k−1)) ((z+a)^(1−2k) − z^(1−2k)),
+ * whose first omitted term is below 1e-24.
+ */
+static double
+lnpoch(double z, double a)
+{
+	double		w = z + a;
+
+	if (z < 1000)
+		return gsl_sf_lnpoch(z, a);
+	return (z - 0.5) * log1p(a / z) + a * log(w) - a
+		+ (1 / w - 1 / z) / 12
+		- (1 / (w * w * w) - 1 / (z * z * z)) / 360
+		+ (1 / pow(w, 5) - 1 / pow(z, 5)) / 1260;
+}
+
+/*
  * Σ_{k=0}^{K−1} B(γ, D+k)/B(γ, D) = Σ (D)_k/(γ+D)_k: the expected
  * opportunities alive of a customer alive at the first of K, with θ ~
  * Beta(γ, D).  In closed form (the terms telescope),
@@ -215,7 +235,7 @@ alive_opportunities(double ga, double D, double K)
 			for (double k = 0; k < K; k++)
 				v -= log1p(a / (D + k));
 		else
-			v = gsl_sf_lnpoch(D, a) - gsl_sf_lnpoch(D + K, a);
+			v = lnpoch(D, a) - lnpoch(D + K, a);
 		v_over_a = v / a;
 	}
 	return -(ga + D - 1) * gsl_sf_exprel(v) * v_over_a;
