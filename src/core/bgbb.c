@@ -43,7 +43,7 @@ customer_ll(const double *params, double x, double tx, double n, double *grad,
 	/* died before opportunity t_x+i+1, i = 0..n−t_x−1: the first of these terms */
 	double		l0 = gsl_sf_lnbeta(al + x, be + tx - x) - lbab +
 		gsl_sf_lnbeta(ga + 1, de + tx) - lbgd;
-	int			m = (int) (n - tx);
+	double		m = n - tx;		/* the terms of the sum; n < 2^53 */
 	double		w = 1,
 				sum = 0,
 				s_b = 0,		/* Σ w ψ(β+t_x−x+i) */
@@ -67,7 +67,7 @@ customer_ll(const double *params, double x, double tx, double n, double *grad,
 		pgd = gsl_sf_psi(ga + de + 1 + tx);
 	}
 	/* the terms fall with i (each ratio is below 1): w is term i over term 0 */
-	for (int i = 0; i < m; i++)
+	for (double i = 0; i < m; i++)
 	{
 		double		b = be + tx - x + i,
 					ab = al + be + tx + i,
@@ -127,6 +127,10 @@ clv_bgbb_ll(const clv_patterns *p, const clv_time_index *ix,
 				g[4],
 				total[4] = {0, 0, 0, 0};
 
+	/*
+	 * no interrupt check here: the optimiser holds GSL's malloc'd memory and
+	 * checks between its iterations
+	 */
 	(void) ix;					/* the terms need no logarithms of times */
 	for (size_t i = 0; i < p->n; i++)
 	{
@@ -136,8 +140,6 @@ clv_bgbb_ll(const clv_patterns *p, const clv_time_index *ix,
 		if (grad)
 			for (int k = 0; k < 4; k++)
 				total[k] += c->count * g[k];
-		if ((i & 0xFFF) == 0xFFF)
-			clv_check_interrupts();
 	}
 	if (grad)
 		memcpy(grad, total, sizeof(total));
