@@ -51,6 +51,8 @@ SELECT CASE
     WHEN type = 'float8'::regtype THEN
         CASE name WHEN 'frequency' THEN 'frequency' WHEN 'recency' THEN 'recency'
                   WHEN 't' THEN 't' WHEN 'monetary' THEN 'monetary'
+                  -- BG/BB: whole opportunities, at most one purchase each
+                  WHEN 'n' THEN 'ceil(t)' WHEN 'customers' THEN '(1 + i % 3)::float8'
                   WHEN 'amount' THEN 'amount' WHEN 'acquired' THEN 'acquired'
                   WHEN 'period' THEN '1.0::float8'
                   WHEN 'prediction' THEN 'prediction' WHEN 'predicted' THEN 'prediction'
@@ -75,6 +77,10 @@ JOIN pg_depend d ON d.classid = 'pg_proc'::regclass AND d.objid = p.oid AND d.de
 JOIN pg_extension e ON e.oid = d.refobjid AND e.extname = 'clv'
 CROSS JOIN LATERAL unnest(p.proargnames, p.proargtypes::regtype[]) WITH ORDINALITY n(name, type, k)
 GROUP BY p.oid, p.proname;
+-- BG/BB counts opportunities: recency whole, frequency at most recency
+UPDATE forms_calls
+SET call = replace(call, 'frequency, recency', 'least(frequency, ceil(recency)), ceil(recency)')
+WHERE call LIKE 'clv_bgbb_fit(%';
 
 -- The value of a query as text, or its error's SQLSTATE
 CREATE FUNCTION pg_temp.outcome(q text) RETURNS text

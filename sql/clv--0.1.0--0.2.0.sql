@@ -758,3 +758,46 @@ CREATE FUNCTION clv_model_from_params(kind text, params jsonb) RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_model_from_params(text, jsonb) IS
     'a model of kind bgnbd, mbgnbd, paretonbd, gammagamma, linreg or logreg built from its parameters, named as clv_model_info names them; marked "fitted": false';
+
+-- BG/BB (Fader, Hardie & Shang 2010): customers who can buy only at discrete
+-- opportunities; a pattern-count state of the BTYD family, also weighted.
+CREATE FUNCTION clv_bgbb_fit_trans(clv_state, float8, float8, float8, jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_bgbb_fit_trans(clv_state, float8, float8, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_bgbb_fit_trans(clv_state, float8, float8, float8, float8, jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_bgbb_weighted_fit_trans'
+LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_bgbb_fit_trans(clv_state, float8, float8, float8, float8)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_bgbb_weighted_fit_trans'
+LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_bgbb_fit(frequency float8, recency float8, n float8, options jsonb) (
+    SFUNC = clv_bgbb_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_bgbb_fit(float8, float8, float8, jsonb) IS
+    'fit the BG/BB discrete-time purchase model by maximum likelihood (options "l2", "start", "max_iter")';
+CREATE AGGREGATE clv_bgbb_fit(frequency float8, recency float8, n float8) (
+    SFUNC = clv_bgbb_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_bgbb_fit(float8, float8, float8) IS
+    'fit the BG/BB discrete-time purchase model (Fader, Hardie & Shang 2010) by maximum likelihood: frequency purchases, the last at opportunity recency, of n';
+CREATE AGGREGATE clv_bgbb_fit(frequency float8, recency float8, n float8, customers float8,
+                              options jsonb) (
+    SFUNC = clv_bgbb_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_bgbb_fit(float8, float8, float8, float8, jsonb) IS
+    'fit the BG/BB model on a count table: each row stands for customers customers (options "l2", "start", "max_iter")';
+CREATE AGGREGATE clv_bgbb_fit(frequency float8, recency float8, n float8, customers float8) (
+    SFUNC = clv_bgbb_fit_trans, STYPE = clv_state, SSPACE = 8192, FINALFUNC = clv_btyd_fit_final,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_bgbb_fit(float8, float8, float8, float8) IS
+    'fit the BG/BB model on a count table: each row stands for customers customers with that frequency, recency and n';

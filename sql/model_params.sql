@@ -275,3 +275,9 @@ SELECT abs(clv_expected_purchases(clv_model_from_params('bgnbd', '{"r": 5, "alph
                                   52, 0, 0, 1) / 0.027879730137544501 - 1) < 1e-9 AS negative_c,
        abs(clv_expected_purchases(clv_model_from_params('bgnbd', '{"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}'),
                                   52, 10000, 1, 1) / 30452.672776884239 - 1) < 1e-9 AS heavy_buyer;
+
+-- BG/BB from the published donation estimates (Fader, Hardie & Shang 2010):
+-- the fit's predictions follow from them (sql/bgbb.sql checks the fit itself)
+SELECT round(clv_palive(m, 3, 4, 6)::numeric, 6) AS palive_3_4_6,
+       round(clv_expected_purchases(m, 5, 6, 6, 6)::numeric, 6) AS expected_6_6_6
+FROM (SELECT clv_model_from_params('bgbb', '{"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}') AS m) f;

@@ -1,7 +1,8 @@
 /*
  * btyd_fit_glue.c — the fit aggregates of the "buy till you die" models:
- * clv_bgnbd_fit, clv_mbgnbd_fit, clv_paretonbd_fit and clv_gammagamma_fit,
- * with their support functions.
+ * clv_bgnbd_fit, clv_mbgnbd_fit, clv_paretonbd_fit, clv_gammagamma_fit and
+ * clv_bgbb_fit (also weighted: a count of customers per row), with their
+ * support functions.
  *
  * The aggregate state is the set of distinct customer patterns with counts
  * (see btyd.h), so partial states combine exactly.
@@ -37,6 +38,7 @@ static const char *const fit_names[CLV_BTYD_N_MODELS] = {
 	[CLV_BTYD_MBGNBD] = "clv_mbgnbd_fit",
 	[CLV_BTYD_GAMMAGAMMA] = "clv_gammagamma_fit",
 	[CLV_BTYD_PARETONBD] = "clv_paretonbd_fit",
+	[CLV_BTYD_BGBB] = "clv_bgbb_fit",
 };
 
 static inline const char *
@@ -81,18 +83,33 @@ raise_pattern_limit(clv_error *err, clv_btyd_model model)
 	clv_raise(err);
 }
 
+/*
+ * One row: a customer or, when weighted, a count of customers with the same
+ * data (the argument after them, a non-negative whole number).
+ */
 static void *
-btyd_trans(FunctionCallInfo fcinfo, btyd_state *state, MemoryContext cxt, clv_btyd_model model)
+btyd_trans(FunctionCallInfo fcinfo, btyd_state *state, MemoryContext cxt, clv_btyd_model model,
+		   bool weighted)
 {
-	int			options_arg = 1 + clv_btyd_models[model].n_features;
+	int			options_arg = 1 + clv_btyd_models[model].n_features + weighted;
 	double		x,
 				tx,
-				T;
+				T,
+				count = 1;
 	clv_error	err;
-	clv_status	st;
+	clv_status	st = CLV_OK;
 	MemoryContext old;
 
 	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
+	if (weighted)
+	{
+		count = clv_finite_arg(fcinfo, options_arg - 1, "customers");
+		if (!(count >= 0 && count == floor(count) && count < 9007199254740992.0))
+			ereport(ERROR,
+					(errcode(ERRCODE_DATA_EXCEPTION),
+					 errmsg("customers must be a non-negative whole number"),
+					 errdetail("The value is %g.", count)));
+	}
 
 	old = MemoryContextSwitchTo(cxt);
 	if (state == NULL)
@@ -110,7 +127,10 @@ btyd_trans(FunctionCallInfo fcinfo, btyd_state *state, MemoryContext cxt, clv_bt
 		clv_state_of_other_aggregate(fcinfo, fit_name(state->model));
 	else
 		clv_check_options_row(fcinfo, options_arg, state->options, fit_name(model));
-	st = clv_btyd_add_customer(model, &state->patterns, x, tx, T, &err);
+	if (!weighted)
+		st = clv_btyd_add_customer(model, &state->patterns, x, tx, T, &err);
+	else if (count > 0)
+		st = clv_patterns_add(&state->patterns, x, tx, T, count, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
 		raise_pattern_limit(&err, model);
@@ -120,25 +140,37 @@ btyd_trans(FunctionCallInfo fcinfo, btyd_state *state, MemoryContext cxt, clv_bt
 static void *
 bgnbd_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_BGNBD);
+	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_BGNBD, false);
 }
 
 static void *
 mbgnbd_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_MBGNBD);
+	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_MBGNBD, false);
 }
 
 static void *
 paretonbd_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_PARETONBD);
+	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_PARETONBD, false);
 }
 
 static void *
 gammagamma_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_GAMMAGAMMA);
+	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_GAMMAGAMMA, false);
+}
+
+static void *
+bgbb_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
+{
+	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_BGBB, false);
+}
+
+static void *
+bgbb_weighted_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
+{
+	return btyd_trans(fcinfo, prev, cxt, CLV_BTYD_BGBB, true);
 }
 
 /* ---- combine, serialize, deserialize -------------------------------------- */
@@ -236,7 +268,8 @@ btyd_receive(StringInfo buf)
 }
 
 const clv_state_family clv_btyd_family = {
-	CLV_STATE_BTYD, "clv_bgnbd_fit, clv_mbgnbd_fit, clv_paretonbd_fit or clv_gammagamma_fit",
+	CLV_STATE_BTYD,
+	"clv_bgnbd_fit, clv_mbgnbd_fit, clv_paretonbd_fit, clv_gammagamma_fit or clv_bgbb_fit",
 	{"clv_btyd_fit_combine", btyd_new_like, btyd_check_same, btyd_merge},
 	btyd_send, btyd_receive
 };
@@ -295,6 +328,20 @@ Datum
 clv_gammagamma_fit_trans_v2(PG_FUNCTION_ARGS)
 {
 	return clv_state_trans(fcinfo, &clv_btyd_family, gammagamma_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_bgbb_fit_trans);
+Datum
+clv_bgbb_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_btyd_family, bgbb_step);
+}
+
+PG_FUNCTION_INFO_V1(clv_bgbb_weighted_fit_trans);
+Datum
+clv_bgbb_weighted_fit_trans(PG_FUNCTION_ARGS)
+{
+	return clv_state_trans(fcinfo, &clv_btyd_family, bgbb_weighted_step);
 }
 
 PG_FUNCTION_INFO_V1(clv_btyd_fit_combine);

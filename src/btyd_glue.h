@@ -9,23 +9,26 @@
 #include "clv.h"
 
 /*
- * A customer's frequency, recency and t (a spend model's frequency and
- * monetary) from arguments first.., checked for model (inline: per row).
+ * A customer's frequency, recency and t (n for BG/BB; a spend model's
+ * frequency and monetary) from arguments first.., checked for model (inline:
+ * per row).
  */
 static pg_attribute_always_inline void
 clv_btyd_customer_args(FunctionCallInfo fcinfo, int first, clv_btyd_model model,
 					   double *x, double *tx, double *T)
 {
-	bool		spend = clv_btyd_models[model].spend;
+	const clv_btyd_ops *ops = &clv_btyd_models[model];
 	clv_error	err;
 
-	*x = clv_finite_arg(fcinfo, first, "frequency");
-	*tx = clv_finite_arg(fcinfo, first + 1, spend ? "monetary" : "recency");
-	*T = spend ? 0 : clv_finite_arg(fcinfo, first + 2, "t");
+	*x = clv_finite_arg(fcinfo, first, ops->feature_names[0]);
+	*tx = clv_finite_arg(fcinfo, first + 1, ops->feature_names[1]);
+	*T = ops->spend ? 0 : clv_finite_arg(fcinfo, first + 2, ops->feature_names[2]);
 	clv_check(clv_btyd_check_customer(model, *x, *tx, *T, &err), &err);
 }
 
 /* btyd_score_glue.c */
+/* A horizon argument of model: an error unless it is whole for a discrete-time model. */
+extern void clv_btyd_check_horizon(clv_btyd_model model, double horizon);
 pg_attribute_noreturn()
 extern void clv_btyd_hypergeometric_error(void);
 extern double clv_btyd_palive_of(clv_btyd_model model, const double *params, double x,

@@ -21,13 +21,37 @@ clv_btyd_model_of(const clv_model *m, const char *fname, bool spend)
 			 errmsg("%s cannot use a %s model", fname, clv_model_kind_name(m->kind)),
 			 errhint("%s takes a model fitted by %s.", fname,
 					 spend ? "clv_gammagamma_fit"
-					 : "clv_bgnbd_fit, clv_mbgnbd_fit or clv_paretonbd_fit")));
+					 : "clv_bgnbd_fit, clv_mbgnbd_fit, clv_paretonbd_fit or clv_bgbb_fit")));
 	pg_unreachable();
+}
+
+void
+clv_btyd_refuse_discrete(clv_btyd_model model, const char *fname)
+{
+	if (clv_btyd_models[model].discrete)
+		ereport(ERROR,
+				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
+				 errmsg("%s cannot use a %s model", fname,
+						clv_model_kind_name(clv_btyd_models[model].kind)),
+				 errdetail("Its times are continuous; a %s model counts discrete opportunities.",
+						   clv_btyd_models[model].title),
+				 errhint("Use clv_expected_purchases or clv_dert.")));
+}
+
+void
+clv_btyd_check_horizon(clv_btyd_model model, double horizon)
+{
+	if (clv_btyd_models[model].discrete && horizon != floor(horizon))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("horizon must be a whole number of opportunities for a %s model",
+						clv_model_kind_name(clv_btyd_models[model].kind)),
+				 errdetail("The horizon is %g.", horizon)));
 }
 
 /*
  * The cached model of argument 0 as a purchase model (BG/NBD, MBG/NBD,
- * Pareto/NBD) or, when spend is set, a Gamma-Gamma model.
+ * Pareto/NBD, BG/BB) or, when spend is set, a Gamma-Gamma model.
  */
 static const clv_model *
 btyd_model_arg(FunctionCallInfo fcinfo, const char *fname, bool spend,
@@ -121,6 +145,7 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon must not be negative")));
+	clv_btyd_check_horizon(model, horizon);
 	clv_btyd_customer_args(fcinfo, 2, model, &x, &tx, &T);
 	if (!clv_btyd_memo_factor(memo, model, m->params, horizon, -1, 0, x, T, &e))
 		clv_btyd_hypergeometric_error();
@@ -149,6 +174,7 @@ clv_probability_of_purchases(PG_FUNCTION_ARGS)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon and purchases must not be negative")));
+	clv_btyd_check_horizon(model, t);
 	if (PG_NARGS() > 3)
 	{
 		double		x,

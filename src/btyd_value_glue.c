@@ -353,6 +353,7 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 				purchases;
 	clv_error	err;
 
+	clv_btyd_refuse_discrete(purchase, "clv_lifetime_value");
 	if (!clv_btyd_model_of_kind(sm->kind, &spend_model) || !clv_btyd_models[spend_model].spend)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -380,9 +381,11 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 }
 
 /*
- * clv_dert: Pareto/NBD discounted expected residual transactions, unlimited
- * horizon.  SQL forms (model, frequency, recency, t, unit, annual_discount_rate)
- * and, for a model that records its unit, without unit.
+ * clv_dert: discounted expected residual transactions over an unlimited
+ * horizon, Pareto/NBD (continuous discounting) or BG/BB (one discount per
+ * opportunity, unit being the length of one).  SQL forms (model, frequency,
+ * recency, t, unit, annual_discount_rate) and, for a model that records its
+ * unit, without unit.
  */
 PG_FUNCTION_INFO_V1(clv_dert);
 Datum
@@ -402,8 +405,8 @@ clv_dert(PG_FUNCTION_ARGS)
 	if (clv_btyd_models[model].dert == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
-				 errmsg("clv_dert needs a paretonbd model"),
-				 errdetail("Only the Pareto/NBD model has a closed form for an unlimited horizon."),
+				 errmsg("clv_dert needs a paretonbd or bgbb model"),
+				 errdetail("Only the Pareto/NBD and BG/BB models have a closed form for an unlimited horizon."),
 				 errhint("Use clv_lifetime_value with a long horizon for a %s model.",
 						 clv_model_kind_name(m->kind))));
 	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);

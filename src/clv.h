@@ -419,6 +419,8 @@ extern clv_span clv_interval_span(const Interval *iv, const char *what);
  * set, Gamma-Gamma; any other kind is an error naming fname.
  */
 extern clv_btyd_model clv_btyd_model_of(const clv_model *m, const char *fname, bool spend);
+/* Refuse a discrete-time model (BG/BB) in a function whose times are continuous. */
+extern void clv_btyd_refuse_discrete(clv_btyd_model model, const char *fname);
 
 /* ---- tree ensembles (trees_glue.c) ------------------------------------- */
 

@@ -145,6 +145,7 @@ static const struct
 	{CLV_KIND_MBGNBD, build_btyd},
 	{CLV_KIND_PARETONBD, build_btyd},
 	{CLV_KIND_GAMMAGAMMA, build_btyd},
+	{CLV_KIND_BGBB, build_btyd},
 };
 
 PG_FUNCTION_INFO_V1(clv_model_from_params);

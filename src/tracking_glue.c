@@ -101,7 +101,8 @@ tracking_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 	{
 		check_settings(periods, period);
 		/* fail early */
-		(void) clv_btyd_model_of(clv_model_from_bytea(model), fname, false);
+		clv_btyd_refuse_discrete(clv_btyd_model_of(clv_model_from_bytea(model), fname, false),
+								 fname);
 		old = MemoryContextSwitchTo(cxt);
 		s = palloc0(sizeof(tracking_state));
 		s->model = (bytea *) PG_DETOAST_DATUM_COPY(PG_GETARG_DATUM(1));
@@ -278,6 +279,7 @@ tracking_finish(FunctionCallInfo fcinfo, void *state)
 		PG_RETURN_NULL();		/* no customers: no curve, like sum() */
 	m = clv_model_from_bytea(s->model);
 	kind = clv_btyd_model_of(m, fname, false);
+	clv_btyd_refuse_discrete(kind, fname);
 	/* sorted, so that every plan sums in the same order; the state stays as it was */
 	clv_patterns_init(&sorted, 0);
 	clv_check(clv_patterns_merge(&sorted, &s->acquired, &err), &err);

@@ -2,7 +2,8 @@
  * btyd.h — "buy till you die" models for non-contractual customers:
  * BG/NBD (Fader, Hardie & Lee 2005), MBG/NBD (Batislam et al. 2007),
  * Pareto/NBD (Schmittlein, Morrison & Colombo 1987; Fader & Hardie 2005) and
- * the Gamma-Gamma spend model (Fader & Hardie 2013).
+ * the Gamma-Gamma spend model (Fader & Hardie 2013), and for customers who
+ * buy only at discrete opportunities, BG/BB (Fader, Hardie & Shang 2010).
  *
  * Fits see each customer only through (frequency x, recency t_x, age T), or
  * (x, mean spend m) for Gamma-Gamma, so the data are held as distinct
@@ -13,7 +14,7 @@
  * code that fits and predicts reads the row and never asks which model it
  * has.  The files: btyd_patterns.c (patterns, time index, customer checks),
  * btyd_fit.c (maximum likelihood), btyd_predict.c (predictions), one file per
- * model (bgnbd.c for BG/NBD and MBG/NBD, paretonbd.c, gammagamma.c) and
+ * model (bgnbd.c for BG/NBD and MBG/NBD, paretonbd.c, gammagamma.c, bgbb.c) and
  * btyd_models.c, the table.
  */
 #ifndef CLV_BTYD_H
@@ -88,6 +89,7 @@ typedef enum clv_btyd_model
 	CLV_BTYD_MBGNBD,			/* params r, alpha, a, b */
 	CLV_BTYD_GAMMAGAMMA,		/* params p, q, gamma */
 	CLV_BTYD_PARETONBD,			/* params r, alpha, s, beta */
+	CLV_BTYD_BGBB,				/* params alpha, beta, gamma, delta */
 	CLV_BTYD_N_MODELS
 } clv_btyd_model;
 
@@ -114,6 +116,12 @@ typedef struct clv_btyd_ops
 	 * only customers with repeat purchases inform the fit.
 	 */
 	bool		spend;
+
+	/*
+	 * A discrete-time model (BG/BB): recency and T count opportunities, whole
+	 * numbers, at most one purchase each (x <= t_x); so do prediction horizons.
+	 */
+	bool		discrete;
 
 	/* ---- fitting ---- */
 
@@ -183,6 +191,11 @@ clv_btyd_check_customer(clv_btyd_model model, double x, double tx, double T,
 	bool		ok = clv_btyd_models[model].spend
 		? whole && (x == 0 || (tx > 0 && isfinite(tx)))
 		: whole && tx >= 0 && tx <= T && isfinite(T) && (x > 0) == (tx > 0);
+
+	/* opportunities: whole (T < 2^53 then, so the casts are exact), one purchase each */
+	if (ok && clv_btyd_models[model].discrete)
+		ok = T < 9007199254740992.0 && tx == (double) (int64_t) tx &&
+			T == (double) (int64_t) T && x <= tx;
 
 	return ok ? CLV_OK : clv_btyd_customer_error(model, x, tx, T, err);
 }

@@ -80,4 +80,21 @@ int			clv_gammagamma_starts(const clv_patterns *p, double mean_T,
 clv_status	clv_gammagamma_expected_spend(const double *params, double x, double m,
 										  double *out, clv_error *err);
 
+/* ---- BG/BB (bgbb.c): T is the opportunities n, times are whole ------------ */
+
+double		clv_bgbb_ll(const clv_patterns *p, const clv_time_index *ix,
+						const double *params, double *grad);
+int			clv_bgbb_starts(const clv_patterns *p, double mean_T,
+							double starts[][CLV_BTYD_MAX_PARAMS]);
+/* P(alive at opportunity n+1) */
+double		clv_bgbb_palive(const double *params, double x, double tx, double n);
+bool		clv_bgbb_purchase_factor(const double *params, double t, double x, double n,
+									 double *out);
+double		clv_bgbb_probability_of_purchases(const double *params, double t, int k);
+double		clv_bgbb_alive_probability_of_purchases(const double *params, double t, int k,
+													double x, double n);
+/* delta: ln(1 + d), d the discount rate per opportunity */
+bool		clv_bgbb_dert(const double *params, double x, double tx, double n,
+						  double delta, double *out);
+
 #endif							/* CLV_BTYD_INTERNAL_H */

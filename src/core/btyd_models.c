@@ -8,7 +8,9 @@
 static const char *const bgnbd_params[] = {"r", "alpha", "a", "b"};
 static const char *const paretonbd_params[] = {"r", "alpha", "s", "beta"};
 static const char *const gammagamma_params[] = {"p", "q", "gamma"};
+static const char *const bgbb_params[] = {"alpha", "beta", "gamma", "delta"};
 static const char *const purchase_features[] = {"frequency", "recency", "t"};
+static const char *const opportunity_features[] = {"frequency", "recency", "n"};
 static const char *const spend_features[] = {"frequency", "monetary"};
 
 /* Read-only, so any thread may read it; every row fills every field that its kind uses. */
@@ -72,6 +74,23 @@ const clv_btyd_ops clv_btyd_models[CLV_BTYD_N_MODELS] = {
 		.probability_of_purchases = clv_paretonbd_probability_of_purchases,
 		.alive_probability_of_purchases = clv_paretonbd_alive_probability_of_purchases,
 		.dert = clv_paretonbd_dert,
+	},
+	[CLV_BTYD_BGBB] = {
+		.title = "BG/BB",
+		.kind = CLV_KIND_BGBB,
+		.n_params = 4,
+		.param_names = bgbb_params,
+		.n_features = 3,
+		.feature_names = opportunity_features,
+		.discrete = true,
+		.log_likelihood = clv_bgbb_ll,
+		.starts = clv_bgbb_starts,
+		.palive = clv_bgbb_palive,
+		.purchase_factor = clv_bgbb_purchase_factor,
+		.time_scale = 3,		/* delta; unused: horizons are whole opportunities */
+		.probability_of_purchases = clv_bgbb_probability_of_purchases,
+		.alive_probability_of_purchases = clv_bgbb_alive_probability_of_purchases,
+		.dert = clv_bgbb_dert,
 	},
 };
 

@@ -188,6 +188,9 @@ clv_status
 clv_btyd_customer_error(clv_btyd_model model, double x, double tx, double T,
 						clv_error *err)
 {
+	/* the age argument: t, or n opportunities for a discrete-time model */
+	const char *age = clv_btyd_models[model].feature_names[2];
+
 	/* below 2^53 the cast is exact for whole numbers; above, every double is one */
 	if (!(x >= 0) || !isfinite(x) || (x < 9007199254740992.0 && x != (double) (int64_t) x))
 		return clv_fail(err, CLV_ERR_DATA,
@@ -200,13 +203,18 @@ clv_btyd_customer_error(clv_btyd_model model, double x, double tx, double T,
 		return CLV_OK;
 	}
 	if (!(tx >= 0 && isfinite(tx)) || !(T >= 0 && isfinite(T)))
-		return clv_fail(err, CLV_ERR_DATA, "recency and t must be non-negative and finite");
+		return clv_fail(err, CLV_ERR_DATA, "recency and %s must be non-negative and finite", age);
+	if (clv_btyd_models[model].discrete &&
+		!(T < 9007199254740992.0 && tx == floor(tx) && T == floor(T)))
+		return clv_fail(err, CLV_ERR_DATA, "recency and n must be whole numbers of opportunities");
 	if (tx > T)
-		return clv_fail(err, CLV_ERR_DATA, "recency must not exceed t");
+		return clv_fail(err, CLV_ERR_DATA, "recency must not exceed %s", age);
 	if (x > 0 && tx == 0)
 		return clv_fail(err, CLV_ERR_DATA, "recency must be positive when frequency is positive");
 	if (x == 0 && tx != 0)
 		return clv_fail(err, CLV_ERR_DATA, "recency must be 0 when frequency is 0");
+	if (clv_btyd_models[model].discrete && x > tx)
+		return clv_fail(err, CLV_ERR_DATA, "frequency must not exceed recency");
 	return CLV_OK;
 }
 

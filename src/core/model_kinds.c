@@ -221,6 +221,7 @@ static const clv_kind_ops kinds[] = {
 	[CLV_KIND_GBM] = ENSEMBLE(CLV_KIND_GBM, "gbm"),
 	[CLV_KIND_KMEANS] = {.kind = CLV_KIND_KMEANS, .name = "kmeans", .encode = kmeans_encode,
 	.decode = kmeans_decode, .free = kmeans_free, .predict = kmeans_predict},
+	[CLV_KIND_BGBB] = PROBABILISTIC(CLV_KIND_BGBB, "bgbb", 4),
 };
 
 const clv_kind_ops *
