@@ -27,7 +27,8 @@ typedef enum clv_model_kind
 	CLV_KIND_GAMMAGAMMA = 6,
 	CLV_KIND_FOREST = 7,
 	CLV_KIND_GBM = 8,
-	CLV_KIND_KMEANS = 9
+	CLV_KIND_KMEANS = 9,
+	CLV_KIND_SBG = 10
 } clv_model_kind;
 
 /* A decoded model.  Everything hangs off one clv_alloc'd block per field. */
