@@ -4,9 +4,10 @@
  * and maximum likelihood (GSL's BFGS on the log-parameters, Newton steps on
  * the analytic Hessian to finish, standard errors from that Hessian).
  *
- * Ratios of beta functions are written as Pochhammer symbols,
- * B(α, β + t) / B(α, β) = (β)_t / (α + β)_t, whose logarithms GSL computes
- * without forming the large gammas: finite for any t and parameters.
+ * Ratios of beta functions are differences of GSL's log-beta, which is
+ * finite for any positive arguments and, with one of them large, of the
+ * order of the smaller one's logarithm: log S(t) keeps its relative
+ * accuracy for t in the millions, where log-gamma differences lose digits.
  */
 #include "sbg.h"
 
@@ -107,7 +108,7 @@ clv_sbg_log_survival(const double *params, double t)
 {
 	if (t <= 0)
 		return 0;
-	return gsl_sf_lnpoch(params[1], t) - gsl_sf_lnpoch(params[0] + params[1], t);
+	return gsl_sf_lnbeta(params[0], params[1] + t) - gsl_sf_lnbeta(params[0], params[1]);
 }
 
 double
@@ -118,14 +119,13 @@ clv_sbg_retention_rate(const double *params, double t)
 	return b / (params[0] + b);
 }
 
-/* P(T = t) = α / (α + β) · (β)_{t−1} / (α + β + 1)_{t−1} */
 double
 clv_sbg_log_churn(const double *params, double t)
 {
 	double		a = params[0],
 				b = params[1];
 
-	return log(a / (a + b)) + gsl_sf_lnpoch(b, t - 1) - gsl_sf_lnpoch(a + b + 1, t - 1);
+	return gsl_sf_lnbeta(a + 1, b + t - 1) - gsl_sf_lnbeta(a, b);
 }
 
 /*
