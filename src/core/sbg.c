@@ -4,10 +4,8 @@
  * and maximum likelihood (GSL's BFGS on the log-parameters, Newton steps on
  * the analytic Hessian to finish, standard errors from that Hessian).
  *
- * Ratios of beta functions are differences of GSL's log-beta, which is
- * finite for any positive arguments and, with one of them large, of the
- * order of the smaller one's logarithm: log S(t) keeps its relative
- * accuracy for t in the millions, where log-gamma differences lose digits.
+ * Ratios of beta functions are differences of GSL's log-beta functions or
+ * products of retention rates, never of large log-gammas (log_beta_ratio).
  */
 #include "sbg.h"
 
@@ -103,12 +101,39 @@ clv_sbg_counts_merge(clv_sbg_counts *a, const clv_sbg_counts *b, clv_error *err)
 
 /* ---- the model's functions ------------------------------------------------ */
 
+/* Beyond this many periods the product of retention rates costs too much. */
+#define MAX_PRODUCT_TERMS 10000
+
+/*
+ * log B(a, b + t) / B(a, b) = log Π_{j<t} (b + j) / (a + b + j).  As a
+ * difference of log-beta functions its rounding error is that of
+ * log B(a, b), small unless a and b are both large; then, for whole t up to
+ * MAX_PRODUCT_TERMS, the product itself, a term at a time.  Either way it is
+ * finite for any positive arguments.
+ */
+static double
+log_beta_ratio(double a, double b, double t)
+{
+	double		lb = gsl_sf_lnbeta(a, b);
+
+	if (t <= MAX_PRODUCT_TERMS && t == floor(t) && t * log(a + b + t) < fabs(lb))
+	{
+		double		hi = 0,
+					lo = 0;
+
+		for (double j = 0; j < t; j++)
+			clv_dd_add(&hi, &lo, log1p(-a / (a + b + j)));
+		return hi + lo;
+	}
+	return gsl_sf_lnbeta(a, b + t) - lb;
+}
+
 double
 clv_sbg_log_survival(const double *params, double t)
 {
 	if (t <= 0)
 		return 0;
-	return gsl_sf_lnbeta(params[0], params[1] + t) - gsl_sf_lnbeta(params[0], params[1]);
+	return log_beta_ratio(params[0], params[1], t);
 }
 
 double
@@ -125,7 +150,8 @@ clv_sbg_log_churn(const double *params, double t)
 	double		a = params[0],
 				b = params[1];
 
-	return gsl_sf_lnbeta(a + 1, b + t - 1) - gsl_sf_lnbeta(a, b);
+	/* B(α + 1, β + t − 1) / B(α, β) = α / (α + β) · B(α + 1, β + t − 1) / B(α + 1, β) */
+	return log(a / (a + b)) + log_beta_ratio(a + 1, b, t - 1);
 }
 
 /*
@@ -370,9 +396,6 @@ standard_errors(const clv_sbg_counts *c, clv_sbg_fit *fit)
 	}
 }
 
-/* The largest α + β taken as finite: beyond it churn is the same for everyone. */
-#define MAX_PARAM_SUM 1e6
-
 clv_status
 clv_sbg_solve(const clv_sbg_counts *c, const clv_sbg_options *opt, clv_sbg_fit *fit,
 			  clv_error *err)
@@ -429,14 +452,25 @@ clv_sbg_solve(const clv_sbg_counts *c, const clv_sbg_options *opt, clv_sbg_fit *
 	fit->converged = polish(&o, u, 20, &fit->iterations) < opt->tol;
 	fit->params[0] = exp(u[0]);
 	fit->params[1] = exp(u[1]);
-	if (!(fit->params[0] + fit->params[1] <= MAX_PARAM_SUM))
-	{
-		clv_fail(err, CLV_ERR_DATA, "the sBG model is not identifiable from these data");
-		clv_set_detail(err, "The likelihood grows without bound as alpha and beta grow: churn looks the same for every customer.");
-		clv_set_hint(err, "A constant churn probability (a geometric lifetime) describes these data.");
-		return CLV_ERR_DATA;
-	}
 	fit->log_likelihood = clv_sbg_log_likelihood(c, fit->params, NULL, NULL);
+
+	/*
+	 * Without heterogeneity in the data the likelihood keeps growing as α
+	 * and β grow with their ratio fixed (the geometric limit), and the
+	 * search stops somewhere on that ray: the likelihood ten times further
+	 * out is then not lower.
+	 */
+	{
+		double		further[2] = {10 * fit->params[0], 10 * fit->params[1]};
+
+		if (!(clv_sbg_log_likelihood(c, further, NULL, NULL) < fit->log_likelihood))
+		{
+			clv_fail(err, CLV_ERR_DATA, "the sBG model is not identifiable from these data");
+			clv_set_detail(err, "The likelihood grows without bound as alpha and beta grow: churn looks the same for every customer.");
+			clv_set_hint(err, "A constant churn probability (a geometric lifetime) describes these data.");
+			return CLV_ERR_DATA;
+		}
+	}
 	standard_errors(c, fit);
 	return CLV_OK;
 }
