@@ -736,14 +736,17 @@ COMMENT ON AGGREGATE clv_calibration(float8, float8) IS
 -- ---- contractual customers: the shifted-beta-geometric (sBG) model ---------
 -- The state counts customers per (periods, churned) pattern, so partial
 -- states combine exactly; the final function fits on a sorted copy
--- (READ_ONLY), so the aggregate also runs as a window function.
+-- (READ_ONLY), so the aggregates also run as window functions.  The counts
+-- form has a name of its own: clv_sbg_fit(integer, boolean, bigint) beside
+-- clv_sbg_fit(integer, boolean, jsonb) would make a call with an options
+-- literal ambiguous.
 CREATE FUNCTION clv_sbg_fit_trans(clv_state, integer, boolean)
 RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION clv_sbg_fit_trans(clv_state, integer, boolean, jsonb)
 RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_sbg_fit_cohort_trans(clv_state, integer, boolean, bigint)
+CREATE FUNCTION clv_sbg_fit_counts_trans(clv_state, integer, boolean, bigint)
 RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
-CREATE FUNCTION clv_sbg_fit_cohort_trans(clv_state, integer, boolean, bigint, jsonb)
+CREATE FUNCTION clv_sbg_fit_counts_trans(clv_state, integer, boolean, bigint, jsonb)
 RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
 CREATE FUNCTION clv_sbg_fit_final(clv_state)
 RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
@@ -760,14 +763,14 @@ CREATE AGGREGATE clv_sbg_fit(periods integer, churned boolean, options jsonb) (
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
-CREATE AGGREGATE clv_sbg_fit(periods integer, churned boolean, customers bigint) (
-    SFUNC = clv_sbg_fit_cohort_trans, STYPE = clv_state, SSPACE = 1024,
+CREATE AGGREGATE clv_sbg_fit_counts(periods integer, churned boolean, customers bigint) (
+    SFUNC = clv_sbg_fit_counts_trans, STYPE = clv_state, SSPACE = 1024,
     FINALFUNC = clv_sbg_fit_final, FINALFUNC_MODIFY = READ_ONLY,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
 );
-CREATE AGGREGATE clv_sbg_fit(periods integer, churned boolean, customers bigint, options jsonb) (
-    SFUNC = clv_sbg_fit_cohort_trans, STYPE = clv_state, SSPACE = 1024,
+CREATE AGGREGATE clv_sbg_fit_counts(periods integer, churned boolean, customers bigint, options jsonb) (
+    SFUNC = clv_sbg_fit_counts_trans, STYPE = clv_state, SSPACE = 1024,
     FINALFUNC = clv_sbg_fit_final, FINALFUNC_MODIFY = READ_ONLY,
     COMBINEFUNC = clv_state_combine,
     PARALLEL = SAFE
@@ -776,9 +779,9 @@ COMMENT ON AGGREGATE clv_sbg_fit(integer, boolean) IS
     'shifted-beta-geometric (sBG) retention model, one row per customer: periods observed (the period of leaving when churned) → sbg model';
 COMMENT ON AGGREGATE clv_sbg_fit(integer, boolean, jsonb) IS
     'sBG retention model, one row per customer; options max_iter, tol, start, unit (an interval: the length of a period) → sbg model';
-COMMENT ON AGGREGATE clv_sbg_fit(integer, boolean, bigint) IS
+COMMENT ON AGGREGATE clv_sbg_fit_counts(integer, boolean, bigint) IS
     'sBG retention model from cohort counts: customers who churned in period periods, or were still subscribed after it → sbg model';
-COMMENT ON AGGREGATE clv_sbg_fit(integer, boolean, bigint, jsonb) IS
+COMMENT ON AGGREGATE clv_sbg_fit_counts(integer, boolean, bigint, jsonb) IS
     'sBG retention model from cohort counts; options max_iter, tol, start, unit → sbg model';
 
 CREATE FUNCTION clv_sbg_survival(model bytea, t float8)

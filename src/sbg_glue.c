@@ -1,7 +1,8 @@
 /*
  * sbg_glue.c — the shifted-beta-geometric model of contractual customers:
- * the clv_sbg_fit aggregate (one row per customer, or per cohort cell with
- * a count of customers) and the functions that score its model:
+ * the fit aggregates, clv_sbg_fit (one row per customer) and
+ * clv_sbg_fit_counts (one row per cohort cell, with a count of customers),
+ * and the functions that score their model:
  * clv_sbg_survival, clv_sbg_retention, clv_sbg_palive and clv_sbg_derl.
  *
  * The state counts customers per (periods, churned) pattern (sbg.h), so
@@ -21,7 +22,13 @@
 
 #include "sbg.h"
 
-#define FNAME "clv_sbg_fit"
+/*
+ * The counts form has a name of its own: with both forms called clv_sbg_fit,
+ * a third argument written as a string literal ('{"unit": ...}') would
+ * match bigint and jsonb alike, an ambiguous call.
+ */
+#define FIT_NAME "clv_sbg_fit"
+#define COUNTS_NAME "clv_sbg_fit_counts"
 
 typedef struct sbg_state
 {
@@ -39,7 +46,7 @@ typedef struct sbg_options
 } sbg_options;
 
 static void
-parse_sbg_options(Jsonb *options, sbg_options *out)
+parse_sbg_options(Jsonb *options, const char *fname, sbg_options *out)
 {
 	const clv_option spec[] = {
 		{"max_iter", CLV_OPT_INTEGER, &out->max_iter, 1, 100000},
@@ -52,11 +59,11 @@ parse_sbg_options(Jsonb *options, sbg_options *out)
 	out->max_iter = 500;
 	out->tol = 1e-8;
 	out->unit_days = NAN;
-	clv_parse_options(options, FNAME, spec, lengthof(spec));
+	clv_parse_options(options, fname, spec, lengthof(spec));
 	if (out->start.n > 0 && out->start.n != 2)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("option \"start\" of %s must have 2 values", FNAME)));
+				 errmsg("option \"start\" of %s must have 2 values", fname)));
 	if (out->unit)
 	{
 		Datum		iv = DirectFunctionCall3(interval_in, CStringGetDatum(out->unit),
@@ -66,7 +73,7 @@ parse_sbg_options(Jsonb *options, sbg_options *out)
 		if (!(out->unit_days > 0))
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"unit\" of %s must be a positive interval", FNAME)));
+					 errmsg("option \"unit\" of %s must be a positive interval", fname)));
 		/* recorded as PostgreSQL prints it */
 		out->unit = DatumGetCString(DirectFunctionCall1(interval_out, iv));
 	}
@@ -109,6 +116,7 @@ static void *
 sbg_trans(FunctionCallInfo fcinfo, sbg_state *state, MemoryContext cxt, int customers_arg)
 {
 	int			options_arg = customers_arg ? customers_arg + 1 : 3;
+	const char *fname = customers_arg ? COUNTS_NAME : FIT_NAME;
 	int32		periods = periods_arg(fcinfo);
 	int64		customers = 1;
 	bool		churned;
@@ -141,13 +149,13 @@ sbg_trans(FunctionCallInfo fcinfo, sbg_state *state, MemoryContext cxt, int cust
 		sbg_options opt;
 		Jsonb	   *options = clv_options_arg(fcinfo, options_arg, cxt);
 
-		parse_sbg_options(options, &opt);	/* fail early */
+		parse_sbg_options(options, fname, &opt);	/* fail early */
 		state = palloc0(sizeof(sbg_state));
 		state->options = options;
 		clv_sbg_counts_init(&state->counts, clv_training_memory_bytes());
 	}
 	else
-		clv_check_options_row(fcinfo, options_arg, state->options, FNAME);
+		clv_check_options_row(fcinfo, options_arg, state->options, fname);
 	st = customers > 0
 		? clv_sbg_counts_add(&state->counts, periods, churned, (double) customers, &err)
 		: CLV_OK;				/* an empty cell of a cohort table */
@@ -249,7 +257,7 @@ sbg_receive(StringInfo buf)
 }
 
 const clv_state_family clv_sbg_family = {
-	CLV_STATE_SBG, FNAME,
+	CLV_STATE_SBG, FIT_NAME " or " COUNTS_NAME,
 	{"clv_state_combine", sbg_new_like, sbg_check_same, sbg_merge},
 	sbg_send, sbg_receive
 };
@@ -261,9 +269,9 @@ clv_sbg_fit_trans(PG_FUNCTION_ARGS)
 	return clv_state_trans(fcinfo, &clv_sbg_family, customer_step);
 }
 
-PG_FUNCTION_INFO_V1(clv_sbg_fit_cohort_trans);
+PG_FUNCTION_INFO_V1(clv_sbg_fit_counts_trans);
 Datum
-clv_sbg_fit_cohort_trans(PG_FUNCTION_ARGS)
+clv_sbg_fit_counts_trans(PG_FUNCTION_ARGS)
 {
 	return clv_state_trans(fcinfo, &clv_sbg_family, cohort_step);
 }
@@ -288,8 +296,8 @@ sbg_finish(FunctionCallInfo fcinfo, void *state)
 	if (s == NULL)
 		ereport(ERROR,
 				(errcode(ERRCODE_DATA_EXCEPTION),
-				 errmsg("%s cannot fit a model on zero rows", FNAME)));
-	parse_sbg_options(s->options, &opt);
+				 errmsg("%s cannot fit a model on zero rows", clv_agg_name(fcinfo))));
+	parse_sbg_options(s->options, clv_agg_name(fcinfo), &opt);
 	copt.max_iter = opt.max_iter;
 	copt.tol = opt.tol;
 	copt.start = opt.start.n > 0 ? opt.start.v : NULL;
@@ -349,7 +357,7 @@ check_sbg(const clv_model *m, const char *fname)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s needs an sbg model", fname),
 				 errdetail("The model is a %s model.", clv_model_kind_name(m->kind)),
-				 errhint("Fit one with clv_sbg_fit.")));
+				 errhint("Fit one with clv_sbg_fit or clv_sbg_fit_counts.")));
 }
 
 static const clv_model *
@@ -471,11 +479,16 @@ clv_sbg_derl(PG_FUNCTION_ARGS)
 					 errmsg("rate_unit must be positive")));
 		d = expm1(log1p(d) * (unit_days / rate_days));
 	}
-	if (!(d >= CLV_SBG_MIN_DISCOUNT && isfinite(d)))
+	if (!isfinite(d))
+		ereport(ERROR,
+				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),
+				 errmsg("the discount rate per period is out of range"),
+				 errdetail("The rate converted from rate_unit to the model's period overflows.")));
+	if (d < CLV_SBG_MIN_DISCOUNT)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-				 errmsg("the discount rate per period must be between %g and the largest float8",
-						CLV_SBG_MIN_DISCOUNT),
-				 errdetail("It is %g per period.", d)));
+				 errmsg("the discount rate per period must be at least %g", CLV_SBG_MIN_DISCOUNT),
+				 errdetail("It is %g per period.", d),
+				 errhint("Below that, the series of discounted survival takes too long to sum.")));
 	PG_RETURN_FLOAT8(clv_sbg_residual_lifetime(m->params, renewals, d));
 }

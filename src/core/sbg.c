@@ -354,7 +354,7 @@ polish(const objective *o, double *u, int max_steps, int *iterations)
 				h[4],
 				f = objective_eval(o, u, g, h);
 
-	for (int step = 0; step < max_steps; step++)
+	for (int step = 0; step < max_steps && step < 20; step++)
 	{
 		double		det = h[0] * h[3] - h[1] * h[2],
 					trial[2],
@@ -449,7 +449,8 @@ clv_sbg_solve(const clv_sbg_counts *c, const clv_sbg_options *opt, clv_sbg_fit *
 		clv_set_hint(err, "Give starting values with the \"start\" option.");
 		return CLV_ERR_NOCONVERGE;
 	}
-	fit->converged = polish(&o, u, 20, &fit->iterations) < opt->tol;
+	/* Newton steps count as iterations: max_iter bounds both */
+	fit->converged = polish(&o, u, opt->max_iter - fit->iterations, &fit->iterations) < opt->tol;
 	fit->params[0] = exp(u[0]);
 	fit->params[1] = exp(u[1]);
 	fit->log_likelihood = clv_sbg_log_likelihood(c, fit->params, NULL, NULL);

@@ -92,7 +92,7 @@ def mp_derl_sum(mp, a, b, renewals, d):
 
 
 def fitted_params(name):
-    info = _pg.jsonb("SELECT clv_model_info(clv_sbg_fit(periods, churned, customers)) "
+    info = _pg.jsonb("SELECT clv_model_info(clv_sbg_fit_counts(periods, churned, customers)) "
                      "FROM %s WHERE cohort = '%s'" % (TABLE, name))
     return info["params"]["alpha"], info["params"]["beta"], info
 
@@ -112,7 +112,7 @@ def check_paper(tap):
         # projections for the holdout years 8..12 from the fit and from the
         # published values: within what rounding to three digits moves them
         got = [float(r[0]) for r in _pg.rows(
-            "SELECT 1000 * clv_sbg_survival(m, t) FROM (SELECT clv_sbg_fit(periods, churned, "
+            "SELECT 1000 * clv_sbg_survival(m, t) FROM (SELECT clv_sbg_fit_counts(periods, churned, "
             "customers) m FROM %s WHERE cohort = '%s') f, generate_series(8, 12) t ORDER BY t"
             % (TABLE, name))]
         pa, pb = PUBLISHED[name]
@@ -128,13 +128,13 @@ def check_predictions(tap, mp):
         a, b = mp.mpf(alpha), mp.mpf(beta)
         ts = (0, 1, 2, 7.5, 12, 100, 10000)
         got = [float(r[0]) for r in _pg.rows(
-            "SELECT clv_sbg_survival(m, t) FROM (SELECT clv_sbg_fit(periods, churned, customers) m "
+            "SELECT clv_sbg_survival(m, t) FROM (SELECT clv_sbg_fit_counts(periods, churned, customers) m "
             "FROM %s WHERE cohort = '%s') f, unnest(ARRAY%r::float8[]) WITH ORDINALITY u(t, k) "
             "ORDER BY k" % (TABLE, name, list(ts)))]
         tap.close(got, [float(mp_survival(mp, a, b, t)) for t in ts], 1e-12,
                   "%s: S(t) for t up to 10,000" % name)
         got = [float(r[0]) for r in _pg.rows(
-            "SELECT clv_sbg_palive(m, n, h) FROM (SELECT clv_sbg_fit(periods, churned, customers) m "
+            "SELECT clv_sbg_palive(m, n, h) FROM (SELECT clv_sbg_fit_counts(periods, churned, customers) m "
             "FROM %s WHERE cohort = '%s') f, (VALUES (0, 1), (3, 2), (100, 50), (1000, 9000)) v(n, h)"
             % (TABLE, name))]
         want = [float(mp_survival(mp, a, b, n + h) / mp_survival(mp, a, b, n))
@@ -143,7 +143,7 @@ def check_predictions(tap, mp):
 
         pairs = [(n, d) for n in RENEWALS for d in RATES]
         got = [float(r[0]) for r in _pg.rows(
-            "SELECT clv_sbg_derl(m, n, d) FROM (SELECT clv_sbg_fit(periods, churned, customers) m "
+            "SELECT clv_sbg_derl(m, n, d) FROM (SELECT clv_sbg_fit_counts(periods, churned, customers) m "
             "FROM %s WHERE cohort = '%s') f, unnest(ARRAY%r::int[], ARRAY%r::float8[]) "
             "WITH ORDINALITY u(n, d, k) ORDER BY k"
             % (TABLE, name, [p[0] for p in pairs], [p[1] for p in pairs]))]
