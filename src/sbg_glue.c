@@ -41,7 +41,8 @@ typedef struct sbg_options
 	int			max_iter;
 	double		tol;
 	clv_numbers start;
-	char	   *unit;			/* an interval's text, or NULL */
+	/* an interval's text as given (not as printed: IntervalStyle varies), or NULL */
+	char	   *unit;
 	double		unit_days;		/* NaN without a unit */
 } sbg_options;
 
@@ -74,8 +75,6 @@ parse_sbg_options(Jsonb *options, const char *fname, sbg_options *out)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"unit\" of %s must be a positive interval", fname)));
-		/* recorded as PostgreSQL prints it */
-		out->unit = DatumGetCString(DirectFunctionCall1(interval_out, iv));
 	}
 }
 
