@@ -245,7 +245,7 @@ sbg_receive(StringInfo buf)
 		uint8		churned = clv_state_byte(buf);
 		double		count = clv_state_float8(buf);
 
-		if (periods < 1 || churned > 1 || !(count >= 1 && count <= 9.3e18 && count == floor(count)))
+		if (periods < 1 || churned > 1 || !(count >= 1 && isfinite(count) && count == floor(count)))
 			clv_invalid_state("Pattern " INT64_FORMAT " is not one that rows can produce.", i + 1);
 		if (clv_sbg_counts_add(&s->counts, periods, churned, count, &err) != CLV_OK)
 			raise_pattern_limit(&err);
