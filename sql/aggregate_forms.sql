@@ -27,8 +27,9 @@ SELECT row_number() OVER (ORDER BY cust)::int AS i, x::float8 AS frequency, t_x 
 FROM forms_cbs WHERE cust % 60 = 1;
 CREATE TABLE forms_model AS SELECT clv_bgnbd_fit(x, t_x, t_cal) AS model FROM forms_cbs;
 
--- The expression for an argument, from its name and type
-CREATE FUNCTION pg_temp.arg_for(name text, type regtype) RETURNS text
+-- The expression for an argument, from its name and type (and, where a name
+-- means different things, the aggregate's)
+CREATE FUNCTION pg_temp.arg_for(name text, type regtype, agg text) RETURNS text
 LANGUAGE sql IMMUTABLE AS $$
 SELECT CASE
     WHEN type = 'bytea'::regtype THEN '(SELECT model FROM forms_model)'
@@ -39,14 +40,18 @@ SELECT CASE
     WHEN type = 'float8[]'::regtype THEN 'x_array'
     WHEN type = 'interval'::regtype AND name = 'unit' THEN '''7 days''::interval'
     WHEN type = 'interval'::regtype THEN '''1 day''::interval'
+    -- sBG periods vary by customer; clv_cumulative_expected_purchases's are one horizon
+    WHEN type = 'integer'::regtype AND name = 'periods' AND agg LIKE 'clv_sbg%' THEN '(i % 8 + 1)'
     WHEN type = 'integer'::regtype THEN '6'
     WHEN type = 'bigint'::regtype AND name = 'customer' THEN '(i / 3)::bigint'
+    WHEN type = 'bigint'::regtype AND name = 'customers' THEN '(i % 4 + 1)::bigint'
     WHEN type = 'text'::regtype AND name = 'segment' THEN '(''s'' || i % 4)'
     WHEN type = 'timestamptz'::regtype THEN
         CASE name WHEN 'ordered_at' THEN 'ordered_at'
                   WHEN 'observation_end' THEN '''1997-12-31''::timestamptz'
                   ELSE '''1997-09-30''::timestamptz' END
     WHEN type = 'boolean'::regtype AND name = 'treated' THEN '(i % 2 = 0)'
+    WHEN type = 'boolean'::regtype AND name = 'churned' THEN '(i % 8 < 3)'
     WHEN type = 'boolean'::regtype THEN 'y_bool'
     WHEN type = 'float8'::regtype THEN
         CASE name WHEN 'frequency' THEN 'frequency' WHEN 'recency' THEN 'recency'
@@ -68,7 +73,7 @@ CREATE TABLE forms_calls AS
 SELECT replace(replace(p.oid::regprocedure::text, 'double precision', 'float8'),
                'timestamp with time zone', 'timestamptz') AS aggregate,
        format('%I(%s)', p.proname,
-              string_agg(coalesce(pg_temp.arg_for(n.name, n.type),
+              string_agg(coalesce(pg_temp.arg_for(n.name, n.type, p.proname),
                                   format('(no argument for %s %s)', n.name, n.type)),
                          ', ' ORDER BY n.k)) AS call
 FROM pg_aggregate a

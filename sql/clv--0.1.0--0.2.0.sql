@@ -801,3 +801,75 @@ CREATE AGGREGATE clv_bgbb_fit(frequency float8, recency float8, n float8, custom
 );
 COMMENT ON AGGREGATE clv_bgbb_fit(float8, float8, float8, float8) IS
     'fit the BG/BB model on a count table: each row stands for customers customers with that frequency, recency and n';
+
+-- ---- contractual customers: the shifted-beta-geometric (sBG) model ---------
+-- The state counts customers per (periods, churned) pattern, so partial
+-- states combine exactly; the final function fits on a sorted copy
+-- (READ_ONLY), so the aggregates also run as window functions.  The counts
+-- form has a name of its own: clv_sbg_fit(integer, boolean, bigint) beside
+-- clv_sbg_fit(integer, boolean, jsonb) would make a call with an options
+-- literal ambiguous.
+CREATE FUNCTION clv_sbg_fit_trans(clv_state, integer, boolean)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_sbg_fit_trans(clv_state, integer, boolean, jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_sbg_fit_counts_trans(clv_state, integer, boolean, bigint)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_sbg_fit_counts_trans(clv_state, integer, boolean, bigint, jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_sbg_fit_final(clv_state)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_sbg_fit(periods integer, churned boolean) (
+    SFUNC = clv_sbg_fit_trans, STYPE = clv_state, SSPACE = 1024,
+    FINALFUNC = clv_sbg_fit_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_sbg_fit(periods integer, churned boolean, options jsonb) (
+    SFUNC = clv_sbg_fit_trans, STYPE = clv_state, SSPACE = 1024,
+    FINALFUNC = clv_sbg_fit_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_sbg_fit_counts(periods integer, churned boolean, customers bigint) (
+    SFUNC = clv_sbg_fit_counts_trans, STYPE = clv_state, SSPACE = 1024,
+    FINALFUNC = clv_sbg_fit_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_sbg_fit_counts(periods integer, churned boolean, customers bigint, options jsonb) (
+    SFUNC = clv_sbg_fit_counts_trans, STYPE = clv_state, SSPACE = 1024,
+    FINALFUNC = clv_sbg_fit_final, FINALFUNC_MODIFY = READ_ONLY,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_sbg_fit(integer, boolean) IS
+    'shifted-beta-geometric (sBG) retention model, one row per customer: periods observed (the period of leaving when churned) → sbg model';
+COMMENT ON AGGREGATE clv_sbg_fit(integer, boolean, jsonb) IS
+    'sBG retention model, one row per customer; options max_iter, tol, start, unit (an interval: the length of a period) → sbg model';
+COMMENT ON AGGREGATE clv_sbg_fit_counts(integer, boolean, bigint) IS
+    'sBG retention model from cohort counts: customers who churned in period periods, or were still subscribed after it → sbg model';
+COMMENT ON AGGREGATE clv_sbg_fit_counts(integer, boolean, bigint, jsonb) IS
+    'sBG retention model from cohort counts; options max_iter, tol, start, unit → sbg model';
+
+CREATE FUNCTION clv_sbg_survival(model bytea, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_sbg_survival(bytea, float8) IS
+    'sBG survival S(t) = B(alpha, beta + t) / B(alpha, beta): the share of a new cohort still subscribed after t periods';
+CREATE FUNCTION clv_sbg_retention(model bytea, t float8)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_sbg_retention(bytea, float8) IS
+    'sBG retention rate r(t) = S(t) / S(t - 1) = (beta + t - 1) / (alpha + beta + t - 1), t >= 1';
+CREATE FUNCTION clv_sbg_palive(model bytea, renewals integer, periods_ahead integer)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_sbg_palive(bytea, integer, integer) IS
+    'sBG probability that a customer who has renewed renewals times is still subscribed periods_ahead periods later: S(renewals + periods_ahead) / S(renewals)';
+CREATE FUNCTION clv_sbg_derl(model bytea, renewals integer, discount_rate float8)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_sbg_derl(bytea, integer, float8) IS
+    'sBG discounted expected residual lifetime, in periods, of a customer who has renewed renewals times, just before the next renewal (Fader & Hardie 2010); discount_rate per period';
+CREATE FUNCTION clv_sbg_derl(model bytea, renewals integer, discount_rate float8, rate_unit interval)
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_sbg_derl(bytea, integer, float8, interval) IS
+    'sBG discounted expected residual lifetime with discount_rate per rate_unit, converted to the period the model records (its "unit" option)';

@@ -134,7 +134,7 @@ SELECT pg_temp.text_of('\x584c56530001020000000000')::clv_state;   -- wrong magi
 CREATE TABLE st_bad AS
 SELECT pg_temp.flat(linreg::clv_state) AS b FROM st_shipped WHERE g = 0;
 SELECT pg_temp.text_of(set_byte(b, 5, 2))::clv_state FROM st_bad;
-SELECT pg_temp.text_of(set_byte(b, 6, 13))::clv_state FROM st_bad;
+SELECT pg_temp.text_of(set_byte(b, 6, 200))::clv_state FROM st_bad;
 SELECT pg_temp.text_of(set_byte(b, 7, 1 - get_byte(b, 7)))::clv_state FROM st_bad;
 SELECT pg_temp.text_of(set_byte(b, 40, get_byte(b, 40) # 1))::clv_state FROM st_bad;
 -- the same with their SQLSTATEs; cut or extended, a resealed payload is its
@@ -145,7 +145,7 @@ FROM st_bad, LATERAL (VALUES
     ('too short', 'Q0xWUw=='),
     ('wrong magic', pg_temp.text_of('\x584c56530001020000000000')),
     ('version 2', pg_temp.text_of(set_byte(b, 5, 2))),
-    ('family 13', pg_temp.text_of(set_byte(b, 6, 13))),
+    ('family 200', pg_temp.text_of(set_byte(b, 6, 200))),
     ('family 0', pg_temp.text_of(set_byte(b, 6, 0))),
     ('byte order', pg_temp.text_of(set_byte(b, 7, 1 - get_byte(b, 7)))),
     ('checksum', pg_temp.text_of(set_byte(b, 40, get_byte(b, 40) # 1))),

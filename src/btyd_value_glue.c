@@ -261,8 +261,8 @@ clv_btyd_memo_factor(clv_btyd_memo *memo, clv_btyd_model model, const double *pa
  * the call or recorded in the model, or both when they agree.  The discount
  * rate is annual.
  */
-static double
-interval_days(const Interval *iv, const char *what)
+double
+clv_interval_days(const Interval *iv, const char *what)
 {
 	/* a month is an average Gregorian month, so '1 year' is 365.25 days */
 	double		days = iv->month * (DAYS_PER_YEAR / MONTHS_PER_YEAR) + iv->day +
@@ -289,8 +289,8 @@ static void
 read_value_settings(const Interval *horizon, const Interval *unit, double annual,
 					text *method, value_settings *set)
 {
-	double		horizon_days = interval_days(horizon, "horizon"),
-				unit_days = interval_days(unit, "unit");
+	double		horizon_days = clv_interval_days(horizon, "horizon"),
+				unit_days = clv_interval_days(unit, "unit");
 
 	set->valid = false;
 	if (unit_days <= 0)
@@ -410,7 +410,7 @@ clv_dert(PG_FUNCTION_ARGS)
 				 errhint("Use clv_lifetime_value with a long horizon for a %s model.",
 						 clv_model_kind_name(m->kind))));
 	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
-	unit_days = interval_days(call_unit(memo, rate_arg == 5 ? PG_GETARG_INTERVAL_P(4) : NULL,
+	unit_days = clv_interval_days(call_unit(memo, rate_arg == 5 ? PG_GETARG_INTERVAL_P(4) : NULL,
 										"clv_dert"), "unit");
 	annual = clv_finite_arg(fcinfo, rate_arg, "annual_discount_rate");
 	if (unit_days <= 0 || annual <= 0)

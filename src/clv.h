@@ -145,7 +145,8 @@ typedef enum clv_state_family_id
 	CLV_STATE_KMEANS = 9,
 	CLV_STATE_ALLOCATION = 10,
 	CLV_STATE_THRESHOLD = 11,
-	CLV_STATE_MONITOR = 12
+	CLV_STATE_MONITOR = 12,
+	CLV_STATE_SBG = 13
 } clv_state_family_id;
 
 typedef struct clv_state_family
@@ -426,6 +427,14 @@ extern void clv_btyd_refuse_discrete(clv_btyd_model model, const char *fname);
 
 /* Append the keys clv_model_info reports for a forest or gbm model. */
 extern void clv_ensemble_info(StringInfo buf, const clv_model *model);
+
+/*
+ * An interval in days, a month being an average Gregorian month (so '1 year'
+ * is 365.25 days); negative is an error naming what (btyd_value_glue.c).
+ */
+#include "datatype/timestamp.h"
+
+extern double clv_interval_days(const Interval *iv, const char *what);
 
 /* ---- k-means (kmeans_glue.c) -------------------------------------------- */
 

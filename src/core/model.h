@@ -28,6 +28,7 @@ typedef enum clv_model_kind
 	CLV_KIND_FOREST = 7,
 	CLV_KIND_GBM = 8,
 	CLV_KIND_KMEANS = 9,
+	CLV_KIND_SBG = 10,
 	CLV_KIND_BGBB = 11
 } clv_model_kind;
 

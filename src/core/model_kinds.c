@@ -5,7 +5,7 @@
  * never branch on it; adding a kind is a family's core file, its glue file,
  * one row below and its tests (see doc/adding-a-model-kind.md).
  *
- * Four payload shapes serve the nine kinds: a linear predictor's
+ * Four payload shapes serve the ten kinds: a linear predictor's
  * coefficients, a probabilistic model's positive parameters, a tree
  * ensemble, k-means centroids.
  */
@@ -217,6 +217,7 @@ static const clv_kind_ops kinds[] = {
 	[CLV_KIND_MBGNBD] = PROBABILISTIC(CLV_KIND_MBGNBD, "mbgnbd", 4),
 	[CLV_KIND_PARETONBD] = PROBABILISTIC(CLV_KIND_PARETONBD, "paretonbd", 4),
 	[CLV_KIND_GAMMAGAMMA] = PROBABILISTIC(CLV_KIND_GAMMAGAMMA, "gammagamma", 3),
+	[CLV_KIND_SBG] = PROBABILISTIC(CLV_KIND_SBG, "sbg", 2),
 	[CLV_KIND_FOREST] = ENSEMBLE(CLV_KIND_FOREST, "forest"),
 	[CLV_KIND_GBM] = ENSEMBLE(CLV_KIND_GBM, "gbm"),
 	[CLV_KIND_KMEANS] = {.kind = CLV_KIND_KMEANS, .name = "kmeans", .encode = kmeans_encode,

@@ -62,10 +62,11 @@ FLOAT_COLUMNS = {
 }
 
 
-def arg_for(name, typ):
-    """The expression for an argument, from its name and type, over the rows
-    r of test/citus/setup.sql and the model m (as sql/aggregate_forms.sql
-    derives its arguments); None when there is no rule."""
+def arg_for(name, typ, agg):
+    """The expression for an argument, from its name and type (and, where a
+    name means different things, the aggregate agg's), over the rows r of
+    test/citus/setup.sql and the model m (as sql/aggregate_forms.sql derives
+    its arguments); None when there is no rule."""
     if typ == "bytea":
         return "m.model"
     if typ == "jsonb":
@@ -77,9 +78,12 @@ def arg_for(name, typ):
     if typ == "interval":
         return "'7 days'::interval" if name == "unit" else "'1 day'::interval"
     if typ == "integer":
-        return "6"
+        # sBG periods vary by customer; clv_cumulative_expected_purchases's are one horizon
+        return "(r.i % 8 + 1)" if name == "periods" and agg.startswith("clv_sbg") else "6"
     if typ == "bigint" and name == "customer":
         return "(r.i / 3)::bigint"
+    if typ == "bigint" and name == "customers":
+        return "(r.i % 4 + 1)::bigint"
     if typ == "text" and name == "segment":
         return "('s' || r.i % 4)"
     if typ == "timestamp with time zone":
@@ -87,7 +91,7 @@ def arg_for(name, typ):
                 "observation_end": "'1997-12-31'::timestamptz"}.get(
                     name, "'1997-09-30'::timestamptz")
     if typ == "boolean":
-        return "(r.i % 2 = 0)" if name == "treated" else "r.y_bool"
+        return {"treated": "(r.i % 2 = 0)", "churned": "(r.i % 8 < 3)"}.get(name, "r.y_bool")
     if typ == "double precision":
         column = FLOAT_COLUMNS.get(name, "y_float8")
         return column if "::" in column else "r." + column
@@ -169,7 +173,7 @@ def check_aggregates(tap):
     aggregates = _pg.rows(AGGREGATES)
     partial, gathered = [], []
     for signature, name, combinable, rettype, names, types in aggregates:
-        args = [arg_for(n, t) for n, t in zip(names.split(","), types.split(","))]
+        args = [arg_for(n, t, name) for n, t in zip(names.split(","), types.split(","))]
         if None in args:
             tap.ok(False, "%s: arguments" % signature, "no rule for an argument in %s / %s"
                    % (names, types))

@@ -46,7 +46,7 @@ import _pg  # noqa: E402  (the repository's psql helpers)
 HEADER = 12
 LINREG_FAMILY = 2                   # clv_linreg_fit's, which clv_linreg_stats returns
 MAGIC = b"CLVS"
-N_FAMILIES = 12
+N_FAMILIES = 13
 FAMILY_NAMES = {1: "summary", 2: "linreg", 3: "logreg", 4: "btyd", 5: "tracking",
                 6: "ranking", 7: "trees", 8: "qini", 9: "kmeans", 10: "allocation",
                 11: "threshold", 12: "monitor"}
@@ -165,6 +165,11 @@ SEEDS = [
      "clv_psi_final", "rows", "true"),
     ("calibration", 12, "float8, float8, integer", "score, y, 3", "clv_calibration_trans",
      "clv_calibration_final", "rows", "true"),
+    ("sbg", 13, "integer, boolean", "(i % 8) + 1, i % 8 < 3", "clv_sbg_fit_trans", "clv_sbg_fit_final",
+     "rows", "true"),
+    ("sbg_counts", 13, "integer, boolean, bigint, jsonb",
+     "(i % 8) + 1, i % 8 < 3, (i % 4)::bigint, '{\"unit\": \"1 month\", \"max_iter\": 50}'::jsonb",
+     "clv_sbg_fit_counts_trans", "clv_sbg_fit_final", "rows", "true"),
 ]
 
 SETUP_SQL = r"""

@@ -4,7 +4,8 @@
  * A handful of small valid models of each kind, with and without feature
  * names and metadata, so that mutations start from bytes that pass every
  * check, a few small tree ensembles (under the fuzzer's 4096-byte
- * inputs) and k-means models with and without standardization.  It writes the current format version; the seeds named v1_* are
+ * inputs), k-means models with and without standardization and an sBG
+ * model.  It writes the current format version; the seeds named v1_* are
  * the same models as clv 0.1.0 wrote them (format version 1), kept so that
  * the fuzzer keeps exercising the version-1 decoder.  Not part of the
  * build; regenerate with:
@@ -73,6 +74,29 @@ write_bytes(const char *dir, const char *name, const clv_buf *buf)
 	else
 		printf("%s: %zu bytes\n", path, buf->len);
 	return ok ? 0 : 1;
+}
+
+/* A probabilistic model: its positive parameters, as the fit writes them. */
+static int
+write_params_seed(const char *dir, const char *name, clv_model_kind kind,
+				  const char *const *names, uint32_t p, const double *params,
+				  const char *meta)
+{
+	clv_model	m;
+	clv_buf		buf;
+	int			failed;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = kind;
+	m.n_features = p;
+	m.feature_names = (char **) names;
+	m.meta = (char *) meta;
+	m.n_params = clv_model_kind_params(kind);
+	m.params = (double *) params;
+	clv_model_encode(&m, &buf);
+	failed = write_bytes(dir, name, &buf);
+	clv_release(buf.data);
+	return failed;
 }
 
 /* A small ensemble trained on a fixed design with some missing values. */
@@ -186,6 +210,8 @@ main(int argc, char **argv)
 	const char *const rfm[] = {"recency", "frequency", "monetary"};
 	const char *const two[] = {"tenure_days", "orders_90d"};
 	const char *const odd[] = {"", "caf\xc3\xa9", "x y"};
+	const char *const sbg_features[] = {"periods", "churned"};
+	const double sbg_params[] = {0.704, 1.182};
 	const char *wide[24];
 	char		wide_buf[24][16];
 	int			failed = 0;
@@ -217,5 +243,7 @@ main(int argc, char **argv)
 	failed += write_tree_seed(argv[1], "gbm_logistic_p3", 4, 3, NULL);
 	failed += write_kmeans_seed(argv[1], "kmeans_k3_p2", 3, 2, false, NULL);
 	failed += write_kmeans_seed(argv[1], "kmeans_k4_p3_standardized", 4, 3, true, rfm);
+	failed += write_params_seed(argv[1], "sbg_seed", CLV_KIND_SBG, sbg_features, 2, sbg_params,
+								"{\"n\": 1000, \"unit\": \"1 year\", \"unit_days\": 365.25}");
 	return failed ? 1 : 0;
 }
