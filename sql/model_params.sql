@@ -281,3 +281,15 @@ SELECT abs(clv_expected_purchases(clv_model_from_params('bgnbd', '{"r": 5, "alph
 SELECT round(clv_palive(m, 3, 4, 6)::numeric, 6) AS palive_3_4_6,
        round(clv_expected_purchases(m, 5, 6, 6, 6)::numeric, 6) AS expected_6_6_6
 FROM (SELECT clv_model_from_params('bgbb', '{"alpha": 1.204, "beta": 0.750, "gamma": 0.657, "delta": 2.783}') AS m) f;
+
+-- sBG from the published estimates of the "regular" cohort (Fader & Hardie 2007,
+-- alpha 0.704, beta 1.182): survivors per 1,000 in years 8 to 12 as projected
+-- from them (220.1, 204.4, 191.2, 179.9, 170.1; sql/sbg.sql fits the cohort)
+SELECT t, round((1000 * clv_sbg_survival(m, t))::numeric, 1) AS survivors
+FROM (SELECT clv_model_from_params('sbg', '{"alpha": 0.704, "beta": 1.182, "unit": "1 year"}') AS m) f,
+     generate_series(8, 12) t ORDER BY t;
+SELECT clv_model_info(clv_model_from_params('sbg', '{"alpha": 0.704, "beta": 1.182, "unit": "1 year"}'))
+       - 'format_version' AS sbg_info;
+SELECT pg_temp.sqlstate_of($$SELECT clv_model_from_params('sbg', '{"alpha": 0.704}')$$) AS missing_beta,
+       pg_temp.sqlstate_of($$SELECT clv_model_from_params('sbg', '{"alpha": 0.704, "beta": 1, "unit": "0 days"}')$$) AS zero_unit,
+       pg_temp.sqlstate_of($$SELECT clv_model_from_params('sbg', '{"alpha": 0, "beta": 1}')$$) AS zero_alpha;

@@ -435,6 +435,8 @@ extern void clv_ensemble_info(StringInfo buf, const clv_model *model);
 #include "datatype/timestamp.h"
 
 extern double clv_interval_days(const Interval *iv, const char *what);
+/* The days of an sBG model's period from its unit's text (22023 unless positive). */
+extern double clv_sbg_unit_days(const char *unit, const char *what, const char *fname);
 
 /* ---- k-means (kmeans_glue.c) -------------------------------------------- */
 

@@ -133,6 +133,49 @@ build_linear(clv_model_kind kind, Jsonb *params)
 	return clv_model_to_bytea(&model);
 }
 
+/*
+ * The sBG retention model: alpha and beta, and an optional unit (the length
+ * of a period) recorded as clv_sbg_fit records it, with its days beside it.
+ */
+static bytea *
+build_sbg(clv_model_kind kind, Jsonb *params)
+{
+	static const char *const names[] = {"alpha", "beta"};
+	static const char *const features[] = {"periods", "churned"};
+	double		v[2] = {NAN, NAN};
+	char	   *unit = NULL;
+	const clv_option spec[] = {
+		{"alpha", CLV_OPT_NUMBER, &v[0], 1e-300, 1e300},
+		{"beta", CLV_OPT_NUMBER, &v[1], 1e-300, 1e300},
+		{"unit", CLV_OPT_STRING, &unit},
+	};
+	StringInfoData meta;
+	clv_model	model = {0};
+
+	clv_parse_object(params, FNAME, "parameter", spec, lengthof(spec));
+	for (int i = 0; i < 2; i++)
+		if (isnan(v[i]))
+			missing_parameter(kind, names[i], quoted_list(names, 2));
+	initStringInfo(&meta);
+	appendStringInfoString(&meta, "{\"fitted\": false");
+	clv_json_named_numbers(&meta, "params", names, v, 2);
+	if (unit != NULL)
+	{
+		clv_json_key(&meta, "unit");
+		escape_json(&meta, unit);
+		clv_json_number(&meta, "unit_days", clv_sbg_unit_days(unit, "parameter", FNAME));
+	}
+	appendStringInfoChar(&meta, '}');
+
+	model.kind = kind;
+	model.n_features = 2;
+	model.feature_names = (char **) features;
+	model.meta = meta.data;
+	model.n_params = 2;
+	model.params = v;
+	return clv_model_to_bytea(&model);
+}
+
 /* The kinds built from parameters, each named as clv_model_info names it. */
 static const struct
 {
@@ -145,6 +188,7 @@ static const struct
 	{CLV_KIND_MBGNBD, build_btyd},
 	{CLV_KIND_PARETONBD, build_btyd},
 	{CLV_KIND_GAMMAGAMMA, build_btyd},
+	{CLV_KIND_SBG, build_sbg},
 	{CLV_KIND_BGBB, build_btyd},
 };
 

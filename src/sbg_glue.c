@@ -66,16 +66,21 @@ parse_sbg_options(Jsonb *options, const char *fname, sbg_options *out)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("option \"start\" of %s must have 2 values", fname)));
 	if (out->unit)
-	{
-		Datum		iv = DirectFunctionCall3(interval_in, CStringGetDatum(out->unit),
-											 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+		out->unit_days = clv_sbg_unit_days(out->unit, "option", fname);
+}
 
-		out->unit_days = clv_interval_days(DatumGetIntervalP(iv), "option \"unit\"");
-		if (!(out->unit_days > 0))
-			ereport(ERROR,
-					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
-					 errmsg("option \"unit\" of %s must be a positive interval", fname)));
-	}
+double
+clv_sbg_unit_days(const char *unit, const char *what, const char *fname)
+{
+	Datum		iv = DirectFunctionCall3(interval_in, CStringGetDatum(unit),
+										 ObjectIdGetDatum(InvalidOid), Int32GetDatum(-1));
+	double		days = clv_interval_days(DatumGetIntervalP(iv), psprintf("%s \"unit\"", what));
+
+	if (!(days > 0))
+		ereport(ERROR,
+				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+				 errmsg("%s \"unit\" of %s must be a positive interval", what, fname)));
+	return days;
 }
 
 /* ---- transition ------------------------------------------------------------ */
