@@ -24,11 +24,15 @@
 #define MEMO_MIN_ENTRIES 512
 #define MEMO_MAX_ENTRIES 32768
 
+/* with the parameters that vary between the customers of a covariate model */
 typedef struct memo_key
 {
 	double		x,
 				T,
-				horizon;
+				horizon,
+				alpha,
+				a,
+				b;
 } memo_key;
 
 typedef struct memo_entry
@@ -42,10 +46,11 @@ typedef struct memo_entry
 static inline uint32
 memo_key_hash(memo_key k)
 {
-	uint64		bits[3];
+	uint64		bits[6];
 
 	memcpy(bits, &k, sizeof(bits));
-	return (uint32) (clv_mix64(bits[0] ^ clv_mix64(bits[1] ^ clv_mix64(bits[2]))) >> 32);
+	return (uint32) (clv_mix64(bits[0] ^ clv_mix64(bits[1] ^ clv_mix64(bits[2] ^
+			clv_mix64(bits[3] ^ clv_mix64(bits[4] ^ clv_mix64(bits[5])))))) >> 32);
 }
 
 #define SH_PREFIX memo
@@ -53,7 +58,8 @@ memo_key_hash(memo_key k)
 #define SH_KEY_TYPE memo_key
 #define SH_KEY key
 #define SH_HASH_KEY(tb, k) memo_key_hash(k)
-#define SH_EQUAL(tb, a, b) ((a).x == (b).x && (a).T == (b).T && (a).horizon == (b).horizon)
+#define SH_EQUAL(tb, p, q) ((p).x == (q).x && (p).T == (q).T && (p).horizon == (q).horizon && \
+							(p).alpha == (q).alpha && (p).a == (q).a && (p).b == (q).b)
 #define SH_SCOPE static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -88,7 +94,7 @@ clv_btyd_purchase_model_arg(FunctionCallInfo fcinfo, const char *fname, clv_btyd
 	MemoryContext cxt;
 	const clv_model *m = clv_cached_model_derived(fcinfo, 0, &derived, &cxt);
 
-	*model = clv_btyd_model_of(m, fname, false);
+	*model = clv_btyd_customer_model_of(m, fname);
 	if (*derived == NULL)
 	{
 		clv_btyd_memo *fresh = MemoryContextAllocZero(cxt, sizeof(clv_btyd_memo));
@@ -110,7 +116,7 @@ bool
 clv_btyd_memo_factor(clv_btyd_memo *memo, clv_btyd_model model, const double *params,
 					 double horizon, double step, double rate, double x, double T, double *out)
 {
-	memo_key	key = {x + 0.0, T + 0.0, horizon + 0.0};	/* −0 as 0 */
+	memo_key	key = {x + 0.0, T + 0.0, horizon + 0.0, params[1], params[2], params[3]};	/* −0 as 0 */
 	memo_entry *e;
 	bool		found;
 
@@ -225,7 +231,9 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 				T,
 				mon,
 				spend,
-				purchases;
+				purchases,
+				own[4];
+	const double *params;
 	clv_error	err;
 
 	if (!clv_btyd_model_of_kind(sm->kind, &spend_model) || !clv_btyd_models[spend_model].spend)
@@ -235,6 +243,7 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 						clv_model_kind_name(sm->kind)),
 				 errhint("The second argument takes a model fitted by clv_gammagamma_fit.")));
 	clv_btyd_customer_args(fcinfo, 2, purchase, &x, &tx, &T);
+	params = clv_btyd_customer_params(fcinfo, pm, purchase, 10, "clv_lifetime_value", own);
 	mon = clv_finite_arg(fcinfo, 5, "monetary");
 	clv_check(clv_btyd_check_customer(spend_model, x, mon, 0, &err), &err);
 	/* the settings are usually the same on every row: checked once */
@@ -244,11 +253,11 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 		!text_is(method, set->continuous ? "continuous" : "discrete"))
 		read_value_settings(horizon, unit, annual, method, set);
 	clv_check(clv_btyd_expected_spend(spend_model, sm->params, x, mon, &spend, &err), &err);
-	if (!clv_btyd_memo_factor(memo, purchase, pm->params, set->horizon_units,
+	if (!clv_btyd_memo_factor(memo, purchase, params, set->horizon_units,
 							  set->continuous ? 0 : 1, set->rate, x, T, &purchases))
 		clv_btyd_hypergeometric_error();
 	if (set->horizon_units > 0)
-		purchases *= clv_btyd_palive_of(purchase, pm->params, x, tx, T);
+		purchases *= clv_btyd_palive_of(purchase, params, x, tx, T);
 	if (!isfinite(purchases))
 		clv_btyd_hypergeometric_error();
 	PG_RETURN_FLOAT8(spend * purchases);
@@ -260,13 +269,15 @@ Datum
 clv_dert(PG_FUNCTION_ARGS)
 {
 	const clv_model *m = clv_cached_model(fcinfo, 0);
-	clv_btyd_model model = clv_btyd_model_of(m, "clv_dert", false);
+	clv_btyd_model model = clv_btyd_customer_model_of(m, "clv_dert");
 	double		x,
 				tx,
 				T,
 				unit_days,
 				annual,
-				dert;
+				dert,
+				own[4];
+	const double *params;
 
 	if (clv_btyd_models[model].dert == NULL)
 		ereport(ERROR,
@@ -276,6 +287,7 @@ clv_dert(PG_FUNCTION_ARGS)
 				 errhint("Use clv_lifetime_value with a long horizon for a %s model.",
 						 clv_model_kind_name(m->kind))));
 	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
+	params = clv_btyd_customer_params(fcinfo, m, model, 6, "clv_dert", own);
 	unit_days = interval_days(PG_GETARG_INTERVAL_P(4), "unit");
 	annual = clv_finite_arg(fcinfo, 5, "annual_discount_rate");
 	if (unit_days <= 0 || annual <= 0)
@@ -283,7 +295,7 @@ clv_dert(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unit and annual_discount_rate must be positive"),
 				 errdetail("Without discounting, expected residual purchases are unbounded.")));
-	if (!clv_btyd_dert(model, m->params, x, tx, T, clv_btyd_discount_rate(annual, unit_days),
+	if (!clv_btyd_dert(model, params, x, tx, T, clv_btyd_discount_rate(annual, unit_days),
 					   &dert))
 		clv_btyd_hypergeometric_error();
 	PG_RETURN_FLOAT8(dert);

@@ -17,6 +17,9 @@ double		clv_bgnbd_ll(const clv_patterns *p, const clv_time_index *ix,
 						 const double *params, double *grad);
 double		clv_mbgnbd_ll(const clv_patterns *p, const clv_time_index *ix,
 						  const double *params, double *grad);
+/* One customer's log-likelihood and, when grad is not NULL, its gradient in (r, α, a, b). */
+double		clv_bgnbd_customer_ll(const double *params, double x, double tx, double T,
+								  double *grad);
 int			clv_bgnbd_starts(const clv_patterns *p, double mean_T,
 							 double starts[][CLV_BTYD_MAX_PARAMS]);
 double		clv_bgnbd_palive(const double *params, double x, double tx, double T);
