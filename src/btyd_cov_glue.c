@@ -26,7 +26,7 @@ typedef struct cov_state
 	clv_btyd_model model;
 	int			p1,
 				p2;
-	clv_rows	rows;			/* (x, t_x, T, z1, z2), y = 1 */
+	clv_rows	rows;			/* (z1, z2, x, t_x, T), y = 1 */
 	Jsonb	   *options;		/* NULL when none were given */
 } cov_state;
 
@@ -110,7 +110,10 @@ raise_row_limit(clv_error *err)
 static void *
 cov_trans(FunctionCallInfo fcinfo, cov_state *state, MemoryContext cxt, clv_btyd_model model)
 {
-	double		row[3 + 2 * CLV_BTYD_COV_MAX];
+	double		row[3 + 2 * CLV_BTYD_COV_MAX],
+				x,
+				tx,
+				T;
 	const double *z1,
 			   *z2;
 	int			p1,
@@ -119,7 +122,7 @@ cov_trans(FunctionCallInfo fcinfo, cov_state *state, MemoryContext cxt, clv_btyd
 	clv_status	st;
 	MemoryContext old;
 
-	clv_btyd_customer_args(fcinfo, 1, model, &row[0], &row[1], &row[2]);
+	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
 	z1 = covariates_arg(fcinfo, 4, "purchase_covariates", &p1);
 	z2 = covariates_arg(fcinfo, 5, "dropout_covariates", &p2);
 
@@ -151,10 +154,14 @@ cov_trans(FunctionCallInfo fcinfo, cov_state *state, MemoryContext cxt, clv_btyd
 		covariate_count_error("purchase_covariates", p1, state->p1, "in the earlier rows");
 	if (p2 != state->p2)
 		covariate_count_error("dropout_covariates", p2, state->p2, "in the earlier rows");
+	/* covariates first: sorted, customers of the same parameters come together */
 	if (p1 > 0)
-		memcpy(row + 3, z1, sizeof(double) * p1);
+		memcpy(row, z1, sizeof(double) * p1);
 	if (p2 > 0)
-		memcpy(row + 3 + p1, z2, sizeof(double) * p2);
+		memcpy(row + p1, z2, sizeof(double) * p2);
+	row[p1 + p2] = x;
+	row[p1 + p2 + 1] = tx;
+	row[p1 + p2 + 2] = T;
 	st = clv_rows_append(&state->rows, 1, row, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
@@ -259,11 +266,12 @@ cov_receive(StringInfo buf)
 		double		v[3 + 2 * CLV_BTYD_COV_MAX];
 
 		memcpy(v, state->rows.x + i * state->rows.p, sizeof(double) * state->rows.p);
-		for (uint32 j = 3; j < state->rows.p; j++)
+		for (uint32 j = 0; j < p1 + p2; j++)
 			if (!isfinite(v[j]))
 				clv_invalid_state("Row " UINT64_FORMAT " has a covariate that is not finite.",
 								  i + 1);
-		if (clv_btyd_check_customer(state->model, v[0], v[1], v[2], &err) != CLV_OK)
+		if (clv_btyd_check_customer(state->model, v[p1 + p2], v[p1 + p2 + 1], v[p1 + p2 + 2],
+									&err) != CLV_OK)
 			clv_invalid_state("Row " UINT64_FORMAT " is not one that rows can produce.", i + 1);
 		state->rows.y[i] = 1;
 		if ((i & 0xFFFF) == 0)
@@ -359,8 +367,11 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 	/* the plain model on the same customers: the start, and the answer without covariates */
 	clv_patterns_init(&patterns, 0);
 	for (size_t i = 0; i < n; i++)
-		clv_check(clv_patterns_add(&patterns, sorted.x[i * p], sorted.x[i * p + 1],
-								   sorted.x[i * p + 2], w[i], &err), &err);
+	{
+		const double *h = sorted.x + i * p + p1 + p2;
+
+		clv_check(clv_patterns_add(&patterns, h[0], h[1], h[2], w[i], &err), &err);
+	}
 	clv_patterns_compact(&patterns);
 	base_opt.max_iter = opt.max_iter;
 	clv_check(clv_btyd_solve(state->model, &patterns, &base_opt, &base, &err), &err);

@@ -327,15 +327,16 @@ void		clv_btyd_cov_customer(clv_btyd_model model, const double *theta, int p1, i
 								  const double *z1, const double *z2, double *out);
 
 /*
- * Training rows of a covariate fit: row i is (x, t_x, T, z1..., z2...), its
- * weight (customers with that row) w[i].
+ * Training rows of a covariate fit: row i is (z1..., z2..., x, t_x, T), its
+ * weight (customers with that row) w[i].  Sorted, rows of the same customer
+ * parameters come together, which the likelihood makes use of.
  */
 typedef struct clv_cov_rows
 {
 	size_t		n;
 	int			p1,
 				p2;
-	const double *v;			/* n × (3 + p1 + p2), row-major */
+	const double *v;			/* n × (p1 + p2 + 3), row-major */
 	const double *w;
 } clv_cov_rows;
 

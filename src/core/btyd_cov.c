@@ -11,6 +11,7 @@
  * plain fits.
  */
 #include "btyd_internal.h"
+#include "sort.h"
 
 #include <math.h>
 #include <string.h>
@@ -55,13 +56,14 @@ clv_btyd_cov_customer(clv_btyd_model model, const double *theta, int p1, int p2,
 
 /* One customer's log-likelihood at their parameters c, and its gradient in c. */
 static double
-customer_ll(clv_btyd_model model, const double *c, double x, double tx, double T, double *g)
+customer_ll(clv_btyd_model model, const double *c, double x, double tx, double T, double *g,
+			clv_bgnbd_memo *memo)
 {
 	clv_pattern one = {x, tx, T, 1};
 	clv_patterns single = {.v = &one, .n = 1, .cap = 1};
 
 	if (model == CLV_BTYD_BGNBD)
-		return clv_bgnbd_customer_ll(c, x, tx, T, g);
+		return clv_bgnbd_customer_ll(c, x, tx, T, g, memo);
 	return clv_paretonbd_ll(&single, NULL, c, g);
 }
 
@@ -73,20 +75,21 @@ clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
 				p2 = rows->p2,
 				stride = 3 + p1 + p2;
 	double		ll = 0;
+	clv_bgnbd_memo memo = {0};
 
 	if (grad)
 		memset(grad, 0, sizeof(double) * (N_BASE + p1 + p2));
 	for (size_t i = 0; i < rows->n; i++)
 	{
-		const double *row = rows->v + i * stride,
-				   *z1 = row + 3,
-				   *z2 = row + 3 + p1;
+		const double *z1 = rows->v + i * stride,
+				   *z2 = z1 + p1,
+				   *h = z2 + p2;
 		double		w = rows->w[i],
 					c[N_BASE],
 					g[N_BASE];
 
 		clv_btyd_cov_customer(model, theta, p1, p2, z1, z2, c);
-		ll += w * customer_ll(model, c, row[0], row[1], row[2], grad ? g : NULL);
+		ll += w * customer_ll(model, c, h[0], h[1], h[2], grad ? g : NULL, &memo);
 		if (grad)
 		{
 			/* the customer's parameters are proportional to the base ones */
@@ -319,6 +322,86 @@ standard_errors(objective *o, const double *v, clv_btyd_cov_fit *fit)
 	clv_release(h);
 }
 
+/* Fits on more rows than this search on a coarse copy of them first. */
+#define COARSE_ROWS 20000
+#define COARSE_GRID 48
+
+static int
+compare_rows(const void *a, const void *b, void *arg)
+{
+	const clv_cov_rows *rows = arg;
+	int			stride = 3 + rows->p1 + rows->p2;
+	const double *u = rows->v + *(const size_t *) a * stride,
+			   *v = rows->v + *(const size_t *) b * stride;
+
+	for (int j = 0; j < stride; j++)
+		if (u[j] != v[j])
+			return u[j] < v[j] ? -1 : 1;
+	return 0;
+}
+
+/*
+ * The rows with t_x and T rounded to a grid of COARSE_GRID steps over the
+ * largest age, identical rows merged (as the plain fits coarsen their
+ * patterns): a likelihood close enough to find the maximum's neighbourhood.
+ * False, and nothing in out, when that would not halve the rows (covariates
+ * that differ between most customers).
+ */
+static bool
+coarsen(const clv_cov_rows *rows, clv_cov_rows *out)
+{
+	int			stride = 3 + rows->p1 + rows->p2,
+				h0 = rows->p1 + rows->p2;
+	double		max_T = 0,
+				step;
+	double	   *v = clv_alloc_huge(sizeof(double) * stride * rows->n),
+			   *w = clv_alloc_huge(sizeof(double) * rows->n);
+	size_t	   *order = clv_alloc_huge(sizeof(size_t) * rows->n),
+				n = 0;
+	clv_cov_rows rounded = *rows;
+
+	for (size_t i = 0; i < rows->n; i++)
+		max_T = fmax(max_T, rows->v[i * stride + h0 + 2]);
+	step = max_T / COARSE_GRID;
+	for (size_t i = 0; i < rows->n; i++)
+	{
+		double	   *h = v + i * stride + h0;
+
+		memcpy(v + i * stride, rows->v + i * stride, sizeof(double) * stride);
+		h[1] = h[0] > 0 ? fmax(1, round(h[1] / step)) * step : 0;
+		h[2] = fmax(h[1], round(h[2] / step) * step);
+		order[i] = i;
+	}
+	rounded.v = v;
+	clv_sort(order, rows->n, sizeof(size_t), compare_rows, &rounded);
+	for (size_t k = 0; k < rows->n; k++)
+	{
+		size_t		i = order[k];
+
+		if (n > 0 && compare_rows(&order[k - 1], &order[k], &rounded) == 0)
+			w[n - 1] += rows->w[i];
+		else
+			w[n++] = rows->w[i];
+		order[n - 1] = i;		/* the merged row's first source; k >= n - 1 */
+	}
+	if (n > rows->n / 2)
+	{
+		clv_release(v);
+		clv_release(w);
+		clv_release(order);
+		return false;
+	}
+	*out = *rows;
+	out->n = n;
+	out->v = clv_alloc_huge(sizeof(double) * stride * (n ? n : 1));
+	out->w = w;
+	for (size_t k = 0; k < n; k++)
+		memcpy((double *) out->v + k * stride, v + order[k] * stride, sizeof(double) * stride);
+	clv_release(v);
+	clv_release(order);
+	return true;
+}
+
 clv_status
 clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_btyd_fit *base,
 				   double l2, int max_iter, clv_btyd_cov_fit *fit, clv_error *err)
@@ -347,14 +430,14 @@ clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_bty
 		bool		used = t < N_BASE;
 
 		for (size_t i = 0; !used && i < rows->n; i++)
-			used = rows->v[i * stride + 3 + (t - N_BASE)] != 0;
+			used = rows->v[i * stride + (t - N_BASE)] != 0;
 		if (used)
 			free[o.k++] = t;
 		o.theta[t] = t < N_BASE ? base->params[t] : 0;
 	}
 	memcpy(fit->theta, o.theta, sizeof(double) * n_theta);
 	fit->iterations = base->iterations;
-	fit->converged = base->converged;
+	fit->converged = false;
 	if (o.k == N_BASE)
 	{
 		/* no covariate varies: the plain fit is the answer */
@@ -362,13 +445,36 @@ clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_bty
 		for (int t = N_BASE; t < n_theta; t++)
 			fit->std_error[t] = NAN;
 		fit->log_likelihood = base->log_likelihood;
+		fit->converged = base->converged;
 		goto done;
 	}
 	for (int i = 0; i < o.k; i++)
 		v[i] = free[i] < N_BASE ? log(o.theta[free[i]]) : 0;
 	f = objective_at(&o, v, NULL);
 	fit->iterations = 0;
-	if (!isfinite(f) || !bfgs(&o, v, &f, max_iter, &fit->iterations))
+	if (rows->n > COARSE_ROWS && isfinite(f))
+	{
+		/*
+		 * Many rows: BFGS on a coarse copy, then Newton steps on the rows
+		 * themselves, or BFGS there too if they do not converge.
+		 */
+		clv_cov_rows coarse;
+
+		if (coarsen(rows, &coarse))
+		{
+			objective	oc = o;
+			double		fc = INFINITY;
+
+			oc.rows = &coarse;
+			bfgs(&oc, v, &fc, max_iter, &fit->iterations);
+			clv_release((void *) coarse.v);
+			clv_release((void *) coarse.w);
+			f = objective_at(&o, v, NULL);
+			fit->converged = isfinite(f) &&
+				polish(&o, v, &f, max_iter, &fit->iterations) < 1e-6;
+		}
+	}
+	if (!fit->converged && (!isfinite(f) || !bfgs(&o, v, &f, max_iter, &fit->iterations)))
 	{
 		clv_fail(err, CLV_ERR_NOCONVERGE, "the likelihood could not be maximised");
 		clv_set_hint(err, "Check the units of recency and t, and scale the covariates.");
@@ -377,7 +483,7 @@ clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_bty
 		clv_release(work);
 		return CLV_ERR_NOCONVERGE;
 	}
-	fit->converged = polish(&o, v, &f, max_iter, &fit->iterations) < 1e-6;
+	fit->converged = fit->converged || polish(&o, v, &f, max_iter, &fit->iterations) < 1e-6;
 	to_theta(&o, v);
 	memcpy(fit->theta, o.theta, sizeof(double) * n_theta);
 	fit->log_likelihood = clv_btyd_cov_log_likelihood(model, rows, fit->theta, NULL);
