@@ -98,6 +98,18 @@ covariate_count_error(const char *what, int got, int expected, const char *of)
 			 errdetail("It has %d.", got)));
 }
 
+/* The options' covariate names, if any, as many as the covariates. */
+static void
+check_names(const cov_options *opt, int p1, int p2)
+{
+	if (opt->purchase.n > 0 && opt->purchase.n != p1)
+		covariate_count_error("option \"purchase_features\"", opt->purchase.n, p1,
+							  "purchase_covariates has");
+	if (opt->dropout.n > 0 && opt->dropout.n != p2)
+		covariate_count_error("option \"dropout_features\"", opt->dropout.n, p2,
+							  "dropout_covariates has");
+}
+
 /* ---- the fit aggregates ------------------------------------------------------ */
 
 static void
@@ -133,12 +145,7 @@ cov_trans(FunctionCallInfo fcinfo, cov_state *state, MemoryContext cxt, clv_btyd
 		Jsonb	   *options = clv_options_arg(fcinfo, 6, cxt);
 
 		parse_cov_options(model, options, &opt);	/* fail early */
-		if (opt.purchase.n > 0 && opt.purchase.n != p1)
-			covariate_count_error("option \"purchase_features\"", opt.purchase.n, p1,
-								  "purchase_covariates has");
-		if (opt.dropout.n > 0 && opt.dropout.n != p2)
-			covariate_count_error("option \"dropout_features\"", opt.dropout.n, p2,
-								  "dropout_covariates has");
+		check_names(&opt, p1, p2);
 		state = palloc0(sizeof(cov_state));
 		state->model = model;
 		state->p1 = p1;
@@ -344,6 +351,7 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 	p2 = state->p2;
 	p = state->rows.p;
 	parse_cov_options(state->model, state->options, &opt);
+	check_names(&opt, p1, p2);	/* a state from elsewhere was not checked */
 
 	/* a canonical order, identical rows counted once with their weight */
 	clv_rows_sorted_copy(&state->rows, &sorted);
