@@ -14,15 +14,18 @@
  * Scoring a table calls clv_expected_purchases or clv_lifetime_value once per
  * customer, and the Gauss hypergeometric terms dominate; but they enter
  * through a factor (the expectation for a customer known to be alive) that
- * depends only on (frequency, t, horizon) and the call's settings, and
- * customers share those.  So each cached purchase model carries a hash table
+ * depends only on (frequency, t, horizon), the call's settings and, for a
+ * model with covariates, the customer's parameters, and customers share
+ * those.  So each cached purchase model carries a hash table
  * of its factors for one setting (discounting); another setting empties it.
  * The table (PostgreSQL's simplehash, as every hash table of the glue) starts
  * small and grows as it fills, so the few thousand keys of typical data stay
- * close together in cache; a full table starts over.
+ * close together in cache; a full table starts over.  The limit leaves room
+ * for the keys of a covariate model with a few segments (at 56 bytes an
+ * entry, 7 MB when full).
  */
 #define MEMO_MIN_ENTRIES 512
-#define MEMO_MAX_ENTRIES 32768
+#define MEMO_MAX_ENTRIES 131072
 
 /* with the parameters that vary between the customers of a covariate model */
 typedef struct memo_key

@@ -214,11 +214,13 @@ bfgs(objective *o, double *v, double *f, int max_iter, int *iterations)
 }
 
 /*
- * The Hessian of the objective at v by central differences of the analytic
- * gradient (h, k × k, symmetrised); false when the objective is not finite.
+ * The Hessian of the objective at v from differences of the analytic
+ * gradient (h, k × k, symmetrised): central ones for the standard errors, or,
+ * given the gradient g at v, forward ones, half the evaluations, for Newton
+ * steps.  False when the objective is not finite.  scratch: 3 k doubles.
  */
 static bool
-hessian(const objective *o, const double *v, double *h, double *scratch)
+hessian(const objective *o, const double *v, const double *g, double *h, double *scratch)
 {
 	int			k = o->k;
 	double	   *vp = scratch,
@@ -232,11 +234,16 @@ hessian(const objective *o, const double *v, double *h, double *scratch)
 		vp[j] = v[j] + eps;
 		if (!isfinite(objective_at(o, vp, gp)))
 			return false;
-		vp[j] = v[j] - eps;
-		if (!isfinite(objective_at(o, vp, gm)))
-			return false;
+		if (g)
+			memcpy(gm, g, sizeof(double) * k);
+		else
+		{
+			vp[j] = v[j] - eps;
+			if (!isfinite(objective_at(o, vp, gm)))
+				return false;
+		}
 		for (int i = 0; i < k; i++)
-			h[i * k + j] = (gp[i] - gm[i]) / (2 * eps);
+			h[i * k + j] = (gp[i] - gm[i]) / (g ? eps : 2 * eps);
 	}
 	for (int i = 0; i < k; i++)
 		for (int j = 0; j < i; j++)
@@ -271,7 +278,7 @@ polish(const objective *o, double *v, double *f, int max_steps, int *steps)
 		double		ft,
 					trial_norm = 0;
 
-		if (!hessian(o, v, h, scratch) ||
+		if (!hessian(o, v, g, h, scratch) ||
 			gsl_linalg_cholesky_decomp1(&hv.matrix) != GSL_SUCCESS ||
 			gsl_linalg_cholesky_solve(&hv.matrix, &gv.vector, &sv.vector) != GSL_SUCCESS)
 			break;
@@ -308,7 +315,7 @@ standard_errors(objective *o, const double *v, clv_btyd_cov_fit *fit)
 	o->l2 = 0;
 	for (int i = 0; i < fit->n_theta; i++)
 		fit->std_error[i] = NAN;
-	if (hessian(o, v, h, h + k * k) &&
+	if (hessian(o, v, NULL, h, h + k * k) &&
 		gsl_linalg_cholesky_decomp1(&hv.matrix) == GSL_SUCCESS &&
 		gsl_linalg_cholesky_invert(&hv.matrix) == GSL_SUCCESS)
 		for (int i = 0; i < k; i++)
