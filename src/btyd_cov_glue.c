@@ -327,9 +327,9 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 	clv_btyd_options base_opt = {0};
 	clv_btyd_fit base;
 	clv_btyd_cov_fit fit;
-	clv_rows	sorted;
 	clv_patterns patterns;
-	clv_cov_rows rows;
+	clv_cov_rows all,
+				rows;
 	clv_error	err;
 	StringInfoData meta;
 	clv_model	model = {0};
@@ -339,8 +339,7 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 	int			p,
 				p1,
 				p2;
-	size_t		n = 0;
-	double	   *w;
+	size_t		n;
 
 	if (state == NULL)
 		ereport(ERROR,
@@ -353,32 +352,22 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 	parse_cov_options(state->model, state->options, &opt);
 	check_names(&opt, p1, p2);	/* a state from elsewhere was not checked */
 
-	/* a canonical order, identical rows counted once with their weight */
-	clv_rows_sorted_copy(&state->rows, &sorted);
-	w = palloc(sizeof(double) * (sorted.n ? sorted.n : 1));
-	for (size_t i = 0; i < sorted.n; i++)
-	{
-		if (n > 0 && memcmp(sorted.x + (n - 1) * p, sorted.x + i * p, sizeof(double) * p) == 0)
-			w[n - 1] += 1;
-		else
-		{
-			memmove(sorted.x + n * p, sorted.x + i * p, sizeof(double) * p);
-			w[n++] = 1;
-		}
-	}
-	rows.n = n;
-	rows.p1 = p1;
-	rows.p2 = p2;
-	rows.v = sorted.x;
-	rows.w = w;
+	/* identical rows once with their count, in a canonical order */
+	all.n = state->rows.n;
+	all.p1 = p1;
+	all.p2 = p2;
+	all.v = state->rows.x;
+	all.w = NULL;
+	clv_cov_rows_compact(&all, &rows);
+	n = rows.n;
 
 	/* the plain model on the same customers: the start, and the answer without covariates */
 	clv_patterns_init(&patterns, 0);
 	for (size_t i = 0; i < n; i++)
 	{
-		const double *h = sorted.x + i * p + p1 + p2;
+		const double *h = rows.v + i * p + p1 + p2;
 
-		clv_check(clv_patterns_add(&patterns, h[0], h[1], h[2], w[i], &err), &err);
+		clv_check(clv_patterns_add(&patterns, h[0], h[1], h[2], rows.w[i], &err), &err);
 	}
 	clv_patterns_compact(&patterns);
 	base_opt.max_iter = opt.max_iter;
@@ -386,7 +375,7 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 	clv_patterns_free(&patterns);
 	clv_check(clv_btyd_cov_solve(state->model, &rows, &base, opt.l2, opt.max_iter, &fit, &err),
 			  &err);
-	clv_rows_free(&sorted);
+	clv_cov_rows_free(&rows);
 
 	names1 = covariate_names(&opt.purchase, "purchase", p1);
 	names2 = covariate_names(&opt.dropout, "dropout", p2);

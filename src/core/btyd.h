@@ -340,6 +340,14 @@ typedef struct clv_cov_rows
 	const double *w;
 } clv_cov_rows;
 
+/*
+ * The distinct rows of in (bitwise), each with the sum of its weights (w
+ * NULL: 1 a row), sorted by value: a canonical form, whatever the order of
+ * in.  out's arrays are clv_alloc'd; clv_cov_rows_free releases them.
+ */
+void		clv_cov_rows_compact(const clv_cov_rows *in, clv_cov_rows *out);
+void		clv_cov_rows_free(clv_cov_rows *rows);
+
 /* Log-likelihood of the rows at theta and, when grad is not NULL, its gradient. */
 double		clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
 										const double *theta, double *grad);

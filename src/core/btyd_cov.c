@@ -329,10 +329,7 @@ standard_errors(objective *o, const double *v, clv_btyd_cov_fit *fit)
 	clv_release(h);
 }
 
-/* Fits on more rows than this search on a coarse copy of them first. */
-#define COARSE_ROWS 20000
-#define COARSE_GRID 48
-
+/* A total order of rows: by value, equal values (0 and −0) by their bits. */
 static int
 compare_rows(const void *a, const void *b, void *arg)
 {
@@ -344,8 +341,98 @@ compare_rows(const void *a, const void *b, void *arg)
 	for (int j = 0; j < stride; j++)
 		if (u[j] != v[j])
 			return u[j] < v[j] ? -1 : 1;
-	return 0;
+	return memcmp(u, v, sizeof(double) * stride);
 }
+
+void
+clv_cov_rows_compact(const clv_cov_rows *in, clv_cov_rows *out)
+{
+	int			stride = 3 + in->p1 + in->p2;
+	size_t		n_slots = 16,
+				n = 0,
+				size = in->n ? in->n : 1;
+	uint32_t   *slots;
+	size_t	   *first = clv_alloc_huge(sizeof(size_t) * size),
+			   *order = clv_alloc_huge(sizeof(size_t) * size);
+	double	   *sum = clv_alloc_huge(sizeof(double) * size),
+			   *v,
+			   *w;
+	clv_cov_rows unique = *in;
+
+	while (n_slots < 2 * in->n)
+		n_slots *= 2;
+	slots = clv_alloc_huge(sizeof(uint32_t) * n_slots);
+	memset(slots, 0, sizeof(uint32_t) * n_slots);
+	/* identical rows (bitwise) once, with their weights summed: an open-addressing index */
+	for (size_t i = 0; i < in->n; i++)
+	{
+		const double *row = in->v + i * stride;
+		uint64_t	h = 0,
+					bits;
+		size_t		s;
+
+		for (int j = 0; j < stride; j++)
+		{
+			memcpy(&bits, &row[j], sizeof(bits));
+			h = clv_mix64(h ^ bits);
+		}
+		for (s = h & (n_slots - 1); slots[s] != 0; s = (s + 1) & (n_slots - 1))
+			if (memcmp(in->v + first[slots[s] - 1] * stride, row, sizeof(double) * stride) == 0)
+				break;
+		if (slots[s] == 0)
+		{
+			first[n] = i;
+			sum[n] = 0;
+			slots[s] = (uint32_t) ++n;
+		}
+		sum[slots[s] - 1] += in->w ? in->w[i] : 1;
+	}
+	clv_release(slots);
+	/* then sorted: the distinct rows alone, fewer than the rows */
+	for (size_t k = 0; k < n; k++)
+		order[k] = first[k];
+	clv_sort(order, n, sizeof(size_t), compare_rows, &unique);
+	v = clv_alloc_huge(sizeof(double) * stride * (n ? n : 1));
+	w = clv_alloc_huge(sizeof(double) * (n ? n : 1));
+	/* the weight of each distinct row, by its first occurrence: first[] is increasing */
+	for (size_t k = 0; k < n; k++)
+	{
+		size_t		lo = 0,
+					hi = n;
+
+		while (hi - lo > 1)
+		{
+			size_t		mid = (lo + hi) / 2;
+
+			if (first[mid] <= order[k])
+				lo = mid;
+			else
+				hi = mid;
+		}
+		memcpy(v + k * stride, in->v + order[k] * stride, sizeof(double) * stride);
+		w[k] = sum[lo];
+	}
+	clv_release(first);
+	clv_release(order);
+	clv_release(sum);
+	*out = *in;
+	out->n = n;
+	out->v = v;
+	out->w = w;
+}
+
+void
+clv_cov_rows_free(clv_cov_rows *rows)
+{
+	clv_release((void *) rows->v);
+	clv_release((void *) rows->w);
+	rows->v = rows->w = NULL;
+	rows->n = 0;
+}
+
+/* Fits on more rows than this search on a coarse copy of them first. */
+#define COARSE_ROWS 20000
+#define COARSE_GRID 48
 
 /*
  * The rows with t_x and T rounded to a grid of COARSE_GRID steps over the
@@ -361,10 +448,7 @@ coarsen(const clv_cov_rows *rows, clv_cov_rows *out)
 				h0 = rows->p1 + rows->p2;
 	double		max_T = 0,
 				step;
-	double	   *v = clv_alloc_huge(sizeof(double) * stride * rows->n),
-			   *w = clv_alloc_huge(sizeof(double) * rows->n);
-	size_t	   *order = clv_alloc_huge(sizeof(size_t) * rows->n),
-				n = 0;
+	double	   *v = clv_alloc_huge(sizeof(double) * stride * (rows->n ? rows->n : 1));
 	clv_cov_rows rounded = *rows;
 
 	for (size_t i = 0; i < rows->n; i++)
@@ -377,35 +461,15 @@ coarsen(const clv_cov_rows *rows, clv_cov_rows *out)
 		memcpy(v + i * stride, rows->v + i * stride, sizeof(double) * stride);
 		h[1] = h[0] > 0 ? fmax(1, round(h[1] / step)) * step : 0;
 		h[2] = fmax(h[1], round(h[2] / step) * step);
-		order[i] = i;
 	}
 	rounded.v = v;
-	clv_sort(order, rows->n, sizeof(size_t), compare_rows, &rounded);
-	for (size_t k = 0; k < rows->n; k++)
+	clv_cov_rows_compact(&rounded, out);
+	clv_release(v);
+	if (out->n > rows->n / 2)
 	{
-		size_t		i = order[k];
-
-		if (n > 0 && compare_rows(&order[k - 1], &order[k], &rounded) == 0)
-			w[n - 1] += rows->w[i];
-		else
-			w[n++] = rows->w[i];
-		order[n - 1] = i;		/* the merged row's first source; k >= n - 1 */
-	}
-	if (n > rows->n / 2)
-	{
-		clv_release(v);
-		clv_release(w);
-		clv_release(order);
+		clv_cov_rows_free(out);
 		return false;
 	}
-	*out = *rows;
-	out->n = n;
-	out->v = clv_alloc_huge(sizeof(double) * stride * (n ? n : 1));
-	out->w = w;
-	for (size_t k = 0; k < n; k++)
-		memcpy((double *) out->v + k * stride, v + order[k] * stride, sizeof(double) * stride);
-	clv_release(v);
-	clv_release(order);
 	return true;
 }
 
@@ -474,8 +538,7 @@ clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_bty
 
 			oc.rows = &coarse;
 			bfgs(&oc, v, &fc, max_iter, &fit->iterations);
-			clv_release((void *) coarse.v);
-			clv_release((void *) coarse.w);
+			clv_cov_rows_free(&coarse);
 			f = objective_at(&o, v, NULL);
 			fit->converged = isfinite(f) &&
 				polish(&o, v, &f, max_iter, &fit->iterations) < 1e-6;

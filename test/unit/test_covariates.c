@@ -203,6 +203,49 @@ test_many_rows(void)
 	free(w);
 }
 
+/* Distinct rows with their counts, sorted: the same whatever the order of the rows. */
+static void
+test_compact(void)
+{
+	double	   *v,
+			   *w,
+			   *rev;
+	size_t		n = 2000;
+	int			stride = 6;
+	clv_cov_rows in = {.n = n, .p1 = 2, .p2 = 1},
+				a,
+				b;
+	double		total = 0;
+	bool		sorted = true;
+
+	make_rows(n, 2, true, 17, &v, &w);
+	for (size_t i = 0; i < n; i++)
+		v[i * stride + 5] = 40;	/* every T alike: repeats */
+	rev = malloc(sizeof(double) * stride * n);
+	for (size_t i = 0; i < n; i++)
+		memcpy(rev + i * stride, v + (n - 1 - i) * stride, sizeof(double) * stride);
+	in.v = v;
+	clv_cov_rows_compact(&in, &a);
+	in.v = rev;
+	clv_cov_rows_compact(&in, &b);
+	for (size_t k = 0; k < a.n; k++)
+	{
+		total += a.w[k];
+		if (k > 0 && memcmp(a.v + (k - 1) * stride, a.v + k * stride, 8) > 0 &&
+			a.v[(k - 1) * stride] > a.v[k * stride])
+			sorted = false;
+	}
+	check(a.n < n && a.n == b.n && total == n && sorted &&
+		  memcmp(a.v, b.v, sizeof(double) * stride * a.n) == 0 &&
+		  memcmp(a.w, b.w, sizeof(double) * a.n) == 0,
+		  "compact: %zu distinct of %zu rows, counts add up, the same in reverse order", a.n, n);
+	clv_cov_rows_free(&a);
+	clv_cov_rows_free(&b);
+	free(v);
+	free(w);
+	free(rev);
+}
+
 static void
 test_codec(void)
 {
@@ -250,6 +293,7 @@ main(void)
 	test_no_covariates(CLV_BTYD_BGNBD, "BG/NBD");
 	test_no_covariates(CLV_BTYD_PARETONBD, "Pareto/NBD");
 	test_many_rows();
+	test_compact();
 	test_codec();
 	return tap_done();
 }
