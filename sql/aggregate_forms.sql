@@ -37,6 +37,8 @@ SELECT CASE
     -- a state of the row alone, which clv_state_merge adds up
     WHEN type = 'clv_state'::regtype THEN
         '(SELECT clv_linreg_stats(v.y, v.x) FROM (VALUES (y_float8, x_array)) v(y, x))'
+    WHEN type = 'float8[]'::regtype AND name = 'purchase_covariates' THEN 'ARRAY[(i % 2)::float8]'
+    WHEN type = 'float8[]'::regtype AND name = 'dropout_covariates' THEN 'ARRAY[(i / 2 % 2)::float8]'
     WHEN type = 'float8[]'::regtype THEN 'x_array'
     WHEN type = 'interval'::regtype AND name = 'unit' THEN '''7 days''::interval'
     WHEN type = 'interval'::regtype THEN '''1 day''::interval'

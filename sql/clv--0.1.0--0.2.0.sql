@@ -873,3 +873,88 @@ CREATE FUNCTION clv_sbg_derl(model bytea, renewals integer, discount_rate float8
 RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_sbg_derl(bytea, integer, float8, interval) IS
     'sBG discounted expected residual lifetime with discount_rate per rate_unit, converted to the period the model records (its "unit" option)';
+
+-- BG/NBD and Pareto/NBD with static customer covariates
+CREATE FUNCTION clv_bgnbd_cov_fit_trans(clv_state, float8, float8, float8, float8[], float8[], jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_bgnbd_cov_fit_trans(clv_state, float8, float8, float8, float8[], float8[])
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_paretonbd_cov_fit_trans(clv_state, float8, float8, float8, float8[], float8[], jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_paretonbd_cov_fit_trans(clv_state, float8, float8, float8, float8[], float8[])
+RETURNS clv_state AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_btyd_cov_fit_final(clv_state)
+RETURNS bytea AS 'MODULE_PATHNAME' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+
+CREATE AGGREGATE clv_bgnbd_fit(frequency float8, recency float8, t float8,
+                               purchase_covariates float8[], dropout_covariates float8[],
+                               options jsonb) (
+    SFUNC = clv_bgnbd_cov_fit_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_btyd_cov_fit_final, COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_bgnbd_fit(frequency float8, recency float8, t float8,
+                               purchase_covariates float8[], dropout_covariates float8[]) (
+    SFUNC = clv_bgnbd_cov_fit_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_btyd_cov_fit_final, COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_paretonbd_fit(frequency float8, recency float8, t float8,
+                                   purchase_covariates float8[], dropout_covariates float8[],
+                                   options jsonb) (
+    SFUNC = clv_paretonbd_cov_fit_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_btyd_cov_fit_final, COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_paretonbd_fit(frequency float8, recency float8, t float8,
+                                   purchase_covariates float8[], dropout_covariates float8[]) (
+    SFUNC = clv_paretonbd_cov_fit_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_btyd_cov_fit_final, COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_bgnbd_fit(float8, float8, float8, float8[], float8[], jsonb) IS
+    'fit BG/NBD with static covariates: alpha scaled by exp(-purchase coefficients''z), a and b by exp(dropout coefficients''z) (options "l2", "max_iter", "purchase_features", "dropout_features")';
+COMMENT ON AGGREGATE clv_bgnbd_fit(float8, float8, float8, float8[], float8[]) IS
+    'fit BG/NBD with static purchase and dropout covariates (empty arrays: none)';
+COMMENT ON AGGREGATE clv_paretonbd_fit(float8, float8, float8, float8[], float8[], jsonb) IS
+    'fit Pareto/NBD with static covariates: alpha scaled by exp(-purchase coefficients''z), beta by exp(-dropout coefficients''z) (options "l2", "max_iter", "purchase_features", "dropout_features")';
+COMMENT ON AGGREGATE clv_paretonbd_fit(float8, float8, float8, float8[], float8[]) IS
+    'fit Pareto/NBD with static purchase and dropout covariates (empty arrays: none)';
+
+-- the predictions of a customer with covariates: the same C functions, the covariates last
+CREATE FUNCTION clv_palive(model bytea, frequency float8, recency float8, t float8,
+                           purchase_covariates float8[], dropout_covariates float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_palive(bytea, float8, float8, float8, float8[], float8[]) IS
+    'BG/NBD or Pareto/NBD with covariates: probability that the customer is still active';
+CREATE FUNCTION clv_expected_purchases(model bytea, horizon float8, frequency float8,
+                                       recency float8, t float8,
+                                       purchase_covariates float8[], dropout_covariates float8[])
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_expected_purchases(bytea, float8, float8, float8, float8, float8[], float8[]) IS
+    'BG/NBD or Pareto/NBD with covariates: expected purchases in the next horizon';
+CREATE FUNCTION clv_probability_of_purchases(model bytea, horizon float8, purchases integer,
+                                             purchase_covariates float8[], dropout_covariates float8[])
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_probability_of_purchases(bytea, float8, integer, float8[], float8[]) IS
+    'Probability that a new customer with these covariates makes exactly this many repeat purchases within horizon';
+CREATE FUNCTION clv_probability_of_purchases(model bytea, horizon float8, purchases integer,
+                                             frequency float8, recency float8, t float8,
+                                             purchase_covariates float8[], dropout_covariates float8[])
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_probability_of_purchases(bytea, float8, integer, float8, float8, float8, float8[], float8[]) IS
+    'Probability that a customer with this history and these covariates makes exactly this many purchases in the next horizon';
+CREATE FUNCTION clv_lifetime_value(purchase_model bytea, spend_model bytea,
+                                   frequency float8, recency float8, t float8, monetary float8,
+                                   horizon interval, unit interval,
+                                   annual_discount_rate float8, discounting text,
+                                   purchase_covariates float8[], dropout_covariates float8[])
+RETURNS float8 AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_lifetime_value(bytea, bytea, float8, float8, float8, float8, interval, interval, float8, text, float8[], float8[]) IS
+    'discounted expected revenue over horizon of a customer with covariates';
+CREATE FUNCTION clv_dert(model bytea, frequency float8, recency float8, t float8,
+                         unit interval, annual_discount_rate float8,
+                         purchase_covariates float8[], dropout_covariates float8[]) RETURNS float8
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_dert(bytea, float8, float8, float8, interval, float8, float8[], float8[]) IS
+    'Pareto/NBD with covariates: discounted expected residual transactions over an unlimited horizon';

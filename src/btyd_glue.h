@@ -26,6 +26,25 @@ clv_btyd_customer_args(FunctionCallInfo fcinfo, int first, clv_btyd_model model,
 	clv_check(clv_btyd_check_customer(model, *x, *tx, *T, &err), &err);
 }
 
+/* btyd_cov_glue.c */
+
+/*
+ * The BTYD model of a per-customer prediction's model: a plain purchase
+ * model's, or a covariate model's base model (any other kind is an error
+ * naming fname).
+ */
+extern clv_btyd_model clv_btyd_customer_model_of(const clv_model *m, const char *fname);
+
+/*
+ * The customer's parameters for model m: a covariate model's at the
+ * customer's covariates (arguments cov_arg and cov_arg + 1, which it needs),
+ * computed into buf; a plain model's own, whose call may pass empty
+ * covariate arrays.
+ */
+extern const double *clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m,
+											  clv_btyd_model model, int cov_arg,
+											  const char *fname, double *buf);
+
 /* btyd_score_glue.c */
 /* A horizon argument of model: an error unless it is whole for a discrete-time model. */
 extern void clv_btyd_check_horizon(clv_btyd_model model, double horizon);

@@ -59,7 +59,7 @@ btyd_model_arg(FunctionCallInfo fcinfo, const char *fname, bool spend,
 {
 	const clv_model *m = clv_cached_model(fcinfo, 0);
 
-	*model = clv_btyd_model_of(m, fname, spend);
+	*model = spend ? clv_btyd_model_of(m, fname, true) : clv_btyd_customer_model_of(m, fname);
 	return m;
 }
 
@@ -117,10 +117,13 @@ clv_palive(PG_FUNCTION_ARGS)
 	double		x,
 				tx,
 				T,
-				p;
+				p,
+				own[4];
+	const double *params;
 
 	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
-	p = clv_btyd_palive_of(model, m->params, x, tx, T);
+	params = clv_btyd_customer_params(fcinfo, m, model, 4, "clv_palive", own);
+	p = clv_btyd_palive_of(model, params, x, tx, T);
 	if (isnan(p))
 		clv_btyd_hypergeometric_error();
 	PG_RETURN_FLOAT8(p);
@@ -139,7 +142,9 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 	double		x,
 				tx,
 				T,
-				e;
+				e,
+				own[4];
+	const double *params;
 
 	if (horizon < 0)
 		ereport(ERROR,
@@ -147,10 +152,11 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 				 errmsg("horizon must not be negative")));
 	clv_btyd_check_horizon(model, horizon);
 	clv_btyd_customer_args(fcinfo, 2, model, &x, &tx, &T);
-	if (!clv_btyd_memo_factor(memo, model, m->params, horizon, -1, 0, x, T, &e))
+	params = clv_btyd_customer_params(fcinfo, m, model, 5, "clv_expected_purchases", own);
+	if (!clv_btyd_memo_factor(memo, model, params, horizon, -1, 0, x, T, &e))
 		clv_btyd_hypergeometric_error();
 	if (horizon > 0)
-		e *= clv_btyd_palive_of(model, m->params, x, tx, T);
+		e *= clv_btyd_palive_of(model, params, x, tx, T);
 	if (!isfinite(e))
 		clv_btyd_hypergeometric_error();
 	PG_RETURN_FLOAT8(e);
@@ -158,7 +164,8 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 
 /*
  * clv_probability_of_purchases(model, horizon, purchases): a new customer's;
- * with frequency, recency and t after them, conditional on that history.
+ * with frequency, recency and t after them, conditional on that history;
+ * either with the customer's covariates last.
  */
 PG_FUNCTION_INFO_V1(clv_probability_of_purchases);
 Datum
@@ -168,24 +175,29 @@ clv_probability_of_purchases(PG_FUNCTION_ARGS)
 	const clv_model *m = btyd_model_arg(fcinfo, "clv_probability_of_purchases", false, &model);
 	double		t = clv_finite_arg(fcinfo, 1, "horizon");
 	int32		n = PG_GETARG_INT32(2);
-	double		p;
+	bool		conditional = PG_NARGS() >= 6;
+	double		p,
+				own[4];
+	const double *params;
 
 	if (t < 0 || n < 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("horizon and purchases must not be negative")));
 	clv_btyd_check_horizon(model, t);
-	if (PG_NARGS() > 3)
+	params = clv_btyd_customer_params(fcinfo, m, model, conditional ? 6 : 3,
+									  "clv_probability_of_purchases", own);
+	if (conditional)
 	{
 		double		x,
 					tx,
 					T;
 
 		clv_btyd_customer_args(fcinfo, 3, model, &x, &tx, &T);
-		p = clv_btyd_conditional_probability_of_purchases(model, m->params, t, n, x, tx, T);
+		p = clv_btyd_conditional_probability_of_purchases(model, params, t, n, x, tx, T);
 	}
 	else
-		p = clv_btyd_probability_of_purchases(model, m->params, t, n);
+		p = clv_btyd_probability_of_purchases(model, params, t, n);
 	if (!isfinite(p))
 		ereport(ERROR,
 				(errcode(ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE),

@@ -18,21 +18,28 @@
  * Scoring a table calls clv_expected_purchases or clv_lifetime_value once per
  * customer, and the Gauss hypergeometric terms dominate; but they enter
  * through a factor (the expectation for a customer known to be alive) that
- * depends only on (frequency, t, horizon) and the call's settings, and
- * customers share those.  So each cached purchase model carries a hash table
+ * depends only on (frequency, t, horizon), the call's settings and, for a
+ * model with covariates, the customer's parameters, and customers share
+ * those.  So each cached purchase model carries a hash table
  * of its factors for one setting (discounting); another setting empties it.
  * The table (PostgreSQL's simplehash, as every hash table of the glue) starts
  * small and grows as it fills, so the few thousand keys of typical data stay
- * close together in cache; a full table starts over.
+ * close together in cache; a full table starts over.  The limit leaves room
+ * for the keys of a covariate model with a few segments (at 56 bytes an
+ * entry, 7 MB when full).
  */
 #define MEMO_MIN_ENTRIES 512
-#define MEMO_MAX_ENTRIES 32768
+#define MEMO_MAX_ENTRIES 131072
 
+/* with the parameters that vary between the customers of a covariate model */
 typedef struct memo_key
 {
 	double		x,
 				T,
-				horizon;
+				horizon,
+				alpha,
+				a,
+				b;
 } memo_key;
 
 typedef struct memo_entry
@@ -46,10 +53,11 @@ typedef struct memo_entry
 static inline uint32
 memo_key_hash(memo_key k)
 {
-	uint64		bits[3];
+	uint64		bits[6];
 
 	memcpy(bits, &k, sizeof(bits));
-	return (uint32) (clv_mix64(bits[0] ^ clv_mix64(bits[1] ^ clv_mix64(bits[2]))) >> 32);
+	return (uint32) (clv_mix64(bits[0] ^ clv_mix64(bits[1] ^ clv_mix64(bits[2] ^
+			clv_mix64(bits[3] ^ clv_mix64(bits[4] ^ clv_mix64(bits[5])))))) >> 32);
 }
 
 #define SH_PREFIX memo
@@ -57,7 +65,8 @@ memo_key_hash(memo_key k)
 #define SH_KEY_TYPE memo_key
 #define SH_KEY key
 #define SH_HASH_KEY(tb, k) memo_key_hash(k)
-#define SH_EQUAL(tb, a, b) ((a).x == (b).x && (a).T == (b).T && (a).horizon == (b).horizon)
+#define SH_EQUAL(tb, p, q) ((p).x == (q).x && (p).T == (q).T && (p).horizon == (q).horizon && \
+							(p).alpha == (q).alpha && (p).a == (q).a && (p).b == (q).b)
 #define SH_SCOPE static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -202,7 +211,7 @@ clv_btyd_purchase_model_arg(FunctionCallInfo fcinfo, const char *fname, clv_btyd
 	MemoryContext cxt;
 	const clv_model *m = clv_cached_model_derived(fcinfo, 0, &derived, &cxt);
 
-	*model = clv_btyd_model_of(m, fname, false);
+	*model = clv_btyd_customer_model_of(m, fname);
 	if (*derived == NULL)
 	{
 		clv_btyd_memo *fresh = MemoryContextAllocZero(cxt, sizeof(clv_btyd_memo));
@@ -227,7 +236,7 @@ bool
 clv_btyd_memo_factor(clv_btyd_memo *memo, clv_btyd_model model, const double *params,
 					 double horizon, double step, double rate, double x, double T, double *out)
 {
-	memo_key	key = {x + 0.0, T + 0.0, horizon + 0.0};	/* −0 as 0 */
+	memo_key	key = {x + 0.0, T + 0.0, horizon + 0.0, params[1], params[2], params[3]};	/* −0 as 0 */
 	memo_entry *e;
 	bool		found;
 
@@ -338,7 +347,8 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 	const clv_model *pm = clv_btyd_purchase_model_arg(fcinfo, "clv_lifetime_value", &purchase,
 													  &memo);
 	const clv_model *sm = clv_cached_model(fcinfo, 1);
-	int			rate_arg = PG_NARGS() == 10 ? 8 : 7;
+	/* unit at 7 in the forms with it: 10 arguments, 12 with the covariates */
+	int			rate_arg = PG_NARGS() == 9 ? 7 : 8;
 	const Interval *horizon = PG_GETARG_INTERVAL_P(6),
 			   *unit = call_unit(memo, rate_arg == 8 ? PG_GETARG_INTERVAL_P(7) : NULL,
 								 "clv_lifetime_value");
@@ -350,7 +360,9 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 				T,
 				mon,
 				spend,
-				purchases;
+				purchases,
+				own[4];
+	const double *params;
 	clv_error	err;
 
 	clv_btyd_refuse_discrete(purchase, "clv_lifetime_value");
@@ -361,6 +373,7 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 						clv_model_kind_name(sm->kind)),
 				 errhint("The second argument takes a model fitted by clv_gammagamma_fit.")));
 	clv_btyd_customer_args(fcinfo, 2, purchase, &x, &tx, &T);
+	params = clv_btyd_customer_params(fcinfo, pm, purchase, 10, "clv_lifetime_value", own);
 	mon = clv_finite_arg(fcinfo, 5, "monetary");
 	clv_check(clv_btyd_check_customer(spend_model, x, mon, 0, &err), &err);
 	/* the settings are usually the same on every row: checked once */
@@ -370,11 +383,11 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 		!text_is(method, set->continuous ? "continuous" : "discrete"))
 		read_value_settings(horizon, unit, annual, method, set);
 	clv_check(clv_btyd_expected_spend(spend_model, sm->params, x, mon, &spend, &err), &err);
-	if (!clv_btyd_memo_factor(memo, purchase, pm->params, set->horizon_units,
+	if (!clv_btyd_memo_factor(memo, purchase, params, set->horizon_units,
 							  set->continuous ? 0 : 1, set->rate, x, T, &purchases))
 		clv_btyd_hypergeometric_error();
 	if (set->horizon_units > 0)
-		purchases *= clv_btyd_palive_of(purchase, pm->params, x, tx, T);
+		purchases *= clv_btyd_palive_of(purchase, params, x, tx, T);
 	if (!isfinite(purchases))
 		clv_btyd_hypergeometric_error();
 	PG_RETURN_FLOAT8(spend * purchases);
@@ -394,13 +407,16 @@ clv_dert(PG_FUNCTION_ARGS)
 	clv_btyd_model model;
 	clv_btyd_memo *memo;
 	const clv_model *m = clv_btyd_purchase_model_arg(fcinfo, "clv_dert", &model, &memo);
-	int			rate_arg = PG_NARGS() == 6 ? 5 : 4;
+	/* unit at 4 in the forms with it: 6 arguments, 8 with the covariates */
+	int			rate_arg = PG_NARGS() == 5 ? 4 : 5;
 	double		x,
 				tx,
 				T,
 				unit_days,
 				annual,
-				dert;
+				dert,
+				own[4];
+	const double *params;
 
 	if (clv_btyd_models[model].dert == NULL)
 		ereport(ERROR,
@@ -410,6 +426,7 @@ clv_dert(PG_FUNCTION_ARGS)
 				 errhint("Use clv_lifetime_value with a long horizon for a %s model.",
 						 clv_model_kind_name(m->kind))));
 	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
+	params = clv_btyd_customer_params(fcinfo, m, model, 6, "clv_dert", own);
 	unit_days = clv_interval_days(call_unit(memo, rate_arg == 5 ? PG_GETARG_INTERVAL_P(4) : NULL,
 										"clv_dert"), "unit");
 	annual = clv_finite_arg(fcinfo, rate_arg, "annual_discount_rate");
@@ -418,7 +435,7 @@ clv_dert(PG_FUNCTION_ARGS)
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("unit and annual_discount_rate must be positive"),
 				 errdetail("Without discounting, expected residual purchases are unbounded.")));
-	if (!clv_btyd_dert(model, m->params, x, tx, T, clv_btyd_discount_rate(annual, unit_days),
+	if (!clv_btyd_dert(model, params, x, tx, T, clv_btyd_discount_rate(annual, unit_days),
 					   &dert))
 		clv_btyd_hypergeometric_error();
 	PG_RETURN_FLOAT8(dert);

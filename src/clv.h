@@ -146,7 +146,8 @@ typedef enum clv_state_family_id
 	CLV_STATE_ALLOCATION = 10,
 	CLV_STATE_THRESHOLD = 11,
 	CLV_STATE_MONITOR = 12,
-	CLV_STATE_SBG = 13
+	CLV_STATE_SBG = 13,
+	CLV_STATE_BTYD_COV = 14
 } clv_state_family_id;
 
 typedef struct clv_state_family

@@ -66,6 +66,7 @@ extern const clv_state_family clv_allocation_family;
 extern const clv_state_family clv_threshold_family;
 extern const clv_state_family clv_monitor_family;
 extern const clv_state_family clv_sbg_family;
+extern const clv_state_family clv_btyd_cov_family;
 
 static const clv_state_family *
 family_of_id(uint8 id)
@@ -75,6 +76,7 @@ family_of_id(uint8 id)
 		&clv_tracking_family, &clv_ranking_family, &clv_trees_family, &clv_qini_family,
 		&clv_kmeans_family, &clv_allocation_family, &clv_threshold_family, &clv_monitor_family,
 		&clv_sbg_family,
+		&clv_btyd_cov_family,
 	};
 
 	for (int i = 0; i < lengthof(families); i++)

@@ -489,3 +489,64 @@ clv_mbgnbd_alive_probability_of_purchases(const double *params, double t, int n,
 {
 	return family_alive_probability_of_purchases(1, params, t, n, x, T);
 }
+
+/*
+ * One BG/NBD customer's log-likelihood and its gradient in (r, α, a, b) (the
+ * terms of family_ll at k = 0): the covariate fits give every customer
+ * parameters of their own.  The terms of x, r, a and b alone (the gamma and
+ * digamma functions) are kept in *memo for the next customer, who usually
+ * shares them: rows come sorted by covariates, then frequency.
+ */
+double
+clv_bgnbd_customer_ll(const double *theta, double x, double tx, double T, double *grad,
+					  clv_bgnbd_memo *memo)
+{
+	double		r = theta[0],
+				alpha = theta[1],
+				a = theta[2],
+				b = theta[3];
+	double		lT = log(alpha + T),
+				ltx = log(alpha + tx),
+				la = log(alpha);
+	double		w4 = 0,
+				l3 = -(r + x) * lT,
+				ll;
+
+	if (!(memo->valid && memo->r == r && memo->a == a && memo->b == b && memo->x == x))
+	{
+		double		psab = gsl_sf_psi(a + b),
+					psabx = x > 0 ? gsl_sf_psi(a + b + x) : psab;
+
+		memo->ax = gsl_sf_lngamma(r + x) - gsl_sf_lngamma(r)
+			+ gsl_sf_lngamma(a + b) - gsl_sf_lngamma(a + b + x)
+			+ (x > 0 ? gsl_sf_lngamma(b + x) - gsl_sf_lngamma(b) : 0);
+		memo->lodds = x > 0 ? log(a) - log(b + x - 1) : 0;
+		memo->dr = x > 0 ? gsl_sf_psi(r + x) - gsl_sf_psi(r) : 0;
+		memo->da = psab - psabx;
+		memo->db = psab - psabx + (x > 0 ? gsl_sf_psi(b + x) - gsl_sf_psi(b) : 0);
+		memo->r = r, memo->a = a, memo->b = b, memo->x = x;
+		memo->valid = true;
+	}
+	ll = memo->ax + r * la;
+	/* log of (alive at T) + (died after the last purchase), and the second's share */
+	if (x > 0)
+	{
+		double		d = memo->lodds - (r + x) * ltx - l3,
+					e = exp(-fabs(d));
+
+		ll += l3 + fmax(d, 0) + log1p(e);
+		w4 = d > 0 ? 1 / (1 + e) : e / (1 + e);
+	}
+	else
+		ll += l3;
+	if (grad)
+	{
+		double		w3 = 1 - w4;
+
+		grad[0] = memo->dr + la - w3 * lT - w4 * ltx;
+		grad[1] = r / alpha - (r + x) * (w3 / (alpha + T) + w4 / (alpha + tx));
+		grad[2] = memo->da + (x > 0 ? w4 / a : 0);
+		grad[3] = memo->db - (x > 0 ? w4 / (b + x - 1) : 0);
+	}
+	return ll;
+}

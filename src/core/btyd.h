@@ -317,4 +317,75 @@ double		clv_btyd_conditional_probability_of_purchases(clv_btyd_model model,
 clv_status	clv_btyd_expected_spend(clv_btyd_model model, const double *params, double x,
 									double m, double *out, clv_error *err);
 
+/* ---- static covariates (btyd_cov.c) --------------------------------------- */
+
+/*
+ * BG/NBD and Pareto/NBD with time-invariant customer covariates (Fader &
+ * Hardie 2007, "Incorporating time-invariant covariates into the Pareto/NBD
+ * and BG/NBD models"; the parametrisation of CLVTools): purchase covariates
+ * z1 scale the purchase rate's Gamma, α_i = α·exp(−γ1′z1); dropout covariates
+ * z2 scale the dropout process, a_i = a·exp(γ2′z2) and b_i = b·exp(γ2′z2) for
+ * BG/NBD, β_i = β·exp(−γ2′z2) for Pareto/NBD.  A customer's predictions are
+ * the plain model's at the customer's own parameters.
+ *
+ * theta is the base parameters (4) followed by γ1 (p1) and γ2 (p2).
+ */
+#define CLV_BTYD_COV_MAX 100	/* covariates per process */
+
+/* Whether the model takes covariates (BG/NBD, Pareto/NBD). */
+bool		clv_btyd_cov_supported(clv_btyd_model model);
+
+/* The parameters of a customer with covariates z1 (p1) and z2 (p2). */
+void		clv_btyd_cov_customer(clv_btyd_model model, const double *theta, int p1, int p2,
+								  const double *z1, const double *z2, double *out);
+
+/*
+ * Training rows of a covariate fit: row i is (z1..., z2..., x, t_x, T), its
+ * weight (customers with that row) w[i].  Sorted, rows of the same customer
+ * parameters come together, which the likelihood makes use of.
+ */
+typedef struct clv_cov_rows
+{
+	size_t		n;
+	int			p1,
+				p2;
+	const double *v;			/* n × (p1 + p2 + 3), row-major */
+	const double *w;
+} clv_cov_rows;
+
+/*
+ * The distinct rows of in (bitwise), each with the sum of its weights (w
+ * NULL: 1 a row), sorted by value: a canonical form, whatever the order of
+ * in.  out's arrays are clv_alloc'd; clv_cov_rows_free releases them.
+ */
+void		clv_cov_rows_compact(const clv_cov_rows *in, clv_cov_rows *out);
+void		clv_cov_rows_free(clv_cov_rows *rows);
+
+/* Log-likelihood of the rows at theta and, when grad is not NULL, its gradient. */
+double		clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
+										const double *theta, double *grad);
+
+typedef struct clv_btyd_cov_fit
+{
+	int			n_theta;		/* 4 + p1 + p2 */
+	double	   *theta;			/* clv_alloc'd, n_theta each */
+	double	   *std_error;		/* NaN where the Hessian is not definite */
+	double		log_likelihood;	/* unpenalised */
+	double		n_customers;
+	int			iterations;
+	bool		converged;
+} clv_btyd_cov_fit;
+
+/*
+ * Maximise the likelihood, penalised by l2 · Σ γ², from the plain model's
+ * fit to the same customers (base, fitted on the rows' patterns) with γ = 0.
+ * A covariate that is 0 for every customer keeps γ = 0 (standard error NaN):
+ * with no other covariate the fit is the plain one.  fit is freed with
+ * clv_btyd_cov_fit_free.
+ */
+clv_status	clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows,
+							   const clv_btyd_fit *base, double l2, int max_iter,
+							   clv_btyd_cov_fit *fit, clv_error *err);
+void		clv_btyd_cov_fit_free(clv_btyd_cov_fit *fit);
+
 #endif							/* CLV_BTYD_H */

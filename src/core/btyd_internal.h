@@ -17,6 +17,28 @@ double		clv_bgnbd_ll(const clv_patterns *p, const clv_time_index *ix,
 						 const double *params, double *grad);
 double		clv_mbgnbd_ll(const clv_patterns *p, const clv_time_index *ix,
 						  const double *params, double *grad);
+/* The terms of one BG/NBD customer that depend on x, r, a and b alone. */
+typedef struct clv_bgnbd_memo
+{
+	bool		valid;
+	double		r,
+				a,
+				b,
+				x;
+	double		ax,				/* the log-likelihood's part, without r log α */
+				lodds,			/* log(a / (b + x − 1)) */
+				dr,				/* the gradient's parts */
+				da,
+				db;
+} clv_bgnbd_memo;
+
+/*
+ * One customer's log-likelihood and, when grad is not NULL, its gradient in
+ * (r, α, a, b); memo keeps the terms of x and the shapes for the next call
+ * (zeroed before the first).
+ */
+double		clv_bgnbd_customer_ll(const double *params, double x, double tx, double T,
+								  double *grad, clv_bgnbd_memo *memo);
 int			clv_bgnbd_starts(const clv_patterns *p, double mean_T,
 							 double starts[][CLV_BTYD_MAX_PARAMS]);
 double		clv_bgnbd_palive(const double *params, double x, double tx, double T);

@@ -29,7 +29,9 @@ typedef enum clv_model_kind
 	CLV_KIND_GBM = 8,
 	CLV_KIND_KMEANS = 9,
 	CLV_KIND_SBG = 10,
-	CLV_KIND_BGBB = 11
+	CLV_KIND_BGBB = 11,
+	CLV_KIND_BGNBD_COV = 12,
+	CLV_KIND_PARETONBD_COV = 13
 } clv_model_kind;
 
 /* A decoded model.  Everything hangs off one clv_alloc'd block per field. */
@@ -45,6 +47,12 @@ typedef struct clv_model
 	/* payload of the probabilistic kinds: positive parameters */
 	uint32_t	n_params;
 	double	   *params;
+	/*
+	 * of the covariate kinds: params are the 4 base parameters, then the
+	 * coefficients of the purchase covariates (this many), then those of the
+	 * dropout covariates
+	 */
+	uint32_t	n_purchase_covariates;
 	/* payload of the tree ensembles */
 	struct clv_ensemble *ensemble;
 	/* payload of k-means */

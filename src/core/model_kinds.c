@@ -5,9 +5,9 @@
  * never branch on it; adding a kind is a family's core file, its glue file,
  * one row below and its tests (see doc/adding-a-model-kind.md).
  *
- * Four payload shapes serve the ten kinds: a linear predictor's
- * coefficients, a probabilistic model's positive parameters, a tree
- * ensemble, k-means centroids.
+ * Five payload shapes serve the kinds: a linear predictor's coefficients, a
+ * probabilistic model's positive parameters, a covariate BTYD model's
+ * parameters and coefficients, a tree ensemble, k-means centroids.
  */
 #include "model.h"
 #include "linear.h"
@@ -117,6 +117,47 @@ params_free(clv_model *m)
 	clv_release(m->params);
 }
 
+/*
+ * ---- BTYD models with covariates: the counts of purchase and dropout
+ * covariates, 4 positive base parameters, then the finite coefficients; the
+ * feature names are frequency, recency, t and the covariates' names.
+ */
+
+static void
+covariates_encode(const clv_model *m, uint16_t version, clv_buf *buf)
+{
+	(void) version;
+	clv_buf_put_u32(buf, m->n_purchase_covariates);
+	clv_buf_put_u32(buf, m->n_params - 4 - m->n_purchase_covariates);
+	for (uint32_t i = 0; i < m->n_params; i++)
+		clv_buf_put_f64(buf, m->params[i]);
+}
+
+static clv_status
+covariates_decode(clv_reader *r, uint16_t version, clv_model *m, clv_error *err)
+{
+	uint32_t	p1,
+				p2;
+
+	(void) version;
+	if (!clv_read_u32(r, &p1) || !clv_read_u32(r, &p2))
+		return clv_model_corrupt(err, "The covariate counts are missing.");
+	if (p1 > CLV_MAX_FEATURES || p2 > CLV_MAX_FEATURES || m->n_features != 3 + p1 + p2)
+		return clv_model_corrupt(err, "The covariate counts do not match the feature count.");
+	m->n_purchase_covariates = p1;
+	m->n_params = 4 + p1 + p2;
+	m->params = clv_alloc(sizeof(double) * m->n_params);
+	for (uint32_t i = 0; i < m->n_params; i++)
+	{
+		if (!clv_read_f64(r, &m->params[i]))
+			return clv_model_corrupt(err, "The parameters are truncated.");
+		if (!isfinite(m->params[i]) || (i < 4 && !(m->params[i] > 0)))
+			return clv_model_corrupt(err, i < 4 ? "A parameter is not positive and finite."
+									 : "A coefficient is not finite.");
+	}
+	return CLV_OK;
+}
+
 /* ---- tree ensembles ------------------------------------------------------ */
 
 static void
@@ -223,6 +264,10 @@ static const clv_kind_ops kinds[] = {
 	[CLV_KIND_KMEANS] = {.kind = CLV_KIND_KMEANS, .name = "kmeans", .encode = kmeans_encode,
 	.decode = kmeans_decode, .free = kmeans_free, .predict = kmeans_predict},
 	[CLV_KIND_BGBB] = PROBABILISTIC(CLV_KIND_BGBB, "bgbb", 4),
+	[CLV_KIND_BGNBD_COV] = {.kind = CLV_KIND_BGNBD_COV, .name = "bgnbd_cov",
+	.encode = covariates_encode, .decode = covariates_decode, .free = params_free},
+	[CLV_KIND_PARETONBD_COV] = {.kind = CLV_KIND_PARETONBD_COV, .name = "paretonbd_cov",
+	.encode = covariates_encode, .decode = covariates_decode, .free = params_free},
 };
 
 const clv_kind_ops *

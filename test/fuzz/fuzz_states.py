@@ -46,10 +46,10 @@ import _pg  # noqa: E402  (the repository's psql helpers)
 HEADER = 12
 LINREG_FAMILY = 2                   # clv_linreg_fit's, which clv_linreg_stats returns
 MAGIC = b"CLVS"
-N_FAMILIES = 13
+N_FAMILIES = 14
 FAMILY_NAMES = {1: "summary", 2: "linreg", 3: "logreg", 4: "btyd", 5: "tracking",
                 6: "ranking", 7: "trees", 8: "qini", 9: "kmeans", 10: "allocation",
-                11: "threshold", 12: "monitor"}
+                11: "threshold", 12: "monitor", 13: "sbg", 14: "btyd_cov"}
 STATEMENT_TIMEOUT = "5s"
 BATCH = 400                     # at most, mutants per psql session
 MAX_REPORTED = 5                # failing mutants shown per family
@@ -126,6 +126,13 @@ SEEDS = [
      "clv_btyd_fit_final", "cbs", "true"),
     ("gammagamma", 4, "float8, float8", "x, m_x", "clv_gammagamma_fit_trans",
      "clv_btyd_fit_final", "cbs", "x > 0"),
+    ("bgnbd_cov", 14, "float8, float8, float8, float8[], float8[]",
+     "x, t_x, t_cal, ARRAY[(x % 2)::float8], ARRAY[t_cal / 40]", "clv_bgnbd_cov_fit_trans",
+     "clv_btyd_cov_fit_final", "cbs", "true"),
+    ("paretonbd_cov_options", 14, "float8, float8, float8, float8[], float8[], jsonb",
+     "x, t_x, t_cal, ARRAY[(x % 2)::float8, t_x / 40], '{}'::float8[], "
+     "'{\"l2\": 0.5, \"purchase_features\": [\"odd\", \"late\"]}'::jsonb",
+     "clv_paretonbd_cov_fit_trans", "clv_btyd_cov_fit_final", "cbs", "true"),
     ("tracking", 5, "bytea, float8, integer",
      "(SELECT model FROM clv_fuzz.model), acquired, 20", "clv_tracking_trans",
      "clv_tracking_final", "rows", "true"),
