@@ -188,8 +188,7 @@ clv_status
 clv_btyd_customer_error(clv_btyd_model model, double x, double tx, double T,
 						clv_error *err)
 {
-	/* the age argument: t, or n opportunities for a discrete-time model */
-	const char *age = clv_btyd_models[model].feature_names[2];
+	const char *age;
 
 	/* below 2^53 the cast is exact for whole numbers; above, every double is one */
 	if (!(x >= 0) || !isfinite(x) || (x < 9007199254740992.0 && x != (double) (int64_t) x))
@@ -202,6 +201,8 @@ clv_btyd_customer_error(clv_btyd_model model, double x, double tx, double T,
 							"monetary must be positive and finite when frequency is positive");
 		return CLV_OK;
 	}
+	/* the age argument: t, or n opportunities for a discrete-time model */
+	age = clv_btyd_models[model].feature_names[2];
 	if (!(tx >= 0 && isfinite(tx)) || !(T >= 0 && isfinite(T)))
 		return clv_fail(err, CLV_ERR_DATA, "recency and %s must be non-negative and finite", age);
 	if (clv_btyd_models[model].discrete &&

@@ -271,6 +271,7 @@ test_codec(void)
 	check(clv_model_decode(b.data, b.len, &d, &err) == CLV_ERR_CORRUPT &&
 		  strstr(err.detail, "coefficient") != NULL,
 		  "paretonbd_cov: a coefficient that is not finite is refused (%s)", err.detail);
+	clv_model_free(d);			/* the partial model a failed decode leaves */
 	clv_release(b.data);
 	params[5] = -0.2;
 
@@ -279,6 +280,7 @@ test_codec(void)
 	check(clv_model_decode(b.data, b.len, &d, &err) == CLV_ERR_CORRUPT &&
 		  strstr(err.detail, "feature count") != NULL,
 		  "a feature count that does not match the covariate counts is refused (%s)", err.detail);
+	clv_model_free(d);
 	clv_release(b.data);
 }
 
