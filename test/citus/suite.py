@@ -92,6 +92,10 @@ def arg_for(name, typ, agg):
                     name, "'1997-09-30'::timestamptz")
     if typ == "boolean":
         return {"treated": "(r.i % 2 = 0)", "churned": "(r.i % 8 < 3)"}.get(name, "r.y_bool")
+    if typ == "double precision" and agg == "clv_bgbb_fit":
+        # BG/BB counts opportunities: whole numbers, at most one purchase each
+        return {"frequency": "least(r.frequency, ceil(r.recency))", "recency": "ceil(r.recency)",
+                "n": "ceil(r.t)", "customers": "(1 + r.i % 3)::float8"}[name]
     if typ == "double precision":
         column = FLOAT_COLUMNS.get(name, "y_float8")
         return column if "::" in column else "r." + column

@@ -127,10 +127,10 @@ SEEDS = [
     ("gammagamma", 4, "float8, float8", "x, m_x", "clv_gammagamma_fit_trans",
      "clv_btyd_fit_final", "cbs", "x > 0"),
     ("bgnbd_cov", 14, "float8, float8, float8, float8[], float8[]",
-     "x, t_x, t_cal, ARRAY[(x % 2)::float8], ARRAY[t_cal / 40]", "clv_bgnbd_cov_fit_trans",
+     "x, t_x, t_cal, ARRAY[(x::int % 2)::float8], ARRAY[t_cal / 40]", "clv_bgnbd_cov_fit_trans",
      "clv_btyd_cov_fit_final", "cbs", "true"),
     ("paretonbd_cov_options", 14, "float8, float8, float8, float8[], float8[], jsonb",
-     "x, t_x, t_cal, ARRAY[(x % 2)::float8, t_x / 40], '{}'::float8[], "
+     "x, t_x, t_cal, ARRAY[(x::int % 2)::float8, t_x / 40], '{}'::float8[], "
      "'{\"l2\": 0.5, \"purchase_features\": [\"odd\", \"late\"]}'::jsonb",
      "clv_paretonbd_cov_fit_trans", "clv_btyd_cov_fit_final", "cbs", "true"),
     ("tracking", 5, "bytea, float8, integer",
