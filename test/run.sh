@@ -52,8 +52,8 @@ stage_paths() {
     count_tap dist $? "$log"
 }
 
-stage_unit()     { run_logged "$LOGS/unit.log" "${MAKE[@]}" unit; count_tap unit $? "$LOGS/unit.log"; }
-stage_unit-san() { run_logged "$LOGS/unit-san.log" "${MAKE[@]}" unit-san; count_tap unit-san $? "$LOGS/unit-san.log"; }
+stage_unit()     { run_logged "$LOGS/unit.log" "${MAKE[@]}" -j2 unit; count_tap unit $? "$LOGS/unit.log"; }
+stage_unit-san() { run_logged "$LOGS/unit-san.log" "${MAKE[@]}" -j2 unit-san; count_tap unit-san $? "$LOGS/unit-san.log"; }
 
 stage_regress() {
     local out=$CLV_TMP/regress log=$LOGS/regress.log rc p f
