@@ -438,6 +438,9 @@ extern void clv_ensemble_info(StringInfo buf, const clv_model *model);
 extern double clv_interval_days(const Interval *iv, const char *what);
 /* The days of an sBG model's period from its unit's text (22023 unless positive). */
 extern double clv_sbg_unit_days(const char *unit, const char *what, const char *fname);
+/* An sBG model of (alpha, beta) with the metadata given, as clv_sbg_fit writes it. */
+extern const char *const clv_sbg_param_names[2];
+extern bytea *clv_sbg_model_bytea(double *params, char *meta);
 
 /* ---- k-means (kmeans_glue.c) -------------------------------------------- */
 

@@ -140,8 +140,6 @@ build_linear(clv_model_kind kind, Jsonb *params)
 static bytea *
 build_sbg(clv_model_kind kind, Jsonb *params)
 {
-	static const char *const names[] = {"alpha", "beta"};
-	static const char *const features[] = {"periods", "churned"};
 	double		v[2] = {NAN, NAN};
 	char	   *unit = NULL;
 	const clv_option spec[] = {
@@ -150,15 +148,14 @@ build_sbg(clv_model_kind kind, Jsonb *params)
 		{"unit", CLV_OPT_STRING, &unit},
 	};
 	StringInfoData meta;
-	clv_model	model = {0};
 
 	clv_parse_object(params, FNAME, "parameter", spec, lengthof(spec));
 	for (int i = 0; i < 2; i++)
 		if (isnan(v[i]))
-			missing_parameter(kind, names[i], quoted_list(names, 2));
+			missing_parameter(kind, clv_sbg_param_names[i], quoted_list(clv_sbg_param_names, 2));
 	initStringInfo(&meta);
 	appendStringInfoString(&meta, "{\"fitted\": false");
-	clv_json_named_numbers(&meta, "params", names, v, 2);
+	clv_json_named_numbers(&meta, "params", clv_sbg_param_names, v, 2);
 	if (unit != NULL)
 	{
 		clv_json_key(&meta, "unit");
@@ -166,14 +163,7 @@ build_sbg(clv_model_kind kind, Jsonb *params)
 		clv_json_number(&meta, "unit_days", clv_sbg_unit_days(unit, "parameter", FNAME));
 	}
 	appendStringInfoChar(&meta, '}');
-
-	model.kind = kind;
-	model.n_features = 2;
-	model.feature_names = (char **) features;
-	model.meta = meta.data;
-	model.n_params = 2;
-	model.params = v;
-	return clv_model_to_bytea(&model);
+	return clv_sbg_model_bytea(v, meta.data);
 }
 
 /* The kinds built from parameters, each named as clv_model_info names it. */

@@ -282,8 +282,22 @@ clv_sbg_fit_counts_trans(PG_FUNCTION_ARGS)
 
 /* ---- final ----------------------------------------------------------------- */
 
-static const char *const param_names[] = {"alpha", "beta"};
+const char *const clv_sbg_param_names[2] = {"alpha", "beta"};
 static const char *const feature_names[] = {"periods", "churned"};
+
+bytea *
+clv_sbg_model_bytea(double *params, char *meta)
+{
+	clv_model	model = {0};
+
+	model.kind = CLV_KIND_SBG;
+	model.n_features = 2;
+	model.feature_names = (char **) feature_names;
+	model.meta = meta;
+	model.n_params = 2;
+	model.params = params;
+	return clv_model_to_bytea(&model);
+}
 
 static Datum
 sbg_finish(FunctionCallInfo fcinfo, void *state)
@@ -295,7 +309,7 @@ sbg_finish(FunctionCallInfo fcinfo, void *state)
 	clv_sbg_counts sorted;
 	clv_error	err;
 	StringInfoData meta;
-	clv_model	model = {0};
+	bytea	   *result;
 
 	if (s == NULL)
 		ereport(ERROR,
@@ -317,8 +331,8 @@ sbg_finish(FunctionCallInfo fcinfo, void *state)
 	clv_json_number(&meta, "n", fit.n_customers);
 	clv_json_number(&meta, "n_churned", fit.n_churned);
 	clv_json_number(&meta, "n_patterns", (double) sorted.n);
-	clv_json_named_numbers(&meta, "params", param_names, fit.params, 2);
-	clv_json_named_numbers(&meta, "std_errors", param_names, fit.std_error, 2);
+	clv_json_named_numbers(&meta, "params", clv_sbg_param_names, fit.params, 2);
+	clv_json_named_numbers(&meta, "std_errors", clv_sbg_param_names, fit.std_error, 2);
 	clv_json_number(&meta, "log_likelihood", fit.log_likelihood);
 	clv_json_number(&meta, "iterations", fit.iterations);
 	clv_json_key(&meta, "converged");
@@ -334,14 +348,9 @@ sbg_finish(FunctionCallInfo fcinfo, void *state)
 						   JsonbToCString(NULL, &s->options->root, VARSIZE(s->options)) : "{}");
 	appendStringInfoChar(&meta, '}');
 
-	model.kind = CLV_KIND_SBG;
-	model.n_features = 2;
-	model.feature_names = (char **) feature_names;
-	model.meta = meta.data;
-	model.n_params = 2;
-	model.params = fit.params;
+	result = clv_sbg_model_bytea(fit.params, meta.data);
 	clv_sbg_counts_free(&sorted);
-	PG_RETURN_BYTEA_P(clv_model_to_bytea(&model));
+	PG_RETURN_BYTEA_P(result);
 }
 
 PG_FUNCTION_INFO_V1(clv_sbg_fit_final);
