@@ -7,8 +7,11 @@
  * Covariates make every customer's parameters different, so the rows cannot
  * be reduced to patterns: a likelihood evaluation visits every distinct row.
  * The search starts at the plain model's maximum with γ = 0, where only the
- * coefficients have far to go: BFGS, then Newton steps to finish, as for the
- * plain fits.
+ * coefficients have far to go, with Newton's method, its Hessian kept by BFGS
+ * updates between evaluations from differences.  On many rows it runs on a
+ * coarse copy first, whose Hessian then serves the rows themselves: an
+ * evaluation there costs a pass over every distinct row, and a Hessian k
+ * passes.
  */
 #include "btyd_internal.h"
 #include "sort.h"
@@ -182,9 +185,9 @@ gsl_fdf(const gsl_vector *v, void *arg, double *f, gsl_vector *df)
 
 /* BFGS from v (updated in place); false when it could not start. */
 static bool
-bfgs(objective *o, double *v, double *f, int max_iter, int *iterations)
+bfgs(const objective *o, double *v, double *f, int max_iter, int *iterations)
 {
-	gsl_multimin_function_fdf fn = {gsl_f, gsl_df, gsl_fdf, (size_t) o->k, o};
+	gsl_multimin_function_fdf fn = {gsl_f, gsl_df, gsl_fdf, (size_t) o->k, (void *) o};
 	gsl_vector_view x0 = gsl_vector_view_array(v, o->k);
 	gsl_multimin_fdfminimizer *m =
 		gsl_multimin_fdfminimizer_alloc(gsl_multimin_fdfminimizer_vector_bfgs2, o->k);
@@ -215,18 +218,17 @@ bfgs(objective *o, double *v, double *f, int max_iter, int *iterations)
 
 /*
  * The Hessian of the objective at v from differences of the analytic
- * gradient (h, k × k, symmetrised): central ones for the standard errors, or,
- * given the gradient g at v, forward ones, half the evaluations, for Newton
- * steps.  False when the objective is not finite.  scratch: 3 k doubles.
+ * gradient (h, k × k, symmetrised): forward differences from the gradient g
+ * at v, k evaluations.  False when the objective is not finite.
+ * scratch: 2 k doubles.
  */
 static bool
 hessian(const objective *o, const double *v, const double *g, double *h, double *scratch)
 {
 	int			k = o->k;
 	double	   *vp = scratch,
-			   *gp = scratch + k,
-			   *gm = scratch + 2 * k;
-	const double eps = 1e-5;
+			   *gp = scratch + k;
+	const double eps = 1e-6;
 
 	for (int j = 0; j < k; j++)
 	{
@@ -234,16 +236,8 @@ hessian(const objective *o, const double *v, const double *g, double *h, double 
 		vp[j] = v[j] + eps;
 		if (!isfinite(objective_at(o, vp, gp)))
 			return false;
-		if (g)
-			memcpy(gm, g, sizeof(double) * k);
-		else
-		{
-			vp[j] = v[j] - eps;
-			if (!isfinite(objective_at(o, vp, gm)))
-				return false;
-		}
 		for (int i = 0; i < k; i++)
-			h[i * k + j] = (gp[i] - gm[i]) / (g ? eps : 2 * eps);
+			h[i * k + j] = (gp[i] - g[i]) / eps;
 	}
 	for (int i = 0; i < k; i++)
 		for (int j = 0; j < i; j++)
@@ -252,43 +246,157 @@ hessian(const objective *o, const double *v, const double *g, double *h, double 
 }
 
 /*
- * Newton steps from v while they shrink the gradient (at most max_steps,
- * counted in *steps); returns the final gradient's norm.
+ * The Cholesky factor of h in factor.  Where h is not definite (a saddle:
+ * Pareto/NBD at γ = 0, for one) it is the factor of h + τI, with the smallest
+ * τ of 10⁻³, 10⁻², ... times h's largest diagonal element that gives one, so
+ * that the step still goes uphill: *damped says so.  False when no τ does.
+ */
+static bool
+factor_of(const double *h, int k, double *factor, bool *damped)
+{
+	gsl_matrix_view fv = gsl_matrix_view_array(factor, k, k);
+	double		tau = 0,
+				top = 0;
+
+	for (int i = 0; i < k; i++)
+		top = fmax(top, fabs(h[i * k + i]));
+	*damped = false;
+	memcpy(factor, h, sizeof(double) * k * k);
+	while (gsl_linalg_cholesky_decomp1(&fv.matrix) != GSL_SUCCESS)
+	{
+		tau = tau == 0 ? 1e-3 * top : 10 * tau;
+		if (!(tau > 0 && tau < 1e6 * top))
+			return false;
+		memcpy(factor, h, sizeof(double) * k * k);
+		for (int i = 0; i < k; i++)
+			factor[i * k + i] += tau;
+		*damped = true;
+	}
+	return true;
+}
+
+static double
+norm_of(const double *g, int k)
+{
+	double		sum = 0;
+
+	for (int i = 0; i < k; i++)
+		sum += g[i] * g[i];
+	return sqrt(sum);
+}
+
+/*
+ * The BFGS update of the Hessian approximation h after the step s changed
+ * the gradient by y: h − (h s)(h s)′/(s′h s) + y y′/(y′s), skipped where the
+ * curvature y′s is not positive.  hs: k doubles.
+ */
+static void
+bfgs_update(double *h, const double *s, const double *y, int k, double *hs)
+{
+	double		shs = 0,
+				ys = 0;
+
+	for (int i = 0; i < k; i++)
+	{
+		hs[i] = 0;
+		for (int j = 0; j < k; j++)
+			hs[i] += h[i * k + j] * s[j];
+		shs += s[i] * hs[i];
+		ys += y[i] * s[i];
+	}
+	if (!(ys > 0 && shs > 0))
+		return;
+	for (int i = 0; i < k; i++)
+		for (int j = 0; j < k; j++)
+			h[i * k + j] += y[i] * y[j] / ys - hs[i] * hs[j] / shs;
+}
+
+/*
+ * Newton's method from v (updated in place, with its objective *f), the
+ * Hessian h (k × k) kept up to date by BFGS updates between evaluations of
+ * it from differences (k gradients each): a step costs one gradient, and the
+ * convergence stays superlinear.  A Hessian the caller hands over (*have_h)
+ * comes from other rows, the coarse copy, and saves the first evaluation.
+ * Each step is halved until the objective does not rise; a step that cannot
+ * be made from an updated Hessian is tried again from a new one, and from a
+ * new one it ends the search.  Stops too when the gradient's norm is below
+ * tol, or after max_steps (counted in *steps).  Returns the final gradient's
+ * norm, or INFINITY when no Hessian could be had or the objective is not
+ * finite at v.
  */
 static double
-polish(const objective *o, double *v, double *f, int max_steps, int *steps)
+newton(const objective *o, double *v, double *f, double *h, bool *have_h, double tol,
+	   int max_steps, int *steps)
 {
 	int			k = o->k;
 	double	   *g = clv_alloc(sizeof(double) * (k * k + 7 * k)),
-			   *h = g + k,
-			   *gt = h + k * k,
+			   *gt = g + k,
 			   *trial = gt + k,
 			   *step = trial + k,
-			   *scratch = step + k;
-	double		norm = 0;
+			   *scratch = step + k,	/* 2 k */
+			   *factor = scratch + 2 * k;
+	double		norm = INFINITY;
+	bool		fresh = false;
 
-	objective_at(o, v, g);
-	for (int i = 0; i < k; i++)
-		norm += g[i] * g[i];
-	for (int it = 0; it < 10 && it < max_steps && norm > 1e-28; it++)
+	*f = objective_at(o, v, g);
+	if (isfinite(*f))
+		norm = norm_of(g, k);
+	for (int it = 0; isfinite(norm) && norm > tol && it < max_steps && !clv_interrupt_pending(); it++)
 	{
-		gsl_matrix_view hv = gsl_matrix_view_array(h, k, k);
+		gsl_matrix_view fv = gsl_matrix_view_array(factor, k, k);
 		gsl_vector_view gv = gsl_vector_view_array(g, k),
 					sv = gsl_vector_view_array(step, k);
-		double		ft,
-					trial_norm = 0;
+		double		t = 1,
+					ft = INFINITY,
+					trial_norm = INFINITY;
+		bool		damped,
+					better = false;
 
-		if (!hessian(o, v, g, h, scratch) ||
-			gsl_linalg_cholesky_decomp1(&hv.matrix) != GSL_SUCCESS ||
-			gsl_linalg_cholesky_solve(&hv.matrix, &gv.vector, &sv.vector) != GSL_SUCCESS)
+		if (!*have_h)
+		{
+			if (!hessian(o, v, g, h, scratch))
+			{
+				norm = INFINITY;
+				break;
+			}
+			*have_h = fresh = true;
+		}
+		if (!factor_of(h, k, factor, &damped))
+		{
+			norm = INFINITY;
 			break;
-		for (int i = 0; i < k; i++)
-			trial[i] = v[i] - step[i];
-		ft = objective_at(o, trial, gt);
-		for (int i = 0; i < k; i++)
-			trial_norm += gt[i] * gt[i];
-		if (!(trial_norm < norm) || !(ft <= *f + 1e-12 * fabs(*f)))
+		}
+		if (gsl_linalg_cholesky_solve(&fv.matrix, &gv.vector, &sv.vector) != GSL_SUCCESS)
 			break;
+		for (int halvings = 0; halvings < 30 && !better; halvings++, t /= 2)
+		{
+			for (int i = 0; i < k; i++)
+				trial[i] = v[i] - t * step[i];
+			ft = objective_at(o, trial, gt);
+			/* near the maximum the objective's rounding hides the progress: the gradient shows it */
+			trial_norm = isfinite(ft) ? norm_of(gt, k) : INFINITY;
+			better = ft < *f || (ft <= *f + 1e-12 * fabs(*f) && trial_norm < norm);
+		}
+		if (!better)
+		{
+			if (fresh)
+				break;			/* a new Hessian's step does not help: done */
+			*have_h = false;
+			continue;
+		}
+		if (damped)
+			*have_h = false;	/* a saddle's: a new Hessian at the next point */
+		else
+		{
+			/* s and y in place: step becomes s, gradient differences in scratch */
+			for (int i = 0; i < k; i++)
+			{
+				step[i] = trial[i] - v[i];
+				scratch[i] = gt[i] - g[i];
+			}
+			bfgs_update(h, step, scratch, k, scratch + k);
+		}
+		fresh = false;
 		memcpy(v, trial, sizeof(double) * k);
 		memcpy(g, gt, sizeof(double) * k);
 		*f = ft;
@@ -296,7 +404,7 @@ polish(const objective *o, double *v, double *f, int max_steps, int *steps)
 		(*steps)++;
 	}
 	clv_release(g);
-	return sqrt(norm);
+	return norm;
 }
 
 /*
@@ -308,20 +416,23 @@ static void
 standard_errors(objective *o, const double *v, clv_btyd_cov_fit *fit)
 {
 	int			k = o->k;
-	double	   *h = clv_alloc(sizeof(double) * (k * k + 3 * k));
+	double	   *h = clv_alloc(sizeof(double) * (2 * k * k + 3 * k)),
+			   *factor = h + k * k,
+			   *g = factor + k * k;
 	double		l2 = o->l2;
-	gsl_matrix_view hv = gsl_matrix_view_array(h, k, k);
+	bool		damped;
+	gsl_matrix_view fv = gsl_matrix_view_array(factor, k, k);
 
 	o->l2 = 0;
 	for (int i = 0; i < fit->n_theta; i++)
 		fit->std_error[i] = NAN;
-	if (hessian(o, v, NULL, h, h + k * k) &&
-		gsl_linalg_cholesky_decomp1(&hv.matrix) == GSL_SUCCESS &&
-		gsl_linalg_cholesky_invert(&hv.matrix) == GSL_SUCCESS)
+	if (isfinite(objective_at(o, v, g)) && hessian(o, v, g, h, g + k) &&
+		factor_of(h, k, factor, &damped) && !damped &&
+		gsl_linalg_cholesky_invert(&fv.matrix) == GSL_SUCCESS)
 		for (int i = 0; i < k; i++)
 		{
 			int			t = o->free[i];
-			double		se = sqrt(h[i * k + i] / o->n);	/* the objective is per customer */
+			double		se = sqrt(factor[i * k + i] / o->n);	/* the objective is per customer */
 
 			fit->std_error[t] = t < N_BASE ? fit->theta[t] * se : se;
 		}
@@ -473,6 +584,28 @@ coarsen(const clv_cov_rows *rows, clv_cov_rows *out)
 	return true;
 }
 
+/*
+ * The maximum from v: Newton's method, with BFGS first when it stalls away
+ * from the maximum (a Hessian that is not definite there).  h and *have_h as
+ * for newton().  Returns the final gradient's norm, INFINITY on failure.
+ */
+static double
+search(const objective *o, double *v, double *h, bool *have_h, double tol, int max_iter,
+	   int *iterations)
+{
+	double		f,
+				norm = newton(o, v, &f, h, have_h, tol, max_iter, iterations);
+
+	if (!(norm < 1e-6))
+	{
+		if (!isfinite(f = objective_at(o, v, NULL)) || !bfgs(o, v, &f, max_iter, iterations))
+			return INFINITY;
+		*have_h = false;
+		norm = newton(o, v, &f, h, have_h, tol, max_iter, iterations);
+	}
+	return norm;
+}
+
 clv_status
 clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_btyd_fit *base,
 				   double l2, int max_iter, clv_btyd_cov_fit *fit, clv_error *err)
@@ -485,7 +618,9 @@ clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_bty
 	objective	o = {.model = model, .rows = rows, .l2 = l2, .n_theta = n_theta,
 	.free = free, .theta = work, .grad = work + n_theta};
 	double	   *v = work + 2 * n_theta,
-				f;
+			   *h,
+				norm;
+	bool		have_h = false;
 
 	memset(fit, 0, sizeof(*fit));
 	fit->n_theta = n_theta;
@@ -521,30 +656,25 @@ clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_bty
 	}
 	for (int i = 0; i < o.k; i++)
 		v[i] = free[i] < N_BASE ? log(o.theta[free[i]]) : 0;
-	f = objective_at(&o, v, NULL);
 	fit->iterations = 0;
-	if (rows->n > COARSE_ROWS && isfinite(f))
+	h = clv_alloc(sizeof(double) * o.k * o.k);
+	if (rows->n > COARSE_ROWS)
 	{
-		/*
-		 * Many rows: BFGS on a coarse copy, then Newton steps on the rows
-		 * themselves, or BFGS there too if they do not converge.
-		 */
+		/* many rows: the search on a coarse copy; its Hessian then steps on the rows themselves */
 		clv_cov_rows coarse;
 
 		if (coarsen(rows, &coarse))
 		{
 			objective	oc = o;
-			double		fc = INFINITY;
 
 			oc.rows = &coarse;
-			bfgs(&oc, v, &fc, max_iter, &fit->iterations);
+			search(&oc, v, h, &have_h, 1e-6, max_iter, &fit->iterations);
 			clv_cov_rows_free(&coarse);
-			f = objective_at(&o, v, NULL);
-			fit->converged = isfinite(f) &&
-				polish(&o, v, &f, max_iter, &fit->iterations) < 1e-6;
 		}
 	}
-	if (!fit->converged && (!isfinite(f) || !bfgs(&o, v, &f, max_iter, &fit->iterations)))
+	norm = search(&o, v, h, &have_h, 1e-9, max_iter, &fit->iterations);
+	clv_release(h);
+	if (!isfinite(norm))
 	{
 		clv_fail(err, CLV_ERR_NOCONVERGE, "the likelihood could not be maximised");
 		clv_set_hint(err, "Check the units of recency and t, and scale the covariates.");
@@ -553,7 +683,7 @@ clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_bty
 		clv_release(work);
 		return CLV_ERR_NOCONVERGE;
 	}
-	fit->converged = fit->converged || polish(&o, v, &f, max_iter, &fit->iterations) < 1e-6;
+	fit->converged = norm < 1e-6;
 	to_theta(&o, v);
 	memcpy(fit->theta, o.theta, sizeof(double) * n_theta);
 	fit->log_likelihood = clv_btyd_cov_log_likelihood(model, rows, fit->theta, NULL);
