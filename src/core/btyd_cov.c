@@ -57,17 +57,21 @@ clv_btyd_cov_customer(clv_btyd_model model, const double *theta, int p1, int p2,
 	}
 }
 
+/* What one customer's log-likelihood shares with the next. */
+typedef struct memo
+{
+	clv_bgnbd_memo bgnbd;
+	clv_paretonbd_memo *paretonbd;
+} memo;
+
 /* One customer's log-likelihood at their parameters c, and its gradient in c. */
 static double
 customer_ll(clv_btyd_model model, const double *c, double x, double tx, double T, double *g,
-			clv_bgnbd_memo *memo)
+			memo *memo)
 {
-	clv_pattern one = {x, tx, T, 1};
-	clv_patterns single = {.v = &one, .n = 1, .cap = 1};
-
 	if (model == CLV_BTYD_BGNBD)
-		return clv_bgnbd_customer_ll(c, x, tx, T, g, memo);
-	return clv_paretonbd_ll(&single, NULL, c, g);
+		return clv_bgnbd_customer_ll(c, x, tx, T, g, &memo->bgnbd);
+	return clv_paretonbd_customer_ll(c, x, tx, T, g, memo->paretonbd);
 }
 
 double
@@ -77,9 +81,12 @@ clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
 	int			p1 = rows->p1,
 				p2 = rows->p2,
 				stride = 3 + p1 + p2;
-	double		ll = 0;
-	clv_bgnbd_memo memo = {0};
+	double		ll = 0,
+				c[N_BASE];
+	memo		memo = {.paretonbd = NULL};
 
+	if (model == CLV_BTYD_PARETONBD)
+		memo.paretonbd = clv_paretonbd_memo_new();
 	if (grad)
 		memset(grad, 0, sizeof(double) * (N_BASE + p1 + p2));
 	for (size_t i = 0; i < rows->n; i++)
@@ -88,11 +95,14 @@ clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
 				   *z2 = z1 + p1,
 				   *h = z2 + p2;
 		double		w = rows->w[i],
-					c[N_BASE],
 					g[N_BASE];
 
-		clv_btyd_cov_customer(model, theta, p1, p2, z1, z2, c);
+		/* sorted rows: the covariates, so the parameters, are often the last row's */
+		if (i == 0 || memcmp(z1, z1 - stride, sizeof(double) * (p1 + p2)) != 0)
+			clv_btyd_cov_customer(model, theta, p1, p2, z1, z2, c);
 		ll += w * customer_ll(model, c, h[0], h[1], h[2], grad ? g : NULL, &memo);
+		if (!isfinite(ll))
+			break;
 		if (grad)
 		{
 			/* the customer's parameters are proportional to the base ones */
@@ -107,6 +117,7 @@ clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
 				grad[N_BASE + p1 + j] += w * z2[j] * d2;
 		}
 	}
+	clv_release(memo.paretonbd);
 	return ll;
 }
 

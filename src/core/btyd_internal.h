@@ -79,6 +79,23 @@ bool		clv_paretonbd_terms(const double *params, double x, double tx, double T,
  * Log-likelihood of the patterns (and its gradient when grad is not NULL); ix,
  * the patterns' time index, or NULL to take each pattern's logs on its own.
  */
+/*
+ * What one Pareto/NBD customer's log-likelihood shares with the next: the
+ * terms of x, r and s, the logs of α and β, and the hypergeometric series at
+ * each time for customers of the same parameters and x (the covariate fits
+ * sort their rows so that these come together).  clv_paretonbd_memo_new
+ * allocates one; release it with clv_release.
+ */
+typedef struct clv_paretonbd_memo clv_paretonbd_memo;
+
+clv_paretonbd_memo *clv_paretonbd_memo_new(void);
+
+/*
+ * One customer's log-likelihood at params (r, α, s, β) and, when grad is not
+ * NULL, its gradient in them; NaN when it cannot be computed.
+ */
+double		clv_paretonbd_customer_ll(const double *params, double x, double tx, double T,
+									  double *grad, clv_paretonbd_memo *memo);
 double		clv_paretonbd_ll(const clv_patterns *p, const clv_time_index *ix,
 							 const double *params, double *grad);
 int			clv_paretonbd_starts(const clv_patterns *p, double mean_T,

@@ -119,6 +119,99 @@ hyperg_series(double a, double b, const double *z, double out[2][4])
 	return false;
 }
 
+/*
+ * A customer's memo (clv_paretonbd_customer_ll): the terms of the last
+ * customer's parameters and x, and per time t, for the customers that share
+ * them (a run), log(α+t), log(β+t) and the series at z = |α−β|/(m+t).  The
+ * times sit in a direct-mapped table: a slot belongs to the current run when
+ * its run number is the memo's, and a collision only costs a recomputation.
+ */
+#define MEMO_SLOTS 4096
+
+typedef struct time_slot
+{
+	uint64_t	run;
+	double		t,
+				log_at,			/* log(α + t) */
+				log_bt,			/* log(β + t) */
+				series[4];		/* at z(t); valid when has_series */
+	bool		has_series;
+} time_slot;
+
+struct clv_paretonbd_memo
+{
+	double		r,
+				alpha,
+				s,
+				beta,
+				x;
+	uint64_t	run;
+	double		lgr,			/* log Γ(r), ψ(r) */
+				psr,
+				log_alpha,
+				log_beta,
+				ax,				/* log Γ(r+x)/Γ(r) α^r β^s */
+				dr_x,			/* its derivative in r */
+				lsa_x;			/* log(s/(r+s+x)) */
+	time_slot	slots[MEMO_SLOTS];
+};
+
+clv_paretonbd_memo *
+clv_paretonbd_memo_new(void)
+{
+	clv_paretonbd_memo *m = clv_alloc(sizeof(clv_paretonbd_memo));
+
+	memset(m, 0, sizeof(*m));
+	m->r = NAN;					/* matches no parameters */
+	return m;
+}
+
+/* The slot of time t for the current run, filled with its logs if it was not. */
+static time_slot *
+slot_of(clv_paretonbd_memo *m, double t)
+{
+	uint64_t	bits;
+	time_slot  *slot;
+
+	memcpy(&bits, &t, sizeof(bits));
+	slot = &m->slots[clv_mix64(bits) & (MEMO_SLOTS - 1)];
+	if (slot->run != m->run || slot->t != t)
+	{
+		slot->run = m->run;
+		slot->t = t;
+		slot->log_at = log(m->alpha + t);
+		slot->log_bt = log(m->beta + t);
+		slot->has_series = false;
+	}
+	return slot;
+}
+
+/*
+ * The series at the two times t[0], t[1] (z[i] = z(t[i])), from the memo's
+ * slots where they have it: as hyperg_series.
+ */
+static bool
+series_at(double a, double b, const double *z, time_slot *const *slot, double out[2][4])
+{
+	double		fresh[2][4];
+
+	if (slot == NULL || !(slot[0]->has_series && slot[1]->has_series))
+	{
+		if (!hyperg_series(a, b, z, fresh))
+			return false;
+	}
+	for (int i = 0; i < 2; i++)
+		memcpy(out[i], slot != NULL && slot[i]->has_series ? slot[i]->series : fresh[i],
+			   sizeof(out[i]));
+	for (int i = 0; slot != NULL && i < 2; i++)
+		if (!slot[i]->has_series)
+		{
+			memcpy(slot[i]->series, out[i], sizeof(out[i]));
+			slot[i]->has_series = true;
+		}
+	return true;
+}
+
 /* Integrand of E2 / s, scaled by its value at t_x, or one of its derivatives. */
 typedef struct death_integrand
 {
@@ -194,7 +287,7 @@ log_e2_by_quadrature(const double *th, double x, double tx, double T, double *le
  */
 static bool
 terms_from_logs(const double *th, double x, double tx, double T, const double *lg,
-				double *le1, double *le2, double *g1, double *g2)
+				time_slot *const *slots, double *le1, double *le2, double *g1, double *g2)
 {
 	double		r = th[0],
 				alpha = th[1],
@@ -228,7 +321,7 @@ terms_from_logs(const double *th, double x, double tx, double T, const double *l
 	{
 		double		z[2] = {d / (m + tx), d / (m + T)};
 
-		if (!hyperg_series(a, b, z, h))
+		if (!series_at(a, b, z, slots, h))
 			return log_e2_by_quadrature(th, x, tx, T, le2, g2);
 	}
 	/* G(t_x) − G(T) = G(t_x) (1 − ρ), ρ = G(T)/G(t_x), G(t) = F(t)/(m+t)^a */
@@ -286,90 +379,117 @@ clv_paretonbd_terms(const double *th, double x, double tx, double T, double *le1
 
 	customer_logs(th, tx, T, lg);
 	lg[4] = log(th[2] / (th[0] + th[2] + x));
-	return terms_from_logs(th, x, tx, T, lg, le1, le2, g1, g2);
+	return terms_from_logs(th, x, tx, T, lg, NULL, le1, le2, g1, g2);
 }
 
+/*
+ * One customer's log-likelihood (*ll) and, when grad is not NULL, its
+ * gradient, from the logs of terms_from_logs and the terms of x: ax, the log
+ * of Γ(r+x)/Γ(r) α^r β^s, and dr_x, its derivative in r.
+ */
+static bool
+customer_from_logs(const double *th, double x, double tx, double T, const double *lg,
+				   time_slot *const *slots, double ax, double dr_x, double log_beta,
+				   double *ll, double *grad)
+{
+	double		le1,
+				le2,
+				g1[4],
+				g2[4],
+				e;
+
+	if (!terms_from_logs(th, x, tx, T, lg, slots, &le1, &le2, grad ? g1 : NULL, grad ? g2 : NULL))
+		return false;
+	/* log(E1 + E2), and each term's share of the sum */
+	e = exp(-fabs(le1 - le2));
+	*ll = ax + fmax(le1, le2) + log1p(e);
+	if (grad)
+	{
+		double		w_big = 1 / (1 + e),
+					w1 = le1 >= le2 ? w_big : e * w_big,
+					w2 = le1 >= le2 ? e * w_big : w_big;
+
+		grad[0] = dr_x + w1 * g1[0] + w2 * g2[0];
+		grad[1] = th[0] / th[1] + w1 * g1[1] + w2 * g2[1];
+		grad[2] = log_beta + w1 * g1[2] + w2 * g2[2];
+		grad[3] = th[2] / th[3] + w1 * g1[3] + w2 * g2[3];
+	}
+	return true;
+}
+
+double
+clv_paretonbd_customer_ll(const double *th, double x, double tx, double T, double *grad,
+						  clv_paretonbd_memo *m)
+{
+	double		lg[5],
+				ll;
+	time_slot  *slots[2];
+	bool		memo_times;
+
+	if (!(m->r == th[0] && m->alpha == th[1] && m->s == th[2] && m->beta == th[3] && m->x == x))
+	{
+		if (!(m->r == th[0]))
+		{
+			m->lgr = gsl_sf_lngamma(th[0]);
+			m->psr = gsl_sf_psi(th[0]);
+		}
+		if (!(m->alpha == th[1] && m->beta == th[3]))
+		{
+			m->log_alpha = log(th[1]);
+			m->log_beta = log(th[3]);
+		}
+		m->ax = gsl_sf_lngamma(th[0] + x) - m->lgr + th[0] * m->log_alpha + th[2] * m->log_beta;
+		m->dr_x = gsl_sf_psi(th[0] + x) - m->psr + m->log_alpha;
+		m->lsa_x = log(th[2] / (th[0] + th[2] + x));
+		m->r = th[0], m->alpha = th[1], m->s = th[2], m->beta = th[3], m->x = x;
+		m->run++;
+	}
+	/* the two times' slots, unless they are one slot */
+	slots[0] = slot_of(m, tx);
+	slots[1] = slot_of(m, T);
+	memo_times = slots[0] != slots[1];
+	if (memo_times)
+	{
+		lg[0] = slots[0]->log_at;
+		lg[1] = slots[0]->log_bt;
+		lg[2] = slots[1]->log_at;
+		lg[3] = slots[1]->log_bt;
+	}
+	else
+		customer_logs(th, tx, T, lg);
+	lg[4] = m->lsa_x;
+	if (!customer_from_logs(th, x, tx, T, lg, memo_times ? slots : NULL, m->ax, m->dr_x,
+							m->log_beta, &ll, grad))
+		return NAN;
+	return ll;
+}
+
+/*
+ * The log-likelihood of the patterns: customers of a pattern by pattern, in
+ * their order (by x), so that the memo's times serve every pattern of the same
+ * x; it keeps log(α+t) and log(β+t) itself, so ix is not needed.
+ */
 double
 clv_paretonbd_ll(const clv_patterns *p, const clv_time_index *ix, const double *theta,
 				 double *grad)
 {
-	double		r = theta[0],
-				alpha = theta[1],
-				s = theta[2],
-				beta = theta[3];
+	clv_paretonbd_memo *memo = clv_paretonbd_memo_new();
 	double		ll = 0,
 				g[4] = {0, 0, 0, 0};
-	double		last_x = -1,
-				ax = 0,
-				dr_x = 0,
-				lsa_x = 0;
-	double		lgr = gsl_sf_lngamma(r),
-				psr = gsl_sf_psi(r),
-				log_alpha = log(alpha),
-				log_beta = log(beta);
-	double	   *la = NULL,
-			   *lb = NULL;
 
-	if (ix)
-	{
-		/* log(α + t) and log(β + t) once per distinct time */
-		la = ix->log;
-		lb = ix->log + ix->n;
-		for (size_t j = 0; j < ix->n; j++)
-		{
-			la[j] = log(alpha + ix->value[j]);
-			lb[j] = log(beta + ix->value[j]);
-		}
-	}
-	for (size_t i = 0; i < p->n; i++)
+	(void) ix;
+	for (size_t i = 0; i < p->n && isfinite(ll); i++)
 	{
 		const clv_pattern *c = &p->v[i];
-		double		x = c->x;
-		double		lg[5],
-					le1,
-					le2,
-					g1[4],
-					g2[4],
-					e,
-					lse;
+		double		gc[4];
 
-		if (x != last_x)
-		{
-			/* the part that depends on x alone: Γ(r+x)/Γ(r) α^r β^s */
-			ax = gsl_sf_lngamma(r + x) - lgr + r * log_alpha + s * log_beta;
-			dr_x = gsl_sf_psi(r + x) - psr + log_alpha;
-			lsa_x = log(s / (r + s + x));
-			last_x = x;
-		}
-		if (ix)
-		{
-			lg[0] = la[ix->tx_at[i]];
-			lg[1] = lb[ix->tx_at[i]];
-			lg[2] = la[ix->T_at[i]];
-			lg[3] = lb[ix->T_at[i]];
-		}
-		else
-			customer_logs(theta, c->tx, c->T, lg);
-		lg[4] = lsa_x;
-		if (!terms_from_logs(theta, x, c->tx, c->T, lg, &le1, &le2,
-							 grad ? g1 : NULL, grad ? g2 : NULL))
-			return NAN;
-		/* log(E1 + E2), and each term's share of the sum */
-		e = exp(-fabs(le1 - le2));
-		lse = fmax(le1, le2) + log1p(e);
-		ll += c->count * (ax + lse);
+		ll += c->count * clv_paretonbd_customer_ll(theta, c->x, c->tx, c->T, grad ? gc : NULL,
+												   memo);
 		if (grad)
-		{
-			double		w_big = 1 / (1 + e),
-						w1 = le1 >= le2 ? w_big : e * w_big,
-						w2 = le1 >= le2 ? e * w_big : w_big;
-
-			g[0] += c->count * (dr_x + w1 * g1[0] + w2 * g2[0]);
-			g[1] += c->count * (r / alpha + w1 * g1[1] + w2 * g2[1]);
-			g[2] += c->count * (log_beta + w1 * g1[2] + w2 * g2[2]);
-			g[3] += c->count * (s / beta + w1 * g1[3] + w2 * g2[3]);
-		}
+			for (int k = 0; k < 4; k++)
+				g[k] += c->count * gc[k];
 	}
+	clv_release(memo);
 	if (grad)
 		memcpy(grad, g, sizeof(g));
 	return ll;
