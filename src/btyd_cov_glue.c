@@ -326,6 +326,7 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 	cov_options opt;
 	clv_btyd_options base_opt = {0};
 	clv_btyd_fit base;
+	clv_btyd_cov_settings settings;
 	clv_btyd_cov_fit fit;
 	clv_patterns patterns;
 	clv_cov_rows all,
@@ -373,8 +374,10 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 	base_opt.max_iter = opt.max_iter;
 	clv_check(clv_btyd_solve(state->model, &patterns, &base_opt, &base, &err), &err);
 	clv_patterns_free(&patterns);
-	clv_check(clv_btyd_cov_solve(state->model, &rows, &base, opt.l2, opt.max_iter, &fit, &err),
-			  &err);
+	settings.l2 = opt.l2;
+	settings.max_iter = opt.max_iter;
+	settings.n_threads = (uint32) clv_training_threads;
+	clv_check(clv_btyd_cov_solve(state->model, &rows, &base, &settings, &fit, &err), &err);
 	clv_cov_rows_free(&rows);
 
 	names1 = covariate_names(&opt.purchase, "purchase", p1);

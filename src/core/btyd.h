@@ -361,9 +361,13 @@ typedef struct clv_cov_rows
 void		clv_cov_rows_compact(const clv_cov_rows *in, clv_cov_rows *out);
 void		clv_cov_rows_free(clv_cov_rows *rows);
 
-/* Log-likelihood of the rows at theta and, when grad is not NULL, its gradient. */
+/*
+ * Log-likelihood of the rows at theta and, when grad is not NULL, its
+ * gradient, on n_threads threads (1: none started); the same bits whatever
+ * their number.  NaN when interrupted.
+ */
 double		clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
-										const double *theta, double *grad);
+										const double *theta, double *grad, uint32_t n_threads);
 
 typedef struct clv_btyd_cov_fit
 {
@@ -383,8 +387,15 @@ typedef struct clv_btyd_cov_fit
  * with no other covariate the fit is the plain one.  fit is freed with
  * clv_btyd_cov_fit_free.
  */
+typedef struct clv_btyd_cov_settings
+{
+	double		l2;
+	int			max_iter;
+	uint32_t	n_threads;		/* of the likelihood's passes over the rows */
+} clv_btyd_cov_settings;
+
 clv_status	clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows,
-							   const clv_btyd_fit *base, double l2, int max_iter,
+							   const clv_btyd_fit *base, const clv_btyd_cov_settings *settings,
 							   clv_btyd_cov_fit *fit, clv_error *err);
 void		clv_btyd_cov_fit_free(clv_btyd_cov_fit *fit);
 

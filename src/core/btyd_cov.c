@@ -15,6 +15,7 @@
  */
 #include "btyd_internal.h"
 #include "sort.h"
+#include "tree_internal.h"
 
 #include <math.h>
 #include <string.h>
@@ -74,22 +75,46 @@ customer_ll(clv_btyd_model model, const double *c, double x, double tx, double T
 	return clv_paretonbd_customer_ll(c, x, tx, T, g, memo->paretonbd);
 }
 
-double
-clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
-							const double *theta, double *grad)
+/*
+ * A pass over the rows is cut into chunks of CHUNK_ROWS rows, whose sums are
+ * added in chunk order: the chunk boundaries depend on the number of rows
+ * alone, so the threads that take the chunks change no bit of the result.
+ */
+#define CHUNK_ROWS 8192
+
+typedef struct pass_job
 {
+	clv_btyd_model model;
+	const clv_cov_rows *rows;
+	const double *theta;
+	bool		want_grad;
+	int			n_theta;
+	double	   *sums;			/* per chunk: the log-likelihood, then the gradient */
+	clv_paretonbd_memo **memo;	/* per worker, allocated before the pool starts */
+} pass_job;
+
+/* The log-likelihood and gradient of one chunk's rows: a task of the pool. */
+static void
+chunk_pass(void *arg, uint32_t chunk, uint32_t worker)
+{
+	const pass_job *job = arg;
+	const clv_cov_rows *rows = job->rows;
+	const double *theta = job->theta;
 	int			p1 = rows->p1,
 				p2 = rows->p2,
 				stride = 3 + p1 + p2;
-	double		ll = 0,
+	size_t		lo = (size_t) chunk * CHUNK_ROWS,
+				hi = lo + CHUNK_ROWS < rows->n ? lo + CHUNK_ROWS : rows->n;
+	double	   *ll = job->sums + (size_t) chunk * (1 + job->n_theta),
+			   *grad = job->want_grad ? ll + 1 : NULL,
 				c[N_BASE];
-	memo		memo = {.paretonbd = NULL};
+	memo		memo = {.paretonbd = job->memo ? job->memo[worker] : NULL};
 
-	if (model == CLV_BTYD_PARETONBD)
-		memo.paretonbd = clv_paretonbd_memo_new();
-	if (grad)
-		memset(grad, 0, sizeof(double) * (N_BASE + p1 + p2));
-	for (size_t i = 0; i < rows->n; i++)
+	/* each chunk from a clean memo: what it keeps must not depend on the worker */
+	if (memo.paretonbd)
+		clv_paretonbd_memo_reset(memo.paretonbd);
+	memset(ll, 0, sizeof(double) * (1 + job->n_theta));
+	for (size_t i = lo; i < hi && isfinite(*ll); i++)
 	{
 		const double *z1 = rows->v + i * stride,
 				   *z2 = z1 + p1,
@@ -98,16 +123,14 @@ clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
 					g[N_BASE];
 
 		/* sorted rows: the covariates, so the parameters, are often the last row's */
-		if (i == 0 || memcmp(z1, z1 - stride, sizeof(double) * (p1 + p2)) != 0)
-			clv_btyd_cov_customer(model, theta, p1, p2, z1, z2, c);
-		ll += w * customer_ll(model, c, h[0], h[1], h[2], grad ? g : NULL, &memo);
-		if (!isfinite(ll))
-			break;
+		if (i == lo || memcmp(z1, z1 - stride, sizeof(double) * (p1 + p2)) != 0)
+			clv_btyd_cov_customer(job->model, theta, p1, p2, z1, z2, c);
+		*ll += w * customer_ll(job->model, c, h[0], h[1], h[2], grad ? g : NULL, &memo);
 		if (grad)
 		{
 			/* the customer's parameters are proportional to the base ones */
 			double		d1 = -c[1] * g[1],
-						d2 = model == CLV_BTYD_BGNBD ? c[2] * g[2] + c[3] * g[3] : -c[3] * g[3];
+						d2 = job->model == CLV_BTYD_BGNBD ? c[2] * g[2] + c[3] * g[3] : -c[3] * g[3];
 
 			for (int j = 0; j < N_BASE; j++)
 				grad[j] += w * g[j] * c[j] / theta[j];
@@ -117,8 +140,58 @@ clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
 				grad[N_BASE + p1 + j] += w * z2[j] * d2;
 		}
 	}
-	clv_release(memo.paretonbd);
-	return ll;
+}
+
+double
+clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
+							const double *theta, double *grad, uint32_t n_threads)
+{
+	uint32_t	n_chunks = (uint32_t) ((rows->n + CHUNK_ROWS - 1) / CHUNK_ROWS),
+				n_workers = n_threads < n_chunks ? n_threads : n_chunks;
+	pass_job	job = {.model = model, .rows = rows, .theta = theta, .want_grad = grad != NULL,
+	.n_theta = N_BASE + rows->p1 + rows->p2};
+	tree_pool  *pool;
+	double		ll = 0;
+	bool		done;
+
+	if (n_chunks == 0)
+	{
+		if (grad)
+			memset(grad, 0, sizeof(double) * job.n_theta);
+		return 0;
+	}
+	if (n_workers < 1)
+		n_workers = 1;
+	job.sums = clv_alloc(sizeof(double) * n_chunks * (1 + job.n_theta));
+	if (model == CLV_BTYD_PARETONBD)
+	{
+		job.memo = clv_alloc(sizeof(clv_paretonbd_memo *) * n_workers);
+		for (uint32_t i = 0; i < n_workers; i++)
+			job.memo[i] = clv_paretonbd_memo_new();
+	}
+	/* no allocation from here until the pool has finished */
+	pool = tree_pool_start(n_workers);
+	done = pool != NULL && tree_pool_run(pool, chunk_pass, &job, n_chunks, NULL, 0, 0, NULL);
+	if (pool != NULL)
+		tree_pool_finish(pool);
+	if (done)
+	{
+		if (grad)
+			memset(grad, 0, sizeof(double) * job.n_theta);
+		for (uint32_t k = 0; k < n_chunks; k++)
+		{
+			const double *sum = job.sums + (size_t) k * (1 + job.n_theta);
+
+			ll += sum[0];
+			for (int j = 0; grad && j < job.n_theta; j++)
+				grad[j] += sum[1 + j];
+		}
+	}
+	for (uint32_t i = 0; job.memo && i < n_workers; i++)
+		clv_release(job.memo[i]);
+	clv_release(job.memo);
+	clv_release(job.sums);
+	return done ? ll : NAN;
 }
 
 /* ---- maximisation ----------------------------------------------------------- */
@@ -134,6 +207,7 @@ typedef struct objective
 	const clv_cov_rows *rows;
 	double		n,
 				l2;
+	uint32_t	n_threads;
 	int			k;				/* free variables */
 	int			n_theta;
 	const int  *free;			/* theta index of each variable */
@@ -159,7 +233,8 @@ objective_at(const objective *o, const double *v, double *df)
 	for (int i = 0; i < N_BASE; i++)
 		if (!(isfinite(o->theta[i]) && o->theta[i] > 0))
 			return GSL_POSINF;
-	f = -clv_btyd_cov_log_likelihood(o->model, o->rows, o->theta, df ? o->grad : NULL);
+	f = -clv_btyd_cov_log_likelihood(o->model, o->rows, o->theta, df ? o->grad : NULL,
+									 o->n_threads);
 	for (int j = N_BASE; j < o->n_theta; j++)
 		pen += o->theta[j] * o->theta[j];
 	f = (f + o->l2 * pen) / o->n;
@@ -619,15 +694,17 @@ search(const objective *o, double *v, double *h, bool *have_h, double tol, int m
 
 clv_status
 clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_btyd_fit *base,
-				   double l2, int max_iter, clv_btyd_cov_fit *fit, clv_error *err)
+				   const clv_btyd_cov_settings *settings, clv_btyd_cov_fit *fit, clv_error *err)
 {
 	int			p1 = rows->p1,
 				n_theta = N_BASE + p1 + rows->p2,
-				stride = 3 + p1 + rows->p2;
+				stride = 3 + p1 + rows->p2,
+				max_iter = settings->max_iter;
 	int		   *free = clv_alloc(sizeof(int) * n_theta);
 	double	   *work = clv_alloc(sizeof(double) * 3 * n_theta);
-	objective	o = {.model = model, .rows = rows, .l2 = l2, .n_theta = n_theta,
-	.free = free, .theta = work, .grad = work + n_theta};
+	objective	o = {.model = model, .rows = rows, .l2 = settings->l2,
+		.n_threads = settings->n_threads > 0 ? settings->n_threads : 1,
+	.n_theta = n_theta, .free = free, .theta = work, .grad = work + n_theta};
 	double	   *v = work + 2 * n_theta,
 			   *h,
 				norm;
@@ -685,6 +762,7 @@ clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_bty
 	}
 	norm = search(&o, v, h, &have_h, 1e-9, max_iter, &fit->iterations);
 	clv_release(h);
+	clv_check_interrupts();		/* a cancel stops the search: say so, not that it failed */
 	if (!isfinite(norm))
 	{
 		clv_fail(err, CLV_ERR_NOCONVERGE, "the likelihood could not be maximised");
@@ -697,7 +775,7 @@ clv_btyd_cov_solve(clv_btyd_model model, const clv_cov_rows *rows, const clv_bty
 	fit->converged = norm < 1e-6;
 	to_theta(&o, v);
 	memcpy(fit->theta, o.theta, sizeof(double) * n_theta);
-	fit->log_likelihood = clv_btyd_cov_log_likelihood(model, rows, fit->theta, NULL);
+	fit->log_likelihood = clv_btyd_cov_log_likelihood(model, rows, fit->theta, NULL, o.n_threads);
 	standard_errors(&o, v, fit);
 done:
 	clv_release(free);

@@ -89,6 +89,8 @@ bool		clv_paretonbd_terms(const double *params, double x, double tx, double T,
 typedef struct clv_paretonbd_memo clv_paretonbd_memo;
 
 clv_paretonbd_memo *clv_paretonbd_memo_new(void);
+/* Forget what the memo keeps, without allocating: any thread may call it. */
+void		clv_paretonbd_memo_reset(clv_paretonbd_memo *memo);
 
 /*
  * One customer's log-likelihood at params (r, α, s, β) and, when grad is not

@@ -162,8 +162,15 @@ clv_paretonbd_memo_new(void)
 	clv_paretonbd_memo *m = clv_alloc(sizeof(clv_paretonbd_memo));
 
 	memset(m, 0, sizeof(*m));
-	m->r = NAN;					/* matches no parameters */
+	clv_paretonbd_memo_reset(m);
 	return m;
+}
+
+void
+clv_paretonbd_memo_reset(clv_paretonbd_memo *m)
+{
+	m->r = NAN;					/* matches no parameters */
+	m->run++;					/* and no slot */
 }
 
 /* The slot of time t for the current run, filled with its logs if it was not. */
