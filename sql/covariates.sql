@@ -199,6 +199,26 @@ SELECT pg_temp.sqlstate_of($$SELECT clv_bgnbd_fit(x % 3, x % 3, 20, ARRAY[x], AR
                              FROM generate_series(1, 5000) x$$) AS memory_limit;
 RESET clv.max_training_memory;
 
+-- cancellation: the passes over the rows run on worker threads; a cancel
+-- stops the search at the next pass and the statement ends cleanly
+CREATE TABLE cov_long AS
+SELECT x, CASE WHEN x = 0 THEN 0 ELSE 1 + i % 37 END AS recency, 40 + i % 11 AS t,
+       ARRAY[(i * 7919 % 1000) / 1000.0 - 0.5]::float8[] AS z1,
+       ARRAY[(i * 104729 % 997) / 997.0 - 0.5]::float8[] AS z2
+FROM generate_series(1::bigint, 200000) i, LATERAL (SELECT i % 7 AS x) c;
+SET statement_timeout = '500ms';
+DO $$
+DECLARE
+    t0 timestamptz := clock_timestamp();
+BEGIN
+    PERFORM clv_paretonbd_fit(x, recency, t, z1, z2) FROM cov_long;
+    RAISE NOTICE 'not cancelled';
+EXCEPTION WHEN query_canceled THEN
+    RAISE NOTICE 'cancelled within 2 s of the timeout: %', clock_timestamp() - t0 < interval '2.5 s';
+END $$;
+RESET statement_timeout;
+DROP TABLE cov_long;
+
 --------------------------------------------------------------------------------
 -- Errors of the predictions.
 --------------------------------------------------------------------------------

@@ -318,6 +318,19 @@ covariate_names(const clv_names *given, const char *prefix, int n)
 	return names;
 }
 
+/* Whether a covariate is not 0 for some row. */
+static bool
+covariates_vary(const clv_cov_rows *rows)
+{
+	int			p = 3 + rows->p1 + rows->p2;
+
+	for (size_t i = 0; i < rows->n; i++)
+		for (int j = 0; j < rows->p1 + rows->p2; j++)
+			if (rows->v[i * p + j] != 0)
+				return true;
+	return false;
+}
+
 static Datum
 cov_finish(FunctionCallInfo fcinfo, void *s)
 {
@@ -372,6 +385,8 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 	}
 	clv_patterns_compact(&patterns);
 	base_opt.max_iter = opt.max_iter;
+	/* with covariates that vary the plain fit is only the search's start */
+	base_opt.start_only = covariates_vary(&rows);
 	clv_check(clv_btyd_solve(state->model, &patterns, &base_opt, &base, &err), &err);
 	clv_patterns_free(&patterns);
 	settings.l2 = opt.l2;

@@ -211,6 +211,12 @@ typedef struct clv_btyd_options
 	double		l2;				/* penalty l2 · Σ θ² on the total log-likelihood */
 	const double *start;		/* starting parameters, or NULL for the default starts */
 	int			max_iter;
+	/*
+	 * Only a start for another search (the covariate fits): on many patterns,
+	 * the coarse search's parameters, without the finish on the patterns, the
+	 * log-likelihood (NaN) or standard errors (NaN).
+	 */
+	bool		start_only;
 } clv_btyd_options;
 
 typedef struct clv_btyd_fit
@@ -384,7 +390,8 @@ typedef struct clv_btyd_cov_fit
  * Maximise the likelihood, penalised by l2 · Σ γ², from the plain model's
  * fit to the same customers (base, fitted on the rows' patterns) with γ = 0.
  * A covariate that is 0 for every customer keeps γ = 0 (standard error NaN):
- * with no other covariate the fit is the plain one.  fit is freed with
+ * with no other covariate the fit is the plain one, base itself, which must
+ * then be a full fit; otherwise base may be a start_only one.  fit is freed with
  * clv_btyd_cov_fit_free.
  */
 typedef struct clv_btyd_cov_settings

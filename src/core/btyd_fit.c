@@ -416,6 +416,18 @@ clv_btyd_solve(clv_btyd_model model, const clv_patterns *p,
 		ran = search(&oc, mean_T, opt->max_iter, best_log, &best_f, fit);
 		clv_time_index_free(&coarse_ix);
 		clv_patterns_free(&coarse);
+		if (ran && opt->start_only)
+		{
+			for (int i = 0; i < o.k; i++)
+			{
+				fit->params[i] = exp(best_log[i]);
+				fit->std_error[i] = NAN;
+			}
+			fit->log_likelihood = NAN;
+			fit->converged = false;
+			clv_time_index_free(&ix);
+			return CLV_OK;
+		}
 		if (ran)
 		{
 			gsl_vector_view bv = gsl_vector_view_array(best_log, o.k);
