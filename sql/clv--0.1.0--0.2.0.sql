@@ -958,3 +958,15 @@ CREATE FUNCTION clv_dert(model bytea, frequency float8, recency float8, t float8
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_dert(bytea, float8, float8, float8, interval, float8, float8[], float8[]) IS
     'Pareto/NBD with covariates: discounted expected residual transactions over an unlimited horizon';
+
+-- ---- lasso and elastic net: a regularisation path ---------------------------
+
+-- clv_linreg_fit takes an option "l1" (lasso, with "l2" the elastic net),
+-- solved from the same sufficient statistics.  clv_linreg_path fits many l1
+-- from one set of statistics, each solution the next one's start, so a
+-- cross-validation over l1 still reads the rows once.
+CREATE FUNCTION clv_linreg_path(stats clv_state, l1 float8[], options jsonb DEFAULT '{}')
+RETURNS TABLE (l1 float8, model bytea)
+AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
+COMMENT ON FUNCTION clv_linreg_path(clv_state, float8[], jsonb) IS
+    'one linear regression per value of l1 (lasso or elastic net) from the statistics of clv_linreg_stats, each the model clv_linreg_fit_stats returns';

@@ -8,7 +8,9 @@
 #include "clv.h"
 
 #include "libpq/pqformat.h"
+#include "funcapi.h"
 #include "utils/builtins.h"
+#include "utils/float.h"
 #include "utils/json.h"
 
 #include "linear.h"
@@ -28,6 +30,7 @@ typedef struct logreg_state
 typedef struct linear_options
 {
 	double		l2;
+	double		l1;				/* lasso penalty; linear regression only */
 	int			max_iter;
 	double		tol;
 	clv_names	features;
@@ -38,6 +41,7 @@ parse_linear_options(Jsonb *options, bool logistic, linear_options *out)
 {
 	const clv_option linreg_spec[] = {
 		{"l2", CLV_OPT_NUMBER, &out->l2, 0, 1e300},
+		{"l1", CLV_OPT_NUMBER, &out->l1, 0, 1e300},
 		{"features", CLV_OPT_NAMES, &out->features, 0, 0},
 	};
 	const clv_option logreg_spec[] = {
@@ -243,6 +247,45 @@ no_rows(const char *fname)
 			 errmsg("%s cannot fit a model on zero rows", fname)));
 }
 
+/*
+ * The model of a fit: coefficients, and the metadata clv_model_info shows.
+ * Lasso fits (l1 > 0) also record l1 and their nonzero slopes; other fits
+ * keep the metadata they always had, so their bytes do not change.
+ */
+static bytea *
+linreg_model(const clv_linreg_acc *acc, Jsonb *options, const linear_options *opt,
+			 const clv_regression_fit *fit)
+{
+	StringInfoData meta;
+	double	   *means;
+
+	initStringInfo(&meta);
+	appendStringInfoChar(&meta, '{');
+	json_regression(&meta, fit, "t_values", opt, options);
+	if (opt->l1 > 0)
+	{
+		int			nonzero = 0;
+
+		for (uint32 j = 1; j <= fit->p; j++)
+			nonzero += fit->coef[j] != 0;
+		clv_json_number(&meta, "l1", opt->l1);
+		clv_json_number(&meta, "nonzero", nonzero);
+	}
+	clv_json_number(&meta, "r2", fit->r2);
+	clv_json_number(&meta, "adj_r2", fit->adj_r2);
+	clv_json_number(&meta, "rss", fit->rss);
+	clv_json_number(&meta, "sigma", fit->sigma);
+	clv_json_number(&meta, "df_resid", fit->df_resid);
+	clv_json_number(&meta, "f_statistic", fit->f_statistic);
+	clv_json_number(&meta, "f_p_value", fit->f_p_value);
+	/* the training means, which clv_explain centres the features at */
+	means = palloc(sizeof(double) * acc->p);
+	clv_linreg_acc_feature_means(acc, means);
+	clv_json_numbers(&meta, "feature_means", means, acc->p);
+	appendStringInfoChar(&meta, '}');
+	return regression_model(CLV_KIND_LINREG, fit, opt, &meta);
+}
+
 static Datum
 linreg_finish(FunctionCallInfo fcinfo, void *s)
 {
@@ -250,32 +293,14 @@ linreg_finish(FunctionCallInfo fcinfo, void *s)
 	linear_options opt;
 	clv_regression_fit fit;
 	clv_error	err;
-	StringInfoData meta;
-	double	   *means;
 
 	if (state == NULL)
 		no_rows("clv_linreg_fit");
 	parse_linear_options(state->options, false, &opt);
 	/* a partial state from another server was never checked by a first row */
 	clv_check_feature_names(&opt.features, state->acc.p);
-	clv_check(clv_linreg_solve(&state->acc, opt.l2, &fit, &err), &err);
-
-	initStringInfo(&meta);
-	appendStringInfoChar(&meta, '{');
-	json_regression(&meta, &fit, "t_values", &opt, state->options);
-	clv_json_number(&meta, "r2", fit.r2);
-	clv_json_number(&meta, "adj_r2", fit.adj_r2);
-	clv_json_number(&meta, "rss", fit.rss);
-	clv_json_number(&meta, "sigma", fit.sigma);
-	clv_json_number(&meta, "df_resid", fit.df_resid);
-	clv_json_number(&meta, "f_statistic", fit.f_statistic);
-	clv_json_number(&meta, "f_p_value", fit.f_p_value);
-	/* the training means, which clv_explain centres the features at */
-	means = palloc(sizeof(double) * state->acc.p);
-	clv_linreg_acc_feature_means(&state->acc, means);
-	clv_json_numbers(&meta, "feature_means", means, state->acc.p);
-	appendStringInfoChar(&meta, '}');
-	PG_RETURN_BYTEA_P(regression_model(CLV_KIND_LINREG, &fit, &opt, &meta));
+	clv_check(clv_linreg_solve_enet(&state->acc, opt.l2, opt.l1, &fit, &err), &err);
+	PG_RETURN_BYTEA_P(linreg_model(&state->acc, state->options, &opt, &fit));
 }
 
 PG_FUNCTION_INFO_V1(clv_linreg_fit_final);
@@ -302,6 +327,16 @@ clv_linreg_fit_final_v2(PG_FUNCTION_ARGS)
  * the merge of the others, and scored on its own state.
  */
 
+/* Options a replaced key by key by b (either may be NULL). */
+static Jsonb *
+options_replaced(Jsonb *a, Jsonb *b)
+{
+	if (a == NULL || b == NULL)
+		return a == NULL ? b : a;
+	return DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(a),
+											  JsonbPGetDatum(b)));
+}
+
 /* clv_linreg_fit_stats(stats clv_state [, options jsonb]) → bytea */
 PG_FUNCTION_INFO_V1(clv_linreg_fit_stats);
 Datum
@@ -311,14 +346,66 @@ clv_linreg_fit_stats(PG_FUNCTION_ARGS)
 
 	/* the options given replace those of the statistics key by key */
 	if (PG_NARGS() > 1)
-	{
-		Jsonb	   *given = PG_GETARG_JSONB_P(1);
-
-		state.options = state.options == NULL ? given :
-			DatumGetJsonbP(DirectFunctionCall2(jsonb_concat, JsonbPGetDatum(state.options),
-											   JsonbPGetDatum(given)));
-	}
+		state.options = options_replaced(state.options, PG_GETARG_JSONB_P(1));
 	return linreg_finish(fcinfo, &state);
+}
+
+/*
+ * clv_linreg_path(stats clv_state, l1 float8[] [, options jsonb])
+ *     → TABLE(l1 float8, model bytea)
+ *
+ * One model per value of l1, in the order given: each is the model
+ * clv_linreg_fit_stats(stats, options || {"l1": value}) returns, the options
+ * recorded in it included.  The core solves them from the largest l1 down,
+ * each solution the next one's start.
+ */
+PG_FUNCTION_INFO_V1(clv_linreg_path);
+Datum
+clv_linreg_path(PG_FUNCTION_ARGS)
+{
+	const linreg_state *state = clv_state_arg(fcinfo, 0, &clv_linreg_family);
+	ReturnSetInfo *rsinfo = (ReturnSetInfo *) fcinfo->resultinfo;
+	Jsonb	   *options = state->options;
+	linear_options opt;
+	clv_regression_fit *fits;
+	clv_error	err;
+	const double *l1;
+	int			n_l1;
+
+	l1 = clv_float8_array(PG_GETARG_ARRAYTYPE_P(1), "l1", &n_l1, false);
+	for (int i = 0; i < n_l1; i++)
+		if (l1[i] < 0 || l1[i] > 1e300)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("l1 values must be between 0 and 1e+300"),
+					 errdetail("Element %d is %g.", i + 1, l1[i])));
+	if (PG_NARGS() > 2)
+		options = options_replaced(options, PG_GETARG_JSONB_P(2));
+	parse_linear_options(options, false, &opt);
+	clv_check_feature_names(&opt.features, state->acc.p);
+
+	fits = palloc0(sizeof(clv_regression_fit) * n_l1);
+	clv_check(clv_linreg_solve_path(&state->acc, opt.l2, l1, n_l1, fits, &err), &err);
+
+	InitMaterializedSRF(fcinfo, 0);
+	for (int i = 0; i < n_l1; i++)
+	{
+		char		one[64];
+		Jsonb	   *with_l1;
+		Datum		values[2];
+		bool		nulls[2] = {false, false};
+
+		/* the number as jsonb_build_object('l1', value) writes it */
+		snprintf(one, sizeof(one), "{\"l1\": %s}", float8out_internal(l1[i]));
+		with_l1 = DatumGetJsonbP(DirectFunctionCall1(jsonb_in, CStringGetDatum(one)));
+		opt.l1 = l1[i];
+		values[0] = Float8GetDatum(l1[i]);
+		values[1] = PointerGetDatum(linreg_model(&state->acc, options_replaced(options, with_l1),
+												 &opt, &fits[i]));
+		tuplestore_putvalues(rsinfo->setResult, rsinfo->setDesc, values, nulls);
+		clv_regression_fit_free(&fits[i]);
+	}
+	return (Datum) 0;
 }
 
 /* clv_linreg_mse(model bytea, stats clv_state) → float8 */

@@ -439,6 +439,136 @@ clv_linreg_rss(const clv_linreg_acc *acc, const double *coef, double *rss, clv_e
 /* Largest condition number of the standardised design we still solve. */
 #define MAX_CONDITION 1e7
 
+/*
+ * A least-squares problem on the standardised scale: the centred
+ * cross-products cov of (x, y), each feature's scale √C_jj (1 for a constant
+ * feature), a = C_jk / (s_j s_k) and b = C_jy / s_j.  Ordinary least squares,
+ * ridge and elastic net are solved from it; slopes are γ_j / s_j.
+ */
+typedef struct linreg_problem
+{
+	uint32_t	p;
+	long double n;
+	long double *sum;			/* the sums, n first */
+	long double *cov;			/* (p + 1)², y last */
+	double	   *scale;
+	bool	   *constant;		/* features without variance */
+	double	   *a;
+	double	   *b;
+} linreg_problem;
+
+static void
+problem_free(linreg_problem *pb)
+{
+	clv_release(pb->sum);
+	clv_release(pb->cov);
+	clv_release(pb->scale);
+	clv_release(pb->constant);
+	clv_release(pb->a);
+	clv_release(pb->b);
+	memset(pb, 0, sizeof(*pb));
+}
+
+/*
+ * Load and standardise the sums; a constant feature is an error unless the
+ * fit is penalised, when it gets scale 1.  The condition number of the
+ * design goes to fit.
+ */
+static clv_status
+problem_prepare(const clv_linreg_acc *acc, bool penalised, clv_regression_fit *fit,
+				linreg_problem *pb, clv_error *err)
+{
+	uint32_t	p = acc->p;
+	uint32_t	d = p + 2;
+
+#define S(i, j) pb->sum[tri_index(d, (i), (j))]
+#define C(i, j) pb->cov[(size_t) (i) * (p + 1) + (j)]
+
+	memset(pb, 0, sizeof(*pb));
+	pb->p = p;
+	pb->n = (long double) acc->hi[0] + acc->lo[0];
+	pb->sum = clv_alloc(sizeof(long double) * acc->n_terms);
+	if (!load_sums(acc, pb->sum, "fit a linear regression", err))
+	{
+		problem_free(pb);
+		return CLV_ERR_DATA;
+	}
+	pb->cov = centred_cross_products(acc, pb->n);
+	pb->scale = clv_alloc(sizeof(double) * p);
+	pb->constant = clv_alloc(sizeof(bool) * p);
+	pb->a = clv_alloc(sizeof(double) * p * p);
+	pb->b = clv_alloc(sizeof(double) * p);
+
+	for (uint32_t j = 0; j < p; j++)
+	{
+		double		var = (double) C(j, j);
+
+		/* below the sums' rounding error, a centred square is no variance */
+		if (var <= (double) pb->n * 0x1p-100 * (double) S(j + 1, j + 1))
+			var = 0;
+		pb->constant[j] = !(var > 0);
+		if (var > 0)
+			pb->scale[j] = sqrt(var);
+		else if (penalised)
+			pb->scale[j] = 1.0;
+		else
+		{
+			clv_fail(err, CLV_ERR_SINGULAR,
+					 "design matrix is singular: feature %u is constant", j + 1);
+			clv_set_hint(err, "Remove the feature, or set a positive \"l2\" option for ridge regression.");
+			problem_free(pb);
+			return CLV_ERR_SINGULAR;
+		}
+	}
+	for (uint32_t j = 0; j < p; j++)
+	{
+		for (uint32_t k = 0; k < p; k++)
+			pb->a[j * p + k] = (double) (C(j, k) / ((long double) pb->scale[j] * pb->scale[k]));
+		pb->b[j] = (double) (C(j, p) / pb->scale[j]);
+	}
+
+	/* the design's own conditioning, before any penalty */
+	if (!clv_condition_number(pb->a, p, &fit->condition_number))
+	{
+		clv_fail(err, CLV_ERR_INTERNAL, "could not compute the eigenvalues of the design");
+		problem_free(pb);
+		return CLV_ERR_INTERNAL;
+	}
+	return CLV_OK;
+#undef S
+#undef C
+}
+
+/*
+ * The intercept from the means, the residual sum of squares and R² of the
+ * slopes in fit->coef[1..p]; df_resid as given.
+ */
+static void
+finish_fit(const linreg_problem *pb, double df_resid, clv_regression_fit *fit)
+{
+	uint32_t	p = pb->p;
+	uint32_t	d = p + 2;
+	long double n = pb->n;
+	long double b0 = pb->sum[tri_index(d, 0, p + 1)] / n;
+	long double rss,
+				syy;
+
+	for (uint32_t j = 0; j < p; j++)
+		b0 -= fit->coef[j + 1] * (pb->sum[tri_index(d, 0, j + 1)] / n);
+	fit->coef[0] = (double) b0;
+	syy = pb->cov[(size_t) p * (p + 1) + p];
+	rss = centred_rss(p, pb->cov, fit->coef);
+
+	fit->rss = (double) rss;
+	fit->df_resid = df_resid;
+	if (syy > 0)
+	{
+		fit->r2 = (double) (1 - rss / syy);
+		if (fit->df_resid > 0)
+			fit->adj_r2 = 1 - (1 - fit->r2) * ((double) n - 1) / fit->df_resid;
+	}
+}
+
 clv_status
 clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 				 clv_regression_fit *fit, clv_error *err)
@@ -446,73 +576,35 @@ clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 	uint32_t	p = acc->p;
 	uint32_t	d = p + 2;
 	long double n = (long double) acc->hi[0] + acc->lo[0];
-	long double *sum = clv_alloc(sizeof(long double) * acc->n_terms);
-	long double *cov;			/* centred cross-products of (x, y) */
-	double	   *scale,
-			   *a,
+	linreg_problem pb;
+	double	   *a,
 			   *b,
+			   *scale,
 			   *ainv;
-	long double rss,
-				syy;
 	clv_status	st = CLV_OK;
 
-#define S(i, j) sum[tri_index(d, (i), (j))]
-#define C(i, j) cov[(size_t) (i) * (p + 1) + (j)]
+#define S(i, j) pb.sum[tri_index(d, (i), (j))]
 
 	if (n < (long double) p + 1)
 	{
-		clv_release(sum);
 		clv_fail(err, CLV_ERR_DATA, "too few rows to fit a linear regression");
 		clv_set_detail(err, "%.0Lf rows were given; %u features need at least %u.",
 					   n, p, p + 1);
 		return CLV_ERR_DATA;
 	}
-	if (!load_sums(acc, sum, "fit a linear regression", err))
-	{
-		clv_release(sum);
-		return CLV_ERR_DATA;
-	}
-	cov = centred_cross_products(acc, n);
-
-	scale = clv_alloc(sizeof(double) * p);
-	a = clv_alloc(sizeof(double) * p * p);
-	b = clv_alloc(sizeof(double) * p);
-	ainv = clv_alloc(sizeof(double) * p * p);
 	clv_regression_fit_alloc(fit, p);
 	fit->n = (double) n;
-
-	for (uint32_t j = 0; j < p; j++)
+	st = problem_prepare(acc, l2 > 0, fit, &pb, err);
+	if (st != CLV_OK)
 	{
-		double		var = (double) C(j, j);
+		clv_regression_fit_free(fit);
+		return st;
+	}
+	a = pb.a;
+	b = pb.b;
+	scale = pb.scale;
+	ainv = clv_alloc(sizeof(double) * p * p);
 
-		/* below the sums' rounding error, a centred square is no variance */
-		if (var <= (double) n * 0x1p-100 * (double) S(j + 1, j + 1))
-			var = 0;
-		if (var > 0)
-			scale[j] = sqrt(var);
-		else if (l2 > 0)
-			scale[j] = 1.0;
-		else
-		{
-			st = clv_fail(err, CLV_ERR_SINGULAR,
-						  "design matrix is singular: feature %u is constant", j + 1);
-			clv_set_hint(err, "Remove the feature, or set a positive \"l2\" option for ridge regression.");
-			goto done;
-		}
-	}
-	for (uint32_t j = 0; j < p; j++)
-	{
-		for (uint32_t k = 0; k < p; k++)
-			a[j * p + k] = (double) (C(j, k) / ((long double) scale[j] * scale[k]));
-		b[j] = (double) (C(j, p) / scale[j]);
-	}
-
-	/* the design's own conditioning, before any penalty */
-	if (!clv_condition_number(a, p, &fit->condition_number))
-	{
-		st = clv_fail(err, CLV_ERR_INTERNAL, "could not compute the eigenvalues of the design");
-		goto done;
-	}
 	for (uint32_t j = 0; j < p; j++)
 		a[j * p + j] += l2 / (scale[j] * scale[j]);
 	if (l2 == 0 && !(fit->condition_number < MAX_CONDITION))
@@ -546,31 +638,14 @@ clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 		clv_release(gamma);
 	}
 
-	/* intercept from the means, then the residual sum of squares */
-	{
-		long double b0 = S(0, p + 1) / n;
-
-		for (uint32_t j = 0; j < p; j++)
-			b0 -= fit->coef[j + 1] * (S(0, j + 1) / n);
-		fit->coef[0] = (double) b0;
-		syy = C(p, p);
-		rss = centred_rss(p, cov, fit->coef);
-	}
-
-	fit->rss = (double) rss;
-	fit->df_resid = (double) (n - p - 1);
-	if (syy > 0)
-	{
-		fit->r2 = (double) (1 - rss / syy);
-		if (fit->df_resid > 0)
-			fit->adj_r2 = 1 - (1 - fit->r2) * ((double) n - 1) / fit->df_resid;
-	}
+	finish_fit(&pb, (double) (n - p - 1), fit);
 
 	/* classical inference is defined for OLS with residual degrees of freedom */
 	if (l2 == 0 && fit->df_resid > 0)
 	{
 		double		sigma2 = fit->rss / fit->df_resid;
 		double		var0 = sigma2 / (double) n;
+		double		syy = (double) pb.cov[(size_t) p * (p + 1) + p];
 
 		fit->sigma = sqrt(sigma2);
 		for (uint32_t j = 0; j < p; j++)
@@ -593,21 +668,331 @@ clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 		}
 		if (fit->rss > 0 && syy > 0)
 		{
-			fit->f_statistic = ((double) syy - fit->rss) / p / sigma2;
+			fit->f_statistic = (syy - fit->rss) / p / sigma2;
 			fit->f_p_value = gsl_cdf_fdist_Q(fit->f_statistic, p, fit->df_resid);
 		}
 	}
 
 done:
-	clv_release(sum);
-	clv_release(cov);
-	clv_release(scale);
-	clv_release(a);
-	clv_release(b);
+	problem_free(&pb);
 	clv_release(ainv);
 	if (st != CLV_OK)
 		clv_regression_fit_free(fit);
 	return st;
 #undef S
-#undef C
+}
+
+/* ---- elastic net ------------------------------------------------------- */
+
+/*
+ * Coordinate descent on the standardised problem: minimise
+ *   ½ γᵀAγ − bᵀγ + ½ Σ pen2_j γ_j² + Σ thr_j |γ_j|,
+ * which is half the elastic-net objective once γ_j = s_j β_j, with
+ * pen2_j = l2 / s_j² and thr_j = l1 / (2 s_j).  The gradient g = b − Aγ is
+ * kept up to date (covariance updates), so a sweep costs O(p) per feature
+ * that moved and nothing for those that stay at zero.
+ */
+typedef struct enet_work
+{
+	uint32_t	p;
+	const double *a;
+	const double *b;
+	const bool *constant;
+	double	   *pen2;
+	double	   *thr;
+	double	   *gamma;			/* the solution, warm-started along a path */
+	double	   *g;				/* b − Aγ */
+	uint32_t   *active;
+	uint32_t	n_active;
+	long		sweeps;
+} enet_work;
+
+/* Sweeps (over every feature or the active ones) before giving up. */
+#define ENET_MAX_SWEEPS 1000000
+/* Largest coordinate change, relative to the scale of y, that counts as converged. */
+#define ENET_TOL 1e-12
+
+static inline double
+soft_threshold(double z, double t)
+{
+	return z > t ? z - t : (z < -t ? z + t : 0.0);
+}
+
+/* Update coordinate j; returns |Δγ_j|. */
+static inline double
+enet_update(enet_work *w, uint32_t j)
+{
+	uint32_t	p = w->p;
+	double		ajj = w->a[(size_t) j * p + j];
+	double		old = w->gamma[j];
+	double		next,
+				delta;
+	const double *col = w->a + (size_t) j * p;	/* a is symmetric: row j is column j */
+
+	if (w->constant[j])
+		return 0;
+	next = soft_threshold(w->g[j] + ajj * old, w->thr[j]) / (ajj + w->pen2[j]);
+	delta = next - old;
+	if (delta == 0)
+		return 0;
+	w->gamma[j] = next;
+	for (uint32_t k = 0; k < p; k++)
+		w->g[k] -= delta * col[k];
+	return fabs(delta);
+}
+
+static void
+enet_recompute_gradient(enet_work *w)
+{
+	uint32_t	p = w->p;
+
+	for (uint32_t j = 0; j < p; j++)
+	{
+		double		s = w->b[j];
+
+		for (uint32_t k = 0; k < p; k++)
+			if (w->gamma[k] != 0)
+				s -= w->a[(size_t) j * p + k] * w->gamma[k];
+		w->g[j] = s;
+	}
+}
+
+/*
+ * The exact solution for the signs coordinate descent found: on the
+ * nonzero set S with signs σ, (A_SS + diag pen2_S) γ_S = b_S − thr_S σ_S.
+ * It is kept when its signs are σ's and every feature outside S satisfies
+ * |g_j| ≤ thr_j (the optimality conditions, which certify the solution);
+ * otherwise the iterate stays, converged to the tolerance.
+ */
+static void
+enet_polish(enet_work *w, double tol)
+{
+	uint32_t	p = w->p;
+	uint32_t	m = 0;
+	uint32_t   *idx = clv_alloc(sizeof(uint32_t) * (p ? p : 1));
+	double	   *mat,
+			   *rhs,
+			   *sol,
+			   *saved;
+	bool		ok;
+
+	for (uint32_t j = 0; j < p; j++)
+		if (w->gamma[j] != 0)
+			idx[m++] = j;
+	if (m == 0)
+	{
+		clv_release(idx);
+		return;
+	}
+	mat = clv_alloc(sizeof(double) * m * m);
+	rhs = clv_alloc(sizeof(double) * m);
+	sol = clv_alloc(sizeof(double) * m);
+	saved = clv_alloc(sizeof(double) * p);
+	for (uint32_t i = 0; i < m; i++)
+	{
+		uint32_t	j = idx[i];
+
+		for (uint32_t k = 0; k < m; k++)
+			mat[i * m + k] = w->a[(size_t) j * p + idx[k]];
+		mat[i * m + i] += w->pen2[j];
+		rhs[i] = w->b[j] - (w->gamma[j] > 0 ? w->thr[j] : -w->thr[j]);
+	}
+	{
+		gsl_matrix_view mv = gsl_matrix_view_array(mat, m, m);
+		gsl_vector_view rv = gsl_vector_view_array(rhs, m);
+		gsl_vector_view sv = gsl_vector_view_array(sol, m);
+
+		ok = gsl_linalg_cholesky_decomp1(&mv.matrix) == GSL_SUCCESS &&
+			gsl_linalg_cholesky_solve(&mv.matrix, &rv.vector, &sv.vector) == GSL_SUCCESS;
+	}
+	for (uint32_t i = 0; ok && i < m; i++)
+		ok = isfinite(sol[i]) && (sol[i] > 0) == (w->gamma[idx[i]] > 0) && sol[i] != 0;
+	if (ok)
+	{
+		memcpy(saved, w->gamma, sizeof(double) * p);
+		for (uint32_t i = 0; i < m; i++)
+			w->gamma[idx[i]] = sol[i];
+		enet_recompute_gradient(w);
+		for (uint32_t j = 0; ok && j < p; j++)
+			if (w->gamma[j] == 0 && !w->constant[j])
+				ok = fabs(w->g[j]) <= w->thr[j] + tol;
+		if (!ok)
+		{
+			memcpy(w->gamma, saved, sizeof(double) * p);
+			enet_recompute_gradient(w);
+		}
+	}
+	clv_release(idx);
+	clv_release(mat);
+	clv_release(rhs);
+	clv_release(sol);
+	clv_release(saved);
+}
+
+/*
+ * Coordinate descent from the current γ: full sweeps find the active set,
+ * sweeps over the active features alone converge on it, and a full sweep
+ * that changes nothing beyond tol ends the descent.  tol is absolute, on
+ * the standardised scale.
+ */
+static clv_status
+enet_descend(enet_work *w, double tol, clv_error *err)
+{
+	uint32_t	p = w->p;
+
+	enet_recompute_gradient(w);
+	for (;;)
+	{
+		double		change = 0;
+
+		if (w->sweeps++ >= ENET_MAX_SWEEPS)
+			goto no_convergence;
+		for (uint32_t j = 0; j < p; j++)
+			change = fmax(change, enet_update(w, j));
+		if (change <= tol)
+			break;
+		w->n_active = 0;
+		for (uint32_t j = 0; j < p; j++)
+			if (w->gamma[j] != 0)
+				w->active[w->n_active++] = j;
+		do
+		{
+			if ((w->sweeps & 255) == 0)
+				clv_check_interrupts();
+			if (w->sweeps++ >= ENET_MAX_SWEEPS)
+				goto no_convergence;
+			change = 0;
+			for (uint32_t i = 0; i < w->n_active; i++)
+				change = fmax(change, enet_update(w, w->active[i]));
+		} while (change > tol);
+		/* the gradient drifts with many updates: refresh it before checking all */
+		enet_recompute_gradient(w);
+	}
+	enet_polish(w, tol);
+	return CLV_OK;
+
+no_convergence:
+	clv_fail(err, CLV_ERR_NOCONVERGE, "elastic net did not converge");
+	clv_set_detail(err, "Coordinate descent stopped after %d sweeps.", ENET_MAX_SWEEPS);
+	clv_set_hint(err, "Scale the features, or raise \"l1\" or \"l2\".");
+	return CLV_ERR_NOCONVERGE;
+}
+
+clv_status
+clv_linreg_solve_path(const clv_linreg_acc *acc, double l2, const double *l1, size_t n_l1,
+					  clv_regression_fit *fits, clv_error *err)
+{
+	uint32_t	p = acc->p;
+	long double n = (long double) acc->hi[0] + acc->lo[0];
+	clv_regression_fit shape;
+	linreg_problem pb;
+	enet_work	w;
+	size_t	   *order;
+	double		tol;
+	clv_status	st = CLV_OK;
+	size_t		done = 0;
+
+	for (size_t i = 0; i < n_l1; i++)
+		memset(&fits[i], 0, sizeof(fits[i]));
+	if (n < 1)
+	{
+		clv_fail(err, CLV_ERR_DATA, "too few rows to fit a linear regression");
+		clv_set_detail(err, "0 rows were given; an elastic net needs at least 1.");
+		return CLV_ERR_DATA;
+	}
+
+	/* penalised: constant features are allowed and get the coefficient 0 */
+	clv_regression_fit_alloc(&shape, p);
+	st = problem_prepare(acc, true, &shape, &pb, err);
+	if (st != CLV_OK)
+	{
+		clv_regression_fit_free(&shape);
+		return st;
+	}
+
+	memset(&w, 0, sizeof(w));
+	w.p = p;
+	w.a = pb.a;
+	w.b = pb.b;
+	w.constant = pb.constant;
+	w.pen2 = clv_alloc(sizeof(double) * p);
+	w.thr = clv_alloc(sizeof(double) * p);
+	w.gamma = clv_alloc(sizeof(double) * p);
+	w.g = clv_alloc(sizeof(double) * p);
+	w.active = clv_alloc(sizeof(uint32_t) * p);
+	memset(w.gamma, 0, sizeof(double) * p);
+	for (uint32_t j = 0; j < p; j++)
+		w.pen2[j] = l2 / (pb.scale[j] * pb.scale[j]);
+	/* γ is in units of y times √n: the tolerance follows y's spread */
+	tol = ENET_TOL * sqrt(fmax((double) pb.cov[(size_t) p * (p + 1) + p], 0x1p-1000));
+
+	/* largest l1 first: each solution starts the next, sparser to denser */
+	order = clv_alloc(sizeof(size_t) * (n_l1 ? n_l1 : 1));
+	for (size_t i = 0; i < n_l1; i++)
+	{
+		size_t		k = i;
+
+		while (k > 0 && l1[order[k - 1]] < l1[i])
+		{
+			order[k] = order[k - 1];
+			k--;
+		}
+		order[k] = i;
+	}
+
+	for (done = 0; done < n_l1; done++)
+	{
+		size_t		i = order[done];
+		clv_regression_fit *fit = &fits[i];
+		uint32_t	nonzero = 0;
+
+		if (l1[i] == 0)
+		{
+			/* no lasso penalty: the ordinary or ridge fit, as without "l1" */
+			st = clv_linreg_solve(acc, l2, fit, err);
+			if (st != CLV_OK)
+				break;
+			continue;
+		}
+		for (uint32_t j = 0; j < p; j++)
+			w.thr[j] = l1[i] / (2 * pb.scale[j]);
+		w.sweeps = 0;
+		st = enet_descend(&w, tol, err);
+		if (st != CLV_OK)
+			break;
+		clv_regression_fit_alloc(fit, p);
+		fit->n = (double) n;
+		fit->condition_number = shape.condition_number;
+		fit->iterations = (int) w.sweeps;
+		fit->converged = true;
+		for (uint32_t j = 0; j < p; j++)
+		{
+			fit->coef[j + 1] = w.gamma[j] / pb.scale[j];
+			nonzero += w.gamma[j] != 0;
+		}
+		/* the lasso's degrees of freedom are its nonzero coefficients */
+		finish_fit(&pb, (double) (n - 1 - nonzero), fit);
+	}
+	if (st != CLV_OK)
+		for (size_t k = 0; k < done; k++)
+			clv_regression_fit_free(&fits[order[k]]);
+
+	clv_release(order);
+	clv_release(w.pen2);
+	clv_release(w.thr);
+	clv_release(w.gamma);
+	clv_release(w.g);
+	clv_release(w.active);
+	clv_regression_fit_free(&shape);
+	problem_free(&pb);
+	return st;
+}
+
+clv_status
+clv_linreg_solve_enet(const clv_linreg_acc *acc, double l2, double l1,
+					  clv_regression_fit *fit, clv_error *err)
+{
+	if (l1 == 0)
+		return clv_linreg_solve(acc, l2, fit, err);
+	return clv_linreg_solve_path(acc, l2, &l1, 1, fit, err);
 }

@@ -71,6 +71,25 @@ clv_status	clv_linreg_solve(const clv_linreg_acc *acc, double l2,
 							 clv_regression_fit *fit, clv_error *err);
 
 /*
+ * The elastic net: minimises Σ (y − b0 − bᵀx)² + l2 Σ b_j² + l1 Σ |b_j| by
+ * coordinate descent on the standardised sufficient statistics, with an
+ * exact solve on the nonzero set to finish.  l1 = 0 is clv_linreg_solve's
+ * fit, bit for bit.  With l1 > 0 constant features get the coefficient 0,
+ * fewer rows than features are fine, df_resid = n − 1 − (nonzero slopes)
+ * and the inference statistics are NaN.
+ */
+clv_status	clv_linreg_solve_enet(const clv_linreg_acc *acc, double l2, double l1,
+								  clv_regression_fit *fit, clv_error *err);
+
+/*
+ * A regularisation path: fits[i] for l1[i] (any order; solved from the
+ * largest l1 down, each solution starting the next).  On error no fit is
+ * left allocated.
+ */
+clv_status	clv_linreg_solve_path(const clv_linreg_acc *acc, double l2, const double *l1,
+								  size_t n_l1, clv_regression_fit *fits, clv_error *err);
+
+/*
  * The residual sum of squares Σ (y − b0 − bᵀx)² of coefficients coef (p + 1,
  * intercept first) over the rows acc summarises: a fitted model's error on
  * rows it was not fitted on, without the rows.

@@ -25,7 +25,7 @@ ROOT = os.path.abspath(os.path.join(os.path.dirname(os.path.abspath(__file__)), 
 # each document, with the documents whose tables it uses
 DOCUMENTS = [("doc/btyd.md", []), ("doc/tutorial.md", []),
              ("doc/reference.md", ["doc/btyd.md"]), ("doc/trees.md", ["doc/btyd.md"]),
-             ("doc/decisions.md", ["doc/btyd.md"])]
+             ("doc/decisions.md", ["doc/btyd.md"]), ("doc/learners.md", [])]
 FENCE = re.compile(r"^```(\w*)\s*$")
 MARK = "@@clv-doc-block@@"
 
