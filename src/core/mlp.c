@@ -166,6 +166,47 @@ affine(const double *restrict w, const double *restrict in, uint32_t n_in, uint3
 	}
 }
 
+/*
+ * affine() for four rows at once: each weight row is read once for the four,
+ * and the four independent sums vectorise.  A zero input adds an exact zero,
+ * so every row's value is the one affine() gives it.
+ */
+static inline void
+affine4(const double *restrict w, const double *in, size_t in_stride, uint32_t n_in,
+		uint32_t n_out, double *out, size_t out_stride)
+{
+	const double *b = w + (size_t) n_in * n_out;
+	double	   *restrict o0 = out;
+	double	   *restrict o1 = out + out_stride;
+	double	   *restrict o2 = out + 2 * out_stride;
+	double	   *restrict o3 = out + 3 * out_stride;
+
+	memcpy(o0, b, sizeof(double) * n_out);
+	memcpy(o1, b, sizeof(double) * n_out);
+	memcpy(o2, b, sizeof(double) * n_out);
+	memcpy(o3, b, sizeof(double) * n_out);
+	for (uint32_t i = 0; i < n_in; i++)
+	{
+		const double *restrict row = w + (size_t) i * n_out;
+		double		a0 = in[i],
+					a1 = in[in_stride + i],
+					a2 = in[2 * in_stride + i],
+					a3 = in[3 * in_stride + i];
+
+		if ((a0 == 0) & (a1 == 0) & (a2 == 0) & (a3 == 0))
+			continue;
+		for (uint32_t j = 0; j < n_out; j++)
+		{
+			double		wj = row[j];
+
+			o0[j] += a0 * wj;
+			o1[j] += a1 * wj;
+			o2[j] += a2 * wj;
+			o3[j] += a3 * wj;
+		}
+	}
+}
+
 /* Σ_j row[j] · d[j] in four running sums, always combined the same way. */
 static inline double
 dot(const double *restrict row, const double *restrict d, uint32_t n)
@@ -251,39 +292,56 @@ typedef struct mlp_job
 	double		step;			/* Adam's bias-corrected step size */
 } mlp_job;
 
+/* The forward pass of rows [begin, end) of the batch, four rows at a time. */
+static void
+forward_rows(mlp_job *job, uint32_t begin, uint32_t end)
+{
+	const clv_mlp *m = job->m;
+	uint32_t	p = m->n_features;
+	size_t		width = job->width;
+
+	for (uint32_t r = begin; r < end; r++)
+		memcpy(job->act + (size_t) r * width, job->x + (size_t) job->rows[r] * p,
+			   sizeof(double) * p);
+	for (uint32_t l = 0; l < m->n_layers; l++)
+	{
+		const double *w = m->weights + job->w_off[l];
+		uint32_t	n_in = m->sizes[l],
+					n_out = m->sizes[l + 1];
+		uint32_t	r = begin;
+
+		for (; r + 4 <= end; r += 4)
+			affine4(w, job->act + (size_t) r * width + job->a_off[l], width, n_in, n_out,
+					job->act + (size_t) r * width + job->a_off[l + 1], width);
+		for (; r < end; r++)
+			affine(w, job->act + (size_t) r * width + job->a_off[l], n_in, n_out,
+				   job->act + (size_t) r * width + job->a_off[l + 1]);
+		if (l + 1 < m->n_layers)
+			for (r = begin; r < end; r++)
+				activate(m->activation, job->act + (size_t) r * width + job->a_off[l + 1], n_out);
+	}
+}
+
 static void
 rows_task(void *arg, uint32_t chunk, uint32_t worker)
 {
 	mlp_job    *job = arg;
 	const clv_mlp *m = job->m;
 	uint32_t	L = m->n_layers;
-	uint32_t	p = m->n_features;
-	uint32_t	end = chunk * ROW_CHUNK + ROW_CHUNK;
+	uint32_t	begin = chunk * ROW_CHUNK;
+	uint32_t	end = begin + ROW_CHUNK < job->bn ? begin + ROW_CHUNK : job->bn;
 
 	(void) worker;
-	if (end > job->bn)
-		end = job->bn;
-	for (uint32_t r = chunk * ROW_CHUNK; r < end; r++)
+	forward_rows(job, begin, end);
+	if (!job->backward)
+		return;
+	for (uint32_t r = begin; r < end; r++)
 	{
 		double	   *act = job->act + (size_t) r * job->width;
 		double	   *delta = job->delta + (size_t) r * job->width;
-		double		z,
-					y;
+		double		z = act[job->a_off[L]],
+					y = job->y[job->rows[r]];
 
-		memcpy(act, job->x + (size_t) job->rows[r] * p, sizeof(double) * p);
-		for (uint32_t l = 0; l < L; l++)
-		{
-			double	   *out = act + job->a_off[l + 1];
-
-			affine(m->weights + job->w_off[l], act + job->a_off[l], m->sizes[l],
-				   m->sizes[l + 1], out);
-			if (l + 1 < L)
-				activate(m->activation, out, m->sizes[l + 1]);
-		}
-		if (!job->backward)
-			continue;
-		z = act[job->a_off[L]];
-		y = job->y[job->rows[r]];
 		if (m->loss == CLV_MLP_LOG_LOSS)
 		{
 			job->row_loss[r] = softplus(z) - y * z;
@@ -302,6 +360,18 @@ rows_task(void *arg, uint32_t chunk, uint32_t worker)
 			double	   *d = delta + job->a_off[l];
 			uint32_t	n_out = m->sizes[l + 1];
 
+			if (n_out == 1)
+			{
+				/* the output unit: a product per unit, without a loop */
+				for (uint32_t i = 0; i < m->sizes[l]; i++)
+				{
+					double		slope = m->activation == CLV_MLP_RELU ? (a[i] > 0 ? 1.0 : 0.0)
+						: 1.0 - a[i] * a[i];
+
+					d[i] = slope * (w[i] * d_next[0]);
+				}
+				continue;
+			}
 			for (uint32_t i = 0; i < m->sizes[l]; i++)
 			{
 				double		slope = m->activation == CLV_MLP_RELU ? (a[i] > 0 ? 1.0 : 0.0)
@@ -336,10 +406,36 @@ weights_task(void *arg, uint32_t block, uint32_t worker)
 	memset(g, 0, sizeof(double) * count * n_out);
 	for (uint32_t r = 0; r < job->bn; r++)
 	{
-		const double *restrict a = job->act + (size_t) r * job->width + job->a_off[l];
+		const double *a = job->act + (size_t) r * job->width + job->a_off[l];
 		const double *restrict d = job->delta + (size_t) r * job->width + job->a_off[l + 1];
+		uint32_t	k = 0;
 
-		for (uint32_t k = 0; k < count; k++)
+		/* four weight rows at a time read each delta once; zeros add exact zeros */
+		for (; k + 4 <= count && first + k + 4 <= n_in; k += 4)
+		{
+			const double *ak = a + first + k;
+			double	   *restrict g0 = g + (size_t) k * n_out;
+			double	   *restrict g1 = g0 + n_out;
+			double	   *restrict g2 = g1 + n_out;
+			double	   *restrict g3 = g2 + n_out;
+			double		a0 = ak[0],
+						a1 = ak[1],
+						a2 = ak[2],
+						a3 = ak[3];
+
+			if ((a0 == 0) & (a1 == 0) & (a2 == 0) & (a3 == 0))
+				continue;
+			for (uint32_t j = 0; j < n_out; j++)
+			{
+				double		dj = d[j];
+
+				g0[j] += a0 * dj;
+				g1[j] += a1 * dj;
+				g2[j] += a2 * dj;
+				g3[j] += a3 * dj;
+			}
+		}
+		for (; k < count; k++)
 		{
 			uint32_t	i = first + k;
 			double		ai = i == n_in ? 1.0 : a[i];

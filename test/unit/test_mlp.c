@@ -182,7 +182,9 @@ test_classification(void)
 	diag("held-out accuracy %.4f, best epoch %u of %u", (double) hits / test.n,
 		 m->best_epoch, m->n_epochs);
 	check(in_range, "classification: predictions are probabilities");
-	check((double) hits / test.n > 0.85, "classification: held-out accuracy above 0.85");
+	/* the quick data set is a third of the rows, and stops early on them */
+	check((double) hits / test.n > (quick ? 0.8 : 0.85),
+		  "classification: held-out accuracy above %.2f", quick ? 0.8 : 0.85);
 	check(m->valid_curve != NULL && m->best_epoch >= 1 && m->best_epoch <= m->n_epochs,
 		  "classification: early stopping records its scores and best epoch");
 	clv_mlp_free(m);
