@@ -80,6 +80,14 @@ SELECT clv_mlp_fit(high, x, '{"hidden_layers": [16, 8], "activation": "tanh", "l
 FROM mlp_train;
 SET clv.training_threads = 2;
 SELECT md5(o.m) = md5(c.m) AS threads_1_2 FROM mlp_one_thread o, mlp_models c WHERE c.name = 'classification';
+-- a network whose batches are worth two threads (200 rows × 23851 weights)
+SET clv.training_threads = 1;
+CREATE TABLE mlp_wide_one_thread AS
+SELECT clv_mlp_fit(y, x, '{"hidden_layers": [150, 150], "max_epochs": 2, "seed": 1}') AS m FROM mlp_train;
+SET clv.training_threads = 2;
+SELECT md5(o.m) = md5(clv_mlp_fit(y, x, '{"hidden_layers": [150, 150], "max_epochs": 2, "seed": 1}'))
+           AS wide_threads_1_2
+FROM mlp_wide_one_thread o, mlp_train GROUP BY o.m;
 RESET clv.training_threads;
 
 \i test/sql/force_parallel.sql

@@ -30,6 +30,7 @@
 
 #define ROW_CHUNK		16		/* rows per forward/backward task */
 #define WEIGHT_BLOCK	8		/* input units (weight rows) per gradient task */
+
 #define ADAM_BETA1		0.9
 #define ADAM_BETA2		0.999
 #define ADAM_EPSILON	1e-8
@@ -55,6 +56,7 @@ clv_mlp_options_default(clv_mlp_options *opt, bool classification)
 	opt->tol = 1e-4;
 	opt->seed = 0;
 	opt->n_threads = 1;
+	opt->min_parallel_work = UINT64_C(1) << 22;
 }
 
 uint32_t
@@ -153,6 +155,16 @@ affine(const double *restrict w, const double *restrict in, uint32_t n_in, uint3
 {
 	const double *b = w + (size_t) n_in * n_out;
 
+	if (n_out == 1)
+	{
+		/* the output unit: one sum, without a loop or a branch per input */
+		double		z = b[0];
+
+		for (uint32_t i = 0; i < n_in; i++)
+			z += in[i] * w[i];
+		out[0] = z;
+		return;
+	}
 	memcpy(out, b, sizeof(double) * n_out);
 	for (uint32_t i = 0; i < n_in; i++)
 	{
@@ -181,6 +193,27 @@ affine4(const double *restrict w, const double *in, size_t in_stride, uint32_t n
 	double	   *restrict o2 = out + 2 * out_stride;
 	double	   *restrict o3 = out + 3 * out_stride;
 
+	if (n_out == 1)
+	{
+		/* four independent sums, each in affine()'s order */
+		double		z0 = b[0],
+					z1 = b[0],
+					z2 = b[0],
+					z3 = b[0];
+
+		for (uint32_t i = 0; i < n_in; i++)
+		{
+			z0 += in[i] * w[i];
+			z1 += in[in_stride + i] * w[i];
+			z2 += in[2 * in_stride + i] * w[i];
+			z3 += in[3 * in_stride + i] * w[i];
+		}
+		o0[0] = z0;
+		o1[0] = z1;
+		o2[0] = z2;
+		o3[0] = z3;
+		return;
+	}
 	memcpy(o0, b, sizeof(double) * n_out);
 	memcpy(o1, b, sizeof(double) * n_out);
 	memcpy(o2, b, sizeof(double) * n_out);
@@ -240,26 +273,35 @@ clv_mlp_predict(const clv_mlp *m, const double *x)
 {
 	double	   *a = m->scratch;
 	double	   *b = m->scratch + m->max_width;
+	const double *w = m->weights;
+	uint32_t	last = m->n_layers - 1;
+	double		z;
 
 	for (uint32_t j = 0; j < m->n_features; j++)
 		a[j] = (x[j] - m->x_mean[j]) / m->x_scale[j];
-	for (uint32_t l = 0; l < m->n_layers; l++)
+	for (uint32_t l = 0; l < last; l++)
 	{
-		const double *w = m->weights;
 		double	   *t;
 
-		for (uint32_t k = 0; k < l; k++)
-			w += layer_weights(m->sizes, k);
 		affine(w, a, m->sizes[l], m->sizes[l + 1], b);
-		if (l + 1 < m->n_layers)
-			activate(m->activation, b, m->sizes[l + 1]);
+		activate(m->activation, b, m->sizes[l + 1]);
+		w += layer_weights(m->sizes, l);
 		t = a;
 		a = b;
 		b = t;
 	}
+	/*
+	 * The output unit, skipping the inputs that are zero (ReLU units that are
+	 * off): one row's branches are cheaper than its additions, and an exact
+	 * zero added changes nothing, so this is the training's sum.
+	 */
+	z = w[m->sizes[last]];
+	for (uint32_t i = 0; i < m->sizes[last]; i++)
+		if (a[i] != 0)
+			z += a[i] * w[i];
 	if (m->loss == CLV_MLP_LOG_LOSS)
-		return clv_logistic(a[0]);
-	return m->y_mean + m->y_scale * a[0];
+		return clv_logistic(z);
+	return m->y_mean + m->y_scale * z;
 }
 
 /* ---- training ------------------------------------------------------------------- */
@@ -404,7 +446,20 @@ weights_task(void *arg, uint32_t block, uint32_t worker)
 	double		sq = 0;
 
 	memset(g, 0, sizeof(double) * count * n_out);
-	for (uint32_t r = 0; r < job->bn; r++)
+	if (n_out == 1)
+	{
+		/* into the output unit: one gradient per weight row, summed by row */
+		for (uint32_t r = 0; r < job->bn; r++)
+		{
+			const double *a = job->act + (size_t) r * job->width + job->a_off[l];
+			double		d = job->delta[(size_t) r * job->width + job->a_off[l + 1]];
+
+			/* without a branch: a zero input adds an exact zero */
+			for (uint32_t k = 0; k < count; k++)
+				g[k] += (first + k == n_in ? 1.0 : a[first + k]) * d;
+		}
+	}
+	for (uint32_t r = 0; r < job->bn && n_out > 1; r++)
 	{
 		const double *a = job->act + (size_t) r * job->width + job->a_off[l];
 		const double *restrict d = job->delta + (size_t) r * job->width + job->a_off[l + 1];
@@ -780,7 +835,7 @@ clv_mlp_train(clv_tree_rows *rows, const clv_mlp_options *opt, clv_mlp **out, cl
 	memset(job.adam_m, 0, sizeof(double) * n_weights);
 	memset(job.adam_v, 0, sizeof(double) * n_weights);
 
-	pool = tree_pool_start(opt->n_threads);
+	pool = tree_pool_start((uint64_t) batch * n_weights < opt->min_parallel_work ? 1 : opt->n_threads);
 	if (pool == NULL)
 	{
 		st = clv_fail(err, CLV_ERR_LIMIT, "out of memory while starting the training threads");

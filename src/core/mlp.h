@@ -49,6 +49,13 @@ typedef struct clv_mlp_options
 	double		tol;			/* >= 0 */
 	uint64_t	seed;
 	uint32_t	n_threads;		/* >= 1 */
+	/*
+	 * Multiply-adds of a mini-batch (rows × weights) below which it runs on
+	 * one thread: a small network's batch is a fraction of a millisecond,
+	 * less than handing half of it to a thread that a busy machine may not
+	 * schedule at once.  The model is the same either way.
+	 */
+	uint64_t	min_parallel_work;
 	clv_progress_fn progress;	/* epochs done of max_epochs; NULL = silent */
 	void	   *progress_arg;
 } clv_mlp_options;

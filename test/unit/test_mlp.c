@@ -220,6 +220,7 @@ test_determinism(void)
 	opt.batch_size = 67;
 	opt.early_stopping = true;
 	opt.seed = 42;
+	opt.min_parallel_work = 0;	/* threads even for this small network */
 	a = train(&d, NULL, &opt, &s1, &err);
 	opt.n_threads = 2;
 	b = train(&d, order, &opt, &s2, &err);
@@ -406,6 +407,7 @@ test_cancel(void)
 		clv_mlp_options_default(&opt, false);
 		opt.max_epochs = 1000;
 		opt.n_threads = threads;
+		opt.min_parallel_work = 0;
 		polls = raised = 0;
 		m = train(&d, NULL, &opt, &st, &err);
 		check(st != CLV_OK && m == NULL && raised >= 1,
