@@ -144,6 +144,28 @@ activate(clv_mlp_activation act, double *z, uint32_t n)
 			z[j] = tanh(z[j]);
 }
 
+/* Σ_j row[j] · d[j] in four running sums, always combined the same way. */
+static inline double
+dot(const double *restrict row, const double *restrict d, uint32_t n)
+{
+	double		s0 = 0,
+				s1 = 0,
+				s2 = 0,
+				s3 = 0;
+	uint32_t	j = 0;
+
+	for (; j + 4 <= n; j += 4)
+	{
+		s0 += row[j] * d[j];
+		s1 += row[j + 1] * d[j + 1];
+		s2 += row[j + 2] * d[j + 2];
+		s3 += row[j + 3] * d[j + 3];
+	}
+	for (; j < n; j++)
+		s0 += row[j] * d[j];
+	return (s0 + s1) + (s2 + s3);
+}
+
 /*
  * out = in · W + b for one row; W is n_in × n_out row-major, b follows it.
  * The inner loop runs along a row of W, contiguous, so it vectorises; a
@@ -157,12 +179,8 @@ affine(const double *restrict w, const double *restrict in, uint32_t n_in, uint3
 
 	if (n_out == 1)
 	{
-		/* the output unit: one sum, without a loop or a branch per input */
-		double		z = b[0];
-
-		for (uint32_t i = 0; i < n_in; i++)
-			z += in[i] * w[i];
-		out[0] = z;
+		/* the output unit: four running sums, without a branch per input */
+		out[0] = b[0] + dot(w, in, n_in);
 		return;
 	}
 	memcpy(out, b, sizeof(double) * n_out);
@@ -195,19 +213,12 @@ affine4(const double *restrict w, const double *in, size_t in_stride, uint32_t n
 
 	if (n_out == 1)
 	{
-		/* four independent sums, each in affine()'s order */
-		double		z0 = b[0],
-					z1 = b[0],
-					z2 = b[0],
-					z3 = b[0];
+		/* each row's sum as affine() takes it */
+		double		z0 = b[0] + dot(w, in, n_in),
+					z1 = b[0] + dot(w, in + in_stride, n_in),
+					z2 = b[0] + dot(w, in + 2 * in_stride, n_in),
+					z3 = b[0] + dot(w, in + 3 * in_stride, n_in);
 
-		for (uint32_t i = 0; i < n_in; i++)
-		{
-			z0 += in[i] * w[i];
-			z1 += in[in_stride + i] * w[i];
-			z2 += in[2 * in_stride + i] * w[i];
-			z3 += in[3 * in_stride + i] * w[i];
-		}
 		o0[0] = z0;
 		o1[0] = z1;
 		o2[0] = z2;
@@ -240,28 +251,6 @@ affine4(const double *restrict w, const double *in, size_t in_stride, uint32_t n
 	}
 }
 
-/* Σ_j row[j] · d[j] in four running sums, always combined the same way. */
-static inline double
-dot(const double *restrict row, const double *restrict d, uint32_t n)
-{
-	double		s0 = 0,
-				s1 = 0,
-				s2 = 0,
-				s3 = 0;
-	uint32_t	j = 0;
-
-	for (; j + 4 <= n; j += 4)
-	{
-		s0 += row[j] * d[j];
-		s1 += row[j + 1] * d[j + 1];
-		s2 += row[j + 2] * d[j + 2];
-		s3 += row[j + 3] * d[j + 3];
-	}
-	for (; j < n; j++)
-		s0 += row[j] * d[j];
-	return (s0 + s1) + (s2 + s3);
-}
-
 static inline double
 softplus(double z)
 {
@@ -290,15 +279,7 @@ clv_mlp_predict(const clv_mlp *m, const double *x)
 		a = b;
 		b = t;
 	}
-	/*
-	 * The output unit, skipping the inputs that are zero (ReLU units that are
-	 * off): one row's branches are cheaper than its additions, and an exact
-	 * zero added changes nothing, so this is the training's sum.
-	 */
-	z = w[m->sizes[last]];
-	for (uint32_t i = 0; i < m->sizes[last]; i++)
-		if (a[i] != 0)
-			z += a[i] * w[i];
+	affine(w, a, m->sizes[last], 1, &z);
 	if (m->loss == CLV_MLP_LOG_LOSS)
 		return clv_logistic(z);
 	return m->y_mean + m->y_scale * z;
