@@ -25,6 +25,18 @@
 #include "model.h"
 
 #include <float.h>
+
+/*
+ * The hot loops again for AVX2 where the processor has it, chosen when the
+ * library loads (GCC's function multiversioning on ELF).  Without fused
+ * multiply-add (-ffp-contract=off) wider vectors round as narrower ones do:
+ * the model's bytes and predictions do not depend on the clone.
+ */
+#if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__ELF__)
+#define MLP_HOT __attribute__((target_clones("avx2", "default")))
+#else
+#define MLP_HOT
+#endif
 #include <string.h>
 #include <time.h>
 
@@ -257,7 +269,7 @@ softplus(double z)
 	return z > 0 ? z + log1p(exp(-z)) : log1p(exp(z));
 }
 
-double
+MLP_HOT double
 clv_mlp_predict(const clv_mlp *m, const double *x)
 {
 	double	   *a = m->scratch;
@@ -345,7 +357,7 @@ forward_rows(mlp_job *job, uint32_t begin, uint32_t end)
 	}
 }
 
-static void
+MLP_HOT static void
 rows_task(void *arg, uint32_t chunk, uint32_t worker)
 {
 	mlp_job    *job = arg;
@@ -411,7 +423,7 @@ rows_task(void *arg, uint32_t chunk, uint32_t worker)
  * every unit of the next layer, or the biases), summed over the batch in
  * row order, then Adam's step on those weights.
  */
-static void
+MLP_HOT static void
 weights_task(void *arg, uint32_t block, uint32_t worker)
 {
 	mlp_job    *job = arg;
