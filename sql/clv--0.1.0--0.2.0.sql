@@ -970,3 +970,47 @@ RETURNS TABLE (l1 float8, model bytea)
 AS 'MODULE_PATHNAME' LANGUAGE C IMMUTABLE STRICT PARALLEL SAFE ROWS 10;
 COMMENT ON FUNCTION clv_linreg_path(clv_state, float8[], jsonb) IS
     'one linear regression per value of l1 (lasso or elastic net) from the statistics of clv_linreg_stats, each the model clv_linreg_fit_stats returns';
+
+-- multi-layer perceptrons: the rows state of the tree ensembles, a network kind
+CREATE FUNCTION clv_mlp_fit_trans(clv_state, float8, float8[], jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_mlp_fit_trans' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_mlp_fit_trans(clv_state, float8, float8[])
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_mlp_fit_trans' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_mlp_fit_trans(clv_state, boolean, float8[], jsonb)
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_mlp_fit_bool_trans' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_mlp_fit_trans(clv_state, boolean, float8[])
+RETURNS clv_state AS 'MODULE_PATHNAME', 'clv_mlp_fit_bool_trans' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE FUNCTION clv_mlp_fit_final(clv_state)
+RETURNS bytea AS 'MODULE_PATHNAME', 'clv_mlp_fit_final' LANGUAGE C CALLED ON NULL INPUT IMMUTABLE PARALLEL SAFE;
+CREATE AGGREGATE clv_mlp_fit(y float8, x float8[], options jsonb) (
+    SFUNC = clv_mlp_fit_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_mlp_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_mlp_fit(y float8, x float8[]) (
+    SFUNC = clv_mlp_fit_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_mlp_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_mlp_fit(y boolean, x float8[], options jsonb) (
+    SFUNC = clv_mlp_fit_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_mlp_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+CREATE AGGREGATE clv_mlp_fit(y boolean, x float8[]) (
+    SFUNC = clv_mlp_fit_trans, STYPE = clv_state, SSPACE = 8192,
+    FINALFUNC = clv_mlp_fit_final, FINALFUNC_MODIFY = READ_WRITE,
+    COMBINEFUNC = clv_state_combine,
+    PARALLEL = SAFE
+);
+COMMENT ON AGGREGATE clv_mlp_fit(float8, float8[], jsonb) IS
+    'fit a multi-layer perceptron regression (options "hidden_layers", "activation", "max_epochs", "batch_size", "early_stopping", ...) and return it as a clv model';
+COMMENT ON AGGREGATE clv_mlp_fit(float8, float8[]) IS
+    'fit a multi-layer perceptron regression (one hidden layer of 100 ReLU units) and return it as a clv model';
+COMMENT ON AGGREGATE clv_mlp_fit(boolean, float8[], jsonb) IS
+    'fit a multi-layer perceptron classifier of P(y) on the log loss (options "hidden_layers", "activation", "max_epochs", ...) and return it as a clv model';
+COMMENT ON AGGREGATE clv_mlp_fit(boolean, float8[]) IS
+    'fit a multi-layer perceptron classifier of P(y) with the default options and return it as a clv model';

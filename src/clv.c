@@ -282,6 +282,20 @@ clv_json_number(StringInfo buf, const char *key, double v)
 }
 
 void
+clv_json_string(StringInfo buf, const char *key, const char *v)
+{
+	clv_json_key(buf, key);
+	escape_json(buf, v);
+}
+
+void
+clv_json_bool(StringInfo buf, const char *key, bool v)
+{
+	clv_json_key(buf, key);
+	appendStringInfoString(buf, v ? "true" : "false");
+}
+
+void
 clv_json_array(StringInfo buf, const double *v, int n)
 {
 	appendStringInfoChar(buf, '[');

@@ -381,6 +381,8 @@ extern void clv_json_numbers(StringInfo buf, const char *key, const double *v, i
 /* [v[0], ...] without a key (non-finite values as null) */
 extern void clv_json_array(StringInfo buf, const double *v, int n);
 extern void clv_json_key(StringInfo buf, const char *key);
+extern void clv_json_string(StringInfo buf, const char *key, const char *v);
+extern void clv_json_bool(StringInfo buf, const char *key, bool v);
 /* "key": {"names[0]": v[0], ...} */
 extern void clv_json_named_numbers(StringInfo buf, const char *key,
 								   const char *const *names, const double *v, int n);
@@ -446,5 +448,8 @@ extern bytea *clv_sbg_model_bytea(double *params, char *meta);
 
 /* Append the keys clv_model_info reports for a kmeans model. */
 extern void clv_kmeans_info(StringInfo buf, const clv_model *model);
+
+/* What clv_model_info adds for a multi-layer perceptron (mlp_glue.c). */
+extern void clv_mlp_info(StringInfo buf, const clv_model *model);
 
 #endif							/* CLV_GLUE_H */

@@ -293,6 +293,7 @@ static void (*const kind_info[]) (StringInfo buf, const clv_model *model) = {
 	[CLV_KIND_FOREST] = clv_ensemble_info,
 	[CLV_KIND_GBM] = clv_ensemble_info,
 	[CLV_KIND_KMEANS] = clv_kmeans_info,
+	[CLV_KIND_MLP] = clv_mlp_info,
 };
 
 PG_FUNCTION_INFO_V1(clv_model_info);

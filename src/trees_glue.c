@@ -8,7 +8,8 @@
  * first, so the model depends only on the multiset of rows and the seed:
  * combining partial states in any order (parallel plans) gives the same
  * bytes.  That sort is why the final functions are declared READ_WRITE.
- * The options are parsed in trees_options.c.
+ * The options are parsed in trees_options.c.  clv_mlp_fit keeps its rows
+ * in the same state (mlp_glue.c).
  */
 #include "clv.h"
 
@@ -21,13 +22,6 @@
 
 #include "trees_options.h"
 
-typedef struct trees_state
-{
-	clv_tree_rows rows;
-	Jsonb	   *options;		/* NULL when none were given */
-	bool		boolean_y;		/* classification forest or logistic boosting */
-	int32		loss;			/* gbm: the loss, to check y row by row; else 0 */
-} trees_state;
 
 /* ---- transition ----------------------------------------------------------- */
 
@@ -36,10 +30,13 @@ typedef struct trees_state
  * have no place among a tree's quantile bins and are an error.
  */
 static const double *
-row_features(FunctionCallInfo fcinfo, int expected, int *n)
+row_features(FunctionCallInfo fcinfo, const trees_fit *fit, int expected, int *n)
 {
-	const double *x = clv_row_features(fcinfo, 2, expected, CLV_TREES_MAX_FEATURES, "tree",
-									   true, n);
+	const double *x = clv_row_features(fcinfo, 2, expected, CLV_TREES_MAX_FEATURES,
+									   fit->model_name, fit->missing_allowed, n);
+
+	if (!fit->missing_allowed)
+		return x;			/* NaN and infinities were refused */
 
 	for (int j = 0; j < *n; j++)
 		if (unlikely(isinf(x[j])))
@@ -67,9 +64,9 @@ check_target(const trees_state *state, const char *fname, double y)
 				 errdetail("A row has y = %g.", y)));
 }
 
-static void *
-trees_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt, const char *fname,
-		   bool gbm, bool boolean_y)
+void *
+clv_trees_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt, const trees_fit *fit,
+			   bool boolean_y)
 {
 	trees_state *state = prev;
 	double		y;
@@ -89,7 +86,7 @@ trees_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt, const char *f
 	}
 	else
 		y = clv_finite_arg(fcinfo, 1, "y");
-	x = row_features(fcinfo, state ? (int) state->rows.p : -1, &n);
+	x = row_features(fcinfo, fit, state ? (int) state->rows.p : -1, &n);
 
 	old = MemoryContextSwitchTo(cxt);
 	if (state == NULL)
@@ -100,27 +97,15 @@ trees_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt, const char *f
 		state->options = clv_options_arg(fcinfo, 3, cxt);
 		state->boolean_y = boolean_y;
 		/* parse now, so that bad options fail on the first row */
-		if (gbm)
-		{
-			clv_gbm_options gopt;
-
-			clv_parse_gbm_options(state->options, boolean_y, &gopt, &g);
-			state->loss = gopt.loss;
-		}
-		else
-		{
-			clv_forest_options fopt;
-
-			clv_parse_forest_options(state->options, n, boolean_y, &fopt, &g);
-		}
+		state->loss = fit->parse(state->options, n, boolean_y, &g);
 		clv_check_feature_names(&g.features, n);
 		clv_tree_rows_init(&state->rows, n, clv_training_memory_bytes());
 	}
 	else if (state->boolean_y != boolean_y)
 		clv_state_of_other_aggregate(fcinfo, boolean_y ? "a regression fit" : "a classification fit");
 	else
-		clv_check_options_row(fcinfo, 3, state->options, fname);
-	check_target(state, fname, y);
+		clv_check_options_row(fcinfo, 3, state->options, fit->fname);
+	check_target(state, fit->fname, y);
 	st = clv_tree_rows_append(&state->rows, y, x, &err);
 	MemoryContextSwitchTo(old);
 	if (st != CLV_OK)
@@ -132,28 +117,50 @@ trees_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt, const char *f
 	return state;
 }
 
+static int32
+forest_parse(Jsonb *options, uint32 p, bool boolean_y, trees_glue_options *g)
+{
+	clv_forest_options fopt;
+
+	clv_parse_forest_options(options, p, boolean_y, &fopt, g);
+	return 0;
+}
+
+static int32
+gbm_parse(Jsonb *options, uint32 p, bool boolean_y, trees_glue_options *g)
+{
+	clv_gbm_options gopt;
+
+	(void) p;
+	clv_parse_gbm_options(options, boolean_y, &gopt, g);
+	return gopt.loss;
+}
+
+static const trees_fit forest_fit = {"clv_forest_fit", "tree", true, forest_parse};
+static const trees_fit gbm_fit = {"clv_gbm_fit", "tree", true, gbm_parse};
+
 static void *
 forest_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return trees_step(fcinfo, prev, cxt, "clv_forest_fit", false, false);
+	return clv_trees_step(fcinfo, prev, cxt, &forest_fit, false);
 }
 
 static void *
 forest_bool_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return trees_step(fcinfo, prev, cxt, "clv_forest_fit", false, true);
+	return clv_trees_step(fcinfo, prev, cxt, &forest_fit, true);
 }
 
 static void *
 gbm_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return trees_step(fcinfo, prev, cxt, "clv_gbm_fit", true, false);
+	return clv_trees_step(fcinfo, prev, cxt, &gbm_fit, false);
 }
 
 static void *
 gbm_bool_step(FunctionCallInfo fcinfo, void *prev, MemoryContext cxt)
 {
-	return trees_step(fcinfo, prev, cxt, "clv_gbm_fit", true, true);
+	return clv_trees_step(fcinfo, prev, cxt, &gbm_fit, true);
 }
 
 /* ---- combine, serialize, deserialize -------------------------------------- */

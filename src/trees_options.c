@@ -10,12 +10,8 @@
 
 #include "miscadmin.h"
 
-/* Largest seed that a jsonb number (a double) holds exactly. */
-#define MAX_SEED 9007199254740991.0
-
-pg_attribute_noreturn()
-static void
-bad_option(const char *fname, const char *key, const char *detail)
+void
+clv_option_out_of_range(const char *fname, const char *key, const char *detail)
 {
 	ereport(ERROR,
 			(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -23,8 +19,8 @@ bad_option(const char *fname, const char *key, const char *detail)
 			 errdetail("%s", detail)));
 }
 
-static uint64
-seed_value(const char *fname, double seed)
+uint64
+clv_option_seed(const char *fname, double seed)
 {
 	if (seed != floor(seed))
 		ereport(ERROR,
@@ -39,8 +35,8 @@ seed_value(const char *fname, double seed)
  * here and unwind with the workers still reading the rows.  Held off, the
  * cancel waits for the training's next poll, which joins the workers first.
  */
-static void
-report_progress(void *arg, uint32_t done, uint32_t total, const char *what)
+void
+clv_report_training_progress(void *arg, uint32_t done, uint32_t total, const char *what)
 {
 	HOLD_INTERRUPTS();
 	ereport(NOTICE,
@@ -52,7 +48,7 @@ static void
 set_runtime(clv_tree_settings *tree, const char *fname, const trees_glue_options *g)
 {
 	tree->n_threads = (uint32) clv_training_threads;
-	tree->progress = g->progress ? report_progress : NULL;
+	tree->progress = g->progress ? clv_report_training_progress : NULL;
 	tree->progress_arg = (void *) fname;
 }
 
@@ -82,7 +78,7 @@ clv_parse_forest_options(Jsonb *options, uint32 p, bool classification,
 		{"replace", CLV_OPT_BOOL, &replace, 0, 0},
 		{"criterion", CLV_OPT_STRING, &criterion, 0, 0},
 		{"max_bins", CLV_OPT_INTEGER, &max_bins, 2, CLV_TREES_MAX_BINS},
-		{"seed", CLV_OPT_NUMBER, &seed, 0, MAX_SEED},
+		{"seed", CLV_OPT_NUMBER, &seed, 0, CLV_MAX_SEED},
 		{"permutation_importance", CLV_OPT_BOOL, &permutation, 0, 0},
 		{"progress", CLV_OPT_BOOL, &g->progress, 0, 0},
 		{"features", CLV_OPT_NAMES, &g->features, 0, 0},
@@ -103,7 +99,7 @@ clv_parse_forest_options(Jsonb *options, uint32 p, bool classification,
 	clv_parse_options(options, fname, spec, lengthof(spec));
 
 	if (!(sample_fraction > 0))
-		bad_option(fname, "sample_fraction", "The value must be greater than 0 and at most 1.");
+		clv_option_out_of_range(fname, "sample_fraction", "The value must be greater than 0 and at most 1.");
 	if (criterion != NULL)
 	{
 		if (strcmp(criterion, "squared") == 0 && !classification)
@@ -125,7 +121,7 @@ clv_parse_forest_options(Jsonb *options, uint32 p, bool classification,
 	opt->tree.min_samples_leaf = min_samples_leaf;
 	opt->tree.min_gain = min_gain;
 	opt->tree.max_bins = max_bins;
-	opt->tree.seed = seed_value(fname, seed);
+	opt->tree.seed = clv_option_seed(fname, seed);
 	opt->mtry = mtry;
 	opt->sample_fraction = sample_fraction;
 	opt->replace = replace;
@@ -182,7 +178,7 @@ clv_parse_gbm_options(Jsonb *options, bool boolean_y, clv_gbm_options *opt, tree
 		{"validation_fraction", CLV_OPT_NUMBER, &validation_fraction, 0, 1},
 		{"early_stopping_rounds", CLV_OPT_INTEGER, &early_stopping_rounds, 0, CLV_TREES_MAX_TREES},
 		{"max_bins", CLV_OPT_INTEGER, &max_bins, 2, CLV_TREES_MAX_BINS},
-		{"seed", CLV_OPT_NUMBER, &seed, 0, MAX_SEED},
+		{"seed", CLV_OPT_NUMBER, &seed, 0, CLV_MAX_SEED},
 		{"progress", CLV_OPT_BOOL, &g->progress, 0, 0},
 		{"features", CLV_OPT_NAMES, &g->features, 0, 0},
 	};
@@ -229,17 +225,17 @@ clv_parse_gbm_options(Jsonb *options, bool boolean_y, clv_gbm_options *opt, tree
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 					 errmsg("option \"tweedie_power\" of %s needs \"loss\": \"tweedie\"", fname)));
 		if (!(tweedie_power > 1 && tweedie_power < 2))
-			bad_option(fname, "tweedie_power", "The value must be greater than 1 and less than 2.");
+			clv_option_out_of_range(fname, "tweedie_power", "The value must be greater than 1 and less than 2.");
 		opt->tweedie_power = tweedie_power;
 	}
 	if (!(learning_rate > 0))
-		bad_option(fname, "learning_rate", "The value must be greater than 0 and at most 1.");
+		clv_option_out_of_range(fname, "learning_rate", "The value must be greater than 0 and at most 1.");
 	if (!(subsample > 0))
-		bad_option(fname, "subsample", "The value must be greater than 0 and at most 1.");
+		clv_option_out_of_range(fname, "subsample", "The value must be greater than 0 and at most 1.");
 	if (!(colsample > 0))
-		bad_option(fname, "colsample", "The value must be greater than 0 and at most 1.");
+		clv_option_out_of_range(fname, "colsample", "The value must be greater than 0 and at most 1.");
 	if (!(validation_fraction < 1))
-		bad_option(fname, "validation_fraction", "The value must be at least 0 and less than 1.");
+		clv_option_out_of_range(fname, "validation_fraction", "The value must be at least 0 and less than 1.");
 	if (early_stopping_rounds > 0 && validation_fraction == 0)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -251,7 +247,7 @@ clv_parse_gbm_options(Jsonb *options, bool boolean_y, clv_gbm_options *opt, tree
 	opt->tree.min_samples_leaf = min_samples_leaf;
 	opt->tree.max_bins = max_bins;
 	opt->tree.min_gain = min_gain;
-	opt->tree.seed = seed_value(fname, seed);
+	opt->tree.seed = clv_option_seed(fname, seed);
 	opt->early_stopping_rounds = early_stopping_rounds;
 	opt->learning_rate = learning_rate;
 	opt->min_child_weight = min_child_weight;

@@ -334,15 +334,6 @@ free_state(gbm_state *s)
 	tree_pool_finish(s->pool);
 }
 
-static double
-seconds_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 clv_status
 clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **out,
 			  clv_error *err)
@@ -457,7 +448,7 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 		free_buffers(&b);
 		return tree_out_of_memory(err);
 	}
-	last_report = seconds_now();
+	last_report = tree_seconds_now();
 
 	for (uint32_t r = 0; r < opt->n_rounds; r++)
 	{
@@ -586,9 +577,9 @@ clv_gbm_train(clv_tree_rows *rows, const clv_gbm_options *opt, clv_ensemble **ou
 			else if (r + 1 - best_round >= opt->early_stopping_rounds)
 				break;
 		}
-		if (opt->tree.progress && seconds_now() - last_report >= 1.0)
+		if (opt->tree.progress && tree_seconds_now() - last_report >= 1.0)
 		{
-			last_report = seconds_now();
+			last_report = tree_seconds_now();
 			opt->tree.progress(opt->tree.progress_arg, r + 1, opt->n_rounds, "rounds");
 		}
 	}

@@ -31,7 +31,8 @@ typedef enum clv_model_kind
 	CLV_KIND_SBG = 10,
 	CLV_KIND_BGBB = 11,
 	CLV_KIND_BGNBD_COV = 12,
-	CLV_KIND_PARETONBD_COV = 13
+	CLV_KIND_PARETONBD_COV = 13,
+	CLV_KIND_MLP = 14
 } clv_model_kind;
 
 /* A decoded model.  Everything hangs off one clv_alloc'd block per field. */
@@ -57,6 +58,8 @@ typedef struct clv_model
 	struct clv_ensemble *ensemble;
 	/* payload of k-means */
 	struct clv_kmeans *kmeans;
+	/* payload of multi-layer perceptrons */
+	struct clv_mlp *mlp;
 } clv_model;
 
 /*

@@ -5,14 +5,16 @@
  * never branch on it; adding a kind is a family's core file, its glue file,
  * one row below and its tests (see doc/adding-a-model-kind.md).
  *
- * Five payload shapes serve the kinds: a linear predictor's coefficients, a
+ * Six payload shapes serve the kinds: a linear predictor's coefficients, a
  * probabilistic model's positive parameters, a covariate BTYD model's
- * parameters and coefficients, a tree ensemble, k-means centroids.
+ * parameters and coefficients, a tree ensemble, k-means centroids, a
+ * multi-layer perceptron's layers.
  */
 #include "model.h"
 #include "linear.h"
 #include "trees.h"
 #include "kmeans.h"
+#include "mlp.h"
 
 #include <math.h>
 
@@ -236,6 +238,34 @@ kmeans_predict(const clv_model *m, const double *x)
 	return (double) clv_kmeans_nearest(m->kmeans, x) + 1;
 }
 
+/* ---- multi-layer perceptrons: layers, standardisation, weights ---------- */
+
+static void
+mlp_encode(const clv_model *m, uint16_t version, clv_buf *buf)
+{
+	(void) version;
+	clv_mlp_encode(m->mlp, buf);
+}
+
+static clv_status
+mlp_decode(clv_reader *r, uint16_t version, clv_model *m, clv_error *err)
+{
+	(void) version;
+	return clv_mlp_decode(r, m->n_features, &m->mlp, err);
+}
+
+static void
+mlp_free(clv_model *m)
+{
+	clv_mlp_free(m->mlp);
+}
+
+static double
+mlp_predict(const clv_model *m, const double *x)
+{
+	return clv_mlp_predict(m->mlp, x);
+}
+
 /* ---- the table ----------------------------------------------------------- */
 
 #define LINEAR(k, nm, pred) \
@@ -268,6 +298,8 @@ static const clv_kind_ops kinds[] = {
 	.encode = covariates_encode, .decode = covariates_decode, .free = params_free},
 	[CLV_KIND_PARETONBD_COV] = {.kind = CLV_KIND_PARETONBD_COV, .name = "paretonbd_cov",
 	.encode = covariates_encode, .decode = covariates_decode, .free = params_free},
+	[CLV_KIND_MLP] = {.kind = CLV_KIND_MLP, .name = "mlp", .encode = mlp_encode,
+	.decode = mlp_decode, .free = mlp_free, .predict = mlp_predict},
 };
 
 const clv_kind_ops *

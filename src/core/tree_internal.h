@@ -11,6 +11,17 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <pthread.h>
+#include <time.h>
+
+/* Seconds on the monotonic clock: when progress was last reported. */
+static inline double
+tree_seconds_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
 
 /* ---- random numbers: splitmix64, seeded from (seed, stream) --------------- */
 

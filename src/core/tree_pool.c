@@ -78,15 +78,6 @@ cpu_relax(void)
 #endif
 }
 
-static double
-seconds_now(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec * 1e-9;
-}
-
 static void
 report(tree_pool *pool, const clv_tree_settings *s, uint32_t done, uint32_t total,
 	   const char *what)
@@ -96,7 +87,7 @@ report(tree_pool *pool, const clv_tree_settings *s, uint32_t done, uint32_t tota
 	if (s == NULL || s->progress == NULL || total <= 1 ||
 		atomic_load_explicit(&pool->stop, memory_order_relaxed))
 		return;
-	now = seconds_now();
+	now = tree_seconds_now();
 	if (now - pool->last_report < 1.0)
 		return;
 	pool->last_report = now;
@@ -188,7 +179,7 @@ tree_pool_start(uint32_t n_threads)
 	atomic_init(&pool->next_task, 0);
 	atomic_init(&pool->done_tasks, 0);
 	atomic_init(&pool->stop, false);
-	pool->last_report = seconds_now();
+	pool->last_report = tree_seconds_now();
 	if (n_threads <= 1)
 		return pool;
 	pool->threads = calloc(n_threads - 1, sizeof(pthread_t));

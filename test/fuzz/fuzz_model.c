@@ -22,6 +22,7 @@
  * Seeds: test/fuzz/corpus, written by test/fuzz/make_corpus.c.
  */
 #include "model.h"
+#include "mlp.h"
 #include "kmeans.h"
 #include "trees.h"
 
@@ -91,7 +92,8 @@ decode_and_check(const uint8_t *data, size_t size)
 		return;
 	}
 	if (m == NULL ||
-		(m->coef == NULL && m->params == NULL && m->ensemble == NULL && m->kmeans == NULL) ||
+		(m->coef == NULL && m->params == NULL && m->ensemble == NULL && m->kmeans == NULL &&
+		 m->mlp == NULL) ||
 		m->meta == NULL ||
 		clv_model_check_header(data, size, &err) != CLV_OK)
 		abort();
@@ -115,6 +117,12 @@ decode_and_check(const uint8_t *data, size_t size)
 	{
 		/* a cluster number 1 .. k */
 		if (!(y >= 1 && y <= m->kmeans->k && y == floor(y)))
+			abort();
+	}
+	else if (m->mlp != NULL)
+	{
+		/* finite weights may still overflow: a probability, or NaN */
+		if (m->mlp->loss == CLV_MLP_LOG_LOSS && !isnan(y) && !(y >= 0 && y <= 1))
 			abort();
 	}
 	else if (m->coef == NULL)

@@ -4,8 +4,8 @@
  * A handful of small valid models of each kind, with and without feature
  * names and metadata, so that mutations start from bytes that pass every
  * check, a few small tree ensembles (under the fuzzer's 4096-byte
- * inputs), k-means models with and without standardization and an sBG
- * model.  It writes the current format version; the seeds named v1_* are
+ * inputs), k-means models with and without standardization, an sBG
+ * model and two small multi-layer perceptrons.  It writes the current format version; the seeds named v1_* are
  * the same models as clv 0.1.0 wrote them (format version 1), kept so that
  * the fuzzer keeps exercising the version-1 decoder.  Not part of the
  * build; regenerate with:
@@ -17,6 +17,7 @@
 #include "model.h"
 #include "trees.h"
 #include "kmeans.h"
+#include "mlp.h"
 
 #include <math.h>
 #include <stdio.h>
@@ -204,6 +205,65 @@ write_kmeans_seed(const char *dir, const char *name, uint32_t k, uint32_t p, boo
 	return failed;
 }
 
+/*
+ * A small multi-layer perceptron on a fixed design: a regression with one
+ * hidden ReLU layer and early stopping (validation scores in the payload),
+ * or a classifier with two tanh layers.
+ */
+static int
+write_mlp_seed(const char *dir, const char *name, bool classify, uint32_t p,
+			   const char *const *names)
+{
+	clv_tree_rows rows;
+	clv_mlp_options opt;
+	clv_mlp    *mlp = NULL;
+	clv_error	err;
+	clv_model	m;
+	clv_buf		buf;
+	double		x[8];
+	int			failed;
+
+	clv_tree_rows_init(&rows, p, 0);
+	for (int i = 0; i < 100; i++)
+	{
+		for (uint32_t j = 0; j < p; j++)
+			x[j] = sin(i * 0.37 + j * 1.3);
+		clv_tree_rows_append(&rows, classify ? (x[0] > 0.2) : fabs(x[0]) * 3 + (i % 5), x, &err);
+	}
+	clv_mlp_options_default(&opt, classify);
+	opt.max_epochs = 4;
+	if (classify)
+	{
+		opt.n_hidden = 2;
+		opt.hidden[0] = 3;
+		opt.hidden[1] = 2;
+		opt.activation = CLV_MLP_TANH;
+	}
+	else
+	{
+		opt.hidden[0] = 4;
+		opt.early_stopping = true;
+	}
+	if (clv_mlp_train(&rows, &opt, &mlp, &err) != CLV_OK)
+	{
+		fprintf(stderr, "%s: %s\n", name, err.message);
+		clv_tree_rows_free(&rows);
+		return 1;
+	}
+	clv_tree_rows_free(&rows);
+	memset(&m, 0, sizeof(m));
+	m.kind = CLV_KIND_MLP;
+	m.n_features = p;
+	m.feature_names = (char **) names;
+	m.meta = "{}";
+	m.mlp = mlp;
+	clv_model_encode(&m, &buf);
+	failed = write_bytes(dir, name, &buf);
+	clv_release(buf.data);
+	clv_mlp_free(mlp);
+	return failed;
+}
+
 int
 main(int argc, char **argv)
 {
@@ -245,5 +305,7 @@ main(int argc, char **argv)
 	failed += write_kmeans_seed(argv[1], "kmeans_k4_p3_standardized", 4, 3, true, rfm);
 	failed += write_params_seed(argv[1], "sbg_seed", CLV_KIND_SBG, sbg_features, 2, sbg_params,
 								"{\"n\": 1000, \"unit\": \"1 year\", \"unit_days\": 365.25}");
+	failed += write_mlp_seed(argv[1], "mlp_regression_p3", false, 3, rfm);
+	failed += write_mlp_seed(argv[1], "mlp_classifier_p2", true, 2, NULL);
 	return failed ? 1 : 0;
 }
