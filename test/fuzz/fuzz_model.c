@@ -127,9 +127,14 @@ decode_and_check(const uint8_t *data, size_t size)
 	}
 	else if (m->coef == NULL)
 	{
-		/* the probabilistic kinds have positive, finite parameters */
+		/*
+		 * the probabilistic kinds have positive, finite parameters; those
+		 * with covariates, finite coefficients after their 4 base ones
+		 */
+		bool		cov = m->kind == CLV_KIND_BGNBD_COV || m->kind == CLV_KIND_PARETONBD_COV;
+
 		for (uint32_t i = 0; i < m->n_params; i++)
-			if (!(m->params[i] > 0 && isfinite(m->params[i])))
+			if (!((m->params[i] > 0 || (cov && i >= 4)) && isfinite(m->params[i])))
 				abort();
 	}
 	else if (!isfinite(y) ||

@@ -5,7 +5,8 @@
  * names and metadata, so that mutations start from bytes that pass every
  * check, a few small tree ensembles (under the fuzzer's 4096-byte
  * inputs), k-means models with and without standardization, an sBG
- * model and two small multi-layer perceptrons.  It writes the current format version; the seeds named v1_* are
+ * model, two small multi-layer perceptrons and BG/NBD and Pareto/NBD models
+ * with covariates.  It writes the current format version; the seeds named v1_* are
  * the same models as clv 0.1.0 wrote them (format version 1), kept so that
  * the fuzzer keeps exercising the version-1 decoder.  Not part of the
  * build; regenerate with:
@@ -94,6 +95,35 @@ write_params_seed(const char *dir, const char *name, clv_model_kind kind,
 	m.meta = (char *) meta;
 	m.n_params = clv_model_kind_params(kind);
 	m.params = (double *) params;
+	clv_model_encode(&m, &buf);
+	failed = write_bytes(dir, name, &buf);
+	clv_release(buf.data);
+	return failed;
+}
+
+/*
+ * A BTYD model with covariates: 3 + p1 + p2 features (frequency, recency,
+ * t, then the covariates), the 4 base parameters, then the coefficients.
+ */
+static int
+write_cov_seed(const char *dir, const char *name, clv_model_kind kind, uint32_t p1,
+			   uint32_t p2)
+{
+	static const char *const names[] = {"frequency", "recency", "t", "channel", "first_order",
+	"segment"};
+	double		params[7] = {0.24, 4.4, 0.79, 2.4, 0.45, -0.4, -1.02};
+	clv_model	m;
+	clv_buf		buf;
+	int			failed;
+
+	memset(&m, 0, sizeof(m));
+	m.kind = kind;
+	m.n_features = 3 + p1 + p2;
+	m.feature_names = (char **) names;
+	m.meta = "{\"n_customers\": 1000, \"converged\": true}";
+	m.n_params = 4 + p1 + p2;
+	m.params = params;
+	m.n_purchase_covariates = p1;
 	clv_model_encode(&m, &buf);
 	failed = write_bytes(dir, name, &buf);
 	clv_release(buf.data);
@@ -307,5 +337,7 @@ main(int argc, char **argv)
 								"{\"n\": 1000, \"unit\": \"1 year\", \"unit_days\": 365.25}");
 	failed += write_mlp_seed(argv[1], "mlp_regression_p3", false, 3, rfm);
 	failed += write_mlp_seed(argv[1], "mlp_classifier_p2", true, 2, NULL);
+	failed += write_cov_seed(argv[1], "bgnbd_cov_p2_p1", CLV_KIND_BGNBD_COV, 2, 1);
+	failed += write_cov_seed(argv[1], "paretonbd_cov_p1_p0", CLV_KIND_PARETONBD_COV, 1, 0);
 	return failed ? 1 : 0;
 }
