@@ -98,8 +98,9 @@ _PG_init(void)
 							PGC_USERSET, GUC_UNIT_KB,
 							NULL, NULL, NULL);
 	DefineCustomIntVariable("clv.training_threads",
-							"Threads one tree ensemble or k-means fit may use, the backend's own included.",
-							"clv_forest_fit, clv_gbm_fit and clv_kmeans_fit train on this many threads; "
+							"Threads one tree ensemble, k-means, perceptron or covariate BTYD fit may use, the backend's own included.",
+							"clv_forest_fit, clv_gbm_fit, clv_kmeans_fit, clv_mlp_fit and the covariate forms of "
+							"clv_bgnbd_fit and clv_paretonbd_fit train on this many threads; "
 							"1 starts none.  The model does not depend on it.  "
 							"Superuser-only: PostgreSQL does not count these threads "
 							"against max_worker_processes.",
