@@ -167,7 +167,7 @@ clv_btyd_cov_log_likelihood(clv_btyd_model model, const clv_cov_rows *rows,
 	{
 		job.memo = clv_alloc(sizeof(clv_paretonbd_memo *) * n_workers);
 		for (uint32_t i = 0; i < n_workers; i++)
-			job.memo[i] = clv_paretonbd_memo_new();
+			job.memo[i] = clv_paretonbd_memo_new(rows->n < CHUNK_ROWS ? rows->n : CHUNK_ROWS);
 	}
 	/* no allocation from here until the pool has finished */
 	pool = tree_pool_start(n_workers);
@@ -361,6 +361,19 @@ factor_of(const double *h, int k, double *factor, bool *damped)
 	return true;
 }
 
+/* The largest step a Newton step takes in a variable: a factor e² in a parameter. */
+#define MAX_STEP 2.0
+
+static double
+norm_inf(const double *g, int k)
+{
+	double		top = 0;
+
+	for (int i = 0; i < k; i++)
+		top = fmax(top, fabs(g[i]));
+	return top;
+}
+
 static double
 norm_of(const double *g, int k)
 {
@@ -432,7 +445,7 @@ newton(const objective *o, double *v, double *f, double *h, bool *have_h, double
 		gsl_matrix_view fv = gsl_matrix_view_array(factor, k, k);
 		gsl_vector_view gv = gsl_vector_view_array(g, k),
 					sv = gsl_vector_view_array(step, k);
-		double		t = 1,
+		double		t,
 					ft = INFINITY,
 					trial_norm = INFINITY;
 		bool		damped,
@@ -454,6 +467,12 @@ newton(const objective *o, double *v, double *f, double *h, bool *have_h, double
 		}
 		if (gsl_linalg_cholesky_solve(&fv.matrix, &gv.vector, &sv.vector) != GSL_SUCCESS)
 			break;
+		/*
+		 * at most MAX_STEP in any variable: a nearly flat direction (a
+		 * maximum at infinity, few customers) would otherwise leap to where
+		 * the likelihood's arithmetic fails and its value means nothing
+		 */
+		t = fmin(1, MAX_STEP / norm_inf(step, k));
 		for (int halvings = 0; halvings < 30 && !better; halvings++, t /= 2)
 		{
 			for (int i = 0; i < k; i++)
@@ -670,6 +689,8 @@ coarsen(const clv_cov_rows *rows, clv_cov_rows *out)
 	return true;
 }
 
+#define NEWTON_MAX_STEPS 60
+
 /*
  * The maximum from v: Newton's method, with BFGS first when it stalls away
  * from the maximum (a Hessian that is not definite there).  h and *have_h as
@@ -679,15 +700,21 @@ static double
 search(const objective *o, double *v, double *h, bool *have_h, double tol, int max_iter,
 	   int *iterations)
 {
+	/*
+	 * Newton converges in tens of steps where a maximum exists; where none
+	 * does (a few customers, parameters running off to infinity) each step
+	 * still gains a little, at up to k passes a step: stop it early.
+	 */
+	int			newton_steps = max_iter < NEWTON_MAX_STEPS ? max_iter : NEWTON_MAX_STEPS;
 	double		f,
-				norm = newton(o, v, &f, h, have_h, tol, max_iter, iterations);
+				norm = newton(o, v, &f, h, have_h, tol, newton_steps, iterations);
 
 	if (!(norm < 1e-6))
 	{
 		if (!isfinite(f = objective_at(o, v, NULL)) || !bfgs(o, v, &f, max_iter, iterations))
 			return INFINITY;
 		*have_h = false;
-		norm = newton(o, v, &f, h, have_h, tol, max_iter, iterations);
+		norm = newton(o, v, &f, h, have_h, tol, newton_steps, iterations);
 	}
 	return norm;
 }

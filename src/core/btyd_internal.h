@@ -84,11 +84,12 @@ bool		clv_paretonbd_terms(const double *params, double x, double tx, double T,
  * terms of x, r and s, the logs of α and β, and the hypergeometric series at
  * each time for customers of the same parameters and x (the covariate fits
  * sort their rows so that these come together).  clv_paretonbd_memo_new
- * allocates one; release it with clv_release.
+ * allocates one, sized for up to n_customers calls between resets; release
+ * it with clv_release.
  */
 typedef struct clv_paretonbd_memo clv_paretonbd_memo;
 
-clv_paretonbd_memo *clv_paretonbd_memo_new(void);
+clv_paretonbd_memo *clv_paretonbd_memo_new(size_t n_customers);
 /* Forget what the memo keeps, without allocating: any thread may call it. */
 void		clv_paretonbd_memo_reset(clv_paretonbd_memo *memo);
 

@@ -126,7 +126,7 @@ hyperg_series(double a, double b, const double *z, double out[2][4])
  * times sit in a direct-mapped table: a slot belongs to the current run when
  * its run number is the memo's, and a collision only costs a recomputation.
  */
-#define MEMO_SLOTS 4096
+#define MEMO_MAX_SLOTS 4096
 
 typedef struct time_slot
 {
@@ -153,15 +153,24 @@ struct clv_paretonbd_memo
 				ax,				/* log Γ(r+x)/Γ(r) α^r β^s */
 				dr_x,			/* its derivative in r */
 				lsa_x;			/* log(s/(r+s+x)) */
-	time_slot	slots[MEMO_SLOTS];
+	uint32_t	mask;			/* slots − 1, a power of two less one */
+	time_slot	slots[];
 };
 
 clv_paretonbd_memo *
-clv_paretonbd_memo_new(void)
+clv_paretonbd_memo_new(size_t n_customers)
 {
-	clv_paretonbd_memo *m = clv_alloc(sizeof(clv_paretonbd_memo));
+	/* about two slots per customer's two times, so that few collide, at most MEMO_MAX_SLOTS */
+	uint32_t	n_slots = 16;
+	size_t		size;
+	clv_paretonbd_memo *m;
 
-	memset(m, 0, sizeof(*m));
+	while (n_slots < MEMO_MAX_SLOTS && n_slots < 4 * n_customers)
+		n_slots *= 2;
+	size = offsetof(clv_paretonbd_memo, slots) + sizeof(time_slot) * n_slots;
+	m = clv_alloc(size);
+	memset(m, 0, size);
+	m->mask = n_slots - 1;
 	clv_paretonbd_memo_reset(m);
 	return m;
 }
@@ -181,7 +190,7 @@ slot_of(clv_paretonbd_memo *m, double t)
 	time_slot  *slot;
 
 	memcpy(&bits, &t, sizeof(bits));
-	slot = &m->slots[clv_mix64(bits) & (MEMO_SLOTS - 1)];
+	slot = &m->slots[clv_mix64(bits) & m->mask];
 	if (slot->run != m->run || slot->t != t)
 	{
 		slot->run = m->run;
@@ -480,7 +489,7 @@ double
 clv_paretonbd_ll(const clv_patterns *p, const clv_time_index *ix, const double *theta,
 				 double *grad)
 {
-	clv_paretonbd_memo *memo = clv_paretonbd_memo_new();
+	clv_paretonbd_memo *memo = clv_paretonbd_memo_new(p->n);
 	double		ll = 0,
 				g[4] = {0, 0, 0, 0};
 

@@ -2331,7 +2331,7 @@ check_recovery(clv_btyd_model model, const char *name, clv_patterns *pats,
 			   const double *truth)
 {
 	clv_btyd_fit fit;
-	clv_btyd_options opt = {0, NULL, 500};
+	clv_btyd_options opt = {.max_iter = 500};
 	clv_error	err;
 	double		worst = 0;
 
@@ -2505,7 +2505,7 @@ test_btyd(void)
 	clv_patterns pats,
 				shuffled;
 	clv_btyd_fit fit;
-	clv_btyd_options opt = {0, NULL, 500};
+	clv_btyd_options opt = {.max_iter = 500};
 	clv_error	err;
 	gsl_rng    *rng = gsl_rng_alloc(gsl_rng_mt19937);
 	double		theta[4] = {0.3, 5.0, 0.7, 2.0},
