@@ -757,7 +757,7 @@ COMMENT ON FUNCTION clv_dert(bytea, float8, float8, float8, interval, float8) IS
 CREATE FUNCTION clv_model_from_params(kind text, params jsonb) RETURNS bytea
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_model_from_params(text, jsonb) IS
-    'a model of kind bgnbd, mbgnbd, paretonbd, gammagamma, linreg or logreg built from its parameters, named as clv_model_info names them; marked "fitted": false';
+    'a model of kind bgnbd, mbgnbd, paretonbd, gammagamma, bgbb, sbg, bgnbd_cov, paretonbd_cov, linreg or logreg built from its parameters, named as clv_model_info names them; marked "fitted": false';
 
 -- BG/BB (Fader, Hardie & Shang 2010): customers who can buy only at discrete
 -- opportunities; a pattern-count state of the BTYD family, also weighted.

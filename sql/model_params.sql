@@ -293,3 +293,53 @@ SELECT clv_model_info(clv_model_from_params('sbg', '{"alpha": 0.704, "beta": 1.1
 SELECT pg_temp.sqlstate_of($$SELECT clv_model_from_params('sbg', '{"alpha": 0.704}')$$) AS missing_beta,
        pg_temp.sqlstate_of($$SELECT clv_model_from_params('sbg', '{"alpha": 0.704, "beta": 1, "unit": "0 days"}')$$) AS zero_unit,
        pg_temp.sqlstate_of($$SELECT clv_model_from_params('sbg', '{"alpha": 0, "beta": 1}')$$) AS zero_alpha;
+
+-- BG/NBD and Pareto/NBD with covariates: a fitted model's reported parameters,
+-- with its coefficients as arrays in the order of its covariates, rebuild it:
+-- the same predictions, bit for bit, for every customer and covariate value
+CREATE TABLE mp_cov_fitted AS
+SELECT 'bgnbd_cov' AS kind,
+       clv_bgnbd_fit(x, t_x, t_cal, ARRAY[(cust % 2)::float8], ARRAY[(cust % 3 = 0)::int::float8],
+                     '{"purchase_features": ["odd"], "dropout_features": ["third"]}') AS m
+FROM mp_cbs
+UNION ALL
+SELECT 'paretonbd_cov',
+       clv_paretonbd_fit(x, t_x, t_cal, ARRAY[(cust % 2)::float8], ARRAY[(cust % 3 = 0)::int::float8],
+                         '{"purchase_features": ["odd"], "dropout_features": ["third"]}')
+FROM mp_cbs;
+CREATE TABLE mp_cov_rebuilt AS
+SELECT kind, m,
+       clv_model_from_params(kind, i->'params' || jsonb_build_object(
+           'purchase_coefficients', jsonb_build_array(i->'purchase_coefficients'->'odd'),
+           'dropout_coefficients', jsonb_build_array(i->'dropout_coefficients'->'third'),
+           'purchase_features', '["odd"]'::jsonb, 'dropout_features', '["third"]'::jsonb)) AS r
+FROM (SELECT kind, m, clv_model_info(m) AS i FROM mp_cov_fitted) f;
+SELECT kind, count(*) AS cases,
+       count(*) FILTER (WHERE clv_palive(m, x, t_x, t_cal, z1, z2) = clv_palive(r, x, t_x, t_cal, z1, z2)
+                          AND clv_expected_purchases(m, 52, x, t_x, t_cal, z1, z2)
+                              = clv_expected_purchases(r, 52, x, t_x, t_cal, z1, z2)) AS same_predictions
+FROM mp_cov_rebuilt, mp_cbs, (VALUES (ARRAY[0::float8], ARRAY[0::float8]), (ARRAY[1::float8], ARRAY[1::float8])) z(z1, z2)
+GROUP BY kind ORDER BY kind;
+SELECT kind, clv_model_info(r) - 'params' - 'purchase_coefficients' - 'dropout_coefficients'
+                 - 'format_version' AS rebuilt_info,
+       clv_model_info(m) -> 'params' = clv_model_info(r) -> 'params' AS same_params,
+       clv_model_info(m) -> 'purchase_coefficients' = clv_model_info(r) -> 'purchase_coefficients'
+           AND clv_model_info(m) -> 'dropout_coefficients' = clv_model_info(r) -> 'dropout_coefficients'
+           AS same_coefficients
+FROM mp_cov_rebuilt ORDER BY kind;
+-- names are optional: purchase1, dropout1, ...; a model without dropout covariates
+SELECT clv_model_info(clv_model_from_params('paretonbd_cov',
+           '{"r": 0.55, "alpha": 10.6, "s": 0.61, "beta": 11.7,
+             "purchase_coefficients": [0.3, -0.1], "dropout_coefficients": []}')) -> 'features' AS features;
+SELECT pg_temp.sqlstate_of($$SELECT clv_model_from_params('bgnbd_cov', '{"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4, "dropout_coefficients": []}')$$)
+           AS missing_purchase,
+       pg_temp.sqlstate_of($$SELECT clv_model_from_params('bgnbd_cov', '{"r": 0.24, "alpha": 4.4, "a": 0.79, "purchase_coefficients": [], "dropout_coefficients": []}')$$)
+           AS missing_b,
+       pg_temp.sqlstate_of($$SELECT clv_model_from_params('bgnbd_cov', '{"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4, "purchase_coefficients": [1], "dropout_coefficients": [], "purchase_features": ["x", "y"]}')$$)
+           AS names_count,
+       pg_temp.sqlstate_of($$SELECT clv_model_from_params('bgnbd_cov', '{"r": 0.24, "alpha": 4.4, "a": 0.79, "b": 2.4, "purchase_coefficients": ["NaN"], "dropout_coefficients": []}')$$)
+           AS nan_coefficient,
+       pg_temp.sqlstate_of($$SELECT clv_model_from_params('bgnbd_cov', '{"r": -0.24, "alpha": 4.4, "a": 0.79, "b": 2.4, "purchase_coefficients": [], "dropout_coefficients": []}')$$)
+           AS negative_r,
+       pg_temp.sqlstate_of($$SELECT clv_model_from_params('paretonbd_cov', '{"r": 0.5, "alpha": 10, "s": 0.6, "beta": 11, "purchase_coefficients": [1], "dropout_coefficients": [], "unit": "7 days"}')$$)
+           AS unknown_key;

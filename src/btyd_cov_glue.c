@@ -307,15 +307,42 @@ clv_paretonbd_cov_fit_trans(PG_FUNCTION_ARGS)
 	return clv_state_trans(fcinfo, &clv_btyd_cov_family, paretonbd_cov_step);
 }
 
-/* "purchase1", "purchase2", ... when the option gives no names */
-static char **
-covariate_names(const clv_names *given, const char *prefix, int n)
+/* "purchase1", "purchase2", ... when given names none */
+char	  **
+clv_btyd_cov_names(const clv_names *given, const char *prefix, int n)
 {
 	char	  **names = palloc(sizeof(char *) * (n ? n : 1));
 
 	for (int i = 0; i < n; i++)
 		names[i] = given->n > 0 ? given->names[i] : psprintf("%s%d", prefix, i + 1);
 	return names;
+}
+
+/*
+ * The model of a covariate kind: theta (the 4 base parameters, then p1
+ * purchase and p2 dropout coefficients), its covariates' names and its
+ * metadata; for the fit and for clv_model_from_params.
+ */
+bytea *
+clv_btyd_cov_model_bytea(clv_btyd_model model, int p1, int p2, double *theta,
+						 char **names1, char **names2, char *meta)
+{
+	const clv_btyd_ops *ops = &clv_btyd_models[model];
+	char	  **features = palloc(sizeof(char *) * (3 + p1 + p2));
+	clv_model	m = {0};
+
+	for (int i = 0; i < 3; i++)
+		features[i] = (char *) ops->feature_names[i];
+	memcpy(features + 3, names1, sizeof(char *) * p1);
+	memcpy(features + 3 + p1, names2, sizeof(char *) * p2);
+	m.kind = model == CLV_BTYD_BGNBD ? CLV_KIND_BGNBD_COV : CLV_KIND_PARETONBD_COV;
+	m.n_features = 3 + p1 + p2;
+	m.feature_names = features;
+	m.meta = meta;
+	m.n_params = 4 + p1 + p2;
+	m.params = theta;
+	m.n_purchase_covariates = p1;
+	return clv_model_to_bytea(&m);
 }
 
 /* Whether a covariate is not 0 for some row. */
@@ -346,10 +373,8 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 				rows;
 	clv_error	err;
 	StringInfoData meta;
-	clv_model	model = {0};
 	char	  **names1,
-			  **names2,
-			  **features;
+			  **names2;
 	int			p,
 				p1,
 				p2;
@@ -395,8 +420,8 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 	clv_check(clv_btyd_cov_solve(state->model, &rows, &base, &settings, &fit, &err), &err);
 	clv_cov_rows_free(&rows);
 
-	names1 = covariate_names(&opt.purchase, "purchase", p1);
-	names2 = covariate_names(&opt.dropout, "dropout", p2);
+	names1 = clv_btyd_cov_names(&opt.purchase, "purchase", p1);
+	names2 = clv_btyd_cov_names(&opt.dropout, "dropout", p2);
 	initStringInfo(&meta);
 	appendStringInfoChar(&meta, '{');
 	clv_json_number(&meta, "n_customers", fit.n_customers);
@@ -421,20 +446,9 @@ cov_finish(FunctionCallInfo fcinfo, void *s)
 						   JsonbToCString(NULL, &state->options->root, VARSIZE(state->options)) : "{}");
 	appendStringInfoChar(&meta, '}');
 
-	features = palloc(sizeof(char *) * (3 + p1 + p2));
-	for (int i = 0; i < 3; i++)
-		features[i] = (char *) ops->feature_names[i];
-	memcpy(features + 3, names1, sizeof(char *) * p1);
-	memcpy(features + 3 + p1, names2, sizeof(char *) * p2);
-	model.kind = state->model == CLV_BTYD_BGNBD ? CLV_KIND_BGNBD_COV : CLV_KIND_PARETONBD_COV;
-	model.n_features = 3 + p1 + p2;
-	model.feature_names = features;
-	model.meta = meta.data;
-	model.n_params = fit.n_theta;
-	model.params = fit.theta;
-	model.n_purchase_covariates = p1;
 	{
-		bytea	   *result = clv_model_to_bytea(&model);
+		bytea	   *result = clv_btyd_cov_model_bytea(state->model, p1, p2, fit.theta, names1, names2,
+													  meta.data);
 
 		clv_btyd_cov_fit_free(&fit);
 		PG_RETURN_BYTEA_P(result);

@@ -33,6 +33,11 @@ clv_btyd_customer_args(FunctionCallInfo fcinfo, int first, clv_btyd_model model,
  * model's, or a covariate model's base model (any other kind is an error
  * naming fname).
  */
+/* Names of covariates: the given ones, or prefix1, prefix2, ... (btyd_cov_glue.c). */
+extern char **clv_btyd_cov_names(const clv_names *given, const char *prefix, int n);
+/* A model of a covariate kind from its parameters, names and metadata. */
+extern bytea *clv_btyd_cov_model_bytea(clv_btyd_model model, int p1, int p2, double *theta,
+									   char **names1, char **names2, char *meta);
 extern clv_btyd_model clv_btyd_customer_model_of(const clv_model *m, const char *fname);
 
 /*

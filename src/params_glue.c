@@ -134,6 +134,75 @@ build_linear(clv_model_kind kind, Jsonb *params)
 }
 
 /*
+ * BG/NBD and Pareto/NBD with covariates: the 4 base parameters as for the
+ * plain kind, "purchase_coefficients" and "dropout_coefficients" (arrays, in
+ * the order of the covariates the predictions take), and optional
+ * "purchase_features" and "dropout_features" naming them.
+ */
+static bytea *
+build_btyd_cov(clv_model_kind kind, Jsonb *params)
+{
+	clv_btyd_model bm = kind == CLV_KIND_BGNBD_COV ? CLV_BTYD_BGNBD : CLV_BTYD_PARETONBD;
+	const clv_btyd_ops *ops = &clv_btyd_models[bm];
+	double		base[4] = {NAN, NAN, NAN, NAN};
+	clv_numbers coef[2] = {{-1, NULL}, {-1, NULL}};	/* n −1: not given */
+	clv_names	names[2] = {{0, NULL}, {0, NULL}};
+	const char *const what[2] = {"purchase", "dropout"};
+	clv_option	spec[8];
+	double	   *theta;
+	char	  **labels[2];
+	StringInfoData meta;
+
+	for (int i = 0; i < 4; i++)
+		spec[i] = (clv_option) {ops->param_names[i], CLV_OPT_NUMBER, &base[i], 1e-300, 1e300};
+	spec[4] = (clv_option) {"purchase_coefficients", CLV_OPT_NUMBERS, &coef[0], -1e300, 1e300};
+	spec[5] = (clv_option) {"dropout_coefficients", CLV_OPT_NUMBERS, &coef[1], -1e300, 1e300};
+	spec[6] = (clv_option) {"purchase_features", CLV_OPT_NAMES, &names[0]};
+	spec[7] = (clv_option) {"dropout_features", CLV_OPT_NAMES, &names[1]};
+	clv_parse_object(params, FNAME, "parameter", spec, lengthof(spec));
+	for (int i = 0; i < 4; i++)
+		if (isnan(base[i]))
+			missing_parameter(kind, ops->param_names[i],
+							  psprintf("%s, \"purchase_coefficients\" and \"dropout_coefficients\"",
+									   quoted_list(ops->param_names, 4)));
+	for (int k = 0; k < 2; k++)
+	{
+		if (coef[k].n < 0)
+			missing_parameter(kind, spec[4 + k].name,
+							  "an array of coefficients, empty for no covariates");
+		if (coef[k].n > CLV_BTYD_COV_MAX)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"%s\" of %s has more than the %d coefficients a model supports",
+							spec[4 + k].name, FNAME, CLV_BTYD_COV_MAX)));
+		if (names[k].n > 0 && names[k].n != coef[k].n)
+			ereport(ERROR,
+					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
+					 errmsg("parameter \"%s\" of %s must name one covariate per coefficient",
+							spec[6 + k].name, FNAME),
+					 errdetail("It has %d names for %d coefficients.", names[k].n, coef[k].n)));
+		labels[k] = clv_btyd_cov_names(&names[k], what[k], coef[k].n);
+	}
+	theta = palloc(sizeof(double) * (4 + coef[0].n + coef[1].n));
+	memcpy(theta, base, sizeof(base));
+	if (coef[0].n > 0)
+		memcpy(theta + 4, coef[0].v, sizeof(double) * coef[0].n);
+	if (coef[1].n > 0)
+		memcpy(theta + 4 + coef[0].n, coef[1].v, sizeof(double) * coef[1].n);
+
+	initStringInfo(&meta);
+	appendStringInfoString(&meta, "{\"fitted\": false");
+	clv_json_named_numbers(&meta, "params", ops->param_names, base, 4);
+	clv_json_named_numbers(&meta, "purchase_coefficients", (const char *const *) labels[0],
+						   theta + 4, coef[0].n);
+	clv_json_named_numbers(&meta, "dropout_coefficients", (const char *const *) labels[1],
+						   theta + 4 + coef[0].n, coef[1].n);
+	appendStringInfoChar(&meta, '}');
+	return clv_btyd_cov_model_bytea(bm, coef[0].n, coef[1].n, theta, labels[0], labels[1],
+									meta.data);
+}
+
+/*
  * The sBG retention model: alpha and beta, and an optional unit (the length
  * of a period) recorded as clv_sbg_fit records it, with its days beside it.
  */
@@ -180,6 +249,8 @@ static const struct
 	{CLV_KIND_GAMMAGAMMA, build_btyd},
 	{CLV_KIND_SBG, build_sbg},
 	{CLV_KIND_BGBB, build_btyd},
+	{CLV_KIND_BGNBD_COV, build_btyd_cov},
+	{CLV_KIND_PARETONBD_COV, build_btyd_cov},
 };
 
 PG_FUNCTION_INFO_V1(clv_model_from_params);
