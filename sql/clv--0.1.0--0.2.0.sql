@@ -958,3 +958,11 @@ CREATE FUNCTION clv_dert(model bytea, frequency float8, recency float8, t float8
     AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
 COMMENT ON FUNCTION clv_dert(bytea, float8, float8, float8, interval, float8, float8[], float8[]) IS
     'Pareto/NBD with covariates: discounted expected residual transactions over an unlimited horizon';
+
+-- ---- models trained in XGBoost ----------------------------------------------
+-- A gbm model read from the JSON that XGBoost's save_model writes; it scores
+-- as XGBoost's predict does (float thresholds, float sums).
+CREATE FUNCTION clv_import_xgboost(model jsonb) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_import_xgboost(jsonb) IS
+    'A gbm model from an XGBoost model saved as JSON (objectives reg:squarederror, reg:tweedie, binary:logistic)';
