@@ -107,19 +107,35 @@ string_at(JsonbContainer *obj, const char *parent, const char *key)
 	return string_value(required(obj, parent, key), path_of(parent, key));
 }
 
+/* A key in messages: a path, and the index of an element or -1. */
+typedef struct key_name
+{
+	const char *path;
+	int64		index;
+} key_name;
+
+#define KEY(path) ((key_name) {(path), -1})
+
+/* Built only for a message: a large model has millions of elements. */
+static const char *
+key_text(key_name k)
+{
+	return k.index < 0 ? k.path : psprintf("%s[" INT64_FORMAT "]", k.path, k.index);
+}
+
 /* The decimal text of a number, or of a string (XGBoost writes parameters as strings). */
 static char *
-number_text(const JsonbValue *v, const char *path)
+number_text(const JsonbValue *v, key_name k)
 {
 	if (v->type == jbvNumeric)
 		return DatumGetCString(DirectFunctionCall1(numeric_out, NumericGetDatum(v->val.numeric)));
 	if (v->type == jbvString)
 		return pnstrdup(v->val.string.val, v->val.string.len);
-	bad_key(path, psprintf("is %s, not a number", clv_jsonb_type_name(v)));
+	bad_key(key_text(k), psprintf("is %s, not a number", clv_jsonb_type_name(v)));
 }
 
 static float
-parse_float(const char *text, const char *path)
+parse_float(const char *text, key_name k)
 {
 	char	   *end;
 	float		f;
@@ -127,14 +143,14 @@ parse_float(const char *text, const char *path)
 	errno = 0;
 	f = strtof(text, &end);
 	if (end == text || *end != '\0' || isnan(f))
-		bad_key(path, psprintf("is \"%s\", not a number", text));
+		bad_key(key_text(k), psprintf("is \"%s\", not a number", text));
 	if (isinf(f))
-		bad_key(path, psprintf("is %s, out of the range of float4", text));
+		bad_key(key_text(k), psprintf("is %s, out of the range of float4", text));
 	return f;
 }
 
 static int64
-parse_integer(const char *text, const char *path, int64 min, int64 max)
+parse_integer(const char *text, key_name k, int64 min, int64 max)
 {
 	char	   *end;
 	long long	v;
@@ -142,10 +158,10 @@ parse_integer(const char *text, const char *path, int64 min, int64 max)
 	errno = 0;
 	v = strtoll(text, &end, 10);
 	if (end == text || *end != '\0' || errno == ERANGE)
-		bad_key(path, psprintf("is \"%s\", not an integer", text));
+		bad_key(key_text(k), psprintf("is \"%s\", not an integer", text));
 	if (v < min || v > max)
-		bad_key(path, psprintf("is " INT64_FORMAT ", out of the range " INT64_FORMAT " to " INT64_FORMAT,
-							   (int64) v, min, max));
+		bad_key(key_text(k), psprintf("is " INT64_FORMAT ", out of the range " INT64_FORMAT " to " INT64_FORMAT,
+									  (int64) v, min, max));
 	return v;
 }
 
@@ -154,7 +170,7 @@ integer_at(JsonbContainer *obj, const char *parent, const char *key, int64 min, 
 {
 	char	   *path = path_of(parent, key);
 
-	return parse_integer(number_text(required(obj, parent, key), path), path, min, max);
+	return parse_integer(number_text(required(obj, parent, key), KEY(path)), KEY(path), min, max);
 }
 
 /* "5E-1" as 1.7 writes it, or "[5E-1]" as later versions write a vector of one. */
@@ -162,7 +178,7 @@ static float
 base_score_at(JsonbContainer *obj, const char *parent)
 {
 	char	   *path = path_of(parent, "base_score");
-	char	   *text = number_text(required(obj, parent, "base_score"), path);
+	char	   *text = number_text(required(obj, parent, "base_score"), KEY(path));
 	size_t		len = strlen(text);
 
 	if (len >= 2 && text[0] == '[' && text[len - 1] == ']')
@@ -170,59 +186,75 @@ base_score_at(JsonbContainer *obj, const char *parent)
 		text[len - 1] = '\0';
 		text++;
 	}
-	return parse_float(text, path);
+	return parse_float(text, KEY(path));
 }
 
-static char *
-element_path(const char *path, uint32 i)
+/* The n elements of an array whose length was checked, in one pass. */
+static JsonbValue *
+elements(JsonbContainer *arr, uint32 n)
 {
-	return psprintf("%s[%u]", path, i);
+	JsonbValue *out = palloc(sizeof(JsonbValue) * Max(n, 1));
+	JsonbIterator *it = JsonbIteratorInit(arr);
+	JsonbIteratorToken tok;
+	JsonbValue	v;
+	uint32		k = 0;
+
+	/* scalars point into the container, which outlives them */
+	while ((tok = JsonbIteratorNext(&it, &v, true)) != WJB_DONE)
+		if (tok == WJB_ELEM && k < n)
+			out[k++] = v;
+	return out;
 }
 
 static void
 read_integers(JsonbContainer *arr, const char *path, uint32 n, int64 min, int64 max, int64 *out)
 {
+	JsonbValue *v = elements(arr, n);
+
 	for (uint32 i = 0; i < n; i++)
 	{
-		JsonbValue *v = getIthJsonbValueFromContainer(arr, i);
-		char	   *text = number_text(v, element_path(path, i));
+		char	   *text = number_text(&v[i], (key_name) {path, i});
 
-		out[i] = parse_integer(text, element_path(path, i), min, max);
+		out[i] = parse_integer(text, (key_name) {path, i}, min, max);
 		pfree(text);
 	}
+	pfree(v);
 }
 
 static void
 read_floats(JsonbContainer *arr, const char *path, uint32 n, float *out)
 {
+	JsonbValue *v = elements(arr, n);
+
 	for (uint32 i = 0; i < n; i++)
 	{
-		JsonbValue *v = getIthJsonbValueFromContainer(arr, i);
-		char	   *text = number_text(v, element_path(path, i));
+		char	   *text = number_text(&v[i], (key_name) {path, i});
 
-		out[i] = parse_float(text, element_path(path, i));
+		out[i] = parse_float(text, (key_name) {path, i});
 		pfree(text);
 	}
+	pfree(v);
 }
 
-/* default_left: 0 or 1, or a boolean; the core checks the range. */
+/* default_left: 0 or 1, or a boolean. */
 static void
 read_flags(JsonbContainer *arr, const char *path, uint32 n, uint8 *out)
 {
+	JsonbValue *v = elements(arr, n);
+
 	for (uint32 i = 0; i < n; i++)
 	{
-		JsonbValue *v = getIthJsonbValueFromContainer(arr, i);
-
-		if (v->type == jbvBool)
-			out[i] = v->val.boolean ? 1 : 0;
+		if (v[i].type == jbvBool)
+			out[i] = v[i].val.boolean ? 1 : 0;
 		else
 		{
-			char	   *text = number_text(v, element_path(path, i));
+			char	   *text = number_text(&v[i], (key_name) {path, i});
 
-			out[i] = (uint8) parse_integer(text, element_path(path, i), 0, 1);
+			out[i] = (uint8) parse_integer(text, (key_name) {path, i}, 0, 1);
 			pfree(text);
 		}
 	}
+	pfree(v);
 }
 
 /* One tree's arrays, each of the length tree_param.num_nodes says. */
@@ -232,7 +264,15 @@ read_tree(JsonbContainer *tree, const char *path, clv_xgboost_tree *out)
 	JsonbContainer *param = object_at(tree, path, "tree_param");
 	char	   *param_path = path_of(path, "tree_param");
 	uint32		n = (uint32) integer_at(param, param_path, "num_nodes", 1, INT32_MAX);
-	JsonbValue *split_type = member(tree, "split_type");
+	/* the lengths checked before anything of n elements is allocated */
+	JsonbContainer *left_arr = array_at(tree, path, "left_children", n),
+			   *right_arr = array_at(tree, path, "right_children", n),
+			   *feature_arr = array_at(tree, path, "split_indices", n),
+			   *condition_arr = array_at(tree, path, "split_conditions", n),
+			   *default_arr = array_at(tree, path, "default_left", n),
+			   *hessian_arr = array_at(tree, path, "sum_hessian", n),
+			   *gain_arr = array_at(tree, path, "loss_changes", n),
+			   *type_arr = member(tree, "split_type") ? array_at(tree, path, "split_type", n) : NULL;
 	int64	   *left = palloc(sizeof(int64) * n),
 			   *right = palloc(sizeof(int64) * n),
 			   *feature = palloc(sizeof(int64) * n);
@@ -248,27 +288,19 @@ read_tree(JsonbContainer *tree, const char *path, clv_xgboost_tree *out)
 				(errcode(ERRCODE_FEATURE_NOT_SUPPORTED),
 				 errmsg("clv_import_xgboost does not support trees with vector leaves"),
 				 errdetail("Key \"%s.size_leaf_vector\" is not 0.", param_path)));
-	read_integers(array_at(tree, path, "left_children", n), path_of(path, "left_children"),
-				  n, -1, INT32_MAX, left);
-	read_integers(array_at(tree, path, "right_children", n), path_of(path, "right_children"),
-				  n, -1, INT32_MAX, right);
-	read_integers(array_at(tree, path, "split_indices", n), path_of(path, "split_indices"),
-				  n, 0, INT32_MAX, feature);
-	read_floats(array_at(tree, path, "split_conditions", n), path_of(path, "split_conditions"),
-				n, condition);
-	read_flags(array_at(tree, path, "default_left", n), path_of(path, "default_left"),
-			   n, default_left);
-	read_floats(array_at(tree, path, "sum_hessian", n), path_of(path, "sum_hessian"),
-				n, hessian);
-	read_floats(array_at(tree, path, "loss_changes", n), path_of(path, "loss_changes"),
-				n, gain);
+	read_integers(left_arr, path_of(path, "left_children"), n, -1, INT32_MAX, left);
+	read_integers(right_arr, path_of(path, "right_children"), n, -1, INT32_MAX, right);
+	read_integers(feature_arr, path_of(path, "split_indices"), n, 0, INT32_MAX, feature);
+	read_floats(condition_arr, path_of(path, "split_conditions"), n, condition);
+	read_flags(default_arr, path_of(path, "default_left"), n, default_left);
+	read_floats(hessian_arr, path_of(path, "sum_hessian"), n, hessian);
+	read_floats(gain_arr, path_of(path, "loss_changes"), n, gain);
 	/* before 1.6 there were no categorical splits and no split_type */
-	if (split_type != NULL)
+	if (type_arr != NULL)
 	{
-		JsonbContainer *types = array_at(tree, path, "split_type", n);
 		int64	   *kind = palloc(sizeof(int64) * n);
 
-		read_integers(types, path_of(path, "split_type"), n, 0, 1, kind);
+		read_integers(type_arr, path_of(path, "split_type"), n, 0, 1, kind);
 		for (uint32 i = 0; i < n; i++)
 			if (kind[i] != 0 && left[i] != -1)
 				ereport(ERROR,
@@ -276,6 +308,7 @@ read_tree(JsonbContainer *tree, const char *path, clv_xgboost_tree *out)
 						 errmsg("clv_import_xgboost does not support categorical splits"),
 						 errdetail("Node %u of %s splits on categories.", i, path),
 						 errhint("Train without enable_categorical, on numerically coded features.")));
+		pfree(kind);
 	}
 	*out = (clv_xgboost_tree) {n, left, right, feature, condition, default_left, hessian, gain};
 }
@@ -332,9 +365,9 @@ feature_names_of(JsonbContainer *learner, uint32 p)
 	for (uint32 j = 0; j < p; j++)
 	{
 		names[j] = string_value(getIthJsonbValueFromContainer(arr, j),
-								element_path("learner.feature_names", j));
+								key_text((key_name) {"learner.feature_names", j}));
 		if (strlen(names[j]) > CLV_MAX_NAME_LEN)
-			bad_key(element_path("learner.feature_names", j),
+			bad_key(key_text((key_name) {"learner.feature_names", j}),
 					psprintf("is longer than %d bytes", CLV_MAX_NAME_LEN));
 	}
 	return names;
@@ -415,7 +448,7 @@ clv_import_xgboost(PG_FUNCTION_ARGS)
 	trees = palloc(sizeof(clv_xgboost_tree) * n_trees);
 	for (uint32 t = 0; t < n_trees; t++)
 	{
-		char	   *path = element_path("learner.gradient_booster.model.trees", t);
+		char	   *path = psprintf("learner.gradient_booster.model.trees[%u]", t);
 		JsonbValue *tree = getIthJsonbValueFromContainer(trees_arr, t);
 
 		if (!is_container(tree, false))
@@ -439,12 +472,12 @@ clv_import_xgboost(PG_FUNCTION_ARGS)
 	tweedie = member(objective_obj, "tweedie_regression_param");
 	if (objective == CLV_XGBOOST_TWEEDIE && tweedie != NULL && is_container(tweedie, false))
 	{
+		const char *power_key = "learner.objective.tweedie_regression_param.tweedie_variance_power";
 		JsonbValue *power = member(tweedie->val.binary.data, "tweedie_variance_power");
 
 		if (power != NULL)
 			clv_json_number(&meta, "tweedie_power",
-							parse_float(number_text(power, "learner.objective.tweedie_regression_param.tweedie_variance_power"),
-										"learner.objective.tweedie_regression_param.tweedie_variance_power"));
+							parse_float(number_text(power, KEY(power_key)), KEY(power_key)));
 	}
 	appendStringInfoChar(&meta, '}');
 

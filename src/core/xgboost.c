@@ -50,38 +50,22 @@ static clv_status
 base_margin(clv_xgboost_objective objective, float base_score, float *margin,
 			clv_error *err)
 {
+	const char *refused = NULL;
+
 	if (!isfinite(base_score))
+		refused = "The base score is not finite.";
+	else if (objective == CLV_XGBOOST_LOGISTIC && !(base_score > 0 && base_score < 1))
+		refused = "The base score of binary:logistic is not between 0 and 1.";
+	else if (objective == CLV_XGBOOST_TWEEDIE && !(base_score > 0))
+		refused = "The base score of reg:tweedie is not positive.";
+	if (refused)
 	{
 		clv_fail(err, CLV_ERR_INVALID, "invalid XGBoost model");
-		clv_set_detail(err, "The base score is not finite.");
+		clv_set_detail(err, "%s", refused);
 		return CLV_ERR_INVALID;
 	}
-	switch (objective)
-	{
-		case CLV_XGBOOST_LOGISTIC:
-			if (!(base_score > 0 && base_score < 1))
-			{
-				clv_fail(err, CLV_ERR_INVALID, "invalid XGBoost model");
-				clv_set_detail(err, "The base score %g of binary:logistic is not between 0 and 1.",
-							   base_score);
-				return CLV_ERR_INVALID;
-			}
-			*margin = -logf(1.0f / base_score - 1.0f);
-			break;
-		case CLV_XGBOOST_TWEEDIE:
-			if (!(base_score > 0))
-			{
-				clv_fail(err, CLV_ERR_INVALID, "invalid XGBoost model");
-				clv_set_detail(err, "The base score %g of reg:tweedie is not positive.",
-							   base_score);
-				return CLV_ERR_INVALID;
-			}
-			*margin = logf(base_score);
-			break;
-		case CLV_XGBOOST_SQUARED:
-			*margin = base_score;
-			break;
-	}
+	*margin = objective == CLV_XGBOOST_LOGISTIC ? -logf(1.0f / base_score - 1.0f) :
+		objective == CLV_XGBOOST_TWEEDIE ? logf(base_score) : base_score;
 	return CLV_OK;
 }
 
