@@ -206,34 +206,40 @@ elements(JsonbContainer *arr, uint32 n)
 	return out;
 }
 
+/*
+ * An array of n numbers: into ints, within [min, max], or into floats (the
+ * other NULL).
+ */
 static void
-read_integers(JsonbContainer *arr, const char *path, uint32 n, int64 min, int64 max, int64 *out)
+read_numbers(JsonbContainer *arr, const char *path, uint32 n, int64 min, int64 max,
+			 int64 *ints, float *floats)
 {
 	JsonbValue *v = elements(arr, n);
 
 	for (uint32 i = 0; i < n; i++)
 	{
-		char	   *text = number_text(&v[i], (key_name) {path, i});
+		key_name	k = {path, i};
+		char	   *text = number_text(&v[i], k);
 
-		out[i] = parse_integer(text, (key_name) {path, i}, min, max);
+		if (ints)
+			ints[i] = parse_integer(text, k, min, max);
+		else
+			floats[i] = parse_float(text, k);
 		pfree(text);
 	}
 	pfree(v);
 }
 
 static void
+read_integers(JsonbContainer *arr, const char *path, uint32 n, int64 min, int64 max, int64 *out)
+{
+	read_numbers(arr, path, n, min, max, out, NULL);
+}
+
+static void
 read_floats(JsonbContainer *arr, const char *path, uint32 n, float *out)
 {
-	JsonbValue *v = elements(arr, n);
-
-	for (uint32 i = 0; i < n; i++)
-	{
-		char	   *text = number_text(&v[i], (key_name) {path, i});
-
-		out[i] = parse_float(text, (key_name) {path, i});
-		pfree(text);
-	}
-	pfree(v);
+	read_numbers(arr, path, n, 0, 0, NULL, out);
 }
 
 /* default_left: 0 or 1, or a boolean. */
