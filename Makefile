@@ -12,7 +12,7 @@ ifneq ($(DOC_FILES),)
 DOCS = $(DOC_FILES)
 endif
 
-REGRESS = summary periods model model_cache upgrade linreg logreg predict metrics parallel btyd paretonbd lifetime_value tracking trees rfm qini kmeans budget state_type fold cv lasso monitor model_params bgbb sbg covariates mlp aggregate_forms
+REGRESS = summary periods model model_cache upgrade linreg logreg predict metrics parallel btyd paretonbd lifetime_value tracking trees rfm qini kmeans budget state_type fold cv lasso monitor model_params bgbb sbg covariates mlp xgboost_import aggregate_forms
 REGRESS_OPTS = --inputdir=. --outputdir=$(or $(CLV_REGRESS_OUT),.)
 
 GSL_CFLAGS := $(shell gsl-config --cflags)

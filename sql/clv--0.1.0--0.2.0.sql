@@ -1014,3 +1014,11 @@ COMMENT ON AGGREGATE clv_mlp_fit(boolean, float8[], jsonb) IS
     'fit a multi-layer perceptron classifier of P(y) on the log loss (options "hidden_layers", "activation", "max_epochs", ...) and return it as a clv model';
 COMMENT ON AGGREGATE clv_mlp_fit(boolean, float8[]) IS
     'fit a multi-layer perceptron classifier of P(y) with the default options and return it as a clv model';
+
+-- ---- models trained in XGBoost ----------------------------------------------
+-- A gbm model read from the JSON that XGBoost's save_model writes; it scores
+-- as XGBoost's predict does (float thresholds, float sums).
+CREATE FUNCTION clv_import_xgboost(model jsonb) RETURNS bytea
+    AS 'MODULE_PATHNAME' LANGUAGE C STRICT IMMUTABLE PARALLEL SAFE;
+COMMENT ON FUNCTION clv_import_xgboost(jsonb) IS
+    'A gbm model from an XGBoost model saved as JSON (objectives reg:squarederror, reg:tweedie, binary:logistic)';

@@ -4,7 +4,7 @@
 # e.g. `bash test/run.sh` or `bash test/run.sh unit regress`.
 # Ends with the line "N passed, M failed" and exits 0 only if M is 0.
 # Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329),
-# CLV_FUZZ_SECONDS (default 60, for each of the two fuzzers), CLV_CITUS_TARBALL (see
+# CLV_FUZZ_SECONDS (default 60, for each of the three fuzzers), CLV_CITUS_TARBALL (see
 # test/citus/cluster.sh).
 # No `set -e`: a failing step is counted and the run goes on.
 set -uo pipefail
@@ -160,17 +160,23 @@ stage_citus() {
     done
 }
 
-# Malformed aggregate states (clv_state) against the server: every decoder
-# must give a clean error, never a crash, a hang or an internal error.
-fuzz_states() {
-    local log=$LOGS/fuzz-states.log
+# A fuzzer of the server in Python (TAP): fuzz_states.py feeds malformed
+# aggregate states (clv_state) to every decoder, fuzz_xgboost.py mutants of
+# real XGBoost models to clv_import_xgboost.  Clean errors only: never a
+# crash, a hang or an internal error.
+fuzz_script() {
+    local script=$1 log=$LOGS/$2.log
     CLV_FUZZ_SECONDS=${CLV_FUZZ_SECONDS:-60} CLV_PGLOG=$CLV_PGLOG \
-        run_logged "$log" "$PYTHON" test/fuzz/fuzz_states.py
-    count_tap test/fuzz/fuzz_states.py $? "$log"
+        run_logged "$log" "$PYTHON" "$script"
+    count_tap "$script" $? "$log"
 }
 
 # Each fuzzer runs for CLV_FUZZ_SECONDS.
-stage_fuzz() { fuzz_model; fuzz_states; }
+stage_fuzz() {
+    fuzz_model
+    fuzz_script test/fuzz/fuzz_states.py fuzz-states
+    fuzz_script test/fuzz/fuzz_xgboost.py fuzz-xgboost
+}
 
 # Scores in a materialized view refreshed by pg_cron (test/cron/stage.sh); a SKIP
 # line without pg_cron.

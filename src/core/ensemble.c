@@ -13,6 +13,8 @@
 /* Bytes of one encoded node: feature, left, right, flags, threshold, value, cover. */
 #define NODE_BYTES	40
 #define HEAD_U32	5
+/* The payload's ensemble type of a boosted ensemble with binary32 set. */
+#define ENSEMBLE_BOOSTED_BINARY32	3
 
 clv_ensemble *
 ensemble_new(uint32_t n_features, uint32_t n_trees, uint32_t n_nodes)
@@ -183,17 +185,20 @@ clv_ensemble_free(clv_ensemble *e)
 
 /* ---- prediction -------------------------------------------------------------- */
 
-double
-clv_ensemble_margin(const clv_ensemble *e, const double *x)
+/*
+ * Σ leaves in tree order, walking WALK_GROUP trees in step.  binary32: from
+ * the base score in float, rounded after every addition (a constant at each
+ * call, so each caller gets its own loop).
+ */
+static inline __attribute__((always_inline)) double
+walk_sum(const clv_ensemble *e, const double *xs, bool binary32)
 {
 	const struct ensemble_walk *w = e->walk;
 	const walk_node *nodes = w->nodes;
-	double		xs[CLV_TREES_MAX_FEATURES + 1];
 	double		sum = 0;
+	float		sum32 = (float) e->base_score;
 	uint32_t	t = 0;
 
-	memcpy(xs, x, sizeof(double) * e->n_features);
-	xs[e->n_features] = NAN;
 	for (; t + WALK_GROUP <= e->n_trees; t += WALK_GROUP)
 	{
 		uint32_t	at[WALK_GROUP];
@@ -209,7 +214,12 @@ clv_ensemble_margin(const clv_ensemble *e, const double *x)
 				at[k] = walk_step(nodes, at[k], xs);
 		/* leaves added in tree order, as the trees' sum was always taken */
 		for (int k = 0; k < WALK_GROUP; k++)
-			sum += nodes[at[k]].split;
+		{
+			if (binary32)
+				sum32 += (float) nodes[at[k]].split;
+			else
+				sum += nodes[at[k]].split;
+		}
 	}
 	for (; t < e->n_trees; t++)
 	{
@@ -217,11 +227,26 @@ clv_ensemble_margin(const clv_ensemble *e, const double *x)
 
 		for (uint32_t d = 0; d < w->depth[t]; d++)
 			at = walk_step(nodes, at, xs);
-		sum += nodes[at].split;
+		if (binary32)
+			sum32 += (float) nodes[at].split;
+		else
+			sum += nodes[at].split;
 	}
+	return binary32 ? sum32 : sum;
+}
+
+double
+clv_ensemble_margin(const clv_ensemble *e, const double *x)
+{
+	double		xs[CLV_TREES_MAX_FEATURES + 1];
+
+	memcpy(xs, x, sizeof(double) * e->n_features);
+	xs[e->n_features] = NAN;
+	if (e->binary32)
+		return walk_sum(e, xs, true);
 	if (e->type == CLV_ENSEMBLE_FOREST)
-		return sum / e->n_trees;
-	return e->base_score + sum;
+		return walk_sum(e, xs, false) / e->n_trees;
+	return e->base_score + walk_sum(e, xs, false);
 }
 
 double
@@ -247,7 +272,7 @@ clv_ensemble_predict(const clv_ensemble *e, const double *x)
 static void
 encode_head(const clv_ensemble *e, clv_buf *buf)
 {
-	clv_buf_put_u32(buf, (uint32_t) e->type);
+	clv_buf_put_u32(buf, e->binary32 ? ENSEMBLE_BOOSTED_BINARY32 : (uint32_t) e->type);
 	clv_buf_put_u32(buf, (uint32_t) e->link);
 	clv_buf_put_u32(buf, e->classification ? 1 : 0);
 	clv_buf_put_u32(buf, e->n_trees);
@@ -623,8 +648,8 @@ nan_or_finite(double v)
  * another order): TreeSHAP's path fractions then lie in [0, 1], which keeps
  * its arithmetic stable.
  */
-static bool
-covers_add_up(double parent, double left, double right)
+bool
+ensemble_covers_add_up(double parent, double left, double right)
 {
 	double		sum = left + right;
 
@@ -709,7 +734,7 @@ decode_nodes_v1(clv_reader *r, clv_ensemble *e, clv_error *err)
 				st = corrupt(err, "A node has a child outside its tree or before itself.");
 			else if (depth[i] >= CLV_TREES_MAX_DEPTH)
 				st = corrupt(err, "A tree is deeper than the maximum depth.");
-			else if (!covers_add_up(nd->cover, e->nodes[nd->left].cover, e->nodes[nd->right].cover))
+			else if (!ensemble_covers_add_up(nd->cover, e->nodes[nd->left].cover, e->nodes[nd->right].cover))
 				st = corrupt(err, "A node's cover is not the sum of its children's.");
 			else
 			{
@@ -950,7 +975,7 @@ decode_covers(clv_ensemble *e, const nodes_v2 *c, clv_error *err)
 		const clv_tree_node *nd = &e->nodes[i];
 
 		if (nd->feature >= 0 &&
-			!covers_add_up(nd->cover, e->nodes[nd->left].cover, e->nodes[nd->right].cover))
+			!ensemble_covers_add_up(nd->cover, e->nodes[nd->left].cover, e->nodes[nd->right].cover))
 			return corrupt(err, "A node's cover is not the sum of its children's.");
 	}
 	/* one encoding per model: the most compact that holds the covers exactly */
@@ -1016,7 +1041,8 @@ clv_ensemble_decode(clv_reader *r, uint32_t n_features, uint16_t version,
 	for (int i = 0; i < HEAD_U32; i++)
 		if (!clv_read_u32(r, &head[i]))
 			return corrupt(err, "The ensemble header is truncated.");
-	if (head[0] < CLV_ENSEMBLE_FOREST || head[0] > CLV_ENSEMBLE_BOOSTED)
+	if (head[0] < CLV_ENSEMBLE_FOREST || head[0] > ENSEMBLE_BOOSTED_BINARY32 ||
+		(head[0] == ENSEMBLE_BOOSTED_BINARY32 && version == 1))
 		return corrupt(err, "The ensemble type is unknown.");
 	if (head[1] < CLV_LINK_IDENTITY || head[1] > CLV_LINK_LOG)
 		return corrupt(err, "The ensemble link function is unknown.");
@@ -1052,7 +1078,8 @@ clv_ensemble_decode(clv_reader *r, uint32_t n_features, uint16_t version,
 		return corrupt(err, "The base score is not finite.");
 	e = ensemble_new(n_features, head[3], head[4]);
 	*out = e;
-	e->type = (clv_ensemble_type) head[0];
+	e->binary32 = head[0] == ENSEMBLE_BOOSTED_BINARY32;
+	e->type = e->binary32 ? CLV_ENSEMBLE_BOOSTED : (clv_ensemble_type) head[0];
 	e->link = (clv_link) head[1];
 	e->classification = head[2] == 1;
 	e->base_score = base;

@@ -230,6 +230,9 @@ clv_ensemble *ensemble_new(uint32_t n_features, uint32_t n_trees, uint32_t n_nod
  */
 clv_status	ensemble_finish(clv_ensemble *e, clv_error *err);
 
+/* Whether a split's cover is its children's, up to rounding: the decoder's rule. */
+bool		ensemble_covers_add_up(double parent, double left, double right);
+
 /* Leaf of tree t that x reaches (x as double, NaN = missing). */
 static inline const clv_tree_node *
 ensemble_leaf(const clv_tree_node *nodes, uint32_t root, const double *x)

@@ -165,6 +165,12 @@ typedef struct clv_ensemble
 	uint32_t   *tree_start;		/* n_trees + 1 */
 	clv_tree_node *nodes;
 	double		base_score;		/* boosting: initial margin; forest: 0 */
+	/*
+	 * Boosting in binary32 arithmetic, as XGBoost predicts (imported models):
+	 * the margin starts at the base score and rounds to float after adding
+	 * each tree's leaf.  Encoded as ensemble type 3.
+	 */
+	bool		binary32;
 	/* training diagnostics; NaN where not computed */
 	double	   *importance;		/* n_features, impurity decrease, sums to 1 */
 	double	   *permutation_importance;	/* n_features or NULL */
@@ -227,5 +233,48 @@ void		clv_ensemble_explain(const clv_ensemble *e, const double *x,
 double		clv_ensemble_expected(const clv_ensemble *e, uint32_t n_features);
 /* The depth of the deepest leaf. */
 uint32_t	clv_ensemble_depth(const clv_ensemble *e);
+
+/* ---- models trained in XGBoost (xgboost.c) -------------------------------- */
+
+typedef enum clv_xgboost_objective
+{
+	CLV_XGBOOST_SQUARED = 1,	/* reg:squarederror */
+	CLV_XGBOOST_LOGISTIC,		/* binary:logistic */
+	CLV_XGBOOST_TWEEDIE			/* reg:tweedie */
+} clv_xgboost_objective;
+
+/*
+ * One tree as XGBoost stores it: parallel arrays of n_nodes, node 0 the
+ * root, children by index (-1 at a leaf), nodes no split reaches (pruned)
+ * ignored.  condition: a split's threshold (x < it goes left), a leaf's
+ * value.  hessian: the cover, gain: the split's loss reduction.
+ */
+typedef struct clv_xgboost_tree
+{
+	uint32_t	n_nodes;
+	const int64_t *left;
+	const int64_t *right;
+	const int64_t *feature;
+	const float *condition;
+	const uint8_t *default_left;
+	const float *hessian;
+	const float *gain;
+} clv_xgboost_tree;
+
+/*
+ * A boosted ensemble that predicts what XGBoost's predict does: thresholds
+ * moved so that a double x compares as XGBoost's float does, the margin
+ * summed in binary32 from base_score on the margin scale XGBoost derives
+ * from it.  Every index and value is checked (CLV_ERR_INVALID, naming the
+ * tree and node): children in range, each node reached once from the root,
+ * depth at most CLV_TREES_MAX_DEPTH, finite values, features below
+ * n_features.
+ */
+clv_status	clv_xgboost_ensemble(const clv_xgboost_tree *trees, uint32_t n_trees,
+								 uint32_t n_features, clv_xgboost_objective objective,
+								 float base_score, clv_ensemble **out, clv_error *err);
+
+/* The double t' with x < t' exactly when (float) x < t, for finite float t. */
+double		clv_xgboost_threshold(float t);
 
 #endif							/* CLV_TREES_H */

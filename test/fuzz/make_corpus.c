@@ -4,9 +4,10 @@
  * A handful of small valid models of each kind, with and without feature
  * names and metadata, so that mutations start from bytes that pass every
  * check, a few small tree ensembles (under the fuzzer's 4096-byte
- * inputs), k-means models with and without standardization, an sBG
- * model, two small multi-layer perceptrons and BG/NBD and Pareto/NBD models
- * with covariates.  It writes the current format version; the seeds named v1_* are
+ * inputs), two of them imported from XGBoost's layout, k-means models
+ * with and without standardization, an sBG model, two small multi-layer
+ * perceptrons and BG/NBD and Pareto/NBD models with covariates.  It writes
+ * the current format version; the seeds named v1_* are
  * the same models as clv 0.1.0 wrote them (format version 1), kept so that
  * the fuzzer keeps exercising the version-1 decoder.  Not part of the
  * build; regenerate with:
@@ -131,9 +132,59 @@ write_cov_seed(const char *dir, const char *name, clv_model_kind kind, uint32_t 
 }
 
 /* A small ensemble trained on a fixed design with some missing values. */
+/*
+ * The ensemble's trees as XGBoost stores them, imported: a gbm payload of
+ * type 3 (binary32), as clv_import_xgboost writes it.
+ */
+static clv_status
+as_imported(clv_ensemble **e, clv_xgboost_objective objective, clv_error *err)
+{
+	clv_ensemble *src = *e;
+	clv_xgboost_tree *trees = calloc(src->n_trees, sizeof(clv_xgboost_tree));
+	int64_t    *ints = calloc(3 * (size_t) src->n_nodes, sizeof(int64_t));
+	float	   *floats = calloc(3 * (size_t) src->n_nodes, sizeof(float));
+	uint8_t    *flags = calloc(src->n_nodes, 1);
+	clv_status	st;
+
+	for (uint32_t t = 0; t < src->n_trees; t++)
+	{
+		uint32_t	first = src->tree_start[t],
+					n = src->tree_start[t + 1] - first;
+		int64_t    *left = ints + first,
+				   *right = ints + src->n_nodes + first,
+				   *feature = ints + 2 * (size_t) src->n_nodes + first;
+		float	   *condition = floats + first,
+				   *hessian = floats + src->n_nodes + first,
+				   *gain = floats + 2 * (size_t) src->n_nodes + first;
+
+		for (uint32_t i = 0; i < n; i++)
+		{
+			const clv_tree_node *nd = &src->nodes[first + i];
+			bool		leaf = nd->feature < 0;
+
+			left[i] = leaf ? -1 : (int64_t) (nd->left - first);
+			right[i] = leaf ? -1 : (int64_t) (nd->right - first);
+			feature[i] = leaf ? 0 : nd->feature;
+			condition[i] = (float) (leaf ? nd->value : nd->threshold);
+			hessian[i] = (float) nd->cover;
+			gain[i] = leaf ? 0 : 1;
+			flags[first + i] = nd->default_left;
+		}
+		trees[t] = (clv_xgboost_tree) {n, left, right, feature, condition, flags + first,
+			hessian, gain};
+	}
+	st = clv_xgboost_ensemble(trees, src->n_trees, src->n_features, objective, 0.5f, e, err);
+	clv_ensemble_free(src);
+	free(trees);
+	free(ints);
+	free(floats);
+	free(flags);
+	return st;
+}
+
 static int
 write_tree_seed(const char *dir, const char *name, int which, uint32_t p,
-				const char *const *names)
+				const char *const *names, bool xgboost)
 {
 	clv_tree_rows rows;
 	clv_ensemble *e = NULL;
@@ -173,6 +224,8 @@ write_tree_seed(const char *dir, const char *name, int which, uint32_t p,
 		st = clv_gbm_train(&rows, &go, &e, &err);
 	}
 	clv_tree_rows_free(&rows);
+	if (st == CLV_OK && xgboost)
+		st = as_imported(&e, which == 4 ? CLV_XGBOOST_LOGISTIC : CLV_XGBOOST_SQUARED, &err);
 	if (st != CLV_OK)
 	{
 		fprintf(stderr, "%s: %s\n", name, err.message);
@@ -325,12 +378,15 @@ main(int argc, char **argv)
 	failed += write_seed(argv[1], "logreg_p5_meta", CLV_KIND_LOGREG, 5, NULL,
 						 "{\"options\": {\"l2\": 1.5, \"max_iter\": 50}}");
 	failed += write_seed(argv[1], "logreg_p3_odd_names", CLV_KIND_LOGREG, 3, odd, "");
-	failed += write_tree_seed(argv[1], "forest_regression_p3", 0, 3, rfm);
-	failed += write_tree_seed(argv[1], "forest_classifier_p2", 1, 2, NULL);
-	failed += write_tree_seed(argv[1], "gbm_squared_p3", 2, 3, NULL);
-	failed += write_tree_seed(argv[1], "gbm_tweedie_p2", 3, 2, two);
+	failed += write_tree_seed(argv[1], "forest_regression_p3", 0, 3, rfm, false);
+	failed += write_tree_seed(argv[1], "forest_classifier_p2", 1, 2, NULL, false);
+	failed += write_tree_seed(argv[1], "gbm_squared_p3", 2, 3, NULL, false);
+	failed += write_tree_seed(argv[1], "gbm_tweedie_p2", 3, 2, two, false);
 	/* covers that are not row counts: the version-2 cover encoding 2 */
-	failed += write_tree_seed(argv[1], "gbm_logistic_p3", 4, 3, NULL);
+	failed += write_tree_seed(argv[1], "gbm_logistic_p3", 4, 3, NULL, false);
+	/* imported from XGBoost: binary32 boosting (ensemble type 3) */
+	failed += write_tree_seed(argv[1], "xgboost_squared_p3", 2, 3, rfm, true);
+	failed += write_tree_seed(argv[1], "xgboost_logistic_p2", 4, 2, NULL, true);
 	failed += write_kmeans_seed(argv[1], "kmeans_k3_p2", 3, 2, false, NULL);
 	failed += write_kmeans_seed(argv[1], "kmeans_k4_p3_standardized", 4, 3, true, rfm);
 	failed += write_params_seed(argv[1], "sbg_seed", CLV_KIND_SBG, sbg_features, 2, sbg_params,
