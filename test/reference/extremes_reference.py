@@ -6,7 +6,8 @@ hypergeometric series that do not converge, differences of nearly equal
 terms.  Customers with frequency up to 10,000, recency from half of T to T,
 and T from 1 to 1,000 periods are scored by every prediction function of
 BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma, with the models fitted on the
-bundled CDNOW sample; every value must be finite and equal to the published
+bundled CDNOW sample and from extreme parameters, and by those of BG/NBD and
+Pareto/NBD with covariates whose coefficients move the parameters far; every value must be finite and equal to the published
 closed form evaluated by mpmath at 60 significant digits, to 1e-8 relative.
 A true value below the smallest double (1e-300 here) may come back as 0.
 
@@ -21,6 +22,7 @@ after printing whatever the results, non-zero only when the check cannot run
 at all.
 """
 
+import json
 import os
 import sys
 
@@ -253,6 +255,44 @@ def main():
         source, p = from_params("paretonbd", values)
         check_purchase_model("Pareto/NBD %s" % values, source, p, few, pareto_palive,
                              pareto_expected, None, None, pareto_dert)
+
+    # the covariate kinds: each customer scored at their own parameters, the
+    # base ones through the link (α e^−γ₁z₁; BG/NBD a, b e^γ₂z₂, Pareto/NBD
+    # β e^−γ₂z₂), from coefficients that move them far
+    def bgnbd_link(p, e1, e2):
+        return dict(p, alpha=p["alpha"] * mp.exp(-e1), a=p["a"] * mp.exp(e2), b=p["b"] * mp.exp(e2))
+
+    def pareto_link(p, e1, e2):
+        return dict(p, alpha=p["alpha"] * mp.exp(-e1), beta=p["beta"] * mp.exp(-e2))
+
+    bg_palive = lambda p, x, tx, T: bgnbd_palive(p, x, tx, T, 0)  # noqa: E731
+    bg_expected = lambda p, t, x, tx, T: bgnbd_expected(p, t, x, tx, T, 0)  # noqa: E731
+    for kind, base, link, palive, expected, dert in (
+            ("bgnbd_cov", {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, bgnbd_link,
+             bg_palive, bg_expected, None),
+            ("paretonbd_cov", {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67}, pareto_link,
+             pareto_palive, pareto_expected, pareto_dert)):
+        for g1, g2, z1, z2 in ((0.8, -1.2, 1.5, 2.0), (-3.0, 2.5, 2.0, 1.0)):
+            values = dict(base, purchase_coefficients=[g1], dropout_coefficients=[g2])
+            source = "(SELECT clv_model_from_params('%s', '%s') AS m)" % (kind, json.dumps(values))
+            # the link's exponent as the model computes it: a double product
+            p = link({k: mp.mpf(repr(v)) for k, v in base.items()},
+                     mp.mpf(repr(g1 * z1)), mp.mpf(repr(g2 * z2)))
+            label = "%s (γ %r, %r; z %r, %r)" % (kind, g1, g2, z1, z2)
+            cov = "ARRAY[%r]::float8[], ARRAY[%r]::float8[]" % (z1, z2)
+            ordered = sorted(few, key=lambda c: (c[0], c[2], c[1]))
+            compare("%s clv_palive" % label,
+                    customer_query(source, "clv_palive(f.m, c.x, c.tx, c.t, %s)" % cov, ordered),
+                    [palive(p, *c) for c in ordered])
+            compare("%s clv_expected_purchases" % label,
+                    customer_query(source, "clv_expected_purchases(f.m, %d, c.x, c.tx, c.t, %s)"
+                                   % (HORIZON, cov), ordered),
+                    [expected(p, HORIZON, *c) for c in ordered])
+            if dert is not None:
+                compare("%s clv_dert" % label,
+                        customer_query(source, "clv_dert(f.m, c.x, c.tx, c.t, %s, %s)" % (WEEKLY_15, cov),
+                                       ordered),
+                        [dert(p, *c) for c in ordered])
 
     spend_values = ", ".join("(%d, %r)" % s for s in SPEND)
     for source, p in (fitted("clv_gammagamma_fit", "x, m_x"),
