@@ -4,7 +4,7 @@
 # e.g. `bash test/run.sh` or `bash test/run.sh unit regress`.
 # Ends with the line "N passed, M failed" and exits 0 only if M is 0.
 # Environment: CLV_TMPDIR (scratch dir), CLV_PGPORT (default 54329),
-# CLV_FUZZ_SECONDS (default 60, for each of the three fuzzers), CLV_CITUS_TARBALL (see
+# CLV_FUZZ_SECONDS (default 45, for each of the three fuzzers), CLV_CITUS_TARBALL (see
 # test/citus/cluster.sh).
 # No `set -e`: a failing step is counted and the run goes on.
 set -uo pipefail
@@ -120,7 +120,7 @@ demo_check() {
 
 # The model parser under libFuzzer, without a server.
 fuzz_model() {
-    local secs=${CLV_FUZZ_SECONDS:-60} dir=$CLV_TMP/fuzz log=$LOGS/fuzz.log
+    local secs=${CLV_FUZZ_SECONDS:-45} dir=$CLV_TMP/fuzz log=$LOGS/fuzz.log
     local seeds=() rc a
     if ! run_logged "$LOGS/fuzz-build.log" "${MAKE[@]}" test/fuzz/fuzz_model; then
         fail "fuzz: build test/fuzz/fuzz_model"; return
@@ -166,7 +166,7 @@ stage_citus() {
 # crash, a hang or an internal error.
 fuzz_script() {
     local script=$1 log=$LOGS/$2.log
-    CLV_FUZZ_SECONDS=${CLV_FUZZ_SECONDS:-60} CLV_PGLOG=$CLV_PGLOG \
+    CLV_FUZZ_SECONDS=${CLV_FUZZ_SECONDS:-45} CLV_PGLOG=$CLV_PGLOG \
         run_logged "$log" "$PYTHON" "$script"
     count_tap "$script" $? "$log"
 }
