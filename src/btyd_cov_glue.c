@@ -307,7 +307,7 @@ clv_paretonbd_cov_fit_trans(PG_FUNCTION_ARGS)
 	return clv_state_trans(fcinfo, &clv_btyd_cov_family, paretonbd_cov_step);
 }
 
-/* "purchase1", "purchase2", ... when given names none */
+/* The given names, or "purchase1", "purchase2", ... when none are given */
 char	  **
 clv_btyd_cov_names(const clv_names *given, const char *prefix, int n)
 {
