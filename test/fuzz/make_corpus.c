@@ -26,27 +26,16 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* Encode m and write it to dir/name; 0 on success. */
 static int
-write_seed(const char *dir, const char *name, clv_model_kind kind, uint32_t p,
-		   const char *const *names, const char *meta)
+write_model(const char *dir, const char *name, const clv_model *m)
 {
-	clv_model	m;
 	clv_buf		buf;
 	char		path[4096];
 	FILE	   *f;
 	int			ok;
 
-	memset(&m, 0, sizeof(m));
-	m.kind = kind;
-	m.n_features = p;
-	m.feature_names = (char **) names;
-	m.meta = (char *) meta;
-	m.coef = malloc(sizeof(double) * (p + 1));
-	for (uint32_t i = 0; i <= p; i++)
-		m.coef[i] = (i % 2 ? -1.0 : 1.0) * (0.5 + i) / 3.0;
-	clv_model_encode(&m, &buf);
-	free(m.coef);
-
+	clv_model_encode(m, &buf);
 	snprintf(path, sizeof(path), "%s/%s", dir, name);
 	f = fopen(path, "wb");
 	ok = f != NULL && fwrite(buf.data, 1, buf.len, f) == buf.len;
@@ -61,22 +50,23 @@ write_seed(const char *dir, const char *name, clv_model_kind kind, uint32_t p,
 }
 
 static int
-write_bytes(const char *dir, const char *name, const clv_buf *buf)
+write_seed(const char *dir, const char *name, clv_model_kind kind, uint32_t p,
+		   const char *const *names, const char *meta)
 {
-	char		path[4096];
-	FILE	   *f;
-	int			ok;
+	clv_model	m;
+	int			failed;
 
-	snprintf(path, sizeof(path), "%s/%s", dir, name);
-	f = fopen(path, "wb");
-	ok = f != NULL && fwrite(buf->data, 1, buf->len, f) == buf->len;
-	if (f != NULL && fclose(f) != 0)
-		ok = 0;
-	if (!ok)
-		perror(path);
-	else
-		printf("%s: %zu bytes\n", path, buf->len);
-	return ok ? 0 : 1;
+	memset(&m, 0, sizeof(m));
+	m.kind = kind;
+	m.n_features = p;
+	m.feature_names = (char **) names;
+	m.meta = (char *) meta;
+	m.coef = malloc(sizeof(double) * (p + 1));
+	for (uint32_t i = 0; i <= p; i++)
+		m.coef[i] = (i % 2 ? -1.0 : 1.0) * (0.5 + i) / 3.0;
+	failed = write_model(dir, name, &m);
+	free(m.coef);
+	return failed;
 }
 
 /* A probabilistic model: its positive parameters, as the fit writes them. */
@@ -86,7 +76,6 @@ write_params_seed(const char *dir, const char *name, clv_model_kind kind,
 				  const char *meta)
 {
 	clv_model	m;
-	clv_buf		buf;
 	int			failed;
 
 	memset(&m, 0, sizeof(m));
@@ -96,9 +85,7 @@ write_params_seed(const char *dir, const char *name, clv_model_kind kind,
 	m.meta = (char *) meta;
 	m.n_params = clv_model_kind_params(kind);
 	m.params = (double *) params;
-	clv_model_encode(&m, &buf);
-	failed = write_bytes(dir, name, &buf);
-	clv_release(buf.data);
+	failed = write_model(dir, name, &m);
 	return failed;
 }
 
@@ -114,7 +101,6 @@ write_cov_seed(const char *dir, const char *name, clv_model_kind kind, uint32_t 
 	"segment"};
 	double		params[7] = {0.24, 4.4, 0.79, 2.4, 0.45, -0.4, -1.02};
 	clv_model	m;
-	clv_buf		buf;
 	int			failed;
 
 	memset(&m, 0, sizeof(m));
@@ -125,9 +111,7 @@ write_cov_seed(const char *dir, const char *name, clv_model_kind kind, uint32_t 
 	m.n_params = 4 + p1 + p2;
 	m.params = params;
 	m.n_purchase_covariates = p1;
-	clv_model_encode(&m, &buf);
-	failed = write_bytes(dir, name, &buf);
-	clv_release(buf.data);
+	failed = write_model(dir, name, &m);
 	return failed;
 }
 
@@ -190,7 +174,6 @@ write_tree_seed(const char *dir, const char *name, int which, uint32_t p,
 	clv_ensemble *e = NULL;
 	clv_error	err;
 	clv_model	m;
-	clv_buf		buf;
 	clv_status	st;
 	double		x[8];
 	int			failed;
@@ -237,9 +220,7 @@ write_tree_seed(const char *dir, const char *name, int which, uint32_t p,
 	m.feature_names = (char **) names;
 	m.meta = "{}";
 	m.ensemble = e;
-	clv_model_encode(&m, &buf);
-	failed = write_bytes(dir, name, &buf);
-	clv_release(buf.data);
+	failed = write_model(dir, name, &m);
 	clv_ensemble_free(e);
 	return failed;
 }
@@ -255,7 +236,6 @@ write_kmeans_seed(const char *dir, const char *name, uint32_t k, uint32_t p, boo
 	clv_kmeans *km = NULL;
 	clv_error	err;
 	clv_model	m;
-	clv_buf		buf;
 	double		x[8];
 	int			failed;
 
@@ -281,9 +261,7 @@ write_kmeans_seed(const char *dir, const char *name, uint32_t k, uint32_t p, boo
 	m.feature_names = (char **) names;
 	m.meta = "{\"inertia\": 12.5, \"iterations\": 3, \"converged\": true}";
 	m.kmeans = km;
-	clv_model_encode(&m, &buf);
-	failed = write_bytes(dir, name, &buf);
-	clv_release(buf.data);
+	failed = write_model(dir, name, &m);
 	clv_kmeans_free(km);
 	return failed;
 }
@@ -302,7 +280,6 @@ write_mlp_seed(const char *dir, const char *name, bool classify, uint32_t p,
 	clv_mlp    *mlp = NULL;
 	clv_error	err;
 	clv_model	m;
-	clv_buf		buf;
 	double		x[8];
 	int			failed;
 
@@ -340,9 +317,7 @@ write_mlp_seed(const char *dir, const char *name, bool classify, uint32_t p,
 	m.feature_names = (char **) names;
 	m.meta = "{}";
 	m.mlp = mlp;
-	clv_model_encode(&m, &buf);
-	failed = write_bytes(dir, name, &buf);
-	clv_release(buf.data);
+	failed = write_model(dir, name, &m);
 	clv_mlp_free(mlp);
 	return failed;
 }
