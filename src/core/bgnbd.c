@@ -301,8 +301,10 @@ family_probability_of_purchases(double k, const double *params, double t, int n)
  * The factor of one (x, T) at n <= CLV_BTYD_CURVE_MAX_POINTS horizons t[i]:
  * the hypergeometric series has the same coefficients at every horizon, so
  * they are computed once and each horizon costs a sum.  False when the
- * series would converge too slowly (z near 1) or the closed form does not
- * hold (a = 1): the caller takes each horizon on its own.
+ * series would converge too slowly (z near 1) or where family_purchase_factor
+ * takes the integral (a near 1, or c ≤ 0, where the series' terms change
+ * sign and its closed form loses its digits): the caller takes each horizon
+ * on its own.
  */
 static bool
 family_purchase_factor_curve(double k, const double *params, double x, double T,
@@ -321,7 +323,7 @@ family_purchase_factor_curve(double k, const double *params, double x, double T,
 
 	for (int i = 0; i < n; i++)
 		zmax = fmax(zmax, t[i] / (alpha + T + t[i]));
-	if (fabs(a - 1) >= NEAR_A_ONE && zmax <= 0.95)
+	if (fabs(a - 1) >= NEAR_A_ONE && C > 0 && zmax <= 0.95)
 	{
 		/* c_n = (A)_n (B)_n / ((C)_n n!), until c_n zmax^n is negligible and falling */
 		double		c = 1,

@@ -2651,6 +2651,31 @@ test_btyd(void)
 				}
 		check(worst < 1e-9, "btyd: expected-purchase factor by quadrature matches the closed form (%.2g)",
 			  worst);
+		/*
+		 * undiscounted, the periods' purchases add up to the factor at the
+		 * horizon: also where a + b < 1 (a light buyer's c = a + b + x − 1
+		 * is negative; the curve once cut its series short there)
+		 */
+		worst = 0;
+		for (int light = 0; light <= 1; light++)
+		{
+			const double low[4] = {0.243, 4.414, 0.0719, 0.22};
+			const double *params = light ? low : cdnow;
+
+			for (int model = CLV_BTYD_BGNBD; model <= CLV_BTYD_MBGNBD; model++)
+				for (int x = 0; x <= 2; x++)
+					for (double T = 1; T <= 1000; T *= 10)
+					{
+						double		sum = NAN,
+									plain = NAN;
+
+						clv_btyd_discounted_factor(model, params, x, T, 52, 1, 0, &sum);
+						clv_btyd_purchase_factor(model, params, 52, x, T, &plain);
+						worst = fmax(worst, isfinite(sum) ? fabs(sum / plain - 1) : INFINITY);
+					}
+		}
+		check(worst < 1e-11, "btyd: 52 undiscounted weeks add up to the 52-week factor, a + b < 1 too (%.2g)",
+			  worst);
 		heavy = NAN;
 		ok = clv_btyd_purchase_factor(CLV_BTYD_BGNBD, cdnow, 5000, 300, 50, &heavy);
 		check(ok && isfinite(heavy) && heavy > 0,
