@@ -7,15 +7,20 @@ terms.  Customers with frequency up to 10,000, recency from half of T to T,
 and T from 1 to 1,000 periods are scored by every prediction function of
 BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma, with the models fitted on the
 bundled CDNOW sample and from extreme parameters, and by those of BG/NBD and
-Pareto/NBD with covariates whose coefficients move the parameters far; every value must be finite and equal to the published
-closed form evaluated by mpmath at 60 significant digits, to 1e-8 relative.
+Pareto/NBD with covariates whose coefficients move the parameters far, and
+clv_lifetime_value of each with Gamma-Gamma; every value must be finite and
+equal to the published closed form evaluated by mpmath at 60 significant
+digits, to 1e-8 relative.
 A true value below the smallest double (1e-300 here) may come back as 0.
 
 The closed forms: BG/NBD and its P(X(t) = x) from Fader, Hardie & Lee (2005),
 "Counting your customers the easy way"; MBG/NBD as Batislam, Denizel &
 Filiztekin (2007); Pareto/NBD's likelihood, P(alive) and expectation from
 Fader & Hardie's note on the Pareto/NBD, DERT from Fader, Hardie & Lee
-(2005), "RFM and CLV"; Gamma-Gamma from Fader & Hardie (2013).
+(2005), "RFM and CLV"; Gamma-Gamma from Fader & Hardie (2013).  The lifetime
+value is the expected spend times P(alive) times the discounted purchases of
+a customer alive now: each week's expected purchases discounted at the
+week's end, or continuously (∫ e^(−ρτ) dF(τ), by mpmath's quadrature).
 
 Run by /usr/bin/python3 (Debian's python3-mpmath).  Prints TAP lines; exits 0
 after printing whatever the results, non-zero only when the check cannot run
@@ -38,6 +43,7 @@ TOL = 1e-8              # relative
 TINY = 1e-300           # below this a true value may underflow to 0
 HORIZON = 52            # periods ahead for the expectations
 WEEKLY_15 = "'7 days', 0.15"    # DERT's unit and annual rate
+MONETARY = 35.0         # the lifetime value's customers' average spend
 
 # (x, t_x, T): heavy and light buyers, recency T/2 and T, plus the customer at
 # which CLVTools' Pareto/NBD P(alive) was reported as NaN
@@ -163,6 +169,46 @@ def main():
         pp, q, g = p["p"], p["q"], p["gamma"]
         return (g + m * x) * pp / (pp * x + q - 1)
 
+    # the lifetime value: E[spend] · P(alive) · ∫ e^(−ρτ) dF(τ) over 52 weeks, F
+    # the expected purchases of a customer alive now, at weekly ends or continuously
+    rho = mp.log(mp.mpf("1.15")) * 7 / mp.mpf("365.25")
+
+    def bgnbd_alive_factor(p, t, x, T, modified=0):
+        r, al, a, b, k = p["r"], p["alpha"], p["a"], p["b"], modified
+        return ((a + b + x - 1 + k) / (a - 1)
+                * (1 - ((al + T) / (al + T + t)) ** (r + x)
+                   * hyp2f1(r + x, b + x + k, a + b + x - 1 + k, t / (al + T + t))))
+
+    def pareto_alive_factor(p, t, x, T):
+        r, al, s, be = p["r"], p["alpha"], p["s"], p["beta"]
+        return (r + x) * (be + T) / ((al + T) * (s - 1)) * (1 - ((be + T) / (be + T + t)) ** (s - 1))
+
+    def lifetime_value(factor, palive, gg, continuous):
+        def value(p, x, tx, T):
+            F = lambda t: factor(p, t, x, T)  # noqa: E731
+            if continuous:
+                with mp.workdps(30):
+                    flow = mp.exp(-rho * HORIZON) * F(HORIZON) + rho * mp.quad(
+                        lambda t: mp.exp(-rho * t) * F(t), mp.linspace(0, HORIZON, 5),
+                        method="gauss-legendre")
+            else:
+                ends = [F(k) for k in range(HORIZON + 1)]
+                flow = mp.fsum((ends[k] - ends[k - 1]) * mp.exp(-rho * k) for k in range(1, HORIZON + 1))
+            return spend(gg, x, MONETARY) * palive(p, x, tx, T) * flow
+        return value
+
+    def check_lifetime_value(label, source, p, customers, factor, palive, cov=""):
+        # not 10,000 purchases in one period: mpmath's series for the 52 weeks'
+        # factors there take minutes (its expected purchases are checked above)
+        ordered = sorted((c for c in customers if (c[0], c[2]) != (10000, 1.0)),
+                         key=lambda c: (c[0], c[2], c[1]))
+        both = "(SELECT f.m, g.m AS g FROM %s f, %s g)" % (source, gg_source)
+        for discounting in ("discrete", "continuous"):
+            call = ("clv_lifetime_value(f.m, f.g, c.x, c.tx, c.t, %r, '%d weeks', %s, '%s'%s)"
+                    % (MONETARY, HORIZON, WEEKLY_15, discounting, cov and ", " + cov))
+            compare("%s clv_lifetime_value, %s" % (label, discounting), customer_query(both, call, ordered),
+                    [lifetime_value(factor, palive, gg, discounting == "continuous")(p, *c) for c in ordered])
+
     # ---- clv's values, compared ---------------------------------------------
     def compare(label, sql, expected):
         try:
@@ -209,6 +255,7 @@ def main():
                 % (HORIZON, source, ", ".join("(%d, %r, %r, %d)" % (h + (n,)) for h, n in histories)))
 
     histories = sorted((h, n) for h in HISTORIES for n in COUNTS)
+    gg_source, gg = fitted("clv_gammagamma_fit", "x, m_x")
 
     def check_purchase_model(label, source, p, customers, palive, expected, pmf, conditional,
                              dert=None):
@@ -240,6 +287,8 @@ def main():
         check_purchase_model(name, source, p, CUSTOMERS, palive, expected,
                              lambda p, t, k, m=modified: bgnbd_pmf(p, t, k, m),
                              lambda p, t, n, x, tx, T, m=modified: bgnbd_conditional_pmf(p, t, n, x, tx, T, m))
+        check_lifetime_value(name, source, p, few,
+                             lambda p, t, x, T, m=modified: bgnbd_alive_factor(p, t, x, T, m), palive)
         for values in ({"r": 0.001, "alpha": 0.001, "a": 0.001, "b": 0.001},
                        {"r": 100.0, "alpha": 1000.0, "a": 50.0, "b": 500.0},
                        {"r": 5.0, "alpha": 0.01, "a": 1.0, "b": 3.0}):
@@ -249,6 +298,7 @@ def main():
     source, p = fitted("clv_paretonbd_fit", "x, t_x, t_cal")
     check_purchase_model("Pareto/NBD", source, p, CUSTOMERS, pareto_palive, pareto_expected,
                          pareto_pmf, pareto_conditional_pmf, pareto_dert)
+    check_lifetime_value("Pareto/NBD", source, p, few, pareto_alive_factor, pareto_palive)
     for values in ({"r": 0.001, "alpha": 0.001, "s": 0.001, "beta": 0.001},
                    {"r": 100.0, "alpha": 1000.0, "s": 50.0, "beta": 500.0},
                    {"r": 2.0, "alpha": 3.0, "s": 1.5, "beta": 3.0}):
@@ -267,11 +317,11 @@ def main():
 
     bg_palive = lambda p, x, tx, T: bgnbd_palive(p, x, tx, T, 0)  # noqa: E731
     bg_expected = lambda p, t, x, tx, T: bgnbd_expected(p, t, x, tx, T, 0)  # noqa: E731
-    for kind, base, link, palive, expected, dert in (
+    for kind, base, link, palive, expected, dert, factor in (
             ("bgnbd_cov", {"r": 0.243, "alpha": 4.414, "a": 0.793, "b": 2.426}, bgnbd_link,
-             bg_palive, bg_expected, None),
+             bg_palive, bg_expected, None, bgnbd_alive_factor),
             ("paretonbd_cov", {"r": 0.553, "alpha": 10.58, "s": 0.606, "beta": 11.67}, pareto_link,
-             pareto_palive, pareto_expected, pareto_dert)):
+             pareto_palive, pareto_expected, pareto_dert, pareto_alive_factor)):
         for g1, g2, z1, z2 in ((0.8, -1.2, 1.5, 2.0), (-3.0, 2.5, 2.0, 1.0)):
             values = dict(base, purchase_coefficients=[g1], dropout_coefficients=[g2])
             source = "(SELECT clv_model_from_params('%s', '%s') AS m)" % (kind, json.dumps(values))
@@ -293,6 +343,7 @@ def main():
                         customer_query(source, "clv_dert(f.m, c.x, c.tx, c.t, %s, %s)" % (WEEKLY_15, cov),
                                        ordered),
                         [dert(p, *c) for c in ordered])
+            check_lifetime_value(label, source, p, few, factor, palive, cov)
 
     spend_values = ", ".join("(%d, %r)" % s for s in SPEND)
     for source, p in (fitted("clv_gammagamma_fit", "x, m_x"),
