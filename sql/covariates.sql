@@ -220,6 +220,50 @@ RESET statement_timeout;
 DROP TABLE cov_long;
 
 --------------------------------------------------------------------------------
+-- Each call site keeps the parameters of the covariate vectors it has met,
+-- keyed by their bytes.  700 pairs of vectors (50 purchase × 14 dropout), more
+-- than its 256 slots, each met twice
+-- in a scrambled order, some with lower bound 0, for two models at once, and a
+-- model whose vectors are too long to keep: the same values, bit for bit, as
+-- each customer's calls in a statement of their own.
+--------------------------------------------------------------------------------
+CREATE FUNCTION pg_temp.scores_alone(m bytea, gg bytea, x float8, tx float8, z1 float8[], z2 float8[])
+RETURNS float8[] LANGUAGE plpgsql AS $$
+DECLARE
+    r float8[];
+BEGIN
+    EXECUTE $q$SELECT ARRAY[clv_palive($1, $3, $4, 38.86, $5, $6),
+                            clv_expected_purchases($1, 39, $3, $4, 38.86, $5, $6),
+                            clv_lifetime_value($1, $2, $3, $4, 38.86, 40, '1 year', '7 days', 0.1,
+                                               'discrete', $5, $6)]$q$
+        INTO r USING m, gg, x, tx, z1, z2;
+    RETURN r;
+END $$;
+CREATE TABLE cov_wide AS
+SELECT clv_model_from_params('bgnbd_cov', jsonb_build_object(
+           'r', 0.243, 'alpha', 4.414, 'a', 0.793, 'b', 2.426,
+           'purchase_coefficients', array_fill(0.02, ARRAY[25]), 'dropout_coefficients', ARRAY[0.3])) AS wide;
+CREATE TABLE cov_scrambled AS
+SELECT k, m, gg, x, x * 3.1 AS tx,
+       CASE WHEN k = 'wide' THEN array_fill(v % 50 / 25.0 - 1, ARRAY[25])
+            WHEN i % 3 = 0 THEN ('[0:0]=' || ARRAY[v % 50 / 25.0 - 1]::text)::float8[]
+            ELSE ARRAY[v % 50 / 25.0 - 1] END AS z1,
+       ARRAY[v / 50 / 7.0] AS z2
+FROM (SELECT i, (i * 7919) % 700 AS v, (i % 5)::float8 AS x FROM generate_series(1, 1400) i) r,
+     cov_models, cov_wide,
+     LATERAL (VALUES ('bgnbd', bg_cov), ('paretonbd', pnbd_cov), ('wide', wide)) v(k, m)
+WHERE k <> 'wide' OR i <= 100;
+SELECT k AS model, count(*) AS rows,
+       count(*) FILTER (WHERE ARRAY[clv_palive(m, x, tx, 38.86, z1, z2),
+                                    clv_expected_purchases(m, 39, x, tx, 38.86, z1, z2),
+                                    clv_lifetime_value(m, gg, x, tx, 38.86, 40, '1 year', '7 days', 0.1,
+                                                       'discrete', z1, z2)]
+                               IS DISTINCT FROM pg_temp.scores_alone(m, gg, x, tx, z1, z2)) AS differ
+FROM cov_scrambled
+GROUP BY 1 ORDER BY 1;
+DROP TABLE cov_scrambled, cov_wide;
+
+--------------------------------------------------------------------------------
 -- Errors of the predictions.
 --------------------------------------------------------------------------------
 SELECT pg_temp.sqlstate_of($$SELECT clv_palive(bg_cov, 2, 30, 38) FROM cov_models$$) AS covariates_missing;

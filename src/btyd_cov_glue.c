@@ -474,20 +474,124 @@ clv_btyd_customer_model_of(const clv_model *m, const char *fname)
 	return clv_btyd_model_of(m, fname, false);
 }
 
-const double *
-clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m,
-							   clv_btyd_model model, int cov_arg, const char *fname,
-							   double *buf)
+/*
+ * Customers of a covariate model usually share a few covariate vectors (a
+ * channel, a region).  Each call site keeps the parameters of the pairs of
+ * vectors it has seen in a direct-mapped table keyed by the exact bytes of
+ * the two arrays as stored: a row with a known pair needs no copy of its
+ * arrays, no checks and no exponentials, and the factor memo keys it by the
+ * slot's set number instead of its parameters, which keeps the memo's entries
+ * small.  Equal bytes are equal arrays; equal arrays with unequal bytes
+ * (padding could give them) only miss.
+ */
+#define COV_SLOTS 256
+#define COV_KEY_MAX 192			/* both arrays' bytes: 20 covariates in all */
+
+typedef struct cov_slot
 {
-	bool		has_args = PG_NARGS() > cov_arg + 1;
-	const double *z1,
-			   *z2;
-	int			p1 = 0,
-				p2 = 0,
+	uint32		len1,			/* 0: empty (an array has at least 12 bytes) */
+				len2;
+	uint64		set;
+	double		params[4];
+	char		key[COV_KEY_MAX];
+} cov_slot;
+
+struct clv_btyd_cov_cache
+{
+	uint64		last_set;		/* never reused: the memo cannot mistake a set */
+	cov_slot	slots[COV_SLOTS];
+};
+
+clv_btyd_cov_cache *
+clv_btyd_cov_cache_new(MemoryContext cxt)
+{
+	return MemoryContextAllocZero(cxt, sizeof(clv_btyd_cov_cache));
+}
+
+/* The bytes of an array argument as stored, unless compressed or out of line. */
+static bool
+stored_bytes(Datum d, const char **bytes, uint32 *len)
+{
+	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+
+	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+		return false;
+	*bytes = VARDATA_ANY(v);
+	*len = VARSIZE_ANY_EXHDR(v);
+	return true;
+}
+
+/*
+ * A hash of an array's last bytes, where its elements are, as overlapping
+ * words (an array has at least 12 bytes): the rest rarely differs, and the
+ * comparison sees it.
+ */
+static inline uint64
+elements_hash(uint64 h, const char *p, uint32 len)
+{
+	uint64		w;
+
+	for (uint32 end = len; end >= 8 && len - end < 24; end -= 8)
+	{
+		memcpy(&w, p + end - 8, 8);
+		h = (h ^ w) * UINT64CONST(0x9e3779b97f4a7c15);
+	}
+	return h;
+}
+
+/* Whether n ≥ 8 bytes at p and q are equal: by words, the last one overlapping. */
+static inline bool
+same_bytes(const char *p, const char *q, uint32 n)
+{
+	uint64		a,
+				b;
+
+	for (uint32 i = 0; i + 8 < n; i += 8)
+	{
+		memcpy(&a, p + i, 8);
+		memcpy(&b, q + i, 8);
+		if (a != b)
+			return false;
+	}
+	memcpy(&a, p + n - 8, 8);
+	memcpy(&b, q + n - 8, 8);
+	return a == b;
+}
+
+/* The customer's parameters from the covariate arguments, checked; buf receives them. */
+static void
+covariate_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_model model,
+				 int cov_arg, double *buf)
+{
+	int			p1,
+				p2,
 				want1 = (int) m->n_purchase_covariates,
 				want2 = (int) m->n_params - 4 - want1;
-	bool		cov_kind = m->kind == CLV_KIND_BGNBD_COV || m->kind == CLV_KIND_PARETONBD_COV;
+	const double *z1 = covariates_arg(fcinfo, cov_arg, "purchase_covariates", &p1),
+			   *z2 = covariates_arg(fcinfo, cov_arg + 1, "dropout_covariates", &p2);
 
+	if (p1 != want1)
+		covariate_count_error("purchase_covariates", p1, want1, "the model has purchase covariates");
+	if (p2 != want2)
+		covariate_count_error("dropout_covariates", p2, want2, "the model has dropout covariates");
+	clv_btyd_cov_customer(model, m->params, p1, p2, z1, z2, buf);
+}
+
+const double *
+clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_model model,
+						 int cov_arg, const char *fname, clv_btyd_memo *memo,
+						 double *buf, uint64 *set)
+{
+	clv_btyd_cov_cache *cache;
+	bool		has_args = PG_NARGS() > cov_arg + 1;
+	bool		cov_kind = m->kind == CLV_KIND_BGNBD_COV || m->kind == CLV_KIND_PARETONBD_COV;
+	const char *b1,
+			   *b2;
+	uint32		len1,
+				len2;
+	cov_slot   *slot;
+
+	*set = CLV_BTYD_OWN_PARAMS;
 	if (cov_kind && !has_args)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -496,10 +600,13 @@ clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m,
 				 errhint("Pass purchase_covariates and dropout_covariates as the last arguments.")));
 	if (!has_args)
 		return m->params;
-	z1 = covariates_arg(fcinfo, cov_arg, "purchase_covariates", &p1);
-	z2 = covariates_arg(fcinfo, cov_arg + 1, "dropout_covariates", &p2);
 	if (!cov_kind)
 	{
+		int			p1,
+					p2;
+
+		(void) covariates_arg(fcinfo, cov_arg, "purchase_covariates", &p1);
+		(void) covariates_arg(fcinfo, cov_arg + 1, "dropout_covariates", &p2);
 		if (p1 > 0 || p2 > 0)
 			ereport(ERROR,
 					(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
@@ -507,10 +614,34 @@ clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m,
 					 errhint("Fit the model with covariates, or pass empty arrays.")));
 		return m->params;
 	}
-	if (p1 != want1)
-		covariate_count_error("purchase_covariates", p1, want1, "the model has purchase covariates");
-	if (p2 != want2)
-		covariate_count_error("dropout_covariates", p2, want2, "the model has dropout covariates");
-	clv_btyd_cov_customer(model, m->params, p1, p2, z1, z2, buf);
-	return buf;
+
+	if (PG_ARGISNULL(cov_arg) || PG_ARGISNULL(cov_arg + 1) ||
+		!stored_bytes(PG_GETARG_DATUM(cov_arg), &b1, &len1) ||
+		!stored_bytes(PG_GETARG_DATUM(cov_arg + 1), &b2, &len2) ||
+		len1 < 8 || len2 < 8 || len1 + len2 > COV_KEY_MAX)
+	{
+		/* the errors, or parameters shared with no other row */
+		covariate_params(fcinfo, m, model, cov_arg, buf);
+		*set = CLV_BTYD_UNSHARED;
+		return buf;
+	}
+	cache = clv_btyd_memo_covariates(memo);
+	slot = &cache->slots[clv_mix64(elements_hash(elements_hash(len1 | (uint64) len2 << 32,
+																b1, len1), b2, len2)) % COV_SLOTS];
+	if (slot->len1 == len1 && slot->len2 == len2 && same_bytes(slot->key, b1, len1) &&
+		same_bytes(slot->key + len1, b2, len2))
+	{
+		*set = slot->set;
+		return slot->params;
+	}
+	/* checked before the slot changes: an error leaves it as it was */
+	covariate_params(fcinfo, m, model, cov_arg, buf);
+	memcpy(slot->params, buf, sizeof(slot->params));
+	memcpy(slot->key, b1, len1);
+	memcpy(slot->key + len1, b2, len2);
+	slot->len1 = len1;
+	slot->len2 = len2;
+	slot->set = ++cache->last_set;
+	*set = slot->set;
+	return slot->params;
 }

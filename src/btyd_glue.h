@@ -40,15 +40,28 @@ extern bytea *clv_btyd_cov_model_bytea(clv_btyd_model model, int p1, int p2, dou
 									   char **names1, char **names2, char *meta);
 extern clv_btyd_model clv_btyd_customer_model_of(const clv_model *m, const char *fname);
 
+/* A call site's parameters of the covariate vectors it has seen. */
+typedef struct clv_btyd_cov_cache clv_btyd_cov_cache;
+extern clv_btyd_cov_cache *clv_btyd_cov_cache_new(MemoryContext cxt);
+typedef struct clv_btyd_memo clv_btyd_memo;
+
+/* The set of parameters of a customer whose parameters are the model's own */
+#define CLV_BTYD_OWN_PARAMS UINT64CONST(0)
+/* ... and of one whose parameters no other row is known to share */
+#define CLV_BTYD_UNSHARED PG_UINT64_MAX
+
 /*
  * The customer's parameters for model m: a covariate model's at the
  * customer's covariates (arguments cov_arg and cov_arg + 1, which it needs),
- * computed into buf; a plain model's own, whose call may pass empty
- * covariate arrays.
+ * from the call site's cache in memo or computed; a plain model's own, whose
+ * call may pass empty covariate arrays.  *set numbers the parameters for the
+ * memo's factors: customers with the same set have the same parameters.  The
+ * result is valid until the next call (it may be buf).
  */
 extern const double *clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m,
 											  clv_btyd_model model, int cov_arg,
-											  const char *fname, double *buf);
+											  const char *fname, clv_btyd_memo *memo,
+											  double *buf, uint64 *set);
 
 /* btyd_score_glue.c */
 /* A horizon argument of model: an error unless it is whole for a discrete-time model. */
@@ -59,22 +72,28 @@ extern double clv_btyd_palive_of(clv_btyd_model model, const double *params, dou
 								 double tx, double T);
 
 /* btyd_value_glue.c */
-typedef struct clv_btyd_memo clv_btyd_memo;
 
-/* The cached purchase model of argument 0, its BTYD model and its factor table. */
+/*
+ * The cached purchase model of argument 0, its BTYD model and what the call
+ * site keeps for it: its factor table and, for a covariate model, its
+ * covariate cache.
+ */
 extern const clv_model *clv_btyd_purchase_model_arg(FunctionCallInfo fcinfo,
 													const char *fname,
 													clv_btyd_model *model,
 													clv_btyd_memo **memo);
+extern clv_btyd_cov_cache *clv_btyd_memo_covariates(clv_btyd_memo *memo);
 
 /*
- * The discounted factor of (x, T) over horizon for the memo's model and the
- * setting (step < 0: the plain factor at the horizon), from the table or
- * computed; false when it cannot be computed.
+ * The customer's expected purchases over horizon at params, numbered set by
+ * clv_btyd_customer_params, discounted as the setting says (step < 0: not at
+ * all; else periods of step, at continuous rate per unit): P(alive) times
+ * the memo's factor for (x, T); false when it cannot be computed.
  */
-extern bool clv_btyd_memo_factor(clv_btyd_memo *memo, clv_btyd_model model,
-								 const double *params, double horizon, double step,
-								 double rate, double x, double T, double *out);
+extern bool clv_btyd_memo_expected(clv_btyd_memo *memo, clv_btyd_model model,
+								   const double *params, uint64 set, double horizon,
+								   double step, double rate, double x, double tx, double T,
+								   double *out);
 
 /*
  * A purchase model's unit of time, what one unit of recency and t meant in

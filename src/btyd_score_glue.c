@@ -49,20 +49,6 @@ clv_btyd_check_horizon(clv_btyd_model model, double horizon)
 				 errdetail("The horizon is %g.", horizon)));
 }
 
-/*
- * The cached model of argument 0 as a purchase model (BG/NBD, MBG/NBD,
- * Pareto/NBD, BG/BB) or, when spend is set, a Gamma-Gamma model.
- */
-static const clv_model *
-btyd_model_arg(FunctionCallInfo fcinfo, const char *fname, bool spend,
-			   clv_btyd_model *model)
-{
-	const clv_model *m = clv_cached_model(fcinfo, 0);
-
-	*model = spend ? clv_btyd_model_of(m, fname, true) : clv_btyd_customer_model_of(m, fname);
-	return m;
-}
-
 void
 clv_btyd_hypergeometric_error(void)
 {
@@ -113,16 +99,18 @@ Datum
 clv_palive(PG_FUNCTION_ARGS)
 {
 	clv_btyd_model model;
-	const clv_model *m = btyd_model_arg(fcinfo, "clv_palive", false, &model);
+	clv_btyd_memo *memo;
+	const clv_model *m = clv_btyd_purchase_model_arg(fcinfo, "clv_palive", &model, &memo);
 	double		x,
 				tx,
 				T,
 				p,
 				own[4];
 	const double *params;
+	uint64		set;
 
 	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
-	params = clv_btyd_customer_params(fcinfo, m, model, 4, "clv_palive", own);
+	params = clv_btyd_customer_params(fcinfo, m, model, 4, "clv_palive", memo, own, &set);
 	p = clv_btyd_palive_of(model, params, x, tx, T);
 	if (isnan(p))
 		clv_btyd_hypergeometric_error();
@@ -145,6 +133,7 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 				e,
 				own[4];
 	const double *params;
+	uint64		set;
 
 	if (horizon < 0)
 		ereport(ERROR,
@@ -152,12 +141,9 @@ clv_expected_purchases(PG_FUNCTION_ARGS)
 				 errmsg("horizon must not be negative")));
 	clv_btyd_check_horizon(model, horizon);
 	clv_btyd_customer_args(fcinfo, 2, model, &x, &tx, &T);
-	params = clv_btyd_customer_params(fcinfo, m, model, 5, "clv_expected_purchases", own);
-	if (!clv_btyd_memo_factor(memo, model, params, horizon, -1, 0, x, T, &e))
-		clv_btyd_hypergeometric_error();
-	if (horizon > 0)
-		e *= clv_btyd_palive_of(model, params, x, tx, T);
-	if (!isfinite(e))
+	params = clv_btyd_customer_params(fcinfo, m, model, 5, "clv_expected_purchases", memo, own,
+									  &set);
+	if (!clv_btyd_memo_expected(memo, model, params, set, horizon, -1, 0, x, tx, T, &e))
 		clv_btyd_hypergeometric_error();
 	PG_RETURN_FLOAT8(e);
 }
@@ -172,13 +158,16 @@ Datum
 clv_probability_of_purchases(PG_FUNCTION_ARGS)
 {
 	clv_btyd_model model;
-	const clv_model *m = btyd_model_arg(fcinfo, "clv_probability_of_purchases", false, &model);
+	clv_btyd_memo *memo;
+	const clv_model *m = clv_btyd_purchase_model_arg(fcinfo, "clv_probability_of_purchases",
+													 &model, &memo);
 	double		t = clv_finite_arg(fcinfo, 1, "horizon");
 	int32		n = PG_GETARG_INT32(2);
 	bool		conditional = PG_NARGS() >= 6;
 	double		p,
 				own[4];
 	const double *params;
+	uint64		set;
 
 	if (t < 0 || n < 0)
 		ereport(ERROR,
@@ -186,7 +175,7 @@ clv_probability_of_purchases(PG_FUNCTION_ARGS)
 				 errmsg("horizon and purchases must not be negative")));
 	clv_btyd_check_horizon(model, t);
 	params = clv_btyd_customer_params(fcinfo, m, model, conditional ? 6 : 3,
-									  "clv_probability_of_purchases", own);
+									  "clv_probability_of_purchases", memo, own, &set);
 	if (conditional)
 	{
 		double		x,
@@ -210,8 +199,8 @@ PG_FUNCTION_INFO_V1(clv_expected_spend);
 Datum
 clv_expected_spend(PG_FUNCTION_ARGS)
 {
-	clv_btyd_model model;
-	const clv_model *m = btyd_model_arg(fcinfo, "clv_expected_spend", true, &model);
+	const clv_model *m = clv_cached_model(fcinfo, 0);
+	clv_btyd_model model = clv_btyd_model_of(m, "clv_expected_spend", true);
 	double		x,
 				mon,
 				T,

@@ -18,28 +18,27 @@
  * Scoring a table calls clv_expected_purchases or clv_lifetime_value once per
  * customer, and the Gauss hypergeometric terms dominate; but they enter
  * through a factor (the expectation for a customer known to be alive) that
- * depends only on (frequency, t, horizon), the call's settings and, for a
- * model with covariates, the customer's parameters, and customers share
- * those.  So each cached purchase model carries a hash table
- * of its factors for one setting (discounting); another setting empties it.
- * The table (PostgreSQL's simplehash, as every hash table of the glue) starts
- * small and grows as it fills, so the few thousand keys of typical data stay
- * close together in cache; a full table starts over.  The limit leaves room
- * for the keys of a covariate model with a few segments (at 56 bytes an
- * entry, 7 MB when full).
+ * depends only on (frequency, t, horizon), the call's settings and the
+ * customer's parameters, and customers share those.  So each cached purchase
+ * model carries a hash table of its factors for one setting (discounting);
+ * another setting empties it.  The parameters enter the key as the number
+ * clv_btyd_customer_params gives them (0 for the model's own), not as
+ * values, which keeps the entries small.  The table (PostgreSQL's simplehash,
+ * as every hash table of the glue) starts small and grows as it fills, so the
+ * few thousand keys of typical data stay close together in cache; a full
+ * table starts over.  The limit leaves room for the keys of a covariate model
+ * with a few segments (at 48 bytes an entry, 6 MB when full).
  */
 #define MEMO_MIN_ENTRIES 512
 #define MEMO_MAX_ENTRIES 131072
 
-/* with the parameters that vary between the customers of a covariate model */
+/* set numbers the customer's parameters (clv_btyd_customer_params) */
 typedef struct memo_key
 {
 	double		x,
 				T,
-				horizon,
-				alpha,
-				a,
-				b;
+				horizon;
+	uint64		set;
 } memo_key;
 
 typedef struct memo_entry
@@ -53,11 +52,10 @@ typedef struct memo_entry
 static inline uint32
 memo_key_hash(memo_key k)
 {
-	uint64		bits[6];
+	uint64		bits[3];
 
 	memcpy(bits, &k, sizeof(bits));
-	return (uint32) (clv_mix64(bits[0] ^ clv_mix64(bits[1] ^ clv_mix64(bits[2] ^
-			clv_mix64(bits[3] ^ clv_mix64(bits[4] ^ clv_mix64(bits[5])))))) >> 32);
+	return (uint32) (clv_mix64(bits[0] ^ clv_mix64(bits[1] ^ clv_mix64(bits[2] ^ k.set))) >> 32);
 }
 
 #define SH_PREFIX memo
@@ -66,7 +64,7 @@ memo_key_hash(memo_key k)
 #define SH_KEY key
 #define SH_HASH_KEY(tb, k) memo_key_hash(k)
 #define SH_EQUAL(tb, p, q) ((p).x == (q).x && (p).T == (q).T && (p).horizon == (q).horizon && \
-							(p).alpha == (q).alpha && (p).a == (q).a && (p).b == (q).b)
+							(p).set == (q).set)
 #define SH_SCOPE static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -89,6 +87,7 @@ struct clv_btyd_memo
 	double		step,			/* the setting of the factors in the table */
 				rate;
 	memo_hash  *table;			/* in the cached model's context: lives as long */
+	clv_btyd_cov_cache *covariates;	/* a covariate model's, else NULL */
 	value_settings settings;
 	bool		has_unit;		/* the model records its unit: */
 	clv_span	unit;
@@ -218,6 +217,8 @@ clv_btyd_purchase_model_arg(FunctionCallInfo fcinfo, const char *fname, clv_btyd
 
 		fresh->step = -1;
 		fresh->table = memo_create(cxt, MEMO_MIN_ENTRIES, NULL);
+		if (m->kind == CLV_KIND_BGNBD_COV || m->kind == CLV_KIND_PARETONBD_COV)
+			fresh->covariates = clv_btyd_cov_cache_new(cxt);
 		fresh->has_unit = model_unit(m, &fresh->unit);
 		if (fresh->has_unit)
 			fresh->unit_interval = unit_interval(fresh->unit);
@@ -227,40 +228,53 @@ clv_btyd_purchase_model_arg(FunctionCallInfo fcinfo, const char *fname, clv_btyd
 	return m;
 }
 
+clv_btyd_cov_cache *
+clv_btyd_memo_covariates(clv_btyd_memo *memo)
+{
+	Assert(memo->covariates != NULL);
+	return memo->covariates;
+}
+
 /*
- * The discounted factor of (x, T) over horizon for the memo's model and the
- * setting (step < 0: the plain factor at the horizon), from the table or
- * computed.
+ * The customer's expected purchases over horizon, discounted as the setting
+ * says (step < 0: not at all), at params numbered set: the memo's factor of
+ * (x, T) times P(alive).
  */
 bool
-clv_btyd_memo_factor(clv_btyd_memo *memo, clv_btyd_model model, const double *params,
-					 double horizon, double step, double rate, double x, double T, double *out)
+clv_btyd_memo_expected(clv_btyd_memo *memo, clv_btyd_model model, const double *params,
+					   uint64 set, double horizon, double step, double rate, double x,
+					   double tx, double T, double *out)
 {
-	memo_key	key = {x + 0.0, T + 0.0, horizon + 0.0, params[1], params[2], params[3]};	/* −0 as 0 */
-	memo_entry *e;
+	memo_key	key = {x + 0.0, T + 0.0, horizon + 0.0, set};	/* −0 as 0 */
+	double		palive = horizon > 0 ? clv_btyd_palive_of(model, params, x, tx, T) : 1,
+				factor;
+	memo_entry *e = NULL;
 	bool		found;
 
-	if (memo->step != step || memo->rate != rate)
+	if (set != CLV_BTYD_UNSHARED)
 	{
-		memo->step = step;
-		memo->rate = rate;
-		memo_reset(memo->table);
+		if (memo->step != step || memo->rate != rate ||
+			memo->table->members >= MEMO_MAX_ENTRIES)
+		{
+			memo->step = step;
+			memo->rate = rate;
+			memo_reset(memo->table);
+		}
+		e = memo_lookup(memo->table, key);
 	}
-	e = memo_lookup(memo->table, key);
 	if (e != NULL)
+		factor = e->value;
+	else
 	{
-		*out = e->value;
-		return true;
+		if (!(step < 0 ? clv_btyd_purchase_factor(model, params, key.horizon, key.x, key.T, &factor)
+			  : clv_btyd_discounted_factor(model, params, key.x, key.T, key.horizon, step, rate,
+										   &factor)))
+			return false;
+		if (set != CLV_BTYD_UNSHARED)
+			memo_insert(memo->table, key, &found)->value = factor;
 	}
-	if (!(step < 0 ? clv_btyd_purchase_factor(model, params, key.horizon, key.x, key.T, out)
-		  : clv_btyd_discounted_factor(model, params, key.x, key.T, key.horizon, step, rate,
-									   out)))
-		return false;
-	if (memo->table->members >= MEMO_MAX_ENTRIES)
-		memo_reset(memo->table);
-	e = memo_insert(memo->table, key, &found);
-	e->value = *out;
-	return true;
+	*out = factor * palive;
+	return isfinite(*out);
 }
 
 /*
@@ -363,6 +377,7 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 				purchases,
 				own[4];
 	const double *params;
+	uint64		pset;
 	clv_error	err;
 
 	clv_btyd_refuse_discrete(purchase, "clv_lifetime_value");
@@ -373,7 +388,8 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 						clv_model_kind_name(sm->kind)),
 				 errhint("The second argument takes a model fitted by clv_gammagamma_fit.")));
 	clv_btyd_customer_args(fcinfo, 2, purchase, &x, &tx, &T);
-	params = clv_btyd_customer_params(fcinfo, pm, purchase, 10, "clv_lifetime_value", own);
+	params = clv_btyd_customer_params(fcinfo, pm, purchase, 10, "clv_lifetime_value", memo, own,
+									  &pset);
 	mon = clv_finite_arg(fcinfo, 5, "monetary");
 	clv_check(clv_btyd_check_customer(spend_model, x, mon, 0, &err), &err);
 	/* the settings are usually the same on every row: checked once */
@@ -383,12 +399,8 @@ clv_lifetime_value(PG_FUNCTION_ARGS)
 		!text_is(method, set->continuous ? "continuous" : "discrete"))
 		read_value_settings(horizon, unit, annual, method, set);
 	clv_check(clv_btyd_expected_spend(spend_model, sm->params, x, mon, &spend, &err), &err);
-	if (!clv_btyd_memo_factor(memo, purchase, params, set->horizon_units,
-							  set->continuous ? 0 : 1, set->rate, x, T, &purchases))
-		clv_btyd_hypergeometric_error();
-	if (set->horizon_units > 0)
-		purchases *= clv_btyd_palive_of(purchase, params, x, tx, T);
-	if (!isfinite(purchases))
+	if (!clv_btyd_memo_expected(memo, purchase, params, pset, set->horizon_units,
+								set->continuous ? 0 : 1, set->rate, x, tx, T, &purchases))
 		clv_btyd_hypergeometric_error();
 	PG_RETURN_FLOAT8(spend * purchases);
 }
@@ -417,6 +429,7 @@ clv_dert(PG_FUNCTION_ARGS)
 				dert,
 				own[4];
 	const double *params;
+	uint64		set;
 
 	if (clv_btyd_models[model].dert == NULL)
 		ereport(ERROR,
@@ -426,7 +439,7 @@ clv_dert(PG_FUNCTION_ARGS)
 				 errhint("Use clv_lifetime_value with a long horizon for a %s model.",
 						 clv_model_kind_name(m->kind))));
 	clv_btyd_customer_args(fcinfo, 1, model, &x, &tx, &T);
-	params = clv_btyd_customer_params(fcinfo, m, model, 6, "clv_dert", own);
+	params = clv_btyd_customer_params(fcinfo, m, model, 6, "clv_dert", memo, own, &set);
 	unit_days = clv_interval_days(call_unit(memo, rate_arg == 5 ? PG_GETARG_INTERVAL_P(4) : NULL,
 										"clv_dert"), "unit");
 	annual = clv_finite_arg(fcinfo, rate_arg, "annual_discount_rate");
