@@ -9,8 +9,9 @@
 #      BG/NBD covariate model  vs  the same calls without covariates on the model fitted
 #      without them: target 1.2
 #   4. the same with the Pareto/NBD models: target 1.2
-#   5. for scale, without targets: the BG/NBD fit and the scoring of 3 with continuous
-#      covariates (every customer's parameters differ, so nothing is shared between rows)
+#   5. for scale, without targets: the BG/NBD and Pareto/NBD fits and the scoring of 3
+#      with continuous covariates (every customer's parameters differ, so nothing is
+#      shared between rows)
 #
 # Usage:
 #   test/bench/bench_covariates.sh          full run (1M simulated customers, 3 repetitions)
@@ -112,6 +113,7 @@ FIT_BG="SELECT length(clv_bgnbd_fit(frequency, recency, t, z1, z2)) FROM sim"
 FIT_PNBD="SELECT length(clv_paretonbd_fit(frequency, recency, t, z1, z2)) FROM sim"
 FIT_CONT_BASE="SELECT count(*) FROM (SELECT frequency, recency, t, zc1, zc2, count(*) FROM sim GROUP BY 1, 2, 3, 4, 5) q"
 FIT_CONT="SELECT length(clv_bgnbd_fit(frequency, recency, t, zc1, zc2)) FROM sim"
+FIT_CONT_PNBD="SELECT length(clv_paretonbd_fit(frequency, recency, t, zc1, zc2)) FROM sim"
 
 score() {	# score MODEL [COVARIATES]: expected purchases + P(alive) of every customer
 	local m=$1 cov=${2:+, $2}
@@ -125,6 +127,7 @@ measure "paretonbd_fit with covariates vs GROUP BY" 3 0 "$FIT_BASE" "$FIT_PNBD"
 measure "BG/NBD scoring: covariates vs none" 1.2 0 "$(score bg)" "$(score bg_cov 'z1, z2')"
 measure "Pareto/NBD scoring: covariates vs none" 1.2 0 "$(score pnbd)" "$(score pnbd_cov 'z1, z2')"
 measure "bgnbd_fit, continuous covariates" - 0 "$FIT_CONT_BASE" "$FIT_CONT"
+measure "paretonbd_fit, continuous covariates" - 0 "$FIT_CONT_BASE" "$FIT_CONT_PNBD"
 measure "BG/NBD scoring, continuous covariates" - 0 "$(score bg)" "$(score bg_cont 'zc1, zc2')"
 
 echo
