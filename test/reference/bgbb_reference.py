@@ -15,9 +15,10 @@ Setting", Marketing Science 29(6), evaluated in mpmath at 40 digits.
 - DERT (eq. 14) with mpmath's 2F1 (clv sums its own series).
 
 Customers: the donation data's 22 patterns, and histories of n = 1000
-opportunities up to heavy buyers (x = n); parameters: the donation fit, and a
-second fit on a simulated count table with gamma > 1.  Every prediction
-within 1e-10 relative.
+opportunities up to heavy buyers (x = n); parameters: the donation fit, a
+second fit on a simulated count table with gamma > 1, and models built by
+clv_model_from_params at extreme parameters (all 0.001; hundreds to
+thousands; beta 0.01).  Every prediction within 1e-10 relative.
 
 Run by /usr/bin/python3.  Prints TAP lines.
 """
@@ -46,6 +47,10 @@ DONATIONS = [
     (3, 3, 6, 322), (2, 3, 6, 255), (1, 3, 6, 129), (2, 2, 6, 613), (1, 2, 6, 277),
     (1, 1, 6, 1091), (0, 0, 6, 3464)]
 PUBLISHED = (1.204, 0.750, 0.657, 2.783)
+
+# parameters far from the fits: tiny, large, and a purchase probability near 1
+EXTREME = {"tiny": (0.001, 0.001, 0.001, 0.001), "large": (1000.0, 500.0, 50.0, 1000.0),
+           "skewed": (5.0, 0.01, 1.5, 3.0)}
 
 # long histories: (x, t_x, n) with n = 1000, up to a purchase at every opportunity
 LONG = [(0, 0, 1000), (1, 1, 1000), (1, 1000, 1000), (10, 990, 1000), (500, 700, 1000),
@@ -207,6 +212,15 @@ def main():
             tap.error("%s fit" % data, exc)
     tap.ok(all(round(g, 3) == p for g, p in zip(thetas["donations"], PUBLISHED)),
            "donations: the published estimates %s" % (PUBLISHED,))
+
+    # models at extreme parameters, from clv_model_from_params
+    for name, th in EXTREME.items():
+        try:
+            _pg.run("INSERT INTO %s SELECT '%s', clv_model_from_params('bgbb', '{%s}');\n"
+                    % (MODELS, name, ", ".join('"%s": %r' % kv for kv in zip(PARAMS, th))))
+            thetas[name] = list(th)
+        except Exception as exc:   # noqa: BLE001
+            tap.error("%s: build the model" % name, exc)
 
     # ---- predictions -------------------------------------------------------------
     customers = [(x, tx, n) for x, tx, n, _ in DONATIONS] + LONG
