@@ -325,7 +325,13 @@ family_purchase_factor_curve(double k, const double *params, double x, double T,
 		zmax = fmax(zmax, t[i] / (alpha + T + t[i]));
 	if (fabs(a - 1) >= NEAR_A_ONE && C > 0 && zmax <= 0.95)
 	{
-		/* c_n = (A)_n (B)_n / ((C)_n n!), until c_n zmax^n is negligible and falling */
+		/*
+		 * c_n = (A)_n (B)_n / ((C)_n n!), until the tail after c_n zmax^n is
+		 * negligible: each factor of the term ratio, (A+m)/(m+1) and
+		 * (B+m)/(C+m), tends to 1 monotonically, so the larger of it and 1
+		 * bounds it from here on, and q, their product times zmax, bounds
+		 * every later ratio; the tail is at most c_n zmax^n q/(1 − q).
+		 */
 		double		c = 1,
 					pw = 1,
 					sum = 1;
@@ -334,13 +340,14 @@ family_purchase_factor_curve(double k, const double *params, double x, double T,
 		while (n_terms < CURVE_MAX_TERMS)
 		{
 			int			m = n_terms - 1;
-			double		ratio = (A + m) * (B + m) / ((C + m) * (m + 1));
+			double		ratio = (A + m) * (B + m) / ((C + m) * (m + 1)),
+						q = fmax((A + m + 1) / (m + 2), 1) * fmax((B + m + 1) / (C + m + 1), 1) * zmax;
 
 			c *= ratio;
 			pw *= zmax;
 			coef[n_terms++] = c;
 			sum += c * pw;
-			if (c * pw < 1e-17 * sum && ratio * zmax < 0.9)
+			if (q < 1 && c * pw * q < 1e-17 * sum * (1 - q))
 				break;
 		}
 		if (n_terms == CURVE_MAX_TERMS)
