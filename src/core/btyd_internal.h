@@ -8,8 +8,17 @@
 
 #include "btyd.h"
 
+#include <gsl/gsl_integration.h>
+
 /* Horizons that clv_btyd_ops.purchase_factor_curve takes at once, at most. */
 #define CLV_BTYD_CURVE_MAX_POINTS 64
+
+/*
+ * The Gauss-Legendre rule of n < CLV_BTYD_CURVE_MAX_POINTS nodes that
+ * clv_btyd_init built (btyd_predict.c), or NULL before it ran; read-only,
+ * so threads may share it.
+ */
+const gsl_integration_glfixed_table *clv_btyd_gl_rule(int n);
 
 /* ---- BG/NBD and MBG/NBD (bgnbd.c) ------------------------------------------ */
 

@@ -107,6 +107,12 @@ clv_btyd_init(void)
 			gl_tables[n] = gsl_integration_glfixed_table_alloc(n);
 }
 
+const gsl_integration_glfixed_table *
+clv_btyd_gl_rule(int n)
+{
+	return n > 0 && n < CLV_BTYD_CURVE_MAX_POINTS ? gl_tables[n] : NULL;
+}
+
 bool
 clv_btyd_discounted_factor(clv_btyd_model model, const double *params, double x,
 						   double T, double horizon, double step, double rate, double *out)
