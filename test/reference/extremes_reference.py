@@ -6,11 +6,12 @@ hypergeometric series that do not converge, differences of nearly equal
 terms.  Customers with frequency up to 10,000, recency from half of T to T,
 and T from 1 to 1,000 periods are scored by every prediction function of
 BG/NBD, MBG/NBD, Pareto/NBD and Gamma-Gamma, with the models fitted on the
-bundled CDNOW sample and from extreme parameters, and by those of BG/NBD and
-Pareto/NBD with covariates whose coefficients move the parameters far, and
-clv_lifetime_value of each with Gamma-Gamma; every value must be finite and
-equal to the published closed form evaluated by mpmath at 60 significant
-digits, to 1e-8 relative.
+bundled CDNOW sample and from extreme parameters (one of them a Pareto/NBD
+fit on data without dropout, s and β large together), and by those of
+BG/NBD and Pareto/NBD with covariates whose coefficients move the parameters
+far, and clv_lifetime_value of each with Gamma-Gamma; every value must be
+finite and equal to the published closed form evaluated by mpmath at 60
+significant digits, to 1e-8 relative.
 A true value below the smallest double (1e-300 here) may come back as 0.
 
 The closed forms: BG/NBD and its P(X(t) = x) from Fader, Hardie & Lee (2005),
@@ -299,9 +300,11 @@ def main():
     check_purchase_model("Pareto/NBD", source, p, CUSTOMERS, pareto_palive, pareto_expected,
                          pareto_pmf, pareto_conditional_pmf, pareto_dert)
     check_lifetime_value("Pareto/NBD", source, p, few, pareto_alive_factor, pareto_palive)
+    # the last: a fit on data without dropout, s and β large together (quadrature's domain)
     for values in ({"r": 0.001, "alpha": 0.001, "s": 0.001, "beta": 0.001},
                    {"r": 100.0, "alpha": 1000.0, "s": 50.0, "beta": 500.0},
-                   {"r": 2.0, "alpha": 3.0, "s": 1.5, "beta": 3.0}):
+                   {"r": 2.0, "alpha": 3.0, "s": 1.5, "beta": 3.0},
+                   {"r": 1.7, "alpha": 10.5, "s": 45000.0, "beta": 1270000.0}):
         source, p = from_params("paretonbd", values)
         check_purchase_model("Pareto/NBD %s" % values, source, p, few, pareto_palive,
                              pareto_expected, None, None, pareto_dert)
