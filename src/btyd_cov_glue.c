@@ -539,25 +539,6 @@ elements_hash(uint64 h, const char *p, uint32 len)
 	return h;
 }
 
-/* Whether n ≥ 8 bytes at p and q are equal: by words, the last one overlapping. */
-static inline bool
-same_bytes(const char *p, const char *q, uint32 n)
-{
-	uint64		a,
-				b;
-
-	for (uint32 i = 0; i + 8 < n; i += 8)
-	{
-		memcpy(&a, p + i, 8);
-		memcpy(&b, q + i, 8);
-		if (a != b)
-			return false;
-	}
-	memcpy(&a, p + n - 8, 8);
-	memcpy(&b, q + n - 8, 8);
-	return a == b;
-}
-
 /* The customer's parameters from the covariate arguments, checked; buf receives them. */
 static void
 covariate_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_model model,
@@ -618,7 +599,7 @@ clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_m
 	if (PG_ARGISNULL(cov_arg) || PG_ARGISNULL(cov_arg + 1) ||
 		!stored_bytes(PG_GETARG_DATUM(cov_arg), &b1, &len1) ||
 		!stored_bytes(PG_GETARG_DATUM(cov_arg + 1), &b2, &len2) ||
-		len1 < 8 || len2 < 8 || len1 + len2 > COV_KEY_MAX)
+		len1 + len2 > COV_KEY_MAX)
 	{
 		/* the errors, or parameters shared with no other row */
 		covariate_params(fcinfo, m, model, cov_arg, buf);
@@ -628,8 +609,8 @@ clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_m
 	cache = clv_btyd_memo_covariates(memo);
 	slot = &cache->slots[clv_mix64(elements_hash(elements_hash(len1 | (uint64) len2 << 32,
 																b1, len1), b2, len2)) % COV_SLOTS];
-	if (slot->len1 == len1 && slot->len2 == len2 && same_bytes(slot->key, b1, len1) &&
-		same_bytes(slot->key + len1, b2, len2))
+	if (slot->len1 == len1 && slot->len2 == len2 && memcmp(slot->key, b1, len1) == 0 &&
+		memcmp(slot->key + len1, b2, len2) == 0)
 	{
 		*set = slot->set;
 		return slot->params;
