@@ -244,25 +244,26 @@ typedef struct death_integrand
 	int			what;			/* 0 value; 1..4 the derivative in r, α, s, β */
 } death_integrand;
 
+/* At tau: f, the integrand, and the factors of f that make its derivatives. */
+static double
+death_integrand_at(const death_integrand *d, double tau, double factor[4])
+{
+	factor[0] = -log(d->alpha + tau);
+	factor[1] = -d->rx / (d->alpha + tau);
+	factor[2] = -log(d->beta + tau);
+	factor[3] = -d->s1 / (d->beta + tau);
+	return exp(-d->rx * log1p((tau - d->tx) / (d->alpha + d->tx))
+			   - d->s1 * log1p((tau - d->tx) / (d->beta + d->tx)));
+}
+
 static double
 death_integrand_fn(double tau, void *arg)
 {
 	const death_integrand *d = arg;
-	double		f = exp(-d->rx * log1p((tau - d->tx) / (d->alpha + d->tx))
-						- d->s1 * log1p((tau - d->tx) / (d->beta + d->tx)));
+	double		factor[4],
+				f = death_integrand_at(d, tau, factor);
 
-	switch (d->what)
-	{
-		case 1:
-			return -log(d->alpha + tau) * f;
-		case 2:
-			return -d->rx / (d->alpha + tau) * f;
-		case 3:
-			return -log(d->beta + tau) * f;
-		case 4:
-			return -d->s1 / (d->beta + tau) * f;
-	}
-	return f;
+	return d->what == 0 ? f : factor[d->what - 1] * f;
 }
 
 /*
@@ -285,21 +286,16 @@ death_integrals_gl(const death_integrand *d, double T, int n, double v[5], doubl
 		double		tau,
 					w,
 					f,
-					term[4];
+					factor[4];
 
 		gsl_integration_glfixed_point(d->tx, T, i, &tau, &w, rule);
-		f = w * exp(-d->rx * log1p((tau - d->tx) / (d->alpha + d->tx))
-					- d->s1 * log1p((tau - d->tx) / (d->beta + d->tx)));
-		term[0] = -log(d->alpha + tau);
-		term[1] = -d->rx / (d->alpha + tau);
-		term[2] = -log(d->beta + tau);
-		term[3] = -d->s1 / (d->beta + tau);
+		f = w * death_integrand_at(d, tau, factor);
 		v[0] += f;
 		av[0] += f;
 		for (int k = 0; k < 4; k++)
 		{
-			v[k + 1] += term[k] * f;
-			av[k + 1] += fabs(term[k]) * f;
+			v[k + 1] += factor[k] * f;
+			av[k + 1] += fabs(factor[k]) * f;
 		}
 	}
 	return true;
