@@ -91,17 +91,20 @@ def main():
             return mp.mpf(1)
         return 1 / (1 + a / (b + x - 1 + modified) * ((al + T) / (al + tx)) ** (r + x))
 
+    def bgnbd_alive_factor(p, t, x, T, modified=0):
+        # the expected purchases of a customer alive now
+        r, al, a, b, k = p["r"], p["alpha"], p["a"], p["b"], modified
+        return ((a + b + x - 1 + k) / (a - 1)
+                * (1 - ((al + T) / (al + T + t)) ** (r + x)
+                   * hyp2f1(r + x, b + x + k, a + b + x - 1 + k, t / (al + T + t))))
+
     def bgnbd_expected(p, t, x, tx, T, modified):
-        r, al, a, b = p["r"], p["alpha"], p["a"], p["b"]
-        if a == 1:
+        if p["a"] == 1:
             # the closed form is 0/0 at a = 1 and continuous there: its limit,
             # within 1e-20 at 60 digits
             side = lambda e: bgnbd_expected(dict(p, a=1 + e), t, x, tx, T, modified)  # noqa: E731
             return (side(mp.mpf("1e-20")) + side(mp.mpf("-1e-20"))) / 2
-        k = modified
-        h = hyp2f1(r + x, b + x + k, a + b + x - 1 + k, t / (al + T + t))
-        return ((a + b + x - 1 + k) / (a - 1) * (1 - ((al + T) / (al + T + t)) ** (r + x) * h)
-                * bgnbd_palive(p, x, tx, T, modified))
+        return bgnbd_alive_factor(p, t, x, T, modified) * bgnbd_palive(p, x, tx, T, modified)
 
     def bgnbd_pmf(p, t, n, modified):
         r, al, a, b = p["r"], p["alpha"], p["a"], p["b"]
@@ -154,17 +157,21 @@ def main():
         like, alive = pareto_likelihood(p, x, tx, T)
         return alive / like
 
-    def pareto_expected(p, t, x, tx, T):
+    def pareto_alive_factor(p, t, x, T):
         r, al, s, be = p["r"], p["alpha"], p["s"], p["beta"]
-        return ((r + x) * (be + T) / ((al + T) * (s - 1))
-                * (1 - ((be + T) / (be + T + t)) ** (s - 1)) * pareto_palive(p, x, tx, T))
+        return (r + x) * (be + T) / ((al + T) * (s - 1)) * (1 - ((be + T) / (be + T + t)) ** (s - 1))
+
+    def pareto_expected(p, t, x, tx, T):
+        return pareto_alive_factor(p, t, x, T) * pareto_palive(p, x, tx, T)
+
+    # the continuous discount rate per week of WEEKLY_15 (15 % a year)
+    rho = mp.log(mp.mpf("1.15")) * 7 / mp.mpf("365.25")
 
     def pareto_dert(p, x, tx, T):
         r, al, s, be = p["r"], p["alpha"], p["s"], p["beta"]
-        delta = mp.log(mp.mpf("1.15")) * 7 / mp.mpf("365.25")
         like, _ = pareto_likelihood(p, x, tx, T)
-        return (al ** r * be ** s * delta ** (s - 1) * mp.gamma(r + x + 1)
-                * mp.hyperu(s, s, delta * (be + T)) / (mp.gamma(r) * (al + T) ** (r + x + 1) * like))
+        return (al ** r * be ** s * rho ** (s - 1) * mp.gamma(r + x + 1)
+                * mp.hyperu(s, s, rho * (be + T)) / (mp.gamma(r) * (al + T) ** (r + x + 1) * like))
 
     def spend(p, x, m):
         pp, q, g = p["p"], p["q"], p["gamma"]
@@ -172,17 +179,6 @@ def main():
 
     # the lifetime value: E[spend] · P(alive) · ∫ e^(−ρτ) dF(τ) over 52 weeks, F
     # the expected purchases of a customer alive now, at weekly ends or continuously
-    rho = mp.log(mp.mpf("1.15")) * 7 / mp.mpf("365.25")
-
-    def bgnbd_alive_factor(p, t, x, T, modified=0):
-        r, al, a, b, k = p["r"], p["alpha"], p["a"], p["b"], modified
-        return ((a + b + x - 1 + k) / (a - 1)
-                * (1 - ((al + T) / (al + T + t)) ** (r + x)
-                   * hyp2f1(r + x, b + x + k, a + b + x - 1 + k, t / (al + T + t))))
-
-    def pareto_alive_factor(p, t, x, T):
-        r, al, s, be = p["r"], p["alpha"], p["s"], p["beta"]
-        return (r + x) * (be + T) / ((al + T) * (s - 1)) * (1 - ((be + T) / (be + T + t)) ** (s - 1))
 
     def lifetime_value(factor, palive, gg, continuous):
         def value(p, x, tx, T):
