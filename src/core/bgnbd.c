@@ -330,10 +330,11 @@ family_purchase_factor_curve(double k, const double *params, double x, double T,
 		 * negligible: each factor of the term ratio, (A+m)/(m+1) and
 		 * (B+m)/(C+m), tends to 1 monotonically, so the larger of it and 1
 		 * bounds it from here on, and q, their product times zmax, bounds
-		 * every later ratio; the tail is at most c_n zmax^n q/(1 − q).
+		 * every later ratio; the tail is at most c_n zmax^n q/(1 − q).  The
+		 * terms at zmax are kept, not the c_n: for a heavy buyer c_n grows
+		 * past the largest double long before c_n zmax^n turns down.
 		 */
-		double		c = 1,
-					pw = 1,
+		double		term = 1,
 					sum = 1;
 
 		coef[n_terms++] = 1;
@@ -343,23 +344,23 @@ family_purchase_factor_curve(double k, const double *params, double x, double T,
 			double		ratio = (A + m) * (B + m) / ((C + m) * (m + 1)),
 						q = fmax((A + m + 1) / (m + 2), 1) * fmax((B + m + 1) / (C + m + 1), 1) * zmax;
 
-			c *= ratio;
-			pw *= zmax;
-			coef[n_terms++] = c;
-			sum += c * pw;
-			if (q < 1 && c * pw * q < 1e-17 * sum * (1 - q))
+			term *= ratio * zmax;
+			coef[n_terms++] = term;
+			sum += term;
+			if (q < 1 && term * q < 1e-17 * sum * (1 - q))
 				break;
 		}
-		if (n_terms == CURVE_MAX_TERMS)
+		if (n_terms == CURVE_MAX_TERMS || !isfinite(sum))
 			n_terms = 0;		/* too slow: every point on its own */
 	}
 	if (n_terms > 0)
 	{
 		/*
-		 * Horner at every horizon at once, two horizons to a vector (GCC and
-		 * Clang vector extensions; plain SSE2 on x86-64): the horizons are
-		 * independent, so the loop over them runs without waiting on each
-		 * multiply-add.  An odd count gets a padding horizon at z = 0.
+		 * Horner in z / zmax at every horizon at once, two horizons to a
+		 * vector (GCC and Clang vector extensions; plain SSE2 on x86-64): the
+		 * horizons are independent, so the loop over them runs without
+		 * waiting on each multiply-add.  An odd count gets a padding horizon
+		 * at z = 0.
 		 */
 		typedef double pair __attribute__((vector_size(16)));
 		enum {PAIRS = CLV_BTYD_CURVE_MAX_POINTS / 2};
@@ -373,7 +374,8 @@ family_purchase_factor_curve(double k, const double *params, double x, double T,
 			double		t0 = t[2 * h],
 						t1 = 2 * h + 1 < n ? t[2 * h + 1] : 0;
 
-			z[h] = (pair) {t0 / (alpha + T + t0), t1 / (alpha + T + t1)};
+			z[h] = zmax > 0 ? (pair) {t0 / (alpha + T + t0) / zmax, t1 / (alpha + T + t1) / zmax}
+				: (pair) {0, 0};
 			sum[h] = (pair) {0, 0};
 		}
 		for (int j = n_terms - 1; j >= 0; j--)

@@ -72,7 +72,8 @@ clv_btyd_cumulative_expected(clv_btyd_model model, const double *params,
 /*
  * The factor of one (x, T) at n <= CLV_BTYD_CURVE_MAX_POINTS horizons t[i]:
  * by the model's curve where it has one that holds here, each horizon on its
- * own otherwise (and at t = 0, where the factor is 0 exactly).
+ * own otherwise (and at t = 0, where the factor is 0 exactly, and wherever
+ * the curve gave no finite value).
  */
 static bool
 purchase_factor_curve(clv_btyd_model model, const double *params, double x, double T,
@@ -84,7 +85,7 @@ purchase_factor_curve(clv_btyd_model model, const double *params, double x, doub
 
 	for (int i = 0; i < n; i++)
 	{
-		if ((!curve || t[i] == 0) &&
+		if ((!curve || t[i] == 0 || !isfinite(out[i])) &&
 			!clv_btyd_purchase_factor(model, params, t[i], x, T, &out[i]))
 			return false;
 		if (!isfinite(out[i]))

@@ -2676,6 +2676,25 @@ test_btyd(void)
 		}
 		check(worst < 1e-11, "btyd: 52 undiscounted weeks add up to the 52-week factor, a + b < 1 too (%.2g)",
 			  worst);
+
+		/*
+		 * a heavy buyer, 236 purchases in 8 weeks: the curve's series
+		 * coefficients once overflowed over the weeks 33 to 51 and the value
+		 * was an error; discounted, it is finite and below the undiscounted
+		 */
+		{
+			double		sum = NAN,
+						plain = NAN,
+						discounted = NAN;
+
+			clv_btyd_discounted_factor(CLV_BTYD_BGNBD, cdnow, 236, 8.067, 51, 1, 0, &sum);
+			clv_btyd_purchase_factor(CLV_BTYD_BGNBD, cdnow, 51, 236, 8.067, &plain);
+			ok = clv_btyd_discounted_factor(CLV_BTYD_BGNBD, cdnow, 236, 8.067, 51, 0, 0.0018,
+											&discounted);
+			check(fabs(sum / plain - 1) < 1e-11 && ok && discounted > 0.9 * plain && discounted < plain,
+				  "btyd: a heavy buyer's 51 weeks add up to the 51-week factor (%.2g), discounted too",
+				  fabs(sum / plain - 1));
+		}
 		heavy = NAN;
 		ok = clv_btyd_purchase_factor(CLV_BTYD_BGNBD, cdnow, 5000, 300, 50, &heavy);
 		check(ok && isfinite(heavy) && heavy > 0,
