@@ -142,13 +142,15 @@ FROM (SELECT h, clv_expected_purchases(bg, h, 300, 50, 50) AS e,
       FROM ltv_models, generate_series(990, 1010) h) q
 WHERE prev IS NOT NULL;
 
--- the per-query table of factors: 70,000 distinct (frequency, t), each with
--- one of five horizons, scored twice in a row, so the second pass reads a
--- table that has grown from 1,024 slots and, past 32,768 entries, started
--- over; every value must equal the first pass's, and a sample must equal what
--- a query scoring that customer alone gives
+-- the per-query memo of factors: 70,000 distinct (frequency, t), each with
+-- one of five horizons, a quarter of them with frequencies from 230 to 299,
+-- beyond the points' arrays (frequencies below 256), scored twice in a row,
+-- so the second pass reads a memo that has grown and, past 262,144 factors,
+-- started over; every value must equal the first pass's, and a sample must
+-- equal what a query scoring that customer alone gives
 CREATE TABLE ltv_keys AS
-SELECT i, (i % 70)::float8 AS x, 1 + (i / 70) * 0.037 AS t, 50 + i % 5 AS h
+SELECT i, (i % 70 + CASE WHEN i % 4 = 0 THEN 230 ELSE 0 END)::float8 AS x,
+       1 + (i / 70) * 0.037 AS t, 50 + i % 5 AS h
 FROM generate_series(0, 69999) i;
 CREATE TABLE ltv_twice AS
 SELECT i, pass, x, t, h,
@@ -169,8 +171,9 @@ BEGIN
            FROM ltv_models' INTO r USING x, t, h;
   RETURN r;
 END $$;
-SELECT bool_and(ARRAY[e, v] = ltv_alone(x, t, h)) AS equal_alone
-FROM ltv_twice WHERE pass = 2 AND i % 7001 = 0;
+SELECT bool_and(ARRAY[e, v] = ltv_alone(x, t, h)) AS equal_alone,
+       count(*) FILTER (WHERE x >= 256) AS beyond_the_arrays
+FROM ltv_twice WHERE pass = 2 AND (i % 7001 = 0 OR i % 1000 = 128);
 DROP FUNCTION ltv_alone;
 DROP TABLE ltv_keys, ltv_twice;
 

@@ -20,25 +20,65 @@
  * through a factor (the expectation for a customer known to be alive) that
  * depends only on (frequency, t, horizon), the call's settings and the
  * customer's parameters, and customers share those.  So each cached purchase
- * model carries a hash table of its factors for one setting (discounting);
- * another setting empties it.  The parameters enter the key as the number
- * clv_btyd_customer_params gives them (0 for the model's own), not as
- * values, which keeps the entries small.  The table (PostgreSQL's simplehash,
- * as every hash table of the glue) starts small and grows as it fills, so the
- * few thousand keys of typical data stay close together in cache; a full
- * table starts over.  The limit leaves room for the keys of a covariate model
- * with a few segments (at 48 bytes an entry, 6 MB when full).
+ * model carries a memo of its factors for one setting (discounting); another
+ * setting empties it.  The parameters enter the key as the number
+ * clv_btyd_customer_params gives them (0 for the model's own), not as values.
+ *
+ * Rows come in no order, so every lookup lands somewhere at random in the
+ * memo, and its size decides whether that is a cache hit.  Hence two levels:
+ * a point (t, horizon, parameters) holds the factors of frequencies 0, 1, ...
+ * in an array indexed by frequency, 8 bytes a factor where a hash entry of
+ * the whole key would take 48; the rare frequencies from MEMO_DENSE_X on go
+ * to a hash table of whole keys.  The tables (PostgreSQL's simplehash, as
+ * every hash table of the glue) start small and grow; a memo holding more
+ * than MEMO_MAX_FACTORS starts over.
  */
-#define MEMO_MIN_ENTRIES 512
-#define MEMO_MAX_ENTRIES 131072
+#define MEMO_MIN_ENTRIES 256
+#define MEMO_MAX_FACTORS 262144
+#define MEMO_DENSE_X 256
 
-/* set numbers the customer's parameters (clv_btyd_customer_params) */
+/* a point: what a factor depends on besides the frequency */
+typedef struct point_key
+{
+	double		T,
+				horizon;
+	uint64		set;			/* numbers the customer's parameters */
+} point_key;
+
+typedef struct point_entry
+{
+	point_key	key;
+	char		status;			/* simplehash's */
+	uint32		n;				/* factor[x] for x < n; NaN: not yet computed */
+	double	   *factor;
+} point_entry;
+
+/* whole numbers leave a double's low bits zero: clv_mix64 mixes every bit in */
+static inline uint32
+point_key_hash(point_key k)
+{
+	uint64		bits[2];
+
+	memcpy(bits, &k, sizeof(bits));
+	return (uint32) (clv_mix64(bits[0] ^ clv_mix64(bits[1] ^ k.set)) >> 32);
+}
+
+#define SH_PREFIX points
+#define SH_ELEMENT_TYPE point_entry
+#define SH_KEY_TYPE point_key
+#define SH_KEY key
+#define SH_HASH_KEY(tb, k) point_key_hash(k)
+#define SH_EQUAL(tb, p, q) ((p).T == (q).T && (p).horizon == (q).horizon && (p).set == (q).set)
+#define SH_SCOPE static inline
+#define SH_DECLARE
+#define SH_DEFINE
+#include "lib/simplehash.h"
+
+/* a factor of a frequency from MEMO_DENSE_X on */
 typedef struct memo_key
 {
-	double		x,
-				T,
-				horizon;
-	uint64		set;
+	double		x;
+	point_key	point;
 } memo_key;
 
 typedef struct memo_entry
@@ -48,14 +88,13 @@ typedef struct memo_entry
 	char		status;			/* simplehash's */
 } memo_entry;
 
-/* whole numbers leave a double's low bits zero: clv_mix64 mixes every bit in */
 static inline uint32
 memo_key_hash(memo_key k)
 {
-	uint64		bits[3];
+	uint64		bits;
 
-	memcpy(bits, &k, sizeof(bits));
-	return (uint32) (clv_mix64(bits[0] ^ clv_mix64(bits[1] ^ clv_mix64(bits[2] ^ k.set))) >> 32);
+	memcpy(&bits, &k.x, sizeof(bits));
+	return (uint32) (clv_mix64(bits ^ point_key_hash(k.point)) >> 32);
 }
 
 #define SH_PREFIX memo
@@ -63,8 +102,8 @@ memo_key_hash(memo_key k)
 #define SH_KEY_TYPE memo_key
 #define SH_KEY key
 #define SH_HASH_KEY(tb, k) memo_key_hash(k)
-#define SH_EQUAL(tb, p, q) ((p).x == (q).x && (p).T == (q).T && (p).horizon == (q).horizon && \
-							(p).set == (q).set)
+#define SH_EQUAL(tb, p, q) ((p).x == (q).x && (p).point.T == (q).point.T && \
+							(p).point.horizon == (q).point.horizon && (p).point.set == (q).point.set)
 #define SH_SCOPE static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -84,9 +123,12 @@ typedef struct value_settings
 
 struct clv_btyd_memo
 {
-	double		step,			/* the setting of the factors in the table */
+	double		step,			/* the setting of the factors in the memo */
 				rate;
-	memo_hash  *table;			/* in the cached model's context: lives as long */
+	points_hash *points;			/* in the cached model's context: live as long */
+	memo_hash  *table;
+	MemoryContext arrays;		/* the points' arrays of factors */
+	Size		factors;		/* held in both, for MEMO_MAX_FACTORS */
 	clv_btyd_cov_cache *covariates;	/* a covariate model's, else NULL */
 	value_settings settings;
 	bool		has_unit;		/* the model records its unit: */
@@ -216,7 +258,9 @@ clv_btyd_purchase_model_arg(FunctionCallInfo fcinfo, const char *fname, clv_btyd
 		clv_btyd_memo *fresh = MemoryContextAllocZero(cxt, sizeof(clv_btyd_memo));
 
 		fresh->step = -1;
+		fresh->points = points_create(cxt, MEMO_MIN_ENTRIES, NULL);
 		fresh->table = memo_create(cxt, MEMO_MIN_ENTRIES, NULL);
+		fresh->arrays = AllocSetContextCreate(cxt, "clv factor memo", ALLOCSET_DEFAULT_SIZES);
 		if (m->kind == CLV_KIND_BGNBD_COV || m->kind == CLV_KIND_PARETONBD_COV)
 			fresh->covariates = clv_btyd_cov_cache_new(cxt);
 		fresh->has_unit = model_unit(m, &fresh->unit);
@@ -236,6 +280,61 @@ clv_btyd_memo_covariates(clv_btyd_memo *memo)
 }
 
 /*
+ * Where the memo keeps the factor of (x, point), NULL if it keeps none: a
+ * slot of the point's array, grown to hold x, or NaN for one not yet computed;
+ * or an entry of the table, whose value is NaN when the entry is new.
+ */
+static double *
+memo_slot(clv_btyd_memo *memo, point_key point, double x)
+{
+	bool		found;
+
+	if (memo->factors >= MEMO_MAX_FACTORS)
+	{
+		points_reset(memo->points);
+		memo_reset(memo->table);
+		MemoryContextReset(memo->arrays);
+		memo->factors = 0;
+	}
+	if (x < MEMO_DENSE_X)
+	{
+		point_entry *p = points_insert(memo->points, point, &found);
+		uint32		i = (uint32) x;
+
+		if (!found)
+		{
+			p->n = 0;
+			p->factor = NULL;
+		}
+		if (i >= p->n)
+		{
+			/* by half again, up to the frequency: for the few frequencies a point has */
+			uint32		n = Min(Max(i + 1, p->n + p->n / 2), MEMO_DENSE_X);
+
+			p->factor = p->factor == NULL ? MemoryContextAlloc(memo->arrays, n * sizeof(double))
+				: repalloc(p->factor, n * sizeof(double));
+			for (uint32 k = p->n; k < n; k++)
+				p->factor[k] = NAN;
+			memo->factors += n - p->n;
+			p->n = n;
+		}
+		return &p->factor[i];
+	}
+	else
+	{
+		memo_key	key = {x, point};
+		memo_entry *e = memo_insert(memo->table, key, &found);
+
+		if (!found)
+		{
+			e->value = NAN;
+			memo->factors++;
+		}
+		return &e->value;
+	}
+}
+
+/*
  * The customer's expected purchases over horizon, discounted as the setting
  * says (step < 0: not at all), at params numbered set: the memo's factor of
  * (x, T) times P(alive).
@@ -245,33 +344,32 @@ clv_btyd_memo_expected(clv_btyd_memo *memo, clv_btyd_model model, const double *
 					   uint64 set, double horizon, double step, double rate, double x,
 					   double tx, double T, double *out)
 {
-	memo_key	key = {x + 0.0, T + 0.0, horizon + 0.0, set};	/* −0 as 0 */
+	point_key	point = {T + 0.0, horizon + 0.0, set};	/* −0 as 0 */
 	double		palive = horizon > 0 ? clv_btyd_palive_of(model, params, x, tx, T) : 1,
-				factor;
-	memo_entry *e = NULL;
-	bool		found;
+				factor,
+			   *slot = NULL;
 
+	x += 0.0;
 	if (set != CLV_BTYD_UNSHARED)
 	{
-		if (memo->step != step || memo->rate != rate ||
-			memo->table->members >= MEMO_MAX_ENTRIES)
+		if (memo->step != step || memo->rate != rate)
 		{
 			memo->step = step;
 			memo->rate = rate;
-			memo_reset(memo->table);
+			memo->factors = MEMO_MAX_FACTORS;	/* empties the memo */
 		}
-		e = memo_lookup(memo->table, key);
+		slot = memo_slot(memo, point, x);
 	}
-	if (e != NULL)
-		factor = e->value;
+	if (slot != NULL && !isnan(*slot))
+		factor = *slot;
 	else
 	{
-		if (!(step < 0 ? clv_btyd_purchase_factor(model, params, key.horizon, key.x, key.T, &factor)
-			  : clv_btyd_discounted_factor(model, params, key.x, key.T, key.horizon, step, rate,
+		if (!(step < 0 ? clv_btyd_purchase_factor(model, params, point.horizon, x, point.T, &factor)
+			  : clv_btyd_discounted_factor(model, params, x, point.T, point.horizon, step, rate,
 										   &factor)))
 			return false;
-		if (set != CLV_BTYD_UNSHARED)
-			memo_insert(memo->table, key, &found)->value = factor;
+		if (slot != NULL)
+			*slot = factor;
 	}
 	*out = factor * palive;
 	return isfinite(*out);
