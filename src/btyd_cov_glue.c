@@ -485,7 +485,7 @@ clv_btyd_customer_model_of(const clv_model *m, const char *fname)
  * (padding could give them) only miss.
  */
 #define COV_SLOTS 256
-#define COV_KEY_MAX 192			/* both arrays' bytes: 20 covariates in all */
+#define COV_KEY_MAX 200			/* both arrays, 20 + 8 bytes an element: 20 covariates */
 
 typedef struct cov_slot
 {
@@ -508,35 +508,50 @@ clv_btyd_cov_cache_new(MemoryContext cxt)
 	return MemoryContextAllocZero(cxt, sizeof(clv_btyd_cov_cache));
 }
 
-/* The bytes of an array argument as stored, unless compressed or out of line. */
-static bool
+/*
+ * The bytes of an array argument as stored, unless compressed or out of line:
+ * a row's array read from a table has the short header, so that case comes first.
+ */
+static inline bool
 stored_bytes(Datum d, const char **bytes, uint32 *len)
 {
-	struct varlena *v = (struct varlena *) DatumGetPointer(d);
+	const char *v = DatumGetPointer(d);
 
-	if (VARATT_IS_EXTERNAL(v) || VARATT_IS_COMPRESSED(v))
+	if (VARATT_IS_1B(v))
+	{
+		if (VARATT_IS_1B_E(v))
+			return false;
+		*bytes = VARDATA_1B(v);
+		*len = VARSIZE_1B(v) - VARHDRSZ_SHORT;
+		return true;
+	}
+	if (VARATT_IS_4B_C(v))
 		return false;
-	*bytes = VARDATA_ANY(v);
-	*len = VARSIZE_ANY_EXHDR(v);
+	*bytes = VARDATA_4B(v);
+	*len = VARSIZE_4B(v) - VARHDRSZ;
 	return true;
 }
 
 /*
- * A hash of an array's last bytes, where its elements are, as overlapping
- * words (an array has at least 12 bytes): the rest rarely differs, and the
- * comparison sees it.
+ * A hash of an array's bytes (at least 12), word by word with the last word
+ * overlapping, from byte 12 on: before it come the number of dimensions, the
+ * data offset and the element type, which rows share.  A rotation between words
+ * keeps their order in the hash, in a chain of single-cycle steps.  A
+ * collision only costs a slot its place; the comparison sees every byte.
  */
 static inline uint64
-elements_hash(uint64 h, const char *p, uint32 len)
+array_hash(uint64 h, const char *p, uint32 len)
 {
 	uint64		w;
+	uint32		i;
 
-	for (uint32 end = len; end >= 8 && len - end < 24; end -= 8)
+	for (i = 12; i + 8 < len; i += 8)
 	{
-		memcpy(&w, p + end - 8, 8);
-		h = (h ^ w) * UINT64CONST(0x9e3779b97f4a7c15);
+		memcpy(&w, p + i, 8);
+		h = (h << 29 | h >> 35) ^ w;
 	}
-	return h;
+	memcpy(&w, p + len - 8, 8);
+	return (h << 29 | h >> 35) ^ w;
 }
 
 /* The customer's parameters from the covariate arguments, checked; buf receives them. */
@@ -558,14 +573,29 @@ covariate_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_model mod
 	clv_btyd_cov_customer(model, m->params, p1, p2, z1, z2, buf);
 }
 
-const double *
-clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_model model,
-						 int cov_arg, const char *fname, clv_btyd_memo *memo,
-						 double *buf, uint64 *set)
+/* The slot of a pair of arrays' stored bytes: where it is, if anywhere. */
+static inline cov_slot *
+pair_slot(clv_btyd_cov_cache *cache, const char *b1, uint32 len1, const char *b2, uint32 len2)
 {
-	clv_btyd_cov_cache *cache;
+	return &cache->slots[clv_mix64(array_hash(array_hash(len1 | (uint64) len2 << 32, b1, len1),
+											  b2, len2)) % COV_SLOTS];
+}
+
+static inline bool
+slot_holds(const cov_slot *slot, const char *b1, uint32 len1, const char *b2, uint32 len2)
+{
+	return slot->len1 == len1 && slot->len2 == len2 && memcmp(slot->key, b1, len1) == 0 &&
+		memcmp(slot->key + len1, b2, len2) == 0;
+}
+
+/* clv_btyd_customer_params for every other row: the checks, the errors and a new slot */
+static pg_noinline const double *
+customer_params_checked(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_model model,
+						int cov_arg, const char *fname, clv_btyd_memo *memo,
+						double *buf, uint64 *set)
+{
+	clv_btyd_cov_cache *cache = clv_btyd_memo_covariates(memo);
 	bool		has_args = PG_NARGS() > cov_arg + 1;
-	bool		cov_kind = m->kind == CLV_KIND_BGNBD_COV || m->kind == CLV_KIND_PARETONBD_COV;
 	const char *b1,
 			   *b2;
 	uint32		len1,
@@ -573,7 +603,7 @@ clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_m
 	cov_slot   *slot;
 
 	*set = CLV_BTYD_OWN_PARAMS;
-	if (cov_kind && !has_args)
+	if (cache != NULL && !has_args)
 		ereport(ERROR,
 				(errcode(ERRCODE_INVALID_PARAMETER_VALUE),
 				 errmsg("%s needs the customer's covariates for a %s model", fname,
@@ -581,7 +611,7 @@ clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_m
 				 errhint("Pass purchase_covariates and dropout_covariates as the last arguments.")));
 	if (!has_args)
 		return m->params;
-	if (!cov_kind)
+	if (cache == NULL)
 	{
 		int			p1,
 					p2;
@@ -606,17 +636,9 @@ clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_m
 		*set = CLV_BTYD_UNSHARED;
 		return buf;
 	}
-	cache = clv_btyd_memo_covariates(memo);
-	slot = &cache->slots[clv_mix64(elements_hash(elements_hash(len1 | (uint64) len2 << 32,
-																b1, len1), b2, len2)) % COV_SLOTS];
-	if (slot->len1 == len1 && slot->len2 == len2 && memcmp(slot->key, b1, len1) == 0 &&
-		memcmp(slot->key + len1, b2, len2) == 0)
-	{
-		*set = slot->set;
-		return slot->params;
-	}
 	/* checked before the slot changes: an error leaves it as it was */
 	covariate_params(fcinfo, m, model, cov_arg, buf);
+	slot = pair_slot(cache, b1, len1, b2, len2);
 	memcpy(slot->params, buf, sizeof(slot->params));
 	memcpy(slot->key, b1, len1);
 	memcpy(slot->key + len1, b2, len2);
@@ -625,4 +647,43 @@ clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_m
 	slot->set = ++cache->last_set;
 	*set = slot->set;
 	return slot->params;
+}
+
+/*
+ * The parameters of the customer of this row, and their set number for the
+ * memo.  A model without covariates called without them, and a row of a
+ * covariate model whose pair of arrays the cache holds, the cases of nearly
+ * every row, take the short way; every other row goes through the checks.
+ */
+const double *
+clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_model model,
+						 int cov_arg, const char *fname, clv_btyd_memo *memo,
+						 double *buf, uint64 *set)
+{
+	clv_btyd_cov_cache *cache = clv_btyd_memo_covariates(memo);
+	const char *b1,
+			   *b2;
+	uint32		len1,
+				len2;
+
+	if (cache == NULL && PG_NARGS() <= cov_arg + 1)
+	{
+		*set = CLV_BTYD_OWN_PARAMS;
+		return m->params;
+	}
+	if (cache != NULL && PG_NARGS() > cov_arg + 1 &&
+		!PG_ARGISNULL(cov_arg) && !PG_ARGISNULL(cov_arg + 1) &&
+		stored_bytes(PG_GETARG_DATUM(cov_arg), &b1, &len1) &&
+		stored_bytes(PG_GETARG_DATUM(cov_arg + 1), &b2, &len2) &&
+		len1 + len2 <= COV_KEY_MAX)
+	{
+		cov_slot   *slot = pair_slot(cache, b1, len1, b2, len2);
+
+		if (slot_holds(slot, b1, len1, b2, len2))
+		{
+			*set = slot->set;
+			return slot->params;
+		}
+	}
+	return customer_params_checked(fcinfo, m, model, cov_arg, fname, memo, buf, set);
 }
