@@ -9,7 +9,9 @@
 #      BG/NBD covariate model  vs  the same calls without covariates on the model fitted
 #      without them: target 1.2
 #   4. the same with the Pareto/NBD models: target 1.2
-#   5. for scale, without targets: the BG/NBD and Pareto/NBD fits and the scoring of 3
+#   5. 3 with a one-hot purchase covariate of five levels (a region) and z2 instead: ten
+#      covariate groups whose vectors differ in their first elements: target 1.2
+#   6. for scale, without targets: the BG/NBD and Pareto/NBD fits and the scoring of 3
 #      with continuous covariates (every customer's parameters differ, so nothing is
 #      shared between rows)
 #
@@ -31,9 +33,10 @@
 # days, as in bench_btyd.sh, with covariates that shift the rates:
 #   z1  (purchase)  two indicators (a channel, a first order above some value), P = 0.5, 0.3
 #   z2  (dropout)   one indicator (a segment), P = 0.5
+#   zh  (purchase)  one-hot of five levels, each P = 0.2, without effect on the purchases.
 #   T (age) uniform in 1..40 weeks; lifetime Lomax(1, 140 days) scaled by 2 in segment 1;
 #   purchases with a Gamma(1, 70 days) rate scaled by 1.5 and 0.7 by the two indicators.
-#   The continuous variant (5) draws z1 and z2 uniform in [-0.5, 0.5), to 3 decimals.
+#   The continuous variant (6) draws z1 and z2 uniform in [-0.5, 0.5), to 3 decimals.
 #
 # Timing as in bench_btyd.sh: EXPLAIN (ANALYZE, TIMING OFF, SUMMARY ON) after an untimed
 # LIMIT 0 pass, in one fresh psql session per run; max_parallel_workers_per_gather = 0.
@@ -77,23 +80,26 @@ CREATE TABLE sim AS
 SELECT frequency,
        CASE WHEN frequency = 0 THEN 0
             ELSE least(t_days, greatest(1, ceil(w * u(i, 4) ^ (1 / frequency)))) / 7 END AS recency,
-       t_days / 7 AS t, z1, z2, zc1, zc2
-FROM (SELECT i, t_days, w, z1, z2, zc1, zc2,
+       t_days / 7 AS t, z1, z2, zc1, zc2, zh
+FROM (SELECT i, t_days, w, z1, z2, zc1, zc2, zh,
              floor(ln(1 - u(i, 3)) / ln(w / (70 / rate + w))) AS frequency
-      FROM (SELECT i, t_days, z1, z2, zc1, zc2,
+      FROM (SELECT i, t_days, z1, z2, zc1, zc2, zh,
                    least(t_days, greatest(1e-6, 140 * (1 + z2[1]) * v / (1 - v))) AS w,
                    (1.5 ^ z1[1]) * (0.7 ^ z1[2]) AS rate
             FROM (SELECT i, 7 + floor(273 * u(i, 1)) AS t_days, u(i, 2) AS v,
                          ARRAY[(u(i, 5) < 0.5)::int, (u(i, 6) < 0.3)::int]::float8[] AS z1,
                          ARRAY[(u(i, 7) < 0.5)::int]::float8[] AS z2,
                          ARRAY[round(u(i, 8)::numeric - 0.5, 3), round(u(i, 9)::numeric - 0.5, 3)]::float8[] AS zc1,
-                         ARRAY[round(u(i, 10)::numeric - 0.5, 3)]::float8[] AS zc2
+                         ARRAY[round(u(i, 10)::numeric - 0.5, 3)]::float8[] AS zc2,
+                         (SELECT array_agg((k = floor(5 * u(i, 11)))::int ORDER BY k)::float8[]
+                          FROM generate_series(0, 4) k) AS zh
                   FROM generate_series(1, $CUSTOMERS::bigint) AS i) a) b) c;
 
 CREATE TABLE model AS
 SELECT clv_bgnbd_fit(frequency, recency, t) AS bg,
        clv_bgnbd_fit(frequency, recency, t, z1, z2) AS bg_cov,
        clv_bgnbd_fit(frequency, recency, t, zc1, zc2) AS bg_cont,
+       clv_bgnbd_fit(frequency, recency, t, zh, z2) AS bg_onehot,
        clv_paretonbd_fit(frequency, recency, t) AS pnbd,
        clv_paretonbd_fit(frequency, recency, t, z1, z2) AS pnbd_cov
 FROM sim;
@@ -103,7 +109,7 @@ FROM sim;
 -- its TOAST pointer, which is cheaper to compare than the bytes of one in line
 CREATE TABLE models AS
 SELECT name, m
-FROM model, LATERAL (VALUES ('bg', bg), ('bg_cov', bg_cov), ('bg_cont', bg_cont),
+FROM model, LATERAL (VALUES ('bg', bg), ('bg_cov', bg_cov), ('bg_cont', bg_cont), ('bg_onehot', bg_onehot),
                             ('pnbd', pnbd), ('pnbd_cov', pnbd_cov)) v(name, m);
 
 VACUUM (FREEZE, ANALYZE) sim, model, models;
@@ -136,6 +142,7 @@ measure "BG/NBD scoring: covariates vs none" 1.2 0 "$(score bg)" "$(score bg_cov
 measure "Pareto/NBD scoring: covariates vs none" 1.2 0 "$(score pnbd)" "$(score pnbd_cov 'z1, z2')"
 measure "bgnbd_fit, continuous covariates" - 0 "$FIT_CONT_BASE" "$FIT_CONT"
 measure "paretonbd_fit, continuous covariates" - 0 "$FIT_CONT_BASE" "$FIT_CONT_PNBD"
+measure "BG/NBD scoring: one-hot covariates" 1.2 0 "$(score bg)" "$(score bg_onehot 'zh, z2')"
 measure "BG/NBD scoring, continuous covariates" - 0 "$(score bg)" "$(score bg_cont 'zc1, zc2')"
 
 echo
