@@ -52,6 +52,8 @@ CUSTOMERS = ([(0, 0.0, T) for T in (1.0, 10.0, 100.0, 1000.0)]
              + [(x, f * T, T) for x in (1, 10, 100, 1000, 10000)
                 for T in (1.0, 10.0, 100.0, 1000.0) for f in (0.5, 1.0)]
              + [(221, 103.4, 103.6)])
+# heavy buyers of a few weeks, for the lifetime value over 51 weeks
+HEAVY = [(236, 8.067 / 2, 8.067), (240, 8.511 / 2, 8.511), (150, 2.0, 4.0), (300, 20.0, 20.0)]
 SPEND = [(x, m) for x in (1, 10, 100, 1000, 10000) for m in (0.01, 35.0, 1e5)]
 PMF = [(t, k) for t in (1.0, 52.0, 1000.0) for k in (0, 1, 5, 50, 500)]
 # P(X = n) in the next HORIZON periods given a history
@@ -180,21 +182,21 @@ def main():
     # the lifetime value: E[spend] · P(alive) · ∫ e^(−ρτ) dF(τ) over 52 weeks, F
     # the expected purchases of a customer alive now, at weekly ends or continuously
 
-    def lifetime_value(factor, palive, gg, continuous):
+    def lifetime_value(factor, palive, gg, continuous, horizon):
         def value(p, x, tx, T):
             F = lambda t: factor(p, t, x, T)  # noqa: E731
             if continuous:
                 with mp.workdps(30):
-                    flow = mp.exp(-rho * HORIZON) * F(HORIZON) + rho * mp.quad(
-                        lambda t: mp.exp(-rho * t) * F(t), mp.linspace(0, HORIZON, 5),
+                    flow = mp.exp(-rho * horizon) * F(horizon) + rho * mp.quad(
+                        lambda t: mp.exp(-rho * t) * F(t), mp.linspace(0, horizon, 5),
                         method="gauss-legendre")
             else:
-                ends = [F(k) for k in range(HORIZON + 1)]
-                flow = mp.fsum((ends[k] - ends[k - 1]) * mp.exp(-rho * k) for k in range(1, HORIZON + 1))
+                ends = [F(k) for k in range(horizon + 1)]
+                flow = mp.fsum((ends[k] - ends[k - 1]) * mp.exp(-rho * k) for k in range(1, horizon + 1))
             return spend(gg, x, MONETARY) * palive(p, x, tx, T) * flow
         return value
 
-    def check_lifetime_value(label, source, p, customers, factor, palive, cov=""):
+    def check_lifetime_value(label, source, p, customers, factor, palive, cov="", horizon=HORIZON):
         # not 10,000 purchases in one period: mpmath's series for the 52 weeks'
         # factors there take minutes (its expected purchases are checked above)
         ordered = sorted((c for c in customers if (c[0], c[2]) != (10000, 1.0)),
@@ -202,9 +204,11 @@ def main():
         both = "(SELECT f.m, g.m AS g FROM %s f, %s g)" % (source, gg_source)
         for discounting in ("discrete", "continuous"):
             call = ("clv_lifetime_value(f.m, f.g, c.x, c.tx, c.t, %r, '%d weeks', %s, '%s'%s)"
-                    % (MONETARY, HORIZON, WEEKLY_15, discounting, cov and ", " + cov))
-            compare("%s clv_lifetime_value, %s" % (label, discounting), customer_query(both, call, ordered),
-                    [lifetime_value(factor, palive, gg, discounting == "continuous")(p, *c) for c in ordered])
+                    % (MONETARY, horizon, WEEKLY_15, discounting, cov and ", " + cov))
+            compare("%s clv_lifetime_value over %d weeks, %s" % (label, horizon, discounting),
+                    customer_query(both, call, ordered),
+                    [lifetime_value(factor, palive, gg, discounting == "continuous", horizon)(p, *c)
+                     for c in ordered])
 
     # ---- clv's values, compared ---------------------------------------------
     def compare(label, sql, expected):
@@ -286,6 +290,11 @@ def main():
                              lambda p, t, n, x, tx, T, m=modified: bgnbd_conditional_pmf(p, t, n, x, tx, T, m))
         check_lifetime_value(name, source, p, few,
                              lambda p, t, x, T, m=modified: bgnbd_alive_factor(p, t, x, T, m), palive)
+        # heavy buyers of a few weeks over 51 weeks, where the weekly factors'
+        # series once overflowed and the value was an error
+        check_lifetime_value(name, source, p, HEAVY,
+                             lambda p, t, x, T, m=modified: bgnbd_alive_factor(p, t, x, T, m), palive,
+                             horizon=51)
         for values in ({"r": 0.001, "alpha": 0.001, "a": 0.001, "b": 0.001},
                        {"r": 100.0, "alpha": 1000.0, "a": 50.0, "b": 500.0},
                        {"r": 5.0, "alpha": 0.01, "a": 1.0, "b": 3.0}):
