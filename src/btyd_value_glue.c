@@ -53,6 +53,12 @@ typedef struct point_entry
 	double	   *factor;
 } point_entry;
 
+static inline bool
+same_point(point_key p, point_key q)
+{
+	return p.T == q.T && p.horizon == q.horizon && p.set == q.set;
+}
+
 /* whole numbers leave a double's low bits zero: clv_mix64 mixes every bit in */
 static inline uint32
 point_key_hash(point_key k)
@@ -68,7 +74,7 @@ point_key_hash(point_key k)
 #define SH_KEY_TYPE point_key
 #define SH_KEY key
 #define SH_HASH_KEY(tb, k) point_key_hash(k)
-#define SH_EQUAL(tb, p, q) ((p).T == (q).T && (p).horizon == (q).horizon && (p).set == (q).set)
+#define SH_EQUAL(tb, p, q) same_point(p, q)
 #define SH_SCOPE static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -102,8 +108,7 @@ memo_key_hash(memo_key k)
 #define SH_KEY_TYPE memo_key
 #define SH_KEY key
 #define SH_HASH_KEY(tb, k) memo_key_hash(k)
-#define SH_EQUAL(tb, p, q) ((p).x == (q).x && (p).point.T == (q).point.T && \
-							(p).point.horizon == (q).point.horizon && (p).point.set == (q).point.set)
+#define SH_EQUAL(tb, p, q) ((p).x == (q).x && same_point((p).point, (q).point))
 #define SH_SCOPE static inline
 #define SH_DECLARE
 #define SH_DEFINE
@@ -279,10 +284,20 @@ clv_btyd_memo_covariates(clv_btyd_memo *memo)
 	return memo->covariates;
 }
 
+/* Forget every factor: the memo is full, or its setting changed. */
+static void
+memo_empty(clv_btyd_memo *memo)
+{
+	points_reset(memo->points);
+	memo_reset(memo->table);
+	MemoryContextReset(memo->arrays);
+	memo->factors = 0;
+}
+
 /*
- * Where the memo keeps the factor of (x, point), NULL if it keeps none: a
- * slot of the point's array, grown to hold x, or NaN for one not yet computed;
- * or an entry of the table, whose value is NaN when the entry is new.
+ * Where the memo keeps the factor of (x, point): a slot of the point's
+ * array, grown to hold x, or an entry of the table; NaN for a factor not yet
+ * computed.
  */
 static double *
 memo_slot(clv_btyd_memo *memo, point_key point, double x)
@@ -290,12 +305,7 @@ memo_slot(clv_btyd_memo *memo, point_key point, double x)
 	bool		found;
 
 	if (memo->factors >= MEMO_MAX_FACTORS)
-	{
-		points_reset(memo->points);
-		memo_reset(memo->table);
-		MemoryContextReset(memo->arrays);
-		memo->factors = 0;
-	}
+		memo_empty(memo);
 	if (x < MEMO_DENSE_X)
 	{
 		point_entry *p = points_insert(memo->points, point, &found);
@@ -356,7 +366,7 @@ clv_btyd_memo_expected(clv_btyd_memo *memo, clv_btyd_model model, const double *
 		{
 			memo->step = step;
 			memo->rate = rate;
-			memo->factors = MEMO_MAX_FACTORS;	/* empties the memo */
+			memo_empty(memo);
 		}
 		slot = memo_slot(memo, point, x);
 	}
