@@ -573,6 +573,17 @@ covariate_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_model mod
 	clv_btyd_cov_customer(model, m->params, p1, p2, z1, z2, buf);
 }
 
+/* The stored bytes of the covariate arguments, unless NULL, compressed, out of line or too long */
+static inline bool
+pair_bytes(FunctionCallInfo fcinfo, int cov_arg, const char **b1, uint32 *len1,
+		   const char **b2, uint32 *len2)
+{
+	return !PG_ARGISNULL(cov_arg) && !PG_ARGISNULL(cov_arg + 1) &&
+		stored_bytes(PG_GETARG_DATUM(cov_arg), b1, len1) &&
+		stored_bytes(PG_GETARG_DATUM(cov_arg + 1), b2, len2) &&
+		*len1 + *len2 <= COV_KEY_MAX;
+}
+
 /* The slot of a pair of arrays' stored bytes: where it is, if anywhere. */
 static inline cov_slot *
 pair_slot(clv_btyd_cov_cache *cache, const char *b1, uint32 len1, const char *b2, uint32 len2)
@@ -626,10 +637,7 @@ customer_params_checked(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_mo
 		return m->params;
 	}
 
-	if (PG_ARGISNULL(cov_arg) || PG_ARGISNULL(cov_arg + 1) ||
-		!stored_bytes(PG_GETARG_DATUM(cov_arg), &b1, &len1) ||
-		!stored_bytes(PG_GETARG_DATUM(cov_arg + 1), &b2, &len2) ||
-		len1 + len2 > COV_KEY_MAX)
+	if (!pair_bytes(fcinfo, cov_arg, &b1, &len1, &b2, &len2))
 	{
 		/* the errors, or parameters shared with no other row */
 		covariate_params(fcinfo, m, model, cov_arg, buf);
@@ -672,10 +680,7 @@ clv_btyd_customer_params(FunctionCallInfo fcinfo, const clv_model *m, clv_btyd_m
 		return m->params;
 	}
 	if (cache != NULL && PG_NARGS() > cov_arg + 1 &&
-		!PG_ARGISNULL(cov_arg) && !PG_ARGISNULL(cov_arg + 1) &&
-		stored_bytes(PG_GETARG_DATUM(cov_arg), &b1, &len1) &&
-		stored_bytes(PG_GETARG_DATUM(cov_arg + 1), &b2, &len2) &&
-		len1 + len2 <= COV_KEY_MAX)
+		pair_bytes(fcinfo, cov_arg, &b1, &len1, &b2, &len2))
 	{
 		cov_slot   *slot = pair_slot(cache, b1, len1, b2, len2);
 
